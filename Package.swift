@@ -1,0 +1,57 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "tokvault",
+    products: [
+        .executable(name: "tokvault", targets: ["tokvault"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // libsodium from Debian's libsodium-dev, found through pkg-config.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        // prctl(2) and friends, which Swift cannot call directly (variadic C functions).
+        .target(name: "CSystem"),
+        // Turns Migrations/*.sql into Swift string literals at build time, so a copied
+        // binary still carries its schema (resource bundles do not survive `cp`).
+        .executableTarget(name: "EmbedMigrationsTool"),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["EmbedMigrationsTool"]
+        ),
+        // The vault: storage, key slots, sealing. No terminal I/O, no argument parsing.
+        .target(
+            name: "TokvaultVault",
+            dependencies: [
+                "CSodium",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            plugins: ["EmbedMigrations"]
+        ),
+        // The command-line surface: ArgumentParser commands, prompts, output formatting.
+        .target(
+            name: "TokvaultCLI",
+            dependencies: [
+                "TokvaultVault",
+                "CSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "tokvault",
+            dependencies: ["TokvaultCLI"]
+        ),
+        .testTarget(
+            name: "TokvaultTests",
+            dependencies: ["TokvaultVault", "TokvaultCLI", "CSodium", "tokvault"]
+        ),
+    ]
+)

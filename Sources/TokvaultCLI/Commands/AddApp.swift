@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import TokvaultVault
+
+/// Public app fields shared by add-app and set.
+struct AppFieldOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Azure directory (tenant) id or domain.", valueName: "tenant"))
+    var tenant: String?
+
+    @Option(name: .long, help: ArgumentHelp("Application (client) id.", valueName: "id"))
+    var clientID: String?
+
+    @Option(name: .long, help: ArgumentHelp("Azure cloud: public, usgov or china (default public).", valueName: "cloud"))
+    var cloud: String?
+
+    @Option(name: .long, help: ArgumentHelp("Azure authority host instead of --cloud, e.g. login.microsoftonline.us.", valueName: "host"))
+    var authorityHost: String?
+
+    @Option(name: .long, help: ArgumentHelp("Authorization endpoint of a non-Azure OAuth server (with --token-endpoint).", valueName: "url"))
+    var authorizeEndpoint: String?
+
+    @Option(name: .long, help: ArgumentHelp("Token endpoint of a non-Azure OAuth server (with --authorize-endpoint).", valueName: "url"))
+    var tokenEndpoint: String?
+
+    @Option(name: .long, help: ArgumentHelp("Redirect URI registered for the app (default http://localhost:8080).", valueName: "uri"))
+    var redirectURI: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Scopes, space-separated (default: '{client_id}/.default openid profile offline_access' for Azure, 'openid offline_access' otherwise).",
+        valueName: "scopes"))
+    var scope: String?
+
+    @Option(name: .long, help: ArgumentHelp("Client authentication: post or basic (default post for Azure, basic otherwise).", valueName: "method"))
+    var clientAuth: String?
+
+    func fields() throws -> AppFields {
+        var fields = AppFields()
+        fields.tenant = tenant
+        fields.clientID = clientID
+        if let cloud {
+            guard let parsed = AppSpec.Cloud(rawValue: cloud.lowercased()) else {
+                throw VaultError.usage("unknown --cloud \"\(AppSpec.printable(cloud))\"", hint: "use public, usgov or china, or --authority-host HOST")
+            }
+            fields.cloud = parsed
+        }
+        fields.authorityHost = authorityHost
+        fields.authorizeEndpoint = authorizeEndpoint
+        fields.tokenEndpoint = tokenEndpoint
+        fields.redirectURI = redirectURI
+        fields.scope = scope
+        if let clientAuth {
+            switch clientAuth.lowercased() {
+            case "post", "client_secret_post": fields.clientAuth = .post
+            case "basic", "client_secret_basic": fields.clientAuth = .basic
+            default: throw VaultError.usage("unknown --client-auth \"\(AppSpec.printable(clientAuth))\"", hint: "use post or basic")
+            }
+        }
+        return fields
+    }
+}
+
+struct AddApp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add-app",
+        abstract: "Register an app (Azure, or any OAuth 2.0 server) in the vault.",
+        discussion: """
+        The client secret is asked without echo, or read with --secret-stdin / --secret-file; \
+        it is never accepted on the command line. Examples:
+          tokvault add-app adme --tenant $TENANT --client-id $CLIENT_ID
+          printf %s "$SECRET" | tokvault add-app adme --tenant T --client-id C --secret-stdin
+          tokvault add-app cli --tenant T --client-id C --public
+        """)
+
+    @Argument(help: "Name of the app in this vault (letters, digits, '.', '_', '-').")
+    var name: String
+
+    @OptionGroup var fieldOptions: AppFieldOptions
+    @OptionGroup var secret: SecretOptions
+
+    @Flag(name: .long, help: "A public client (no client secret), e.g. a 'Mobile and desktop' registration.")
+    var `public` = false
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    func validate() throws {
+        if `public` && secret.isGiven { throw ValidationError("--public apps have no client secret; drop --secret-stdin/--secret-file") }
+        if `public` && fieldOptions.clientAuth != nil { throw ValidationError("--public apps do not authenticate; drop --client-auth") }
+    }
+
+    func run() throws {
+        let app = try AppSpec.newApp(name: name, fields: fieldOptions.fields(), isPublic: `public`)
+        let vault = try vaultOptions.open()
+        if (try? vault.app(named: name)) != nil {
+            throw VaultError.failure("an app named \"\(name)\" already exists", hint: "change it with `tokvault set \(name) …`, or pick another name")
+        }
+        var clientSecret: SecureBytes?
+        var key: DataKey?
+        if !`public` {
+            guard let read = try secret.read(prompt: "Client secret for \(name): ") else {
+                throw VaultError.usage(
+                    "no client secret given and no terminal to ask for it",
+                    hint: "use --secret-stdin or --secret-file, or --public for an app without a secret")
+            }
+            clientSecret = read
+            try vault.holdLock(exclusive: false)
+            key = try vaultOptions.unlock(vault)
+        }
+        try vault.addApp(app, clientSecret: clientSecret, key: key)
+        print("Added app \(name): client id \(app.clientID), token endpoint \(app.tokenEndpoint)"
+            + (`public` ? " (public client)" : " (client secret sealed)"))
+    }
+}

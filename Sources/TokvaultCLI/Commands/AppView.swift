@@ -1,0 +1,100 @@
+import Foundation
+import TokvaultVault
+
+/// The public view of an app, as `list --json` and `show --json` print it. No secret.
+struct AppView: Encodable {
+    struct TokenView: Encodable {
+        var scope: String
+        var tokenType: String
+        var expiresAt: String
+        var expiresOn: Int64
+        var expired: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case scope, expired
+            case tokenType = "token_type"
+            case expiresAt = "expires_at"
+            case expiresOn = "expires_on"
+        }
+    }
+
+    var name: String
+    var id: String
+    var provider: String
+    var tenant: String?
+    var cloud: String?
+    var authorityHost: String?
+    var clientID: String
+    var authorizeEndpoint: String
+    var tokenEndpoint: String
+    var deviceEndpoint: String?
+    var redirectURI: String
+    var scope: String
+    var flow: String
+    var clientAuth: String
+    var publicClient: Bool
+    var hasClientSecret: Bool
+    var signedInAs: String?
+    var hasRefreshToken: Bool
+    var accessTokens: [TokenView]
+    var createdAt: String
+    var updatedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, id, provider, tenant, cloud, scope, flow
+        case authorityHost = "authority_host"
+        case clientID = "client_id"
+        case authorizeEndpoint = "authorize_endpoint"
+        case tokenEndpoint = "token_endpoint"
+        case deviceEndpoint = "device_endpoint"
+        case redirectURI = "redirect_uri"
+        case clientAuth = "client_auth"
+        case publicClient = "public_client"
+        case hasClientSecret = "has_client_secret"
+        case signedInAs = "signed_in_as"
+        case hasRefreshToken = "has_refresh_token"
+        case accessTokens = "access_tokens"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    init(_ app: App, session: Session?, tokens: [AccessToken], now: Int64 = Int64(Date().timeIntervalSince1970)) {
+        name = app.name
+        id = app.id
+        provider = app.provider.rawValue
+        tenant = app.tenant
+        cloud = app.cloud
+        authorityHost = app.authorityHost
+        clientID = app.clientID
+        authorizeEndpoint = app.authorizeEndpoint
+        tokenEndpoint = app.tokenEndpoint
+        deviceEndpoint = app.deviceEndpoint
+        redirectURI = app.redirectURI
+        scope = app.scope
+        flow = app.flow
+        clientAuth = app.clientAuth.rawValue
+        publicClient = app.isPublicClient
+        hasClientSecret = app.hasClientSecret
+        signedInAs = session?.account
+        hasRefreshToken = session?.refreshToken != nil
+        accessTokens = tokens.map {
+            TokenView(scope: $0.scopeKey.isEmpty ? app.scope : $0.scopeKey, tokenType: $0.tokenType,
+                      expiresAt: Output.isoTime($0.expiresAt), expiresOn: $0.expiresAt, expired: $0.expiresAt <= now)
+        }
+        createdAt = Output.isoTime(app.createdAt)
+        updatedAt = Output.isoTime(app.updatedAt)
+    }
+
+    /// "adme@contoso.com, access token in 42m" style summary for tables.
+    var tokenSummary: String {
+        guard hasRefreshToken || !accessTokens.isEmpty else { return "-" }
+        var parts: [String] = []
+        if hasRefreshToken { parts.append("refresh") }
+        if let main = accessTokens.first(where: { $0.scope == scope }) ?? accessTokens.first {
+            parts.append(main.expired ? "access expired" : "access \(Output.relative(main.expiresOn))")
+        }
+        return parts.joined(separator: ", ")
+    }
+
+    var secretSummary: String { publicClient ? "public" : (hasClientSecret ? "sealed" : "missing") }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import TokvaultVault
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the vault: path, permissions, schema, integrity, key slots, apps and token expiry.",
+        discussion: "Needs no unlock and prints no secret. With --verify it also unlocks and opens every sealed field. Exits 1 when it finds a problem.")
+
+    @Flag(name: .long, help: "Also unlock the vault and open every sealed field.")
+    var verify = false
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    func run() throws {
+        let path = vaultOptions.path
+        var problems = 0
+        func row(_ label: String, _ value: String) { print(label.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
+        func problem(_ label: String, _ value: String) { problems += 1; row(label, "PROBLEM: " + value) }
+
+        row("tokvault", Tokvault.version)
+        row("vault", path)
+        guard VaultFile.exists(path) else {
+            row("status", "no vault yet; create one with `tokvault init`")
+            return
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        for (label, file) in [("file", path), ("wal", path + "-wal"), ("shm", path + "-shm"), ("lock", path + ".lock")] {
+            guard let mode = VaultFile.mode(file) else { continue }
+            let text = String(mode & 0o777, radix: 8)
+            if mode & 0o077 != 0 { problem(label, "mode \(text): readable or writable by others; run `chmod 600 \(file)`") } else { row(label, "mode \(text) ok") }
+        }
+        if let mode = VaultFile.mode(dir.isEmpty ? "." : dir) {
+            let text = String(mode & 0o777, radix: 8)
+            if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+                problem("directory", "\(dir) mode \(text): others can replace the vault; run `chmod 700 \(dir)`")
+            } else {
+                row("directory", "\(dir) mode \(text)\(mode & 0o077 == 0 ? " ok" : "")")
+            }
+        }
+        let vault: Vault
+        do {
+            vault = try Vault.open(path: path)
+        } catch let error as VaultError {
+            problem("open", error.message)
+            throw ExitCode(error.exitCode)
+        }
+        let summary = try vault.summary()
+        let known = Vault.knownMigrations
+        row("schema", "format \(summary.formatVersion), migrations \(summary.appliedMigrations.last ?? "none")"
+            + (summary.appliedMigrations == known ? " (up to date)" : " (this tokvault knows \(known.last ?? "none"))"))
+        let integrity = try vault.integrityCheck()
+        if integrity == ["ok"] { row("integrity", "ok") } else { problem("integrity", integrity.prefix(3).joined(separator: "; ")) }
+        row("vault id", summary.vaultID)
+        row("data key", "generation \(summary.keyGeneration), created \(Output.isoTime(summary.createdAt))"
+            + (summary.rotatedAt.map { ", rotated \(Output.isoTime($0))" } ?? ", never rotated"))
+        let slots = try vault.keySlots()
+        if slots.isEmpty { problem("key slots", "none: the vault cannot be unlocked") }
+        for slot in slots {
+            var text = slot.kind == .passphrase ? "passphrase (\(slot.kdfParameters?.description ?? "?"))" : "keyfile \(slot.keyfileFingerprint ?? "?")"
+            if slot.keyGeneration != summary.keyGeneration { text += " [stale generation \(slot.keyGeneration)]"; problems += 1 }
+            if let p = slot.kdfParameters, !p.isWithinBounds { text += " [KDF parameters out of range]"; problems += 1 }
+            row("key slot", text)
+        }
+        let apps = try vault.apps()
+        let states = try vault.tokenStates()
+        row("apps", "\(apps.count)")
+        for app in apps {
+            let view = AppView(app, session: states[app.id]?.session, tokens: states[app.id]?.tokens ?? [])
+            var text = "\(app.name): secret \(view.secretSummary), "
+            text += view.hasRefreshToken ? "refresh token present" : "not signed in"
+            if let account = view.signedInAs { text += " (\(account))" }
+            for token in view.accessTokens { text += "; access token \(token.expired ? "expired" : "expires") \(Output.relative(token.expiresOn))" }
+            if !app.isPublicClient && !app.hasClientSecret { text += " [no client secret: `tokvault set \(app.name) --secret-prompt`]"; problems += 1 }
+            row("  app", text)
+        }
+        if verify {
+            let key = try vaultOptions.unlock(vault)
+            row("verify", "\(try vault.verifyAllSealedFields(key: key)) sealed field(s) open")
+        }
+        if problems > 0 {
+            row("result", "\(problems) problem(s)")
+            throw ExitCode(1)
+        }
+        row("result", "ok")
+    }
+}

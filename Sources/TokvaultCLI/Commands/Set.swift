@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import TokvaultVault
+
+struct SetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set",
+        abstract: "Change an app's fields, replace its client secret, or import a refresh token.",
+        discussion: """
+        Changing --client-id or the token endpoint (directly, or through --tenant/--cloud/ \
+        --authority-host) re-seals the client secret for the new values and removes the app's \
+        tokens, which were issued to the old client. Examples:
+          tokvault set adme --secret-stdin < new-secret.txt
+          tokvault set adme --scope "$CLIENT_ID/.default offline_access"
+          tokvault set adme --refresh-token-stdin < refresh-token.txt
+        """)
+
+    @Argument(help: "App name.")
+    var name: String
+
+    @Option(name: .long, help: ArgumentHelp("New name for the app.", valueName: "name"))
+    var rename: String?
+
+    @OptionGroup var fieldOptions: AppFieldOptions
+    @OptionGroup var secret: SecretOptions
+
+    @Flag(name: .long, help: "Ask for a new client secret on the terminal (no echo).")
+    var secretPrompt = false
+
+    @Flag(name: .long, help: "Make the app a public client: drop its client secret (and its tokens).")
+    var `public` = false
+
+    @Flag(name: .long, help: "Import a refresh token from standard input (from the manual authorize/curl procedure).")
+    var refreshTokenStdin = false
+
+    @Option(name: .long, help: ArgumentHelp("Import a refresh token from this file.", valueName: "file"))
+    var refreshTokenFile: String?
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    func validate() throws {
+        let secretSources = [secret.secretStdin, secret.secretFile != nil, secretPrompt].filter { $0 }.count
+        if secretSources > 1 { throw ValidationError("give the new client secret once: --secret-stdin, --secret-file or --secret-prompt") }
+        if `public` && secretSources > 0 { throw ValidationError("--public drops the client secret; don't give a new one") }
+        if refreshTokenStdin && refreshTokenFile != nil { throw ValidationError("give the refresh token once: --refresh-token-stdin or --refresh-token-file") }
+        if refreshTokenStdin && secret.secretStdin { throw ValidationError("standard input can carry one secret: use --secret-file or --refresh-token-file for the other") }
+    }
+
+    func run() throws {
+        let vault = try vaultOptions.open()
+        let original = try vault.app(named: name)
+        var updated = original
+        if let rename {
+            try AppSpec.validateName(rename)
+            updated.name = rename
+        }
+        try AppSpec.apply(fieldOptions.fields(), to: &updated)
+        if `public` { updated.clientAuth = .none }
+
+        var changes = Vault.AppChanges()
+        changes.makePublic = `public`
+        if secretPrompt {
+            guard let typed = try Terminal.readSecret(prompt: "New client secret for \(name): ") else {
+                throw VaultError.usage("no terminal to ask for the client secret", hint: "use --secret-stdin or --secret-file")
+            }
+            changes.newClientSecret = try SecretInput.check(typed, what: "client secret")
+        } else {
+            changes.newClientSecret = try secret.read(prompt: nil)
+        }
+        if refreshTokenStdin {
+            changes.refreshToken = try SecretInput.fromStandardInput(what: "refresh token")
+        } else if let refreshTokenFile {
+            changes.refreshToken = try SecretInput.fromFile(refreshTokenFile, what: "refresh token")
+        }
+        if updated == original && changes.newClientSecret == nil && changes.refreshToken == nil && !changes.makePublic {
+            throw VaultError.usage("nothing to change for app \"\(name)\"", hint: "see `tokvault set --help` for what can be changed")
+        }
+        if !original.isPublicClient && original.clientSecret == nil && changes.newClientSecret == nil && !`public` {
+            Diagnostics.warning("app \"\(name)\" has no client secret; give one with --secret-stdin, --secret-file or --secret-prompt")
+        }
+        var key: DataKey?
+        if try vault.updateNeedsKey(original: original, updated: updated, changes: changes) {
+            try vault.holdLock(exclusive: false)
+            key = try vaultOptions.unlock(vault)
+        }
+        let report = try vault.updateApp(original: original, updated: updated, changes: changes, key: key)
+        print("Updated app \(updated.name): \(report.changedColumns.joined(separator: ", "))")
+        if report.droppedTokens {
+            print("Removed the app's tokens: they were issued to the old client or endpoint. Run `tokvault login \(updated.name)`.")
+        } else if report.droppedAccessTokens {
+            print("Removed the cached access token for the old scope.")
+        }
+    }
+}
+
+struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove an app and all of its tokens from the vault.")
+
+    @Argument(help: "App name.")
+    var name: String
+
+    @Flag(name: [.long, .customShort("y")], help: "Don't ask for confirmation.")
+    var yes = false
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    func run() throws {
+        let vault = try vaultOptions.open()
+        let app = try vault.app(named: name)
+        if !yes {
+            guard let answer = Terminal.confirm("Remove app \(name) (client id \(app.clientID)) and its tokens from \(vault.path)?") else {
+                throw VaultError.usage("refusing to remove \"\(name)\" without confirmation", hint: "pass --yes")
+            }
+            guard answer else {
+                print("Nothing removed.")
+                return
+            }
+        }
+        try vault.removeApp(app)
+        print("Removed app \(name).")
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import TokvaultVault
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one app's registration and token state (no unlock needed; never prints a secret).")
+
+    @Argument(help: "App name.")
+    var name: String
+
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+
+    @Flag(name: .long, help: "Unlock the vault and check that every sealed field of the app opens.")
+    var verify = false
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    func run() throws {
+        let vault = try vaultOptions.open()
+        let app = try vault.app(named: name)
+        let view = AppView(app, session: try vault.session(appID: app.id), tokens: try vault.accessTokens(appID: app.id))
+        var verified: Int?
+        if verify {
+            let key = try vaultOptions.unlock(vault)
+            verified = try vault.verifySealedFields(of: app, key: key)
+        }
+        if json {
+            print(try Output.json(view))
+            return
+        }
+        var rows: [(String, String)] = [
+            ("name", view.name),
+            ("provider", view.provider),
+        ]
+        if let tenant = view.tenant { rows.append(("tenant", tenant)) }
+        if let cloud = view.cloud { rows.append(("cloud", cloud)) }
+        if let host = view.authorityHost { rows.append(("authority host", host)) }
+        rows += [
+            ("client id", view.clientID),
+            ("authorize", view.authorizeEndpoint),
+            ("token", view.tokenEndpoint),
+        ]
+        if let device = view.deviceEndpoint { rows.append(("device code", device)) }
+        rows += [
+            ("redirect uri", view.redirectURI),
+            ("scope", view.scope),
+            ("client auth", view.clientAuth),
+            ("client secret", view.secretSummary),
+            ("signed in as", view.signedInAs ?? "-"),
+            ("refresh token", view.hasRefreshToken ? "present" : "none"),
+        ]
+        for token in view.accessTokens {
+            rows.append(("access token", "\(token.scope): expires \(token.expiresAt) (\(Output.relative(token.expiresOn)))"))
+        }
+        rows += [("created", view.createdAt), ("updated", view.updatedAt)]
+        if let verified { rows.append(("verified", "\(verified) sealed field(s) open with this key")) }
+        let width = rows.map(\.0.count).max() ?? 0
+        for (label, value) in rows {
+            print(label.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import CSystem
+import Foundation
+import TokvaultVault
+
+/// Process set-up and error reporting around the commands. `main.swift` only calls `run`.
+public enum Entry {
+    /// Before anything else: files tokvault creates are private, and no core dump or
+    /// debugger attach can copy keys out of memory.
+    public static func hardenProcess() {
+        umask(0o077)
+        var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
+        setrlimit(Int32(RLIMIT_CORE.rawValue), &noCore)
+        _ = tokvault_set_nondumpable()
+    }
+
+    /// Runs one command line; returns the exit code.
+    public static func run(_ arguments: [String]) -> Int32 {
+        hardenProcess()
+        let command: ParsableCommand
+        do {
+            command = try Tokvault.parseAsRoot(arguments)
+        } catch {
+            return report(parseError: error)
+        }
+        do {
+            var command = command
+            try command.run()
+            return 0
+        } catch let error as VaultError {
+            Diagnostics.error(error.message, hint: error.hint)
+            return error.exitCode
+        } catch let code as ExitCode {
+            return code.rawValue
+        } catch {
+            return report(parseError: error)
+        }
+    }
+
+    /// ArgumentParser's own errors (usage, --help, --version) in tokvault's wording.
+    static func report(parseError error: Error) -> Int32 {
+        let code = Tokvault.exitCode(for: error)
+        if code == .success {
+            print(Tokvault.fullMessage(for: error))
+            return 0
+        }
+        let full = Tokvault.fullMessage(for: error)
+        let usage = full.split(separator: "\n").first { $0.hasPrefix("Usage:") }
+        Diagnostics.error(Tokvault.message(for: error).replacingOccurrences(of: "Error: ", with: ""),
+                          hint: usage.map { "usage: \($0.dropFirst("Usage: ".count)) (see `tokvault help`)" })
+        return code == .validationFailure ? VaultError.Code.usage : code.rawValue
+    }
+}

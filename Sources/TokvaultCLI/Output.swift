@@ -1,0 +1,50 @@
+import Foundation
+import TokvaultVault
+
+enum Output {
+    static func line(_ text: String = "") {
+        print(text)
+    }
+
+    /// Left-aligned columns, two spaces apart; the last column is not padded.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let all = [header] + rows
+        var widths = [Int](repeating: 0, count: header.count)
+        for row in all { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        var out = ""
+        for row in all {
+            var line = ""
+            for (i, cell) in row.enumerated() {
+                line += i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) + "  "
+            }
+            out += line + "\n"
+        }
+        return out
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func isoTime(_ epoch: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(epoch)))
+    }
+
+    /// "in 42m", "3h ago", for token expiry.
+    static func relative(_ epoch: Int64, now: Int64 = Int64(Date().timeIntervalSince1970)) -> String {
+        let delta = epoch - now
+        let magnitude = abs(delta)
+        let text: String
+        switch magnitude {
+        case ..<60: text = "\(magnitude)s"
+        case ..<3600: text = "\(magnitude / 60)m"
+        case ..<86400: text = "\(magnitude / 3600)h\(magnitude % 3600 / 60 > 0 ? "\(magnitude % 3600 / 60)m" : "")"
+        default: text = "\(magnitude / 86400)d"
+        }
+        return delta >= 0 ? "in \(text)" : "\(text) ago"
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import TokvaultVault
+
+/// The controlling terminal, used for prompts. Prompts never read standard input, which
+/// belongs to `--secret-stdin` and pipes; without a terminal there is no prompt at all.
+enum Terminal {
+    /// Saved terminal state, restored by the SIGINT handler if Ctrl-C lands mid-prompt.
+    nonisolated(unsafe) static var savedAttributes = termios()
+    nonisolated(unsafe) static var echoDisabledFD: Int32 = -1
+
+    static func openTTY() -> Int32? {
+        let fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)
+        return fd >= 0 ? fd : nil
+    }
+
+    static var isAvailable: Bool {
+        guard let fd = openTTY() else { return false }
+        close(fd)
+        return true
+    }
+
+    static func write(_ fd: Int32, _ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+    }
+
+    /// Reads one line from the terminal without echo into guarded memory; nil without a TTY.
+    static func readSecret(prompt: String, limit: Int = 64 * 1024) throws -> SecureBytes? {
+        guard let fd = openTTY() else { return nil }
+        defer { close(fd) }
+        write(fd, prompt)
+        var attributes = termios()
+        let hasAttributes = tcgetattr(fd, &attributes) == 0
+        if hasAttributes {
+            savedAttributes = attributes
+            echoDisabledFD = fd
+            installInterruptHandler()
+            var silent = attributes
+            silent.c_lflag &= ~tcflag_t(ECHO)
+            silent.c_lflag |= tcflag_t(ECHONL | ICANON)
+            tcsetattr(fd, TCSAFLUSH, &silent)
+        }
+        defer {
+            if hasAttributes {
+                tcsetattr(fd, TCSAFLUSH, &attributes)
+                echoDisabledFD = -1
+            }
+        }
+        let line = SecureBytes(count: limit)
+        var used = 0
+        var byte: UInt8 = 0
+        while used < limit {
+            let n = read(fd, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 || byte == 0x0A || byte == 0x0D { break }
+            line.withUnsafeMutableBytes { $0[used] = byte }
+            used += 1
+        }
+        byte = 0
+        if !hasAttributes { write(fd, "\n") }
+        return line.prefix(used)
+    }
+
+    /// Asks a yes/no question on the terminal; nil without a TTY.
+    static func confirm(_ question: String) -> Bool? {
+        guard let fd = openTTY() else { return nil }
+        defer { close(fd) }
+        write(fd, question + " [y/N] ")
+        var answer: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(fd, &byte, 1) == 1, byte != 0x0A { answer.append(byte) }
+        let text = String(decoding: answer, as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+        return text == "y" || text == "yes"
+    }
+
+    private static func installInterruptHandler() {
+        signal(SIGINT) { sig in
+            if Terminal.echoDisabledFD >= 0 {
+                tcsetattr(Terminal.echoDisabledFD, TCSAFLUSH, &Terminal.savedAttributes)
+                _ = Glibc.write(Terminal.echoDisabledFD, "\n", 1)
+            }
+            _exit(128 + sig)
+        }
+    }
+}
+
+/// stderr output in tokvault's own format.
+enum Diagnostics {
+    static func write(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static func error(_ message: String, hint: String? = nil) {
+        var text = "tokvault: error: \(message)\n"
+        if let hint { text += "tokvault: hint: \(hint)\n" }
+        write(text)
+    }
+
+    static func warning(_ message: String) {
+        write("tokvault: warning: \(message)\n")
+    }
+
+    static func note(_ message: String) {
+        write("tokvault: \(message)\n")
+    }
+}

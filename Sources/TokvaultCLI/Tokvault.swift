@@ -1,0 +1,23 @@
+import ArgumentParser
+import TokvaultVault
+
+public struct Tokvault: ParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "tokvault",
+        abstract: "An encrypted vault for OAuth 2.0 app registrations and tokens.",
+        discussion: """
+        Exit codes: 0 ok, 1 failure, 2 login required, 3 identity provider unreachable, \
+        4 wrong passphrase/key or no way to unlock, 5 vault damaged or tampered, 64 usage error.
+        """,
+        version: "tokvault \(version)",
+        subcommands: [
+            Init.self, AddApp.self, List.self, Show.self, SetCommand.self, Remove.self,
+            Passwd.self, KeyFileCommand.self, RotateKey.self, Backup.self, Restore.self,
+            Doctor.self, Log.self,
+        ]
+    )
+
+    public init() {}
+}

@@ -1,0 +1,154 @@
+import ArgumentParser
+import Foundation
+import TokvaultVault
+
+/// Where the vault is and how to unlock it. Shared by every command that touches a vault.
+struct VaultOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Vault file (default: $TOKVAULT_VAULT, else $XDG_DATA_HOME/tokvault/vault.db).", valueName: "path"))
+    var vault: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Unlock with this key file (repeatable for rotate-key). Overrides $TOKVAULT_KEY_FILE.", valueName: "file"))
+    var keyFile: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Unlock with the passphrase in this file (first line). Overrides $TOKVAULT_PASSPHRASE_FILE and $TOKVAULT_PASSPHRASE.",
+        valueName: "file"))
+    var passphraseFile: String?
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    var path: String { Self.resolvePath(vault) }
+
+    /// `--vault`, else `$TOKVAULT_VAULT`, else the XDG default.
+    static func resolvePath(_ vault: String?) -> String {
+        let environment = ProcessInfo.processInfo.environment
+        if let vault, !vault.isEmpty { return vault }
+        if let env = environment["TOKVAULT_VAULT"], !env.isEmpty { return env }
+        return VaultFile.defaultPath(environment: environment)
+    }
+
+    func open() throws -> Vault { try Vault.open(path: path) }
+
+    /// The unlock material, in the documented order: flags, then environment, then a prompt.
+    /// With `everything`, all supplied sources are gathered (rotate-key must cover every slot).
+    func material(for vault: Vault, everything: Bool = false) throws -> UnlockMaterial {
+        var material = UnlockMaterial()
+        let env = environment
+        // 1. Command-line flags.
+        for path in keyFile { material.keyFiles.append((path, try KeyFile.load(path: path))) }
+        if let passphraseFile { material.passphrase = try Self.readPassphraseFile(passphraseFile) }
+        if !material.isEmpty && !everything { return material }
+        // 2. Environment.
+        if let path = env["TOKVAULT_KEY_FILE"], !path.isEmpty, material.keyFiles.isEmpty || everything,
+           !material.keyFiles.contains(where: { $0.path == path }) {
+            material.keyFiles.append((path, try KeyFile.load(path: path)))
+            if !everything { return material }
+        }
+        if material.passphrase == nil {
+            if let path = env["TOKVAULT_PASSPHRASE_FILE"], !path.isEmpty {
+                material.passphrase = try Self.readPassphraseFile(path)
+            } else if let text = env["TOKVAULT_PASSPHRASE"] {
+                var bytes = Array(text.utf8)
+                material.passphrase = SecureBytes(consuming: &bytes)
+            }
+        }
+        if !material.isEmpty && !everything { return material }
+        // 3. A prompt, when the vault has a passphrase slot and the passphrase is still missing.
+        let slots = try vault.keySlots()
+        let hasPassphraseSlot = slots.contains { $0.kind == .passphrase }
+        if material.passphrase == nil && hasPassphraseSlot {
+            if let typed = try Terminal.readSecret(prompt: "Passphrase for \(vault.path): ") {
+                material.passphrase = typed
+            }
+        }
+        if material.isEmpty {
+            if !hasPassphraseSlot {
+                throw VaultError.unlock(
+                    "vault \(vault.path) unlocks only with a key file",
+                    hint: "pass --key-file FILE or set TOKVAULT_KEY_FILE")
+            }
+            throw VaultError.unlock(
+                "no way to unlock vault \(vault.path): no terminal to ask for the passphrase",
+                hint: "pass --key-file/--passphrase-file, or set TOKVAULT_KEY_FILE, TOKVAULT_PASSPHRASE_FILE or TOKVAULT_PASSPHRASE")
+        }
+        return material
+    }
+
+    func unlock(_ vault: Vault) throws -> DataKey {
+        try vault.unlock(material(for: vault))
+    }
+
+    static func readPassphraseFile(_ path: String) throws -> SecureBytes {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw VaultError.unlock("cannot read passphrase file \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        guard let contents = try SecureBytes.read(fileDescriptor: fd, limit: 64 * 1024) else {
+            throw VaultError.unlock("passphrase file \(path) is larger than 64 KiB")
+        }
+        return firstLine(of: contents)
+    }
+
+    /// Up to the first line break, so files written by `echo` or editors work.
+    static func firstLine(of contents: SecureBytes) -> SecureBytes {
+        contents.withUnsafeBytes { bytes in
+            let end = bytes.firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) ?? bytes.count
+            return contents.prefix(end)
+        }
+    }
+}
+
+/// Argon2id cost for new passphrase slots.
+struct KDFOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Argon2id passes for the new passphrase slot (1–16, default 3).", valueName: "n"))
+    var kdfOps: UInt64?
+
+    @Option(name: .long, help: ArgumentHelp("Argon2id memory in MiB for the new passphrase slot (8–1024, default 128).", valueName: "mib"))
+    var kdfMemMib: Int?
+
+    var parameters: KDFParameters? {
+        guard kdfOps != nil || kdfMemMib != nil else { return nil }
+        return KDFParameters(
+            opsLimit: kdfOps ?? KDFParameters.default.opsLimit,
+            memLimit: (kdfMemMib ?? (KDFParameters.default.memLimit >> 20)) << 20)
+    }
+
+    func validate() throws {
+        if let p = parameters, !p.isWithinBounds {
+            throw ValidationError("--kdf-ops must be 1–16 and --kdf-mem-mib 8–1024")
+        }
+    }
+}
+
+/// Reading a new passphrase for init/passwd.
+enum NewPassphrase {
+    static func read(file: String?, purpose: String) throws -> SecureBytes {
+        if let file { return try check(VaultOptions.readPassphraseFile(file)) }
+        if let text = ProcessInfo.processInfo.environment["TOKVAULT_NEW_PASSPHRASE"] {
+            var bytes = Array(text.utf8)
+            return try check(SecureBytes(consuming: &bytes))
+        }
+        guard let first = try Terminal.readSecret(prompt: "New passphrase for \(purpose): ") else {
+            throw VaultError.unlock(
+                "no terminal to ask for the new passphrase",
+                hint: "pass --new-passphrase-file FILE or set TOKVAULT_NEW_PASSPHRASE")
+        }
+        _ = try check(first)
+        guard let second = try Terminal.readSecret(prompt: "Repeat the new passphrase: "), first.constantTimeEquals(second) else {
+            throw VaultError.usage("the passphrases did not match; nothing was changed")
+        }
+        return first
+    }
+
+    private static func check(_ passphrase: SecureBytes) throws -> SecureBytes {
+        guard passphrase.count > 0 else { throw VaultError.usage("the new passphrase is empty") }
+        guard passphrase.isValidUTF8 else { throw VaultError.usage("the new passphrase is not valid UTF-8 text") }
+        if passphrase.count < 12 {
+            Diagnostics.warning("the new passphrase is shorter than 12 characters; consider a longer one (or a key file)")
+        }
+        return passphrase
+    }
+}

@@ -1,0 +1,238 @@
+import Foundation
+
+/// Validation and endpoint derivation for app registrations. Everything here is about
+/// public data; errors quote the offending input.
+public enum AppSpec {
+    public static let defaultRedirectURI = "http://localhost:8080"
+
+    public enum Cloud: String, CaseIterable, Sendable {
+        case `public`, usgov, china
+
+        public var host: String {
+            switch self {
+            case .public: return "login.microsoftonline.com"
+            case .usgov: return "login.microsoftonline.us"
+            case .china: return "login.partner.microsoftonline.cn"
+            }
+        }
+    }
+
+    // MARK: - Field validation
+
+    public static func validateName(_ name: String) throws {
+        guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"#, options: .regularExpression) != nil else {
+            throw VaultError.usage(
+                "invalid app name \"\(printable(name))\"",
+                hint: "use 1–63 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. adme, adme-prod)")
+        }
+    }
+
+    public static func validateTenant(_ tenant: String) throws {
+        guard tenant.range(of: #"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$"#, options: .regularExpression) != nil else {
+            throw VaultError.usage(
+                "invalid tenant \"\(printable(tenant))\"",
+                hint: "give the directory (tenant) id GUID, a verified domain such as contoso.onmicrosoft.com, or organizations/common")
+        }
+    }
+
+    static let guidPattern = #"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"#
+
+    public static func validateClientID(_ clientID: String, azure: Bool) throws {
+        if azure {
+            guard clientID.range(of: guidPattern, options: .regularExpression) != nil else {
+                throw VaultError.usage(
+                    "invalid client id \"\(printable(clientID))\": Azure application (client) ids are GUIDs",
+                    hint: "copy the Application (client) ID from the app registration's Overview page")
+            }
+            return
+        }
+        guard !clientID.isEmpty, clientID.utf8.count <= 255,
+              clientID.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+            throw VaultError.usage("invalid client id \"\(printable(clientID))\": use 1–255 printable ASCII characters without spaces")
+        }
+    }
+
+    /// Scope: space-separated RFC 6749 scope tokens; runs of whitespace collapse to one space.
+    public static func normalizeScope(_ scope: String) throws -> String {
+        let tokens = scope.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+        guard !tokens.isEmpty else { throw VaultError.usage("empty --scope") }
+        for token in tokens {
+            let ok = token.unicodeScalars.allSatisfy { s in
+                s.value == 0x21 || (0x23...0x5B).contains(s.value) || (0x5D...0x7E).contains(s.value)
+            }
+            guard ok else {
+                throw VaultError.usage("invalid scope \"\(printable(token))\": scope tokens are printable ASCII without '\"' or '\\'")
+            }
+        }
+        return tokens.joined(separator: " ")
+    }
+
+    public static func isLoopbackHost(_ host: String) -> Bool {
+        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return h == "localhost" || h == "::1" || h.range(of: #"^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$"#, options: .regularExpression) != nil
+    }
+
+    /// An endpoint tokvault may send secrets to: https, or http on a loopback host.
+    public static func validateEndpoint(_ text: String, option: String) throws -> String {
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
+              let host = url.host, !host.isEmpty else {
+            throw VaultError.usage("\(option): \"\(printable(text))\" is not an absolute URL", hint: "e.g. https://login.example.com/oauth2/token")
+        }
+        guard url.user == nil, url.password == nil else {
+            throw VaultError.usage("\(option): credentials in the URL are not allowed", hint: "the client secret is read from a prompt, --secret-stdin or --secret-file")
+        }
+        guard url.fragment == nil else { throw VaultError.usage("\(option): \"\(printable(text))\" must not have a #fragment") }
+        guard scheme == "https" || (scheme == "http" && isLoopbackHost(host)) else {
+            throw VaultError.usage(
+                "\(option): \"\(printable(text))\" is not https",
+                hint: "tokens and secrets are only sent over https (plain http only to localhost/127.0.0.1/[::1])")
+        }
+        return text
+    }
+
+    /// A redirect URI: http on a loopback host (the loopback listener) or https.
+    public static func validateRedirectURI(_ text: String) throws -> String {
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
+              let host = url.host, !host.isEmpty, url.fragment == nil, url.user == nil else {
+            throw VaultError.usage("--redirect-uri: \"\(printable(text))\" is not an absolute URL without a #fragment", hint: "the default is \(defaultRedirectURI)")
+        }
+        guard scheme == "https" || (scheme == "http" && isLoopbackHost(host)) else {
+            throw VaultError.usage(
+                "--redirect-uri: \"\(printable(text))\" must be http://localhost:PORT (or 127.0.0.1/[::1]) or https",
+                hint: "register http://localhost:8080 as a redirect URI of the app (Mobile and desktop or Web platform)")
+        }
+        return text
+    }
+
+    /// `login.example.com` or `https://login.example.com` → `login.example.com`.
+    public static func normalizeAuthorityHost(_ text: String) throws -> String {
+        var host = text
+        if host.lowercased().hasPrefix("https://") { host = String(host.dropFirst(8)) }
+        while host.hasSuffix("/") { host.removeLast() }
+        guard host.range(of: #"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$"#, options: .regularExpression) != nil else {
+            throw VaultError.usage("--authority-host: \"\(printable(text))\" is not a host name", hint: "e.g. login.microsoftonline.us")
+        }
+        return host.lowercased()
+    }
+
+    public static func azureEndpoints(host: String, tenant: String) -> (authorize: String, token: String, device: String) {
+        let base = "https://\(host)/\(tenant)/oauth2/v2.0/"
+        return (base + "authorize", base + "token", base + "devicecode")
+    }
+
+    public static func defaultScope(provider: App.Provider, clientID: String) -> String {
+        switch provider {
+        case .azure: return "\(clientID)/.default openid profile offline_access"
+        case .oauth: return "openid offline_access"
+        }
+    }
+
+    /// Control characters and very long inputs are not echoed verbatim into errors.
+    public static func printable(_ text: String) -> String {
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+        return cleaned.count > 200 ? String(cleaned.prefix(200)) + "…" : cleaned
+    }
+}
+
+/// The public fields of an app as given on the command line; nil means "not given".
+public struct AppFields: Sendable {
+    public var tenant: String?
+    public var clientID: String?
+    public var cloud: AppSpec.Cloud?
+    public var authorityHost: String?
+    public var authorizeEndpoint: String?
+    public var tokenEndpoint: String?
+    public var redirectURI: String?
+    public var scope: String?
+    public var clientAuth: App.ClientAuth?
+
+    public init() {}
+
+    var namesAzureAuthority: Bool { cloud != nil || authorityHost != nil }
+    var namesEndpoints: Bool { authorizeEndpoint != nil || tokenEndpoint != nil }
+}
+
+extension AppSpec {
+    /// A new app from command-line fields (no secret yet).
+    public static func newApp(name: String, fields: AppFields, isPublic: Bool) throws -> App {
+        try validateName(name)
+        guard let clientID = fields.clientID else {
+            throw VaultError.usage("missing --client-id", hint: "give the app registration's Application (client) ID")
+        }
+        let now = Clock.now()
+        var app = App(
+            id: UUID().uuidString.lowercased(), name: name, provider: .azure, tenant: nil, cloud: nil,
+            authorityHost: nil, clientID: clientID, authorizeEndpoint: "", tokenEndpoint: "", deviceEndpoint: nil,
+            redirectURI: defaultRedirectURI, scope: "", flow: "authorization_code",
+            clientAuth: .post, clientSecret: nil, createdAt: now, updatedAt: now)
+        if fields.namesEndpoints {
+            guard fields.authorizeEndpoint != nil, fields.tokenEndpoint != nil else {
+                throw VaultError.usage("--authorize-endpoint and --token-endpoint go together", hint: "give both for a non-Azure OAuth server")
+            }
+            guard !fields.namesAzureAuthority else {
+                throw VaultError.usage("--cloud/--authority-host are for Azure apps; they cannot be combined with --authorize-endpoint/--token-endpoint")
+            }
+            app.provider = .oauth
+            app.clientAuth = .basic
+        } else if fields.tenant == nil {
+            throw VaultError.usage(
+                "missing --tenant",
+                hint: "give the Azure directory (tenant) id, or --authorize-endpoint and --token-endpoint for another OAuth server")
+        }
+        try apply(fields, to: &app, isNew: true)
+        if isPublic { app.clientAuth = .none }
+        return app
+    }
+
+    /// Applies changed fields to an app, re-deriving Azure endpoints when tenant/cloud/host move.
+    public static func apply(_ fields: AppFields, to app: inout App, isNew: Bool = false) throws {
+        if let tenant = fields.tenant {
+            try validateTenant(tenant)
+            app.tenant = tenant
+        }
+        if let clientID = fields.clientID {
+            try validateClientID(clientID, azure: app.provider == .azure)
+            // The default scope names the client id; it follows the client id when it was the default.
+            let followsDefault = app.scope == AppSpec.defaultScope(provider: app.provider, clientID: app.clientID)
+            app.clientID = clientID
+            if followsDefault { app.scope = AppSpec.defaultScope(provider: app.provider, clientID: clientID) }
+        }
+        switch app.provider {
+        case .azure:
+            guard !fields.namesEndpoints else {
+                throw VaultError.usage(
+                    "app \"\(app.name)\" is an Azure app: its endpoints come from --tenant, --cloud and --authority-host")
+            }
+            if fields.cloud != nil && fields.authorityHost != nil {
+                throw VaultError.usage("give --cloud or --authority-host, not both")
+            }
+            if let cloud = fields.cloud {
+                app.cloud = cloud.rawValue
+                app.authorityHost = nil
+            }
+            if let host = fields.authorityHost {
+                app.authorityHost = try normalizeAuthorityHost(host)
+                app.cloud = nil
+            }
+            if app.cloud == nil && app.authorityHost == nil { app.cloud = Cloud.public.rawValue }
+            let host = app.authorityHost ?? Cloud(rawValue: app.cloud ?? "public")?.host ?? Cloud.public.host
+            let endpoints = azureEndpoints(host: host, tenant: app.tenant ?? "organizations")
+            app.authorizeEndpoint = endpoints.authorize
+            app.tokenEndpoint = endpoints.token
+            app.deviceEndpoint = endpoints.device
+        case .oauth:
+            guard !fields.namesAzureAuthority else {
+                throw VaultError.usage("--cloud/--authority-host apply to Azure apps only; app \"\(app.name)\" uses explicit endpoints")
+            }
+            if let url = fields.authorizeEndpoint { app.authorizeEndpoint = try validateEndpoint(url, option: "--authorize-endpoint") }
+            if let url = fields.tokenEndpoint { app.tokenEndpoint = try validateEndpoint(url, option: "--token-endpoint") }
+        }
+        if let uri = fields.redirectURI { app.redirectURI = try validateRedirectURI(uri) }
+        if let scope = fields.scope { app.scope = try normalizeScope(scope) }
+        if app.scope.isEmpty { app.scope = defaultScope(provider: app.provider, clientID: app.clientID) }
+        if let auth = fields.clientAuth {
+            guard auth != .none else { throw VaultError.usage("use --public to make an app a public client") }
+            app.clientAuth = auth
+        }
+    }
+}

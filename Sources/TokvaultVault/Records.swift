@@ -1,0 +1,134 @@
+import Foundation
+import GRDB
+
+/// The single `vault` row.
+struct VaultRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "vault"
+    var singleton: Int = 1
+    var vaultId: String
+    var formatVersion: Int
+    var keyGeneration: Int64
+    var createdAt: Int64
+    var rotatedAt: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case singleton
+        case vaultId = "vault_id"
+        case formatVersion = "format_version"
+        case keyGeneration = "key_generation"
+        case createdAt = "created_at"
+        case rotatedAt = "rotated_at"
+    }
+}
+
+/// An app registration. Every column but `client_secret` is public.
+public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable, Equatable {
+    public static let databaseTableName = "app"
+
+    public enum Provider: String, Codable, Sendable { case azure, oauth }
+    public enum ClientAuth: String, Codable, Sendable, CaseIterable {
+        case post = "client_secret_post"
+        case basic = "client_secret_basic"
+        case none = "none"
+    }
+
+    public var id: String
+    public var name: String
+    public var provider: Provider
+    public var tenant: String?
+    public var cloud: String?
+    public var authorityHost: String?
+    public var clientID: String
+    public var authorizeEndpoint: String
+    public var tokenEndpoint: String
+    public var deviceEndpoint: String?
+    public var redirectURI: String
+    public var scope: String
+    public var flow: String
+    public var clientAuth: ClientAuth
+    public var clientSecret: Data?
+    public var createdAt: Int64
+    public var updatedAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, provider, tenant, cloud, scope, flow
+        case authorityHost = "authority_host"
+        case clientID = "client_id"
+        case authorizeEndpoint = "authorize_endpoint"
+        case tokenEndpoint = "token_endpoint"
+        case deviceEndpoint = "device_endpoint"
+        case redirectURI = "redirect_uri"
+        case clientAuth = "client_auth"
+        case clientSecret = "client_secret"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    public var isPublicClient: Bool { clientAuth == .none }
+    public var hasClientSecret: Bool { clientSecret != nil }
+
+    /// Where this app's client secret lives, for its AAD.
+    func place(table: String, column: String, row: String) -> SealedFieldPlace {
+        SealedFieldPlace(table: table, column: column, row: row, app: id, clientID: clientID, tokenEndpoint: tokenEndpoint)
+    }
+
+    var clientSecretPlace: SealedFieldPlace { place(table: "app", column: "client_secret", row: id) }
+}
+
+/// A user's sign-in for an app: refresh and ID tokens (sealed) and who signed in (public).
+public struct Session: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable, Equatable {
+    public static let databaseTableName = "session"
+    public var id: String
+    public var appID: String
+    public var refreshToken: Data?
+    public var idToken: Data?
+    public var account: String?
+    public var grantedScope: String?
+    public var obtainedAt: Int64
+    public var refreshedAt: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case id, account
+        case appID = "app_id"
+        case refreshToken = "refresh_token"
+        case idToken = "id_token"
+        case grantedScope = "granted_scope"
+        case obtainedAt = "obtained_at"
+        case refreshedAt = "refreshed_at"
+    }
+}
+
+/// A cached access token for one app and scope.
+public struct AccessToken: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable, Equatable {
+    public static let databaseTableName = "access_token"
+    public var id: String
+    public var appID: String
+    public var scopeKey: String
+    public var token: Data
+    public var tokenType: String
+    public var grantedScope: String?
+    public var expiresAt: Int64
+    public var obtainedAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, token
+        case appID = "app_id"
+        case scopeKey = "scope_key"
+        case tokenType = "token_type"
+        case grantedScope = "granted_scope"
+        case expiresAt = "expires_at"
+        case obtainedAt = "obtained_at"
+    }
+}
+
+/// An audit event. `detail` never holds a secret.
+public struct Event: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    public static let databaseTableName = "event"
+    public var id: Int64?
+    public var at: Int64
+    public var action: String
+    public var app: String?
+    public var detail: String
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// Files that hold secrets: created 0600, written completely, fsynced, then linked into place,
+/// so a reader (or a kill at any moment) sees either no file or the whole file.
+public enum SecureFile {
+    /// Writes a new file; fails if `path` exists (never replaces one).
+    public static func createNew(_ path: String, contents: SecureBytes) throws {
+        let temporary = try writeTemporary(beside: path, contents: contents)
+        defer { unlink(temporary) }
+        guard link(temporary, path) == 0 else {
+            let reason = errno == EEXIST ? "file exists" : String(cString: strerror(errno))
+            throw VaultError.failure("cannot create \(path): \(reason)", hint: errno == EEXIST ? "tokvault does not overwrite it; choose another path" : nil)
+        }
+        VaultFile.sync(directory(of: path))
+    }
+
+    static func directory(of path: String) -> String {
+        let dir = (path as NSString).deletingLastPathComponent
+        return dir.isEmpty ? "." : dir
+    }
+
+    /// A fully written, fsynced 0600 temporary file in the same directory as `path`.
+    static func writeTemporary(beside path: String, contents: SecureBytes) throws -> String {
+        let temporary = directory(of: path) + "/.\((path as NSString).lastPathComponent).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw VaultError.failure("cannot create a file in \(directory(of: path)): \(String(cString: strerror(errno)))")
+        }
+        var ok = fchmod(fd, 0o600) == 0
+        contents.withUnsafeBytes { bytes in
+            var offset = 0
+            while ok && offset < bytes.count {
+                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { ok = false } else { offset += n }
+            }
+        }
+        ok = ok && fsync(fd) == 0
+        let savedErrno = errno
+        close(fd)
+        guard ok else {
+            unlink(temporary)
+            throw VaultError.failure("cannot write \(path): \(String(cString: strerror(savedErrno)))")
+        }
+        return temporary
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import GRDB
+
+extension Vault {
+    /// Adds an app; `clientSecret` is sealed with `key` in the same transaction.
+    public func addApp(_ app: App, clientSecret: SecureBytes?, key: DataKey?) throws {
+        var app = app
+        if let clientSecret {
+            guard let key else { preconditionFailure("sealing needs an unlocked key") }
+            app.clientSecret = Data(SealedField.seal(clientSecret, key: key, place: app.clientSecretPlace))
+        }
+        try sealingWrite(key: clientSecret == nil ? nil : key) { db in
+            if try App.filter(Column("name") == app.name).fetchCount(db) > 0 {
+                throw VaultError.failure(
+                    "an app named \"\(app.name)\" already exists",
+                    hint: "change it with `tokvault set \(app.name) …`, or pick another name")
+            }
+            try app.insert(db)
+            try Self.record(db, "add-app", app: app.name, detail: "client_id=\(app.clientID) token_endpoint=\(app.tokenEndpoint)")
+        }
+    }
+
+    /// What `set` changes besides public fields.
+    public struct AppChanges {
+        public var newClientSecret: SecureBytes?
+        public var makePublic = false
+        public var refreshToken: SecureBytes?
+
+        public init(newClientSecret: SecureBytes? = nil, makePublic: Bool = false, refreshToken: SecureBytes? = nil) {
+            self.newClientSecret = newClientSecret
+            self.makePublic = makePublic
+            self.refreshToken = refreshToken
+        }
+    }
+
+    public struct UpdateReport: Sendable {
+        public var changedColumns: [String] = []
+        public var resealed = 0
+        public var droppedTokens = false
+        public var droppedAccessTokens = false
+    }
+
+    /// Whether changing `original` into `updated` (plus `changes`) needs the data key.
+    public func updateNeedsKey(original: App, updated: App, changes: AppChanges) throws -> Bool {
+        if changes.newClientSecret != nil || changes.refreshToken != nil { return true }
+        let bindingMoved = original.clientID != updated.clientID || original.tokenEndpoint != updated.tokenEndpoint
+        return bindingMoved && original.clientSecret != nil && !changes.makePublic
+    }
+
+    /// Applies an edited app. Sealed fields whose AAD names the client id or token endpoint
+    /// are re-sealed (the client secret) or dropped (tokens issued to the old client/endpoint).
+    @discardableResult
+    public func updateApp(original: App, updated: App, changes: AppChanges, key: DataKey?) throws -> UpdateReport {
+        var app = updated
+        app.id = original.id
+        app.createdAt = original.createdAt
+        app.updatedAt = Clock.now()
+        var report = UpdateReport()
+        let bindingMoved = original.clientID != app.clientID || original.tokenEndpoint != app.tokenEndpoint
+        let needsKey = try updateNeedsKey(original: original, updated: app, changes: changes)
+        if needsKey && key == nil { preconditionFailure("sealing needs an unlocked key") }
+
+        try sealingWrite(key: needsKey ? key : nil) { db in
+            guard let current = try App.fetchOne(db, key: original.id), current == original else {
+                throw VaultError.failure("app \"\(original.name)\" changed while this command ran; nothing was changed", hint: "run the command again")
+            }
+            if app.name != original.name, try App.filter(Column("name") == app.name).fetchCount(db) > 0 {
+                throw VaultError.failure("an app named \"\(app.name)\" already exists")
+            }
+            // Client secret.
+            if changes.makePublic {
+                app.clientSecret = nil
+                app.clientAuth = .none
+            } else if let secret = changes.newClientSecret, let key {
+                if app.clientAuth == .none { app.clientAuth = app.provider == .azure ? .post : .basic }
+                app.clientSecret = Data(SealedField.seal(secret, key: key, place: app.clientSecretPlace))
+                report.resealed += 1
+            } else if bindingMoved, let sealed = original.clientSecret, let key {
+                let secret = try SealedField.open(
+                    [UInt8](sealed), key: key, place: original.clientSecretPlace, what: "app \"\(original.name)\" client_secret")
+                app.clientSecret = Data(SealedField.seal(secret, key: key, place: app.clientSecretPlace))
+                report.resealed += 1
+            }
+            // Tokens were issued to the old client at the old endpoint: never send them elsewhere.
+            if bindingMoved || (changes.makePublic && original.clientAuth != .none) {
+                let sessions = try Session.filter(Column("app_id") == app.id).deleteAll(db)
+                let tokens = try AccessToken.filter(Column("app_id") == app.id).deleteAll(db)
+                report.droppedTokens = sessions + tokens > 0
+            } else if original.scope != app.scope {
+                report.droppedAccessTokens = try AccessToken
+                    .filter(Column("app_id") == app.id && Column("scope_key") == "").deleteAll(db) > 0
+            }
+            try app.update(db)
+            if let refreshToken = changes.refreshToken, let key {
+                try Self.storeRefreshToken(db, refreshToken, app: app, key: key)
+                report.resealed += 1
+            }
+            report.changedColumns = Self.changedColumns(original, app, changes: changes)
+            try Self.record(db, "set", app: app.name, detail: report.changedColumns.joined(separator: ","))
+        }
+        return report
+    }
+
+    static func changedColumns(_ a: App, _ b: App, changes: AppChanges) -> [String] {
+        var out: [String] = []
+        if a.name != b.name { out.append("name") }
+        if a.tenant != b.tenant { out.append("tenant") }
+        if a.cloud != b.cloud { out.append("cloud") }
+        if a.authorityHost != b.authorityHost { out.append("authority_host") }
+        if a.clientID != b.clientID { out.append("client_id") }
+        if a.authorizeEndpoint != b.authorizeEndpoint { out.append("authorize_endpoint") }
+        if a.tokenEndpoint != b.tokenEndpoint { out.append("token_endpoint") }
+        if a.redirectURI != b.redirectURI { out.append("redirect_uri") }
+        if a.scope != b.scope { out.append("scope") }
+        if a.clientAuth != b.clientAuth { out.append("client_auth") }
+        if changes.newClientSecret != nil { out.append("client_secret") }
+        if changes.makePublic { out.append("client_secret(removed)") }
+        if changes.refreshToken != nil { out.append("refresh_token") }
+        return out
+    }
+
+    /// Stores a refresh token for `app`, replacing the session's (imported tokens have no ID token).
+    static func storeRefreshToken(_ db: Database, _ token: SecureBytes, app: App, key: DataKey) throws {
+        let now = Clock.now()
+        var session = try Session.filter(Column("app_id") == app.id).fetchOne(db)
+            ?? Session(id: UUID().uuidString.lowercased(), appID: app.id, refreshToken: nil, idToken: nil,
+                       account: nil, grantedScope: nil, obtainedAt: now, refreshedAt: nil)
+        session.refreshToken = Data(SealedField.seal(
+            token, key: key, place: app.place(table: "session", column: "refresh_token", row: session.id)))
+        session.obtainedAt = now
+        try session.save(db)
+    }
+
+    /// Removes an app and every token of it.
+    public func removeApp(_ app: App) throws {
+        try sealingWrite(key: nil) { db in
+            guard try App.deleteOne(db, key: app.id) else {
+                throw VaultError.failure("no app named \"\(app.name)\"")
+            }
+            try Self.record(db, "remove", app: app.name)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import GRDB
+
+extension Vault {
+    /// Sets (or adds) the passphrase slot: the data key is rewrapped, nothing else changes.
+    public func changePassphrase(_ newPassphrase: SecureBytes, kdf: KDFParameters = .default, key: DataKey) throws {
+        let slot = try KeySlot.passphrase(newPassphrase, dataKey: key, parameters: kdf)
+        try sealingWrite(key: key) { db in
+            let replaced = try KeySlot.filter(Column("kind") == KeySlot.Kind.passphrase.rawValue).deleteAll(db)
+            try slot.insert(db)
+            try Self.record(db, "passwd", detail: replaced > 0 ? "passphrase changed (\(kdf))" : "passphrase slot added (\(kdf))")
+        }
+    }
+
+    /// Adds a key-file slot.
+    public func addKeyFileSlot(_ keyFile: KeyFile, key: DataKey) throws {
+        let slot = KeySlot.keyFile(keyFile, dataKey: key)
+        try sealingWrite(key: key) { db in
+            if try KeySlot.filter(Column("keyfile_fingerprint") == keyFile.fingerprint).fetchCount(db) > 0 {
+                throw VaultError.failure("this key file already unlocks the vault (slot \(slot.label))")
+            }
+            try slot.insert(db)
+            try Self.record(db, "keyfile-add", detail: slot.label)
+        }
+    }
+
+    /// Removes key-file slots whose fingerprint starts with `fingerprintPrefix`; refuses to
+    /// remove the last slot, or to guess between several matches.
+    @discardableResult
+    public func removeKeyFileSlot(fingerprintPrefix: String) throws -> KeySlot {
+        let prefix = fingerprintPrefix.lowercased()
+        guard prefix.count >= 8, prefix.allSatisfy({ $0.isHexDigit }) else {
+            throw VaultError.usage("give at least 8 hex digits of the key file's fingerprint (see `tokvault keyfile list`), or the key file's path")
+        }
+        return try sealingWrite(key: nil) { db in
+            let slots = try KeySlot.fetchAll(db)
+            let matches = slots.filter { $0.kind == .keyfile && ($0.keyfileFingerprint ?? "").hasPrefix(prefix) }
+            guard let slot = matches.first else {
+                throw VaultError.failure("no key-file slot with fingerprint \(prefix)", hint: "`tokvault keyfile list` shows the slots")
+            }
+            guard matches.count == 1 else { throw VaultError.usage("fingerprint prefix \(prefix) matches several slots; give more digits") }
+            guard slots.count > 1 else {
+                throw VaultError.failure(
+                    "refusing to remove the last key slot of \(path): the vault could never be unlocked again",
+                    hint: "add another way in first (`tokvault passwd` or `tokvault keyfile create FILE`)")
+            }
+            _ = try slot.delete(db)
+            try Self.record(db, "keyfile-remove", detail: slot.label)
+            return slot
+        }
+    }
+
+    public struct RotationReport: Sendable {
+        public var newGeneration: Int64
+        public var resealed: Int
+        public var keptSlots: [String]
+        public var droppedSlots: [String]
+    }
+
+    /// Replaces the data key. Every slot is rewrapped under the new key when its secret is in
+    /// `material`; otherwise the rotation is refused unless `dropOtherSlots`. All sealed fields
+    /// are re-encrypted in one transaction under the exclusive vault lock: a kill at any moment
+    /// leaves either the old vault or the new one.
+    public func rotateKey(material: UnlockMaterial, dropOtherSlots: Bool, kdf: KDFParameters? = nil) throws -> RotationReport {
+        try lock.acquire(.exclusive)
+        defer { lock.release() }
+        let oldKey = try unlock(material)
+        let slots = try keySlots()
+        let vaultID = oldKey.vaultID
+
+        // Which slots can be rewrapped with what was supplied?
+        var coveredKeyFiles: [KeyFile] = []
+        var coveredPassphrase: (SecureBytes, KDFParameters)?
+        var uncovered: [KeySlot] = []
+        for slot in slots {
+            switch slot.kind {
+            case .keyfile:
+                if let match = material.keyFiles.first(where: { $0.keyFile.fingerprint == slot.keyfileFingerprint }),
+                   slot.unwrap(with: match.keyFile.keyEncryptionKey, vaultID: vaultID) != nil {
+                    coveredKeyFiles.append(match.keyFile)
+                } else {
+                    uncovered.append(slot)
+                }
+            case .passphrase:
+                if let passphrase = material.passphrase, let kek = try slot.passphraseKEK(passphrase, path: path),
+                   slot.unwrap(with: kek, vaultID: vaultID) != nil {
+                    coveredPassphrase = (passphrase, kdf ?? slot.kdfParameters ?? .default)
+                } else {
+                    uncovered.append(slot)
+                }
+            }
+        }
+        if !uncovered.isEmpty && !dropOtherSlots {
+            throw VaultError.failure(
+                "rotate-key needs the secret of every key slot; not supplied: \(uncovered.map(\.label).joined(separator: ", "))",
+                hint: "pass each key file with --key-file (repeatable) and the passphrase, or add --drop-other-slots to remove those slots")
+        }
+        if coveredKeyFiles.isEmpty && coveredPassphrase == nil {
+            throw VaultError.failure("rotate-key would leave no key slot", hint: "supply at least one slot's secret")
+        }
+
+        let newKey = DataKey(bytes: .random(count: Sodium.keyBytes), generation: oldKey.generation + 1, vaultID: vaultID)
+        var newSlots: [KeySlot] = coveredKeyFiles.map { KeySlot.keyFile($0, dataKey: newKey) }
+        if let (passphrase, parameters) = coveredPassphrase {
+            newSlots.insert(try KeySlot.passphrase(passphrase, dataKey: newKey, parameters: parameters), at: 0)
+        }
+
+        return try Self.mapDatabaseErrors(path: path) {
+            var resealed = 0
+            try dbQueue.inTransaction(.immediate) { db in
+                guard var row = try VaultRow.fetchOne(db), row.keyGeneration == oldKey.generation else {
+                    throw VaultError.failure("the vault key changed while rotate-key ran; nothing was changed", hint: "run it again")
+                }
+                for cell in try Self.sealedCells(db) {
+                    let plaintext = try SealedField.open(cell.sealed, key: oldKey, place: cell.place, what: cell.what)
+                    let sealed = SealedField.seal(plaintext, key: newKey, place: cell.place)
+                    try db.execute(
+                        sql: "UPDATE \(cell.table) SET \(cell.column) = ? WHERE id = ?",
+                        arguments: [Data(sealed), cell.row])
+                    resealed += 1
+                }
+                try KeySlot.deleteAll(db)
+                for slot in newSlots { try slot.insert(db) }
+                row.keyGeneration = newKey.generation
+                row.rotatedAt = Clock.now()
+                try row.update(db)
+                try Self.record(db, "rotate-key", detail: "generation \(newKey.generation), \(resealed) fields re-sealed"
+                    + (uncovered.isEmpty ? "" : ", dropped \(uncovered.map(\.label).joined(separator: ", "))"))
+                return .commit
+            }
+            return RotationReport(
+                newGeneration: newKey.generation, resealed: resealed,
+                keptSlots: newSlots.map(\.label), droppedSlots: uncovered.map(\.label))
+        }
+    }
+}

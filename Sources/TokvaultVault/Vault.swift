@@ -1,0 +1,353 @@
+import Foundation
+import GRDB
+
+/// One vault file. Owns the database connection, runs the migrations, and offers named
+/// transactional operations; nothing outside this module writes SQL.
+public final class Vault: @unchecked Sendable {
+    public static let formatVersion = 1
+    /// `PRAGMA application_id` of every vault ("tkvt").
+    public static let applicationID: Int32 = 0x746B_7674
+
+    public let path: String
+    let dbQueue: DatabaseQueue
+    let lock: VaultLock
+
+    private init(path: String, dbQueue: DatabaseQueue) {
+        self.path = path
+        self.dbQueue = dbQueue
+        self.lock = VaultLock(vaultPath: path)
+    }
+
+    static func configuration() -> Configuration {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        // Writers serialize on SQLite's write lock; wait for one another rather than fail.
+        config.busyMode = .timeout(30)
+        config.prepareDatabase { db in
+            // A rotated refresh token must survive a power cut once tokvault says it is stored.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        return config
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for migration in embeddedMigrations {
+            migrator.registerMigration(migration.identifier) { db in
+                try db.execute(sql: migration.sql)
+            }
+        }
+        return migrator
+    }
+
+    /// Identifiers of the migrations this build knows, oldest first.
+    public static var knownMigrations: [String] { embeddedMigrations.map(\.identifier) }
+
+    // MARK: - Opening and creating
+
+    /// Opens an existing vault, checking that it is one, and applying pending migrations.
+    public static func open(path: String) throws -> Vault {
+        try VaultFile.checkOpenable(path)
+        return try mapDatabaseErrors(path: path) {
+            let dbQueue = try DatabaseQueue(path: path, configuration: configuration())
+            let vault = Vault(path: path, dbQueue: dbQueue)
+            try vault.checkIdentity()
+            return vault
+        }
+    }
+
+    private func checkIdentity() throws {
+        let migrator = Self.migrator
+        let (appID, superseded, complete) = try dbQueue.read { db in
+            (try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
+             try migrator.hasBeenSuperseded(db),
+             try migrator.hasCompletedMigrations(db))
+        }
+        guard appID == Self.applicationID else {
+            throw VaultError.damaged("\(path) is an SQLite database, but not a tokvault vault")
+        }
+        if superseded {
+            throw VaultError.failure(
+                "vault \(path) was written by a newer tokvault (unknown schema migrations)",
+                hint: "upgrade tokvault; this version knows migrations up to \(Self.knownMigrations.last ?? "none")")
+        }
+        if !complete {
+            try migrator.migrate(dbQueue)
+        }
+        guard try dbQueue.read({ db in try VaultRow.fetchOne(db) }) != nil else {
+            throw VaultError.damaged("vault \(path) has no vault record: the file is damaged")
+        }
+    }
+
+    /// Creates a new vault with a fresh data key wrapped in the given slots.
+    ///
+    /// The vault is built under a temporary name and linked into place only when complete,
+    /// so an interrupted `init` leaves nothing behind, and an existing file is never replaced.
+    public static func create(
+        path: String, passphrase: SecureBytes?, kdf: KDFParameters = .default, keyFile: KeyFile?
+    ) throws -> Vault {
+        precondition(passphrase != nil || keyFile != nil)
+        if VaultFile.exists(path) {
+            throw VaultError.failure("\(path) already exists", hint: "tokvault never overwrites a vault; choose another --vault path or remove it first")
+        }
+        try VaultFile.ensureDirectory(for: path)
+        let temporary = path + ".init-\(Sodium.hex(Sodium.randomBytes(6)))"
+        defer {
+            for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) }
+        }
+        try mapDatabaseErrors(path: path) {
+            let dbQueue = try DatabaseQueue(path: temporary, configuration: configuration())
+            try dbQueue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            try migrator.migrate(dbQueue)
+            let vaultID = UUID().uuidString.lowercased()
+            let dataKey = DataKey(bytes: .random(count: Sodium.keyBytes), generation: 1, vaultID: vaultID)
+            var slots: [KeySlot] = []
+            if let passphrase {
+                slots.append(try KeySlot.passphrase(passphrase, dataKey: dataKey, parameters: kdf))
+            }
+            if let keyFile {
+                slots.append(KeySlot.keyFile(keyFile, dataKey: dataKey))
+            }
+            try dbQueue.write { db in
+                try VaultRow(vaultId: vaultID, formatVersion: formatVersion, keyGeneration: 1, createdAt: Clock.now()).insert(db)
+                for slot in slots { try slot.insert(db) }
+                try Self.record(db, "init", detail: slots.map(\.label).joined(separator: ", "))
+            }
+            try dbQueue.close()
+        }
+        guard link(temporary, path) == 0 else {
+            throw VaultError.failure("cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        VaultFile.sync((path as NSString).deletingLastPathComponent)
+        return try open(path: path)
+    }
+
+    /// Runs `body`, turning SQLite's "not a database" and corruption errors into exit 5.
+    static func mapDatabaseErrors<T>(path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT, .SQLITE_FORMAT:
+                throw VaultError.damaged(
+                    "vault \(path) is damaged (\(error.message ?? "corrupt database"))",
+                    hint: "restore it from a backup with `tokvault restore FILE`")
+            case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
+                throw VaultError.failure("cannot open vault \(path): \(error.message ?? "permission denied")")
+            case .SQLITE_FULL, .SQLITE_IOERR:
+                throw VaultError.failure("cannot write vault \(path): \(error.message ?? "I/O error"); nothing was changed")
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                throw VaultError.failure("vault \(path) is busy: another tokvault held it for more than 30 s", hint: "try again")
+            default:
+                throw VaultError.damaged("vault \(path): \(error.message ?? "SQLite error \(error.resultCode.rawValue)")")
+            }
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try Self.mapDatabaseErrors(path: path) { try dbQueue.read(body) }
+    }
+
+    /// One IMMEDIATE transaction that may seal: it holds the vault lock (shared), and it
+    /// refuses to commit if the key generation moved since `key` was unlocked.
+    func sealingWrite<T>(key: DataKey?, _ body: (Database) throws -> T) throws -> T {
+        try lock.acquire(.shared)
+        return try Self.mapDatabaseErrors(path: path) {
+            var result: T?
+            try dbQueue.inTransaction(.immediate) { db in
+                if let key {
+                    let row = try VaultRow.fetchOne(db)
+                    guard let row, row.keyGeneration == key.generation, row.vaultId == key.vaultID else {
+                        throw VaultError.failure(
+                            "the vault key was rotated while this command ran; nothing was changed",
+                            hint: "run the command again")
+                    }
+                }
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
+    }
+
+    /// Takes the vault lock for the life of this Vault (or until `releaseLock`).
+    public func holdLock(exclusive: Bool) throws {
+        try lock.acquire(exclusive ? .exclusive : .shared)
+    }
+
+    public func releaseLock() { lock.release() }
+
+    static func record(_ db: Database, _ action: String, app: String? = nil, detail: String = "") throws {
+        var event = Event(id: nil, at: Clock.now(), action: action, app: app, detail: detail)
+        try event.insert(db)
+    }
+
+    // MARK: - Reading (no unlock needed)
+
+    public struct Summary: Sendable {
+        public var vaultID: String
+        public var formatVersion: Int
+        public var keyGeneration: Int64
+        public var createdAt: Int64
+        public var rotatedAt: Int64?
+        public var appliedMigrations: [String]
+    }
+
+    public func summary() throws -> Summary {
+        try read { db in
+            guard let row = try VaultRow.fetchOne(db) else { throw VaultError.damaged("vault \(path) has no vault record") }
+            let applied = try Self.migrator.appliedIdentifiers(db).sorted()
+            return Summary(
+                vaultID: row.vaultId, formatVersion: row.formatVersion, keyGeneration: row.keyGeneration,
+                createdAt: row.createdAt, rotatedAt: row.rotatedAt, appliedMigrations: applied)
+        }
+    }
+
+    public func keySlots() throws -> [KeySlot] {
+        try read { db in try KeySlot.order(Column("created_at"), Column("id")).fetchAll(db) }
+    }
+
+    public func apps() throws -> [App] {
+        try read { db in try App.order(Column("name")).fetchAll(db) }
+    }
+
+    public func app(named name: String) throws -> App {
+        let app = try read { db in try App.filter(Column("name") == name).fetchOne(db) }
+        guard let app else {
+            throw VaultError.failure("no app named \"\(name)\" in \(path)", hint: "`tokvault list` shows the apps in this vault")
+        }
+        return app
+    }
+
+    public func session(appID: String) throws -> Session? {
+        try read { db in try Session.filter(Column("app_id") == appID).fetchOne(db) }
+    }
+
+    public func accessTokens(appID: String) throws -> [AccessToken] {
+        try read { db in try AccessToken.filter(Column("app_id") == appID).order(Column("scope_key")).fetchAll(db) }
+    }
+
+    /// Sessions and access tokens of every app, for list/doctor.
+    public func tokenStates() throws -> [String: (session: Session?, tokens: [AccessToken])] {
+        try read { db in
+            var out: [String: (session: Session?, tokens: [AccessToken])] = [:]
+            for session in try Session.fetchAll(db) { out[session.appID, default: (nil, [])].session = session }
+            for token in try AccessToken.fetchAll(db) { out[token.appID, default: (nil, [])].tokens.append(token) }
+            return out
+        }
+    }
+
+    public func events(app: String? = nil, limit: Int) throws -> [Event] {
+        try read { db in
+            var request = Event.order(Column("id").desc).limit(limit)
+            if let app { request = request.filter(Column("app") == app) }
+            return try request.fetchAll(db).reversed()
+        }
+    }
+
+    /// `PRAGMA quick_check` (or the full `integrity_check`): "ok" or SQLite's findings.
+    public func integrityCheck(full: Bool = false) throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: full ? "PRAGMA integrity_check" : "PRAGMA quick_check") }
+    }
+
+    // MARK: - Unlocking
+
+    /// Opens a key slot with the given material and returns the data key.
+    public func unlock(_ material: UnlockMaterial) throws -> DataKey {
+        let (row, slots) = try read { db in (try VaultRow.fetchOne(db), try KeySlot.fetchAll(db)) }
+        guard let row else { throw VaultError.damaged("vault \(path) has no vault record") }
+        var failure: VaultError?
+        for (keyPath, keyFile) in material.keyFiles {
+            guard let slot = slots.first(where: { $0.kind == .keyfile && $0.keyfileFingerprint == keyFile.fingerprint }) else {
+                failure = failure ?? VaultError.unlock(
+                    "key file \(keyPath) does not unlock vault \(path)",
+                    hint: "it was never added, or its slot was removed; `tokvault doctor` lists the key slots")
+                continue
+            }
+            if let key = slot.unwrap(with: keyFile.keyEncryptionKey, vaultID: row.vaultId), slot.keyGeneration == row.keyGeneration {
+                return key
+            }
+            failure = VaultError.unlock("key file \(keyPath) does not open vault \(path): damaged key slot")
+        }
+        if let passphrase = material.passphrase {
+            guard let slot = slots.first(where: { $0.kind == .passphrase }) else {
+                throw failure ?? VaultError.unlock(
+                    "vault \(path) has no passphrase slot", hint: "unlock it with --key-file or TOKVAULT_KEY_FILE")
+            }
+            if let kek = try slot.passphraseKEK(passphrase, path: path),
+               let key = slot.unwrap(with: kek, vaultID: row.vaultId), slot.keyGeneration == row.keyGeneration {
+                return key
+            }
+            throw VaultError.unlock("wrong passphrase for vault \(path) (or a damaged key slot)")
+        }
+        throw failure ?? VaultError.unlock("nothing to unlock vault \(path) with")
+    }
+
+    // MARK: - Sealed fields
+
+    public func clientSecret(of app: App, key: DataKey) throws -> SecureBytes? {
+        guard let sealed = app.clientSecret else { return nil }
+        return try SealedField.open([UInt8](sealed), key: key, place: app.clientSecretPlace, what: "app \"\(app.name)\" client_secret")
+    }
+
+    public func refreshToken(of app: App, key: DataKey) throws -> SecureBytes? {
+        guard let session = try session(appID: app.id), let sealed = session.refreshToken else { return nil }
+        return try SealedField.open(
+            [UInt8](sealed), key: key, place: app.place(table: "session", column: "refresh_token", row: session.id),
+            what: "app \"\(app.name)\" refresh_token")
+    }
+
+    /// Every sealed field in the vault, for verification and re-encryption.
+    struct SealedCell {
+        var table: String
+        var column: String
+        var row: String
+        var app: App
+        var sealed: [UInt8]
+        var place: SealedFieldPlace { app.place(table: table, column: column, row: row) }
+        var what: String { "app \"\(app.name)\" \(table).\(column)" }
+    }
+
+    static func sealedCells(_ db: Database) throws -> [SealedCell] {
+        var apps: [String: App] = [:]
+        for app in try App.fetchAll(db) { apps[app.id] = app }
+        var cells: [SealedCell] = []
+        for app in apps.values {
+            if let secret = app.clientSecret {
+                cells.append(SealedCell(table: "app", column: "client_secret", row: app.id, app: app, sealed: [UInt8](secret)))
+            }
+        }
+        for session in try Session.fetchAll(db) {
+            guard let app = apps[session.appID] else { throw VaultError.damaged("session \(session.id) belongs to no app") }
+            if let t = session.refreshToken {
+                cells.append(SealedCell(table: "session", column: "refresh_token", row: session.id, app: app, sealed: [UInt8](t)))
+            }
+            if let t = session.idToken {
+                cells.append(SealedCell(table: "session", column: "id_token", row: session.id, app: app, sealed: [UInt8](t)))
+            }
+        }
+        for token in try AccessToken.fetchAll(db) {
+            guard let app = apps[token.appID] else { throw VaultError.damaged("access token \(token.id) belongs to no app") }
+            cells.append(SealedCell(table: "access_token", column: "token", row: token.id, app: app, sealed: [UInt8](token.token)))
+        }
+        return cells
+    }
+
+    /// Opens every sealed field; returns how many there are. Throws on the first that fails.
+    public func verifyAllSealedFields(key: DataKey) throws -> Int {
+        let cells = try read { db in try Self.sealedCells(db) }
+        for cell in cells {
+            _ = try SealedField.open(cell.sealed, key: key, place: cell.place, what: cell.what)
+        }
+        return cells.count
+    }
+
+    /// Opens every sealed field of one app; returns how many there are.
+    public func verifySealedFields(of app: App, key: DataKey) throws -> Int {
+        let cells = try read { db in try Self.sealedCells(db) }.filter { $0.app.id == app.id }
+        for cell in cells {
+            _ = try SealedField.open(cell.sealed, key: key, place: cell.place, what: cell.what)
+        }
+        return cells.count
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+
+/// Checks on the vault path made before SQLite ever sees the file, so that a directory, a
+/// device, an empty or foreign file, or a file other users can read gets a clear error.
+public enum VaultFile {
+    /// `$XDG_DATA_HOME/tokvault/vault.db`, else `~/.local/share/tokvault/vault.db`.
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") {
+            return xdg + "/tokvault/vault.db"
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/share/tokvault/vault.db"
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// The file's mode bits, following symlinks; nil when it does not exist.
+    public static func mode(_ path: String) -> mode_t? {
+        var st = stat()
+        return stat(path, &st) == 0 ? st.st_mode & 0o7777 : nil
+    }
+
+    static let sqliteMagic = Array("SQLite format 3\u{0}".utf8)
+
+    /// Everything that must hold before opening `path` as a vault.
+    static func checkOpenable(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            if errno == ENOENT {
+                throw VaultError.failure(
+                    "no vault at \(path)",
+                    hint: "create one with `tokvault init`, or point at yours with --vault PATH or TOKVAULT_VAULT")
+            }
+            throw VaultError.failure("cannot access \(path): \(String(cString: strerror(errno)))")
+        }
+        let type = st.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            let what = type == S_IFDIR ? "a directory" : "not a regular file"
+            throw VaultError.damaged("\(path) is \(what), not a tokvault vault")
+        }
+        if st.st_mode & 0o077 != 0 {
+            throw VaultError.failure(
+                "vault \(path) is accessible to other users (mode \(String(st.st_mode & 0o777, radix: 8)))",
+                hint: "run `chmod 600 \(path)` (and check who could have copied it)")
+        }
+        guard st.st_size > 0 else {
+            throw VaultError.damaged("\(path) is empty (0 bytes): not a tokvault vault", hint: "restore it from a backup, or remove it and run `tokvault init`")
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw VaultError.failure("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 16)
+        let n = read(fd, &header, 16)
+        guard n == 16, header == sqliteMagic else {
+            throw VaultError.damaged("\(path) is not a tokvault vault (not an SQLite database)")
+        }
+    }
+
+    /// Creates the vault's directory (0700) when missing.
+    static func ensureDirectory(for path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        guard !dir.isEmpty else { return }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw VaultError.failure("\(dir) is not a directory") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw VaultError.failure("cannot create directory \(dir): \(error.localizedDescription)")
+        }
+    }
+
+    /// fsync a file or directory by path (best effort for directories).
+    static func sync(_ path: String) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+}
+
+/// An advisory `flock(2)` on `VAULT.lock`: writers that seal hold it shared, `rotate-key` and
+/// `restore` hold it exclusive, so no write sealed under an old key races a rotation.
+final class VaultLock {
+    enum Kind { case shared, exclusive }
+    private let path: String
+    private var fd: Int32 = -1
+    private(set) var held: Kind?
+
+    init(vaultPath: String) { path = vaultPath + ".lock" }
+
+    func acquire(_ kind: Kind) throws {
+        if held == .exclusive || held == kind { return }
+        if fd < 0 {
+            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw VaultError.failure("cannot open lock file \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        while flock(fd, kind == .shared ? LOCK_SH : LOCK_EX) != 0 {
+            if errno == EINTR { continue }
+            throw VaultError.failure("cannot lock \(path): \(String(cString: strerror(errno)))")
+        }
+        held = kind
+    }
+
+    func release() {
+        if fd >= 0 {
+            flock(fd, LOCK_UN)
+            close(fd)
+            fd = -1
+        }
+        held = nil
+    }
+
+    deinit { release() }
+}

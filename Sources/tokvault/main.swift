@@ -1,0 +1,4 @@
+import TokvaultCLI
+import Glibc
+
+exit(Entry.run(Array(CommandLine.arguments.dropFirst())))
