@@ -51,7 +51,11 @@ let package = Package(
         ),
         .testTarget(
             name: "TokvaultTests",
-            dependencies: ["TokvaultVault", "TokvaultCLI", "CSodium", "tokvault"]
+            dependencies: [
+                "TokvaultVault", "TokvaultCLI", "CSodium", "tokvault",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            exclude: ["Vectors"]
         ),
     ]
 )

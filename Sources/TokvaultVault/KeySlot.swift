@@ -164,6 +164,9 @@ public struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, Id
 
     /// A new passphrase slot wrapping `dataKey`.
     static func passphrase(_ passphrase: SecureBytes, dataKey: DataKey, parameters: KDFParameters) throws -> KeySlot {
+        guard parameters.isWithinBounds else {
+            throw VaultError.usage("KDF parameters out of range (\(parameters))", hint: "ops 1–16, memory 8–1024 MiB")
+        }
         let salt = Sodium.randomBytes(Sodium.saltBytes)
         guard let kek = Sodium.argon2id(passphrase: passphrase, salt: salt, opsLimit: parameters.opsLimit, memLimit: parameters.memLimit) else {
             throw VaultError.failure("Argon2id failed: not enough memory for \(parameters)")
@@ -214,7 +217,10 @@ public struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, Id
                 "passphrase slot of \(path) has out-of-range KDF parameters (\(parameters))",
                 hint: "the slot was damaged or edited; unlock with a key file or restore a backup")
         }
-        return Sodium.argon2id(passphrase: passphrase, salt: Array(salt), opsLimit: parameters.opsLimit, memLimit: parameters.memLimit)
+        guard let kek = Sodium.argon2id(passphrase: passphrase, salt: Array(salt), opsLimit: parameters.opsLimit, memLimit: parameters.memLimit) else {
+            throw VaultError.failure("cannot derive the passphrase key: Argon2id could not get \(parameters.memLimit >> 20) MiB of memory")
+        }
+        return kek
     }
 }
 

@@ -14,14 +14,11 @@ public enum SecureFile {
         VaultFile.sync(directory(of: path))
     }
 
-    static func directory(of path: String) -> String {
-        let dir = (path as NSString).deletingLastPathComponent
-        return dir.isEmpty ? "." : dir
-    }
+    static func directory(of path: String) -> String { VaultFile.directory(of: path) }
 
     /// A fully written, fsynced 0600 temporary file in the same directory as `path`.
     static func writeTemporary(beside path: String, contents: SecureBytes) throws -> String {
-        let temporary = directory(of: path) + "/.\((path as NSString).lastPathComponent).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+        let temporary = directory(of: path) + "/.\(VaultFile.fileName(of: path)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
             throw VaultError.failure("cannot create a file in \(directory(of: path)): \(String(cString: strerror(errno)))")

@@ -3,33 +3,39 @@ import GRDB
 
 extension Vault {
     /// Copies the vault to `destination` with SQLite's online backup API. The copy is still
-    /// encrypted, mode 0600, a single file (rollback journal, no -wal), and appears atomically.
-    public func backup(to destination: String, overwrite: Bool) throws {
-        if VaultFile.exists(destination) && !overwrite {
-            throw VaultError.failure("\(destination) already exists", hint: "choose a new file name, or pass --force to replace it")
-        }
-        if VaultFile.exists(destination) {
-            var st = stat()
-            if lstat(destination, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
+    /// encrypted, mode 0600, a single file (rollback journal, no -wal), and appears atomically:
+    /// linked into place (never replacing a file) unless `overwrite`, then renamed.
+    public func backup(to destination: String, overwrite: Bool, recordEvent: Bool = true) throws {
+        var st = stat()
+        if lstat(destination, &st) == 0 {
+            guard overwrite else {
+                throw VaultError.failure("\(destination) already exists", hint: "choose a new file name, or pass --force to replace it")
+            }
+            guard st.st_mode & S_IFMT == S_IFREG else {
                 throw VaultError.failure("\(destination) exists and is not a regular file; refusing to replace it")
             }
         }
-        let dir = (destination as NSString).deletingLastPathComponent
-        let temporary = (dir.isEmpty ? "." : dir) + "/.\((destination as NSString).lastPathComponent).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+        let dir = VaultFile.directory(of: destination)
+        let temporary = dir + "/.\(VaultFile.fileName(of: destination)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
         defer { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
         try Self.mapDatabaseErrors(path: destination) {
             let target = try DatabaseQueue(path: temporary)
+            chmod(temporary, 0o600)
             try dbQueue.backup(to: target)
             try target.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
             try target.close()
         }
         chmod(temporary, 0o600)
         VaultFile.sync(temporary)
-        guard rename(temporary, destination) == 0 else {
-            throw VaultError.failure("cannot write \(destination): \(String(cString: strerror(errno)))")
+        let placed = overwrite ? rename(temporary, destination) : link(temporary, destination)
+        guard placed == 0 else {
+            let reason = errno == EEXIST ? "file exists" : String(cString: strerror(errno))
+            throw VaultError.failure("cannot write \(destination): \(reason)")
         }
-        VaultFile.sync(dir.isEmpty ? "." : dir)
-        try sealingWrite(key: nil) { db in try Self.record(db, "backup", detail: destination) }
+        VaultFile.sync(dir)
+        if recordEvent {
+            try sealingWrite(key: nil) { db in try Self.record(db, "backup", detail: destination) }
+        }
     }
 
     public struct VerifyReport: Sendable {
@@ -50,38 +56,53 @@ extension Vault {
         return VerifyReport(apps: try apps().count, sealedFields: count, slots: try keySlots().map(\.label), integrity: integrity)
     }
 
+    static func timestamp() -> String {
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        return String(format: "%04d%02d%02dT%02d%02d%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+
     /// Replaces the vault at `vaultPath` with the backup at `backupPath`, after verifying the
-    /// backup fully (it must unlock with `material`). The replaced vault is first saved beside
-    /// it as `VAULT.pre-restore-TIMESTAMP`; returns that path (nil when there was no vault).
+    /// backup fully (it must unlock with `material`); the backup itself is only read. The
+    /// vault it replaces, damaged or not, is kept beside it as `VAULT.pre-restore-TIMESTAMP`.
     public static func restore(backupPath: String, to vaultPath: String, material: UnlockMaterial) throws -> (report: VerifyReport, saved: String?) {
-        let backup = try Vault.open(path: backupPath)
+        let backup = try Vault.open(path: backupPath, readOnly: true)
         let report = try backup.verify(material: material)
-        guard !VaultFile.exists(vaultPath) else {
-            let live = try Vault.open(path: vaultPath)
-            try live.lock.acquire(.exclusive)
-            defer { live.lock.release() }
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.timeZone = TimeZone(identifier: "UTC")
-            formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-            let saved = vaultPath + ".pre-restore-" + formatter.string(from: Date())
-            try live.backup(to: saved, overwrite: false)
-            try mapDatabaseErrors(path: vaultPath) {
-                try backup.dbQueue.backup(to: live.dbQueue)
-                try live.dbQueue.writeWithoutTransaction { db in
-                    try db.execute(sql: "PRAGMA journal_mode = WAL")
-                    try Self.record(db, "restore", detail: "from \(backupPath); previous vault saved as \(saved)")
-                }
+        var saved: String?
+        if VaultFile.exists(vaultPath) {
+            let lock = VaultLock(vaultPath: vaultPath)
+            try lock.acquire(.exclusive)
+            defer { lock.release() }
+            let aside = vaultPath + ".pre-restore-" + timestamp()
+            // Move the old vault (and its WAL, which holds its newest commits) aside as a whole;
+            // this works even when it is too damaged to open.
+            guard link(vaultPath, aside) == 0 else {
+                throw VaultError.failure("cannot keep the current vault as \(aside): \(String(cString: strerror(errno)))")
             }
-            return (report, saved)
+            for suffix in ["-wal", "-shm"] where VaultFile.exists(vaultPath + suffix) {
+                _ = rename(vaultPath + suffix, aside + suffix)
+            }
+            saved = aside
+        } else {
+            try VaultFile.ensureDirectory(for: vaultPath)
         }
-        try VaultFile.ensureDirectory(for: vaultPath)
-        try backup.backup(to: vaultPath, overwrite: false)
+        do {
+            // rename(2) swaps the restored copy in atomically.
+            try backup.backup(to: vaultPath, overwrite: saved != nil, recordEvent: false)
+        } catch {
+            if let saved {
+                for suffix in ["-wal", "-shm"] { _ = rename(saved + suffix, vaultPath + suffix) }
+                unlink(saved)
+            }
+            throw error
+        }
         let restored = try Vault.open(path: vaultPath)
         try restored.dbQueue.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try Self.record(db, "restore", detail: "from \(backupPath)")
+            try Self.record(db, "restore", detail: "from \(backupPath)" + (saved.map { "; previous vault kept as \($0)" } ?? ""))
         }
-        return (report, nil)
+        return (report, saved)
     }
 }

@@ -18,8 +18,9 @@ public final class Vault: @unchecked Sendable {
         self.lock = VaultLock(vaultPath: path)
     }
 
-    static func configuration() -> Configuration {
+    static func configuration(readOnly: Bool = false) -> Configuration {
         var config = Configuration()
+        config.readonly = readOnly
         config.foreignKeysEnabled = true
         // Writers serialize on SQLite's write lock; wait for one another rather than fail.
         config.busyMode = .timeout(30)
@@ -46,36 +47,45 @@ public final class Vault: @unchecked Sendable {
     // MARK: - Opening and creating
 
     /// Opens an existing vault, checking that it is one, and applying pending migrations.
-    public static func open(path: String) throws -> Vault {
+    /// `readOnly` (backups being verified or restored) never writes, not even migrations.
+    public static func open(path: String, readOnly: Bool = false) throws -> Vault {
         try VaultFile.checkOpenable(path)
         return try mapDatabaseErrors(path: path) {
-            let dbQueue = try DatabaseQueue(path: path, configuration: configuration())
+            let dbQueue = try DatabaseQueue(path: path, configuration: configuration(readOnly: readOnly))
             let vault = Vault(path: path, dbQueue: dbQueue)
-            try vault.checkIdentity()
+            try vault.checkIdentity(readOnly: readOnly)
             return vault
         }
     }
 
-    private func checkIdentity() throws {
-        let migrator = Self.migrator
-        let (appID, superseded, complete) = try dbQueue.read { db in
-            (try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
-             try migrator.hasBeenSuperseded(db),
-             try migrator.hasCompletedMigrations(db))
+    /// One read: application id, applied migrations, the vault row. Nothing is written to a
+    /// file that is not recognisably a tokvault vault.
+    private func checkIdentity(readOnly: Bool) throws {
+        let (appID, applied, formatVersion) = try dbQueue.read { db -> (Int32, [String]?, Int?) in
+            let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+            guard appID == Self.applicationID else { return (appID, nil, nil) }
+            let tables = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+            guard tables.contains("grdb_migrations"), tables.contains("vault") else { return (appID, nil, nil) }
+            return (appID,
+                    try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"),
+                    try Int.fetchOne(db, sql: "SELECT format_version FROM vault WHERE singleton = 1"))
         }
         guard appID == Self.applicationID else {
             throw VaultError.damaged("\(path) is an SQLite database, but not a tokvault vault")
         }
-        if superseded {
+        guard let applied, let formatVersion else {
+            throw VaultError.damaged("vault \(path) is damaged: its schema or vault record is missing",
+                                     hint: "restore it from a backup with `tokvault restore FILE`")
+        }
+        let known = Self.knownMigrations
+        let unknown = Set(applied).subtracting(known)
+        if !unknown.isEmpty || formatVersion > Self.formatVersion {
             throw VaultError.failure(
-                "vault \(path) was written by a newer tokvault (unknown schema migrations)",
-                hint: "upgrade tokvault; this version knows migrations up to \(Self.knownMigrations.last ?? "none")")
+                "vault \(path) was written by a newer tokvault (schema \(unknown.sorted().last ?? "format \(formatVersion)"))",
+                hint: "upgrade tokvault; this version knows migrations up to \(known.last ?? "none")")
         }
-        if !complete {
-            try migrator.migrate(dbQueue)
-        }
-        guard try dbQueue.read({ db in try VaultRow.fetchOne(db) }) != nil else {
-            throw VaultError.damaged("vault \(path) has no vault record: the file is damaged")
+        if applied.count < known.count && !readOnly {
+            try Self.migrator.migrate(dbQueue)
         }
     }
 
@@ -97,6 +107,8 @@ public final class Vault: @unchecked Sendable {
         }
         try mapDatabaseErrors(path: path) {
             let dbQueue = try DatabaseQueue(path: temporary, configuration: configuration())
+            // Private whatever the caller's umask (SQLite gives -wal/-shm the same mode).
+            chmod(temporary, 0o600)
             try dbQueue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
             try migrator.migrate(dbQueue)
             let vaultID = UUID().uuidString.lowercased()
@@ -118,7 +130,7 @@ public final class Vault: @unchecked Sendable {
         guard link(temporary, path) == 0 else {
             throw VaultError.failure("cannot create \(path): \(String(cString: strerror(errno)))")
         }
-        VaultFile.sync((path as NSString).deletingLastPathComponent)
+        VaultFile.sync(VaultFile.directory(of: path))
         return try open(path: path)
     }
 
@@ -151,7 +163,9 @@ public final class Vault: @unchecked Sendable {
     /// One IMMEDIATE transaction that may seal: it holds the vault lock (shared), and it
     /// refuses to commit if the key generation moved since `key` was unlocked.
     func sealingWrite<T>(key: DataKey?, _ body: (Database) throws -> T) throws -> T {
+        let wasHeld = lock.held != nil
         try lock.acquire(.shared)
+        defer { if !wasHeld { lock.release() } }
         return try Self.mapDatabaseErrors(path: path) {
             var result: T?
             try dbQueue.inTransaction(.immediate) { db in

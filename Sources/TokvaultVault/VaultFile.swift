@@ -23,6 +23,19 @@ public enum VaultFile {
         return stat(path, &st) == 0 ? st.st_mode & 0o7777 : nil
     }
 
+    /// The directory part of a path ("." for a bare file name), without Foundation's NSString.
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let dir = String(path[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+
+    /// The last path component.
+    public static func fileName(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
     static let sqliteMagic = Array("SQLite format 3\u{0}".utf8)
 
     /// Everything that must hold before opening `path` as a vault.
@@ -63,8 +76,7 @@ public enum VaultFile {
 
     /// Creates the vault's directory (0700) when missing.
     static func ensureDirectory(for path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        guard !dir.isEmpty else { return }
+        let dir = directory(of: path)
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
             guard isDir.boolValue else { throw VaultError.failure("\(dir) is not a directory") }

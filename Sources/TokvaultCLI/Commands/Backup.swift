@@ -24,7 +24,7 @@ struct Backup: ParsableCommand {
 
     func run() throws {
         if verify {
-            let backup = try Vault.open(path: file)
+            let backup = try Vault.open(path: file, readOnly: true)
             let report = try backup.verify(material: vaultOptions.material(for: backup))
             print("Backup \(file) is good: integrity ok, \(report.apps) app(s), \(report.sealedFields) sealed field(s) open, key slots: \(report.slots.joined(separator: ", "))")
             return
@@ -54,7 +54,7 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         let target = vaultOptions.path
-        let backup = try Vault.open(path: file)
+        let backup = try Vault.open(path: file, readOnly: true)
         let material = try vaultOptions.material(for: backup)
         if !yes && VaultFile.exists(target) {
             guard let answer = Terminal.confirm("Replace \(target) with the backup \(file)?") else {

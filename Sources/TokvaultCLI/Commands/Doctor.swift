@@ -24,13 +24,13 @@ struct Doctor: ParsableCommand {
             row("status", "no vault yet; create one with `tokvault init`")
             return
         }
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = VaultFile.directory(of: path)
         for (label, file) in [("file", path), ("wal", path + "-wal"), ("shm", path + "-shm"), ("lock", path + ".lock")] {
             guard let mode = VaultFile.mode(file) else { continue }
             let text = String(mode & 0o777, radix: 8)
             if mode & 0o077 != 0 { problem(label, "mode \(text): readable or writable by others; run `chmod 600 \(file)`") } else { row(label, "mode \(text) ok") }
         }
-        if let mode = VaultFile.mode(dir.isEmpty ? "." : dir) {
+        if let mode = VaultFile.mode(dir) {
             let text = String(mode & 0o777, radix: 8)
             if mode & 0o022 != 0 && mode & 0o1000 == 0 {
                 problem("directory", "\(dir) mode \(text): others can replace the vault; run `chmod 700 \(dir)`")

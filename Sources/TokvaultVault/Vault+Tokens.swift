@@ -1,0 +1,79 @@
+import Foundation
+import GRDB
+
+/// What a token endpoint answered, ready to be sealed.
+public struct TokenSet: Sendable {
+    public var accessToken: SecureBytes
+    public var tokenType: String
+    public var expiresAt: Int64
+    public var grantedScope: String?
+    public var refreshToken: SecureBytes?
+    public var idToken: SecureBytes?
+    public var account: String?
+
+    public init(accessToken: SecureBytes, tokenType: String, expiresAt: Int64, grantedScope: String? = nil,
+                refreshToken: SecureBytes? = nil, idToken: SecureBytes? = nil, account: String? = nil) {
+        self.accessToken = accessToken
+        self.tokenType = tokenType
+        self.expiresAt = expiresAt
+        self.grantedScope = grantedScope
+        self.refreshToken = refreshToken
+        self.idToken = idToken
+        self.account = account
+    }
+}
+
+extension Vault {
+    /// Stores a token response in one transaction: the access token for `scopeKey` ('' = the
+    /// app's own scope) and, when present, the rotated refresh token and the ID token. A
+    /// refresh token the server did not rotate is kept.
+    public func storeTokens(_ tokens: TokenSet, for app: App, scopeKey: String = "", key: DataKey, action: String = "tokens") throws {
+        try sealingWrite(key: key) { db in
+            guard let current = try App.fetchOne(db, key: app.id),
+                  current.clientID == app.clientID, current.tokenEndpoint == app.tokenEndpoint else {
+                throw VaultError.failure("app \"\(app.name)\" was changed or removed while this command ran; the tokens were not stored")
+            }
+            let now = Clock.now()
+            var access = try AccessToken.filter(Column("app_id") == app.id && Column("scope_key") == scopeKey).fetchOne(db)
+                ?? AccessToken(id: UUID().uuidString.lowercased(), appID: app.id, scopeKey: scopeKey, token: Data(),
+                               tokenType: tokens.tokenType, grantedScope: nil, expiresAt: 0, obtainedAt: now)
+            access.token = Data(SealedField.seal(
+                tokens.accessToken, key: key, place: app.place(table: "access_token", column: "token", row: access.id)))
+            access.tokenType = tokens.tokenType
+            access.grantedScope = tokens.grantedScope
+            access.expiresAt = tokens.expiresAt
+            access.obtainedAt = now
+            try access.save(db)
+
+            if tokens.refreshToken != nil || tokens.idToken != nil || tokens.account != nil {
+                var session = try Session.filter(Column("app_id") == app.id).fetchOne(db)
+                    ?? Session(id: UUID().uuidString.lowercased(), appID: app.id, refreshToken: nil, idToken: nil,
+                               account: nil, grantedScope: nil, obtainedAt: now, refreshedAt: nil)
+                if let refresh = tokens.refreshToken {
+                    session.refreshToken = Data(SealedField.seal(
+                        refresh, key: key, place: app.place(table: "session", column: "refresh_token", row: session.id)))
+                }
+                if let id = tokens.idToken {
+                    session.idToken = Data(SealedField.seal(
+                        id, key: key, place: app.place(table: "session", column: "id_token", row: session.id)))
+                }
+                if let account = tokens.account { session.account = account }
+                if scopeKey.isEmpty, let scope = tokens.grantedScope { session.grantedScope = scope }
+                session.refreshedAt = now
+                try session.save(db)
+            }
+            try Self.record(db, action, app: app.name,
+                            detail: "scope=\(scopeKey.isEmpty ? app.scope : scopeKey) expires=\(tokens.expiresAt)"
+                                + (tokens.refreshToken != nil ? " refresh_token=rotated" : ""))
+        }
+    }
+
+    /// Opens the cached access token for `scopeKey`; nil when none is stored.
+    public func accessToken(of app: App, scopeKey: String = "", key: DataKey) throws -> (token: SecureBytes, record: AccessToken)? {
+        guard let record = try accessTokens(appID: app.id).first(where: { $0.scopeKey == scopeKey }) else { return nil }
+        let token = try SealedField.open(
+            [UInt8](record.token), key: key, place: app.place(table: "access_token", column: "token", row: record.id),
+            what: "app \"\(app.name)\" access_token")
+        return (token, record)
+    }
+}

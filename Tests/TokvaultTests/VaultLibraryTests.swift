@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+@testable import TokvaultVault
+
+@Suite("vault library")
+struct VaultLibraryTests {
+    static func secure(_ text: String) -> SecureBytes { TamperTests.secure(text) }
+
+    static func newVault() throws -> (TempDir, Vault, KeyFile) {
+        let dir = TempDir()
+        let keyFile = KeyFile.generate()
+        let vault = try Vault.create(path: dir.file("v/vault.db"), passphrase: secure("pass phrase"),
+                                     kdf: KDFParameters(opsLimit: 1, memLimit: 8 << 20), keyFile: keyFile)
+        return (dir, vault, keyFile)
+    }
+
+    static func azureApp(_ name: String) throws -> App {
+        var fields = AppFields()
+        fields.tenant = "contoso.onmicrosoft.com"
+        fields.clientID = Fixture.clientID
+        return try AppSpec.newApp(name: name, fields: fields, isPublic: false)
+    }
+
+    @Test func secretTypesPrintRedacted() {
+        let secret = Self.secure("hunter2-canary")
+        #expect(String(describing: secret) == "<redacted>")
+        #expect(String(reflecting: secret) == "<redacted>")
+        #expect("\(secret)" == "<redacted>")
+        var dumped = ""
+        dump(secret, to: &dumped)
+        #expect(!dumped.contains("hunter2"))
+        #expect(Mirror(reflecting: secret).children.isEmpty)
+        let keyFile = KeyFile.generate()
+        #expect("\(keyFile)" == "<redacted>")
+        let material = UnlockMaterial(passphrase: secret)
+        var materialDump = ""
+        dump(material, to: &materialDump)
+        #expect(!materialDump.contains("hunter2"))
+    }
+
+    @Test func sealOpenRoundTripAndPlaceBinding() throws {
+        let key = DataKey(bytes: .random(count: 32), generation: 1, vaultID: "v")
+        let place = SealedFieldPlace(table: "app", column: "client_secret", row: "r1", app: "r1", clientID: "c", tokenEndpoint: "https://t")
+        let sealed = SealedField.seal(Self.secure("value"), key: key, place: place)
+        #expect(sealed.count == 1 + 24 + 5 + 16)
+        #expect(sealed[0] == 1)
+        let opened = try SealedField.open(sealed, key: key, place: place, what: "x")
+        #expect(opened.withUnsafeBytes { Array($0) } == Array("value".utf8))
+        // Fresh nonce every time.
+        #expect(SealedField.seal(Self.secure("value"), key: key, place: place) != sealed)
+        var moved = place
+        moved.row = "r2"
+        #expect(throws: VaultError.self) { try SealedField.open(sealed, key: key, place: moved, what: "x") }
+        let otherGeneration = DataKey(bytes: key.bytes, generation: 2, vaultID: "v")
+        #expect(throws: VaultError.self) { try SealedField.open(sealed, key: otherGeneration, place: place, what: "x") }
+    }
+
+    @Test func associatedDataIsUnambiguous() {
+        // Without length prefixes these two would encode identically.
+        let a = AssociatedData.encode([("client_id", "a\nb"), ("token_endpoint", "c")])
+        let b = AssociatedData.encode([("client_id", "a"), ("token_endpoint", "b\nc")])
+        #expect(a != b)
+        #expect(String(decoding: AssociatedData.encode([("k", "héllo")]), as: UTF8.self) == "k:6:héllo\n")
+    }
+
+    @Test func kdfBoundsAreEnforced() {
+        #expect(KDFParameters.default.isWithinBounds)
+        #expect(KDFParameters.default.memLimit >= 64 << 20)
+        #expect(!KDFParameters(opsLimit: 0, memLimit: 64 << 20).isWithinBounds)
+        #expect(!KDFParameters(opsLimit: 3, memLimit: 2 << 30).isWithinBounds)
+        #expect(!KDFParameters(opsLimit: 3, memLimit: 1 << 20).isWithinBounds)
+    }
+
+    @Test func keyFileTextAndRawForms() throws {
+        let keyFile = KeyFile.generate()
+        let text = keyFile.rendered()
+        let parsed = try #require(KeyFile.parse(text))
+        #expect(parsed.fingerprint == keyFile.fingerprint)
+        #expect(keyFile.fingerprint.count == 32)
+        let raw = try #require(KeyFile.parse(keyFile.key))
+        #expect(raw.fingerprint == keyFile.fingerprint)
+        #expect(KeyFile.parse(Self.secure("tokvault-keyfile-v1:!!!")) == nil)
+        #expect(KeyFile.parse(Self.secure("hello")) == nil)
+    }
+
+    @Test func unlockWithEachSlotAndWrongPassphrase() throws {
+        let (dir, vault, keyFile) = try Self.newVault()
+        defer { withExtendedLifetime(dir) {} }
+        let byFile = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
+        let byPass = try vault.unlock(UnlockMaterial(passphrase: Self.secure("pass phrase")))
+        #expect(byFile.bytes.constantTimeEquals(byPass.bytes))
+        do {
+            _ = try vault.unlock(UnlockMaterial(passphrase: Self.secure("pass phrasf")))
+            Issue.record("wrong passphrase accepted")
+        } catch let error as VaultError {
+            #expect(error.exitCode == 4)
+            #expect(error.message.hasPrefix("wrong passphrase for vault"))
+        }
+    }
+
+    @Test func staleKeyCannotCommitAfterRotation() throws {
+        let (dir, vault, keyFile) = try Self.newVault()
+        defer { withExtendedLifetime(dir) {} }
+        let material = UnlockMaterial(keyFiles: [("k", keyFile)], passphrase: Self.secure("pass phrase"))
+        let stale = try vault.unlock(material)
+        // Another process rotates the key meanwhile.
+        let other = try Vault.open(path: vault.path)
+        _ = try other.rotateKey(material: material, dropOtherSlots: false)
+        do {
+            try vault.addApp(try Self.azureApp("late"), clientSecret: Self.secure("x"), key: stale)
+            Issue.record("a value sealed under the old key was committed")
+        } catch let error as VaultError {
+            #expect(error.message.contains("rotated while this command ran"))
+        }
+        #expect(try vault.apps().isEmpty)
+        let fresh = try vault.unlock(material)
+        #expect(fresh.generation == 2)
+        try vault.addApp(try Self.azureApp("late"), clientSecret: Self.secure("x"), key: fresh)
+        #expect(try vault.verifyAllSealedFields(key: fresh) == 1)
+    }
+
+    @Test func refreshTokenRotationKeepsOldOneOnlyWhenNoneReturned() throws {
+        let (dir, vault, keyFile) = try Self.newVault()
+        defer { withExtendedLifetime(dir) {} }
+        let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
+        try vault.addApp(try Self.azureApp("adme"), clientSecret: Self.secure("s"), key: key)
+        let app = try vault.app(named: "adme")
+        try vault.storeTokens(TokenSet(accessToken: Self.secure("a1"), tokenType: "Bearer", expiresAt: 100, refreshToken: Self.secure("r1")), for: app, key: key)
+        try vault.storeTokens(TokenSet(accessToken: Self.secure("a2"), tokenType: "Bearer", expiresAt: 200), for: app, key: key)
+        #expect(try vault.refreshToken(of: app, key: key)?.withUnsafeBytes { Array($0) } == Array("r1".utf8))
+        try vault.storeTokens(TokenSet(accessToken: Self.secure("a3"), tokenType: "Bearer", expiresAt: 300, refreshToken: Self.secure("r2")), for: app, key: key)
+        #expect(try vault.refreshToken(of: app, key: key)?.withUnsafeBytes { Array($0) } == Array("r2".utf8))
+        let access = try #require(try vault.accessToken(of: app, key: key))
+        #expect(access.token.withUnsafeBytes { Array($0) } == Array("a3".utf8))
+        #expect(access.record.expiresAt == 300)
+        #expect(try vault.accessTokens(appID: app.id).count == 1)
+    }
+
+    @Test func embeddedMigrationsAreNumberedAndApplied() throws {
+        #expect(Vault.knownMigrations.first == "0001_create_vault")
+        let (dir, vault, _) = try Self.newVault()
+        defer { withExtendedLifetime(dir) {} }
+        #expect(try vault.summary().appliedMigrations == Vault.knownMigrations)
+    }
+
+    @Test func removingTheLastSlotIsRefused() throws {
+        let dir = TempDir()
+        let keyFile = KeyFile.generate()
+        let vault = try Vault.create(path: dir.file("vault.db"), passphrase: nil, keyFile: keyFile)
+        #expect(throws: VaultError.self) { try vault.removeKeyFileSlot(fingerprintPrefix: keyFile.fingerprint) }
+        #expect(try vault.keySlots().count == 1)
+    }
+}

@@ -1,0 +1,619 @@
+#!/usr/bin/env python3
+"""Generates the vault format test vectors in Tests/TokvaultTests/Vectors/.
+
+This is a second, independent implementation of the on-disk formats, written from
+their description rather than from the Swift code:
+
+  * associated data: `name:LEN:value\\n` per field, LEN = decimal UTF-8 byte count;
+  * sealed field: 0x01 || nonce(24) || XChaCha20-Poly1305-IETF ciphertext+tag, with AAD
+    fields tokvault=sealed-field, version=1, generation, vault, table, column, row, app,
+    client_id, token_endpoint (in that order);
+  * key slot: the 32-byte data key sealed the same way under a key-encryption key, with AAD
+    fields tokvault=key-slot, version=1, generation, vault, slot, kind, detail, where detail is
+    `argon2id13;ops=N;mem=BYTES;salt=HEX` (passphrase) or `fingerprint=HEX` (key file);
+  * passphrase KEK: Argon2id v1.3 (passphrase, 16-byte salt, ops, mem), 32 bytes;
+  * key file: `tokvault-keyfile-v1:` + base64url-no-padding(32 bytes) + "\\n", or 32 raw
+    bytes; KEK = keyed BLAKE2b-256(key=file key, "tokvault keyfile kek v1"); fingerprint =
+    hex(keyed BLAKE2b-128(key=file key, "tokvault keyfile fingerprint v1")).
+
+Every input (keys, nonces, salts, identifiers) is fixed, so re-running the script rewrites
+byte-identical files. Requires PyNaCl (`pip install pynacl`).
+
+Vector file format: UTF-8 text, one `name: value` per line (byte strings in lowercase hex,
+text as is), lines starting with `#` are comments; the first line says what the vector checks.
+`good_*.txt` must open to the expected plaintext; `fail_*.txt` must be rejected, at the stage
+named by `reject_at`.
+
+Usage: python3 scripts/gen-vectors.py [output-dir]
+"""
+
+import base64
+import hashlib
+import os
+import sys
+
+import nacl.bindings as sodium
+import nacl.encoding
+import nacl.hash
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT_DIR = os.path.join(ROOT, "Tests", "TokvaultTests", "Vectors")
+
+FORMAT_VERSION = 1
+NONCE_BYTES = 24
+TAG_BYTES = 16
+KEY_BYTES = 32
+SALT_BYTES = 16
+
+KEYFILE_PREFIX = b"tokvault-keyfile-v1:"
+KEYFILE_KEK_CONTEXT = b"tokvault keyfile kek v1"
+KEYFILE_FINGERPRINT_CONTEXT = b"tokvault keyfile fingerprint v1"
+
+# Bounds a reader enforces on stored Argon2id parameters before hashing.
+MIN_OPS, MAX_OPS = 1, 16
+MIN_MEM, MAX_MEM = 8 << 20, 1 << 30
+
+# Cheap parameters so the test suite stays fast.
+TEST_OPS = 1
+TEST_MEM = 8 << 20
+
+
+# ---------------------------------------------------------------------------
+# Deterministic inputs
+
+
+def fixed(label, n):
+    """n deterministic bytes derived from a label (test inputs only, not part of the format)."""
+    out = b""
+    counter = 0
+    while len(out) < n:
+        out += hashlib.sha256(b"tokvault test vector input|%d|" % counter + label.encode()).digest()
+        counter += 1
+    return out[:n]
+
+
+def flip(data, index, mask=0x01):
+    b = bytearray(data)
+    b[index] ^= mask
+    return bytes(b)
+
+
+# ---------------------------------------------------------------------------
+# Format, implemented from its description
+
+
+def encode_aad(fields):
+    out = bytearray()
+    for name, value in fields:
+        raw = value.encode("utf-8")
+        out += name.encode("utf-8") + b":" + str(len(raw)).encode("ascii") + b":" + raw + b"\n"
+    return bytes(out)
+
+
+def sealed_field_aad(vault, generation, place):
+    return encode_aad([
+        ("tokvault", "sealed-field"),
+        ("version", str(FORMAT_VERSION)),
+        ("generation", str(generation)),
+        ("vault", vault),
+        ("table", place["table"]),
+        ("column", place["column"]),
+        ("row", place["row"]),
+        ("app", place["app"]),
+        ("client_id", place["client_id"]),
+        ("token_endpoint", place["token_endpoint"]),
+    ])
+
+
+def key_slot_aad(vault, slot_id, kind, generation, detail):
+    return encode_aad([
+        ("tokvault", "key-slot"),
+        ("version", str(FORMAT_VERSION)),
+        ("generation", str(generation)),
+        ("vault", vault),
+        ("slot", slot_id),
+        ("kind", kind),
+        ("detail", detail),
+    ])
+
+
+def passphrase_detail(ops, mem, salt):
+    return "argon2id13;ops=%d;mem=%d;salt=%s" % (ops, mem, salt.hex())
+
+
+def keyfile_detail(fingerprint):
+    return "fingerprint=" + fingerprint
+
+
+def seal(key, nonce, plaintext, aad, version=FORMAT_VERSION):
+    assert len(key) == KEY_BYTES and len(nonce) == NONCE_BYTES
+    body = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, key)
+    return bytes([version]) + nonce + body
+
+
+def open_sealed(key, sealed, aad):
+    """Reference opener: plaintext, or None when the value must be rejected."""
+    if len(sealed) < 1 + NONCE_BYTES + TAG_BYTES or sealed[0] != FORMAT_VERSION:
+        return None
+    nonce, body = sealed[1:1 + NONCE_BYTES], sealed[1 + NONCE_BYTES:]
+    try:
+        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(body, aad, nonce, key)
+    except Exception:
+        return None
+
+
+def argon2id(passphrase, salt, ops, mem):
+    assert len(salt) == SALT_BYTES
+    return sodium.crypto_pwhash_alg(KEY_BYTES, passphrase, salt, ops, mem, sodium.crypto_pwhash_ALG_ARGON2ID13)
+
+
+def keyed_blake2b(key, message, size):
+    digest = nacl.hash.blake2b(message, digest_size=size, key=key, encoder=nacl.encoding.RawEncoder)
+    # Cross-check against Python's own BLAKE2b, a separate implementation.
+    assert digest == hashlib.blake2b(message, digest_size=size, key=key).digest()
+    return digest
+
+
+def keyfile_kek(key):
+    return keyed_blake2b(key, KEYFILE_KEK_CONTEXT, 32)
+
+
+def keyfile_fingerprint(key):
+    return keyed_blake2b(key, KEYFILE_FINGERPRINT_CONTEXT, 16).hex()
+
+
+def b64url_nopad(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def render_keyfile(key):
+    return KEYFILE_PREFIX + b64url_nopad(key) + b"\n"
+
+
+B64URL_ALPHABET = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def parse_keyfile(contents):
+    """Reference parser: the 32-byte key, or None when the contents are not a key file."""
+    if len(contents) == 32 and not contents.startswith(KEYFILE_PREFIX):
+        return contents
+    text = contents.rstrip(b"\r\n ")
+    if not text.startswith(KEYFILE_PREFIX):
+        return None
+    body = text[len(KEYFILE_PREFIX):]
+    if not body or any(c not in B64URL_ALPHABET for c in body) or len(body) % 4 == 1:
+        return None
+    key = base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4))
+    if b64url_nopad(key) != body:  # non-zero trailing bits: not a canonical encoding
+        return None
+    return key if len(key) == 32 else None
+
+
+def kdf_within_bounds(ops, mem):
+    return MIN_OPS <= ops <= MAX_OPS and MIN_MEM <= mem <= MAX_MEM
+
+
+# ---------------------------------------------------------------------------
+# Vector files
+
+vectors = {}
+
+
+def emit(name, what, fields):
+    assert name.startswith(("good_", "fail_")), name
+    assert name not in vectors, name
+    lines = ["# " + what]
+    for key, value in fields:
+        if isinstance(value, (bytes, bytearray)):
+            value = bytes(value).hex()
+        value = str(value)
+        assert "\n" not in value and "\r" not in value, (name, key)
+        lines.append("%s: %s" % (key, value) if value else "%s:" % key)
+    vectors[name] = "\n".join(lines) + "\n"
+
+
+VAULT = "0b8e5a6c-3f2d-4e71-9c0a-5d4b3a291807"
+OTHER_VAULT = "7c1f9e2a-8b3d-4c56-a0e9-1f2e3d4c5b6a"
+APP_ID = "3a7d2c9e-0f41-4b8a-b6e2-9d1c8f7a6e50"
+SESSION_ID = "e4f3a2b1-c0d9-4e8f-a7b6-c5d4e3f2a1b0"
+GENERATION = 3
+DATA_KEY = fixed("data key", 32)
+
+SECRET_PLACE = {
+    "table": "app",
+    "column": "client_secret",
+    "row": APP_ID,
+    "app": APP_ID,
+    "client_id": "0f9a7c2e-5b1d-4a3c-8e6f-2d1c0b9a8f7e",
+    "token_endpoint": "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+}
+
+
+def sealed_vector(name, what, *, seal_key=DATA_KEY, seal_vault=VAULT, seal_generation=GENERATION,
+                  seal_place=SECRET_PLACE, open_key=None, open_vault=None, open_generation=None,
+                  open_place=None, plaintext, nonce_label, mutate=None):
+    open_key = seal_key if open_key is None else open_key
+    open_vault = seal_vault if open_vault is None else open_vault
+    open_generation = seal_generation if open_generation is None else open_generation
+    open_place = seal_place if open_place is None else open_place
+
+    sealed = seal(seal_key, fixed(nonce_label, NONCE_BYTES), plaintext,
+                  sealed_field_aad(seal_vault, seal_generation, seal_place))
+    if mutate is not None:
+        sealed = mutate(sealed)
+    aad = sealed_field_aad(open_vault, open_generation, open_place)
+    result = open_sealed(open_key, sealed, aad)
+    good = name.startswith("good_")
+    if good:
+        assert result == plaintext, name
+    else:
+        assert result is None, name
+
+    fields = [
+        ("kind", "sealed-field"),
+        ("data_key", open_key),
+        ("generation", open_generation),
+        ("vault", open_vault),
+        ("table", open_place["table"]),
+        ("column", open_place["column"]),
+        ("row", open_place["row"]),
+        ("app", open_place["app"]),
+        ("client_id", open_place["client_id"]),
+        ("token_endpoint", open_place["token_endpoint"]),
+        ("aad", aad),
+        ("sealed", sealed),
+    ]
+    fields += [("plaintext", plaintext)] if good else [("reject_at", "open")]
+    emit(name, what, fields)
+
+
+def sealed_vectors():
+    secret = b"Qx8~kR2.vT5_wL9-mN3pZ7cB4yH6jF1dG0sA"
+    good = dict(plaintext=secret, nonce_label="nonce client secret")
+
+    sealed_vector("good_sealed_client_secret",
+                  "sealed app.client_secret opens under the right key and place", **good)
+    sealed_vector("good_sealed_empty_plaintext",
+                  "sealed empty value (ciphertext is only the tag) opens to zero bytes",
+                  plaintext=b"", nonce_label="nonce empty")
+
+    unicode_place = dict(SECRET_PLACE,
+                         client_id="clïent-ß-测试-\U0001F511",
+                         token_endpoint="https://例え.jp/oauth2/トークン?tenant=Zürich")
+    sealed_vector("good_sealed_non_ascii_place",
+                  "non-ASCII client_id and token_endpoint: AAD lengths count UTF-8 bytes, not characters",
+                  seal_place=unicode_place, plaintext="sécret-ключ-🔐".encode("utf-8"), nonce_label="nonce unicode")
+
+    refresh_place = dict(SECRET_PLACE, table="session", column="refresh_token", row=SESSION_ID)
+    sealed_vector("good_sealed_refresh_token",
+                  "sealed session.refresh_token opens under its own row",
+                  seal_place=refresh_place, plaintext=b"0.AXEA" + b"r" * 300 + b".refresh", nonce_label="nonce refresh")
+
+    colon_place = dict(SECRET_PLACE, client_id="a:1:b\\n:c", token_endpoint="https://idp.example:8443/t:o:k")
+    sealed_vector("good_sealed_separators_in_values",
+                  "values containing ':' and digits open; the length prefix keeps the encoding unambiguous",
+                  seal_place=colon_place, plaintext=b"colon-secret", nonce_label="nonce colon")
+
+    # Damaged bytes.
+    body_start = 1 + NONCE_BYTES
+    sealed_vector("fail_sealed_flipped_ciphertext_bit", "one bit flipped in the ciphertext",
+                  mutate=lambda s: flip(s, body_start + 5), **good)
+    sealed_vector("fail_sealed_flipped_tag_bit", "one bit flipped in the Poly1305 tag",
+                  mutate=lambda s: flip(s, len(s) - 1, 0x80), **good)
+    sealed_vector("fail_sealed_flipped_nonce_bit", "one bit flipped in the nonce",
+                  mutate=lambda s: flip(s, 1 + 10, 0x04), **good)
+    sealed_vector("fail_sealed_version_2", "version byte 0x02 instead of 0x01, rest intact",
+                  mutate=lambda s: b"\x02" + s[1:], **good)
+    sealed_vector("fail_sealed_version_0", "version byte 0x00 instead of 0x01, rest intact",
+                  mutate=lambda s: b"\x00" + s[1:], **good)
+    sealed_vector("fail_sealed_truncated_below_minimum",
+                  "40 bytes: one short of version + nonce + tag (empty plaintext)",
+                  plaintext=b"", nonce_label="nonce empty", mutate=lambda s: s[:1 + NONCE_BYTES + TAG_BYTES - 1])
+    sealed_vector("fail_sealed_truncated_tag", "last byte of the tag cut off",
+                  mutate=lambda s: s[:-1], **good)
+    sealed_vector("fail_sealed_only_version_byte", "just the version byte",
+                  mutate=lambda s: s[:1], **good)
+    sealed_vector("fail_sealed_empty", "zero bytes", mutate=lambda s: b"", **good)
+    sealed_vector("fail_sealed_appended_byte", "one extra byte after the tag",
+                  mutate=lambda s: s + b"\x00", **good)
+
+    # Authentic ciphertext, wrong context.
+    sealed_vector("fail_sealed_moved_to_other_row", "ciphertext copied to another app's row",
+                  open_place=dict(SECRET_PLACE, row="9d8c7b6a-5f4e-4d3c-2b1a-0f9e8d7c6b5a"), **good)
+    sealed_vector("fail_sealed_moved_to_other_column", "client_secret ciphertext read as another column",
+                  open_place=dict(SECRET_PLACE, column="refresh_token"), **good)
+    sealed_vector("fail_sealed_moved_to_other_table", "app ciphertext read from the session table",
+                  open_place=dict(SECRET_PLACE, table="session"), **good)
+    sealed_vector("fail_sealed_other_app", "ciphertext bound to another app id",
+                  open_place=dict(SECRET_PLACE, app="9d8c7b6a-5f4e-4d3c-2b1a-0f9e8d7c6b5a"), **good)
+    sealed_vector("fail_sealed_different_client_id", "app's client_id edited in the file",
+                  open_place=dict(SECRET_PLACE, client_id="0f9a7c2e-5b1d-4a3c-8e6f-2d1c0b9a8f7f"), **good)
+    sealed_vector("fail_sealed_different_token_endpoint", "app's token endpoint pointed elsewhere",
+                  open_place=dict(SECRET_PLACE, token_endpoint="https://attacker.example/oauth2/v2.0/token"), **good)
+    sealed_vector("fail_sealed_different_generation", "ciphertext of generation 3 opened as generation 4",
+                  open_generation=GENERATION + 1, **good)
+    sealed_vector("fail_sealed_different_vault", "ciphertext copied from another vault with the same key",
+                  open_vault=OTHER_VAULT, **good)
+    sealed_vector("fail_sealed_wrong_key", "right place, different data key",
+                  open_key=fixed("other data key", 32), **good)
+    sealed_vector("fail_sealed_field_boundary_shift",
+                  "bytes moved between adjacent fields (client_id 'ab'+endpoint 'c' vs 'a'+'bc')",
+                  seal_place=dict(SECRET_PLACE, client_id="ab", token_endpoint="c"),
+                  open_place=dict(SECRET_PLACE, client_id="a", token_endpoint="bc"),
+                  plaintext=secret, nonce_label="nonce boundary")
+    # "café" precomposed (NFC) when sealed, decomposed (NFD) when opened: equal as Unicode
+    # strings, different bytes. AAD is over bytes, so this must not open.
+    sealed_vector("fail_sealed_client_id_unicode_normalization",
+                  "client_id NFC when sealed, NFD when opened: canonically equal text, different bytes",
+                  seal_place=dict(SECRET_PLACE, client_id="caf\u00e9"),
+                  open_place=dict(SECRET_PLACE, client_id="cafe\u0301"),
+                  plaintext=secret, nonce_label="nonce normalization")
+
+
+SLOT_ID = "5f0c3a9e-1b2d-4c8e-9a7f-0123456789ab"
+OTHER_SLOT_ID = "a1b2c3d4-e5f6-4789-8abc-def012345678"
+PASSPHRASE = "correct horse battery staple".encode("utf-8")
+SALT = fixed("passphrase salt", SALT_BYTES)
+
+
+def passphrase_vector(name, what, *, passphrase=PASSPHRASE, salt=SALT, ops=TEST_OPS, mem=TEST_MEM,
+                      wrap_kek=None, wrap_detail=None, wrap_vault=VAULT, wrap_generation=GENERATION,
+                      wrap_slot=SLOT_ID, wrapped_plaintext=DATA_KEY, open_passphrase=None,
+                      open_vault=None, open_generation=None, open_slot=None, stored_salt=None,
+                      stored_ops=None, stored_mem=None, nonce_label="nonce passphrase slot",
+                      mutate=None, reject_at=None):
+    """A passphrase slot wrapped with (passphrase, salt, ops, mem), then possibly stored or
+    opened with different values."""
+    if wrap_kek is None:
+        wrap_kek = argon2id(passphrase, salt, ops, mem)
+    if wrap_detail is None:
+        wrap_detail = passphrase_detail(ops, mem, salt)
+    wrapped = seal(wrap_kek, fixed(nonce_label, NONCE_BYTES), wrapped_plaintext,
+                   key_slot_aad(wrap_vault, wrap_slot, "passphrase", wrap_generation, wrap_detail))
+    if mutate is not None:
+        wrapped = mutate(wrapped)
+
+    open_passphrase = passphrase if open_passphrase is None else open_passphrase
+    open_vault = wrap_vault if open_vault is None else open_vault
+    open_generation = wrap_generation if open_generation is None else open_generation
+    open_slot = wrap_slot if open_slot is None else open_slot
+    stored_salt = salt if stored_salt is None else stored_salt
+    stored_ops = ops if stored_ops is None else stored_ops
+    stored_mem = mem if stored_mem is None else stored_mem
+
+    good = name.startswith("good_")
+    fields = [
+        ("kind", "passphrase-slot"),
+        ("slot", open_slot),
+        ("vault", open_vault),
+        ("generation", open_generation),
+        ("kdf_salt", stored_salt),
+        ("kdf_opslimit", stored_ops),
+        ("kdf_memlimit", stored_mem),
+        ("passphrase", open_passphrase),
+        ("wrapped_key", wrapped),
+    ]
+    detail = passphrase_detail(stored_ops, stored_mem, stored_salt)
+    fields += [("detail", detail),
+               ("aad", key_slot_aad(open_vault, open_slot, "passphrase", open_generation, detail))]
+
+    # Reference decision.
+    if stored_ops <= 0 or stored_mem <= 0 or len(stored_salt) != SALT_BYTES:
+        outcome = "kdf-params"
+    elif not kdf_within_bounds(stored_ops, stored_mem):
+        outcome = "kdf-bounds"
+    else:
+        kek = argon2id(open_passphrase, stored_salt, stored_ops, stored_mem)
+        fields.append(("kek", kek))
+        aad = key_slot_aad(open_vault, open_slot, "passphrase", open_generation, detail)
+        key = open_sealed(kek, wrapped, aad)
+        outcome = "open" if key is not None and len(key) == 32 else "unwrap"
+        if outcome == "open":
+            assert key == wrapped_plaintext
+
+    if good:
+        assert outcome == "open", (name, outcome)
+        fields.append(("data_key", wrapped_plaintext))
+    else:
+        assert outcome == reject_at, (name, outcome, reject_at)
+        fields.append(("reject_at", reject_at))
+    emit(name, what, fields)
+
+
+def passphrase_vectors():
+    passphrase_vector("good_passphrase_slot",
+                      "passphrase slot (argon2id13 ops=1 mem=8MiB) unwraps the data key")
+    passphrase_vector("good_passphrase_slot_non_ascii_passphrase",
+                      "passphrase is hashed as its UTF-8 bytes",
+                      passphrase="pässwörd ключ 🔑".encode("utf-8"), salt=fixed("salt unicode", SALT_BYTES),
+                      nonce_label="nonce unicode slot")
+    passphrase_vector("good_passphrase_slot_ops2_mem9mib",
+                      "non-default in-bounds parameters (ops=2, mem=9MiB) are honoured",
+                      ops=2, mem=9 << 20, salt=fixed("salt ops2", SALT_BYTES), nonce_label="nonce ops2")
+
+    passphrase_vector("fail_passphrase_slot_wrong_passphrase", "wrong passphrase",
+                      open_passphrase=b"correct horse battery stapler", reject_at="unwrap")
+    passphrase_vector("fail_passphrase_slot_passphrase_trailing_newline",
+                      "passphrase with a trailing newline is a different passphrase",
+                      open_passphrase=PASSPHRASE + b"\n", reject_at="unwrap")
+    passphrase_vector("fail_passphrase_slot_flipped_wrapped_bit", "one bit flipped in the wrapped key",
+                      mutate=lambda s: flip(s, 1 + NONCE_BYTES + 3), reject_at="unwrap")
+    passphrase_vector("fail_passphrase_slot_version_2", "wrapped key with version byte 0x02",
+                      mutate=lambda s: b"\x02" + s[1:], reject_at="unwrap")
+    passphrase_vector("fail_passphrase_slot_truncated", "wrapped key shorter than version + nonce + tag",
+                      mutate=lambda s: s[:1 + NONCE_BYTES + TAG_BYTES - 1], reject_at="unwrap")
+    passphrase_vector("fail_passphrase_slot_other_slot_id", "slot row copied under another slot id",
+                      open_slot=OTHER_SLOT_ID, reject_at="unwrap")
+    passphrase_vector("fail_passphrase_slot_other_vault", "slot copied from another vault",
+                      open_vault=OTHER_VAULT, reject_at="unwrap")
+    passphrase_vector("fail_passphrase_slot_other_generation", "slot's key_generation edited",
+                      open_generation=GENERATION + 1, reject_at="unwrap")
+    passphrase_vector("fail_passphrase_slot_ops_edited", "kdf_opslimit edited 1 -> 2 (still in bounds)",
+                      stored_ops=2, reject_at="unwrap")
+    passphrase_vector("fail_passphrase_slot_salt_edited", "one bit of kdf_salt flipped",
+                      stored_salt=flip(SALT, 0), reject_at="unwrap")
+    passphrase_vector("fail_passphrase_slot_wraps_31_bytes",
+                      "authentic wrapping of a 31-byte value: a data key must be exactly 32 bytes",
+                      wrapped_plaintext=DATA_KEY[:31], reject_at="unwrap")
+
+    # Out-of-bounds parameters: refused before any hashing. The slot is wrapped under an
+    # unrelated key (computing Argon2id at 2 GiB is exactly what a reader must not do).
+    passphrase_vector("fail_passphrase_slot_mem_2gib",
+                      "kdf_memlimit 2 GiB: over the 1 GiB cap, must be refused before hashing",
+                      mem=2 << 30, wrap_kek=fixed("unrelated kek", 32), reject_at="kdf-bounds")
+    passphrase_vector("fail_passphrase_slot_ops_17",
+                      "kdf_opslimit 17: over the cap of 16, must be refused before hashing",
+                      ops=17, reject_at="kdf-bounds")
+    passphrase_vector("fail_passphrase_slot_mem_4mib",
+                      "kdf_memlimit 4 MiB: an authentic slot below the 8 MiB floor is refused",
+                      mem=4 << 20, reject_at="kdf-bounds")
+    passphrase_vector("fail_passphrase_slot_ops_0", "kdf_opslimit 0: not a usable parameter set",
+                      ops=0, wrap_kek=fixed("unrelated kek", 32), reject_at="kdf-params")
+    passphrase_vector("fail_passphrase_slot_short_salt", "15-byte kdf_salt",
+                      stored_salt=SALT[:15], reject_at="kdf-params")
+
+
+KEYFILE_KEY = fixed("key file", 32)
+RAW_KEYFILE_KEY = fixed("raw key file", 32)
+KEYFILE_SLOT_ID = "c0ffee00-1234-4abc-8def-0123456789cd"
+
+
+def keyfile_vector(name, what, *, contents, slot_key=KEYFILE_KEY, stored_fingerprint=None,
+                   wrap_vault=VAULT, wrap_generation=GENERATION, open_vault=None, open_generation=None,
+                   nonce_label="nonce keyfile slot", mutate=None, reject_at=None):
+    """A key-file slot wrapped for `slot_key`, opened with a file holding `contents`."""
+    fingerprint = keyfile_fingerprint(slot_key)
+    wrapped = seal(keyfile_kek(slot_key), fixed(nonce_label, NONCE_BYTES), DATA_KEY,
+                   key_slot_aad(wrap_vault, KEYFILE_SLOT_ID, "keyfile", wrap_generation, keyfile_detail(fingerprint)))
+    if mutate is not None:
+        wrapped = mutate(wrapped)
+    stored_fingerprint = fingerprint if stored_fingerprint is None else stored_fingerprint
+    open_vault = wrap_vault if open_vault is None else open_vault
+    open_generation = wrap_generation if open_generation is None else open_generation
+    detail = keyfile_detail(stored_fingerprint)
+    aad = key_slot_aad(open_vault, KEYFILE_SLOT_ID, "keyfile", open_generation, detail)
+
+    good = name.startswith("good_")
+    fields = [
+        ("kind", "keyfile-slot"),
+        ("slot", KEYFILE_SLOT_ID),
+        ("vault", open_vault),
+        ("generation", open_generation),
+        ("keyfile_fingerprint", stored_fingerprint),
+        ("wrapped_key", wrapped),
+        ("detail", detail),
+        ("aad", aad),
+        ("keyfile", contents),
+    ]
+    key = parse_keyfile(contents)
+    if key is None:
+        outcome = "parse"
+    else:
+        fields += [("keyfile_key", key), ("file_fingerprint", keyfile_fingerprint(key)),
+                   ("file_kek", keyfile_kek(key))]
+        opened = open_sealed(keyfile_kek(key), wrapped, aad)
+        outcome = "open" if opened is not None and len(opened) == 32 else "unwrap"
+    if good:
+        assert outcome == "open", (name, outcome)
+        fields.append(("data_key", DATA_KEY))
+    else:
+        assert outcome == reject_at, (name, outcome, reject_at)
+        fields.append(("reject_at", reject_at))
+    emit(name, what, fields)
+
+
+def keyfile_vectors():
+    text = render_keyfile(KEYFILE_KEY)
+    assert len(text) == len(KEYFILE_PREFIX) + 43 + 1
+    body = text[len(KEYFILE_PREFIX):-1]
+
+    keyfile_vector("good_keyfile_slot_text", "text key file (prefix + base64url, trailing newline) unwraps its slot",
+                   contents=text)
+    keyfile_vector("good_keyfile_slot_raw32", "key file of exactly 32 raw bytes unwraps its slot",
+                   contents=RAW_KEYFILE_KEY, slot_key=RAW_KEYFILE_KEY, nonce_label="nonce raw keyfile")
+    keyfile_vector("good_keyfile_slot_text_crlf", "text key file saved with CRLF line ending",
+                   contents=text[:-1] + b"\r\n")
+    keyfile_vector("good_keyfile_slot_text_no_newline", "text key file without the final newline",
+                   contents=text[:-1])
+
+    other_key = fixed("other key file", 32)
+    keyfile_vector("fail_keyfile_slot_wrong_key_file", "a valid key file, but not the one the slot was made for",
+                   contents=render_keyfile(other_key), reject_at="unwrap")
+    keyfile_vector("fail_keyfile_slot_wrong_raw_key_file", "a valid raw key file, but not the slot's",
+                   contents=other_key, reject_at="unwrap")
+    keyfile_vector("fail_keyfile_slot_fingerprint_edited",
+                   "slot's stored fingerprint edited (right key file): fingerprint is in the AAD",
+                   contents=text, stored_fingerprint=keyfile_fingerprint(other_key), reject_at="unwrap")
+    keyfile_vector("fail_keyfile_slot_other_vault", "key-file slot copied from another vault",
+                   contents=text, open_vault=OTHER_VAULT, reject_at="unwrap")
+    keyfile_vector("fail_keyfile_slot_other_generation", "key-file slot's generation edited",
+                   contents=text, open_generation=GENERATION - 1, reject_at="unwrap")
+    keyfile_vector("fail_keyfile_slot_flipped_tag_bit", "one bit flipped in the wrapped key's tag",
+                   contents=text, mutate=lambda s: flip(s, len(s) - 2, 0x10), reject_at="unwrap")
+
+    keyfile_vector("fail_keyfile_bad_prefix", "prefix tokvault-keyfile-v2: instead of v1",
+                   contents=b"tokvault-keyfile-v2:" + body + b"\n", reject_at="parse")
+    keyfile_vector("fail_keyfile_prefix_wrong_case", "prefix in upper case",
+                   contents=KEYFILE_PREFIX.upper() + body + b"\n", reject_at="parse")
+    keyfile_vector("fail_keyfile_leading_space", "space before the prefix",
+                   contents=b" " + text, reject_at="parse")
+    keyfile_vector("fail_keyfile_bad_base64_char", "a '*' inside the base64url body",
+                   contents=KEYFILE_PREFIX + body[:10] + b"*" + body[11:] + b"\n", reject_at="parse")
+    std = base64.b64encode(bytes([0xfb, 0xff]) + KEYFILE_KEY[2:]).rstrip(b"=")
+    assert b"+" in std or b"/" in std
+    keyfile_vector("fail_keyfile_standard_base64_alphabet", "body in standard base64 ('+', '/'), not base64url",
+                   contents=KEYFILE_PREFIX + std + b"\n", reject_at="parse")
+    keyfile_vector("fail_keyfile_padded_base64", "base64url body with '=' padding",
+                   contents=KEYFILE_PREFIX + body + b"=\n", reject_at="parse")
+    keyfile_vector("fail_keyfile_non_canonical_base64",
+                   "last base64url character has non-zero unused low bits",
+                   contents=KEYFILE_PREFIX + non_canonical(body) + b"\n", reject_at="parse")
+    keyfile_vector("fail_keyfile_31_byte_key", "text key file decoding to 31 bytes",
+                   contents=render_keyfile(KEYFILE_KEY[:31]), reject_at="parse")
+    keyfile_vector("fail_keyfile_33_byte_key", "text key file decoding to 33 bytes",
+                   contents=render_keyfile(KEYFILE_KEY + b"\x00"), reject_at="parse")
+    keyfile_vector("fail_keyfile_prefix_only", "just the prefix and a newline",
+                   contents=KEYFILE_PREFIX + b"\n", reject_at="parse")
+    keyfile_vector("fail_keyfile_empty", "empty file", contents=b"", reject_at="parse")
+    keyfile_vector("fail_keyfile_raw_31_bytes", "31 raw bytes", contents=RAW_KEYFILE_KEY[:31], reject_at="parse")
+    keyfile_vector("fail_keyfile_raw_33_bytes", "33 raw bytes", contents=RAW_KEYFILE_KEY + b"\x00", reject_at="parse")
+    keyfile_vector("fail_keyfile_32_bytes_starting_with_prefix",
+                   "32 bytes that start with the text prefix are text, and too short to be a key file",
+                   contents=(KEYFILE_PREFIX + body)[:32], reject_at="parse")
+    keyfile_vector("fail_keyfile_space_inside_body", "space inside the base64url body",
+                   contents=KEYFILE_PREFIX + body[:20] + b" " + body[20:] + b"\n", reject_at="parse")
+
+
+def non_canonical(body):
+    """Same decoded bytes under a lenient decoder, but the unused trailing bits are set."""
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 43 characters carry 258 bits for 256 bits of key: the last character's low 2 bits are unused.
+    last = alphabet.index(body[-1:])
+    assert last & 0x03 == 0
+    changed = body[:-1] + alphabet[last | 0x01:(last | 0x01) + 1]
+    assert base64.urlsafe_b64decode(changed + b"=") == base64.urlsafe_b64decode(body + b"=")
+    return changed
+
+
+def main():
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else OUT_DIR
+    sealed_vectors()
+    passphrase_vectors()
+    keyfile_vectors()
+
+    # AAD encoding self-check against a hand-written expectation.
+    assert encode_aad([("a", ""), ("b", "é:1")]) == b"a:0:\nb:4:\xc3\xa9:1\n"
+
+    os.makedirs(out_dir, exist_ok=True)
+    for name in os.listdir(out_dir):
+        if name.endswith(".txt") and name.startswith(("good_", "fail_")) and name[:-4] not in vectors:
+            os.remove(os.path.join(out_dir, name))
+    for name, text in sorted(vectors.items()):
+        with open(os.path.join(out_dir, name + ".txt"), "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+    good = sum(1 for n in vectors if n.startswith("good_"))
+    print("wrote %d vectors (%d good, %d fail) to %s" % (len(vectors), good, len(vectors) - good, out_dir))
+
+
+if __name__ == "__main__":
+    main()
