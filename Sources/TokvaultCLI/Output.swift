@@ -6,6 +6,13 @@ enum Output {
         print(text)
     }
 
+    /// `text` followed by spaces up to `width` characters (Foundation's padding bridges to
+    /// NSString, which costs more than the rest of `show`).
+    static func pad(_ text: String, _ width: Int) -> String {
+        let count = text.count
+        return count >= width ? text : text + String(repeating: " ", count: width - count)
+    }
+
     /// Left-aligned columns, two spaces apart; the last column is not padded.
     static func table(_ header: [String], _ rows: [[String]]) -> String {
         let all = [header] + rows
@@ -15,11 +22,24 @@ enum Output {
         for row in all {
             var line = ""
             for (i, cell) in row.enumerated() {
-                line += i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) + "  "
+                line += i == row.count - 1 ? cell : pad(cell, widths[i]) + "  "
             }
             out += line + "\n"
         }
         return out
+    }
+
+    /// Like `table`, written line by line instead of built as one string.
+    static func writeTable(_ header: [String], _ rows: [[String]]) {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func line(_ row: [String]) -> String {
+            var out = ""
+            for (i, cell) in row.enumerated() { out += i == row.count - 1 ? cell : pad(cell, widths[i]) + "  " }
+            return out
+        }
+        print(line(header))
+        for row in rows { print(line(row)) }
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {

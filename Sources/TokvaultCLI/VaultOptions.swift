@@ -17,16 +17,13 @@ struct VaultOptions: ParsableArguments {
         valueName: "file"))
     var passphraseFile: String?
 
-    var environment: [String: String] { ProcessInfo.processInfo.environment }
-
     var path: String { Self.resolvePath(vault) }
 
     /// `--vault`, else `$TOKVAULT_VAULT`, else the XDG default.
     static func resolvePath(_ vault: String?) -> String {
-        let environment = ProcessInfo.processInfo.environment
         if let vault, !vault.isEmpty { return vault }
-        if let env = environment["TOKVAULT_VAULT"], !env.isEmpty { return env }
-        return VaultFile.defaultPath(environment: environment)
+        if let env = VaultFile.environment("TOKVAULT_VAULT"), !env.isEmpty { return env }
+        return VaultFile.defaultPath()
     }
 
     func open() throws -> Vault { try Vault.open(path: path) }
@@ -35,21 +32,20 @@ struct VaultOptions: ParsableArguments {
     /// With `everything`, all supplied sources are gathered (rotate-key must cover every slot).
     func material(for vault: Vault, everything: Bool = false) throws -> UnlockMaterial {
         var material = UnlockMaterial()
-        let env = environment
         // 1. Command-line flags.
         for path in keyFile { material.keyFiles.append((path, try KeyFile.load(path: path))) }
         if let passphraseFile { material.passphrase = try Self.readPassphraseFile(passphraseFile) }
         if !material.isEmpty && !everything { return material }
         // 2. Environment.
-        if let path = env["TOKVAULT_KEY_FILE"], !path.isEmpty, material.keyFiles.isEmpty || everything,
+        if let path = VaultFile.environment("TOKVAULT_KEY_FILE"), !path.isEmpty, material.keyFiles.isEmpty || everything,
            !material.keyFiles.contains(where: { $0.path == path }) {
             material.keyFiles.append((path, try KeyFile.load(path: path)))
             if !everything { return material }
         }
         if material.passphrase == nil {
-            if let path = env["TOKVAULT_PASSPHRASE_FILE"], !path.isEmpty {
+            if let path = VaultFile.environment("TOKVAULT_PASSPHRASE_FILE"), !path.isEmpty {
                 material.passphrase = try Self.readPassphraseFile(path)
-            } else if let text = env["TOKVAULT_PASSPHRASE"] {
+            } else if let text = VaultFile.environment("TOKVAULT_PASSPHRASE") {
                 var bytes = Array(text.utf8)
                 material.passphrase = SecureBytes(consuming: &bytes)
             }
@@ -127,7 +123,7 @@ struct KDFOptions: ParsableArguments {
 enum NewPassphrase {
     static func read(file: String?, purpose: String) throws -> SecureBytes {
         if let file { return try check(VaultOptions.readPassphraseFile(file)) }
-        if let text = ProcessInfo.processInfo.environment["TOKVAULT_NEW_PASSPHRASE"] {
+        if let text = VaultFile.environment("TOKVAULT_NEW_PASSPHRASE") {
             var bytes = Array(text.utf8)
             return try check(SecureBytes(consuming: &bytes))
         }

@@ -224,6 +224,20 @@ public struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, Id
     }
 }
 
+extension KeySlot {
+    public init(row: Row) throws {
+        id = row["id"]
+        kind = Kind(rawValue: row["kind"] ?? "") ?? .keyfile
+        keyGeneration = row["key_generation"]
+        kdfSalt = row["kdf_salt"]
+        kdfOpslimit = row["kdf_opslimit"]
+        kdfMemlimit = row["kdf_memlimit"]
+        keyfileFingerprint = row["keyfile_fingerprint"]
+        wrappedKey = row["wrapped_key"]
+        createdAt = row["created_at"]
+    }
+}
+
 /// The secrets a command was given to unlock the vault.
 public struct UnlockMaterial: Sendable {
     public var keyFiles: [(path: String, keyFile: KeyFile)] = []

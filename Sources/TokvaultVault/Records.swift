@@ -132,3 +132,76 @@ public struct Event: Codable, FetchableRecord, MutablePersistableRecord, Sendabl
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
+
+// Row decoding written out: Codable's decoder costs more than the query on the
+// `show`/`list` path (generic metadata and conformance lookups at first use). Writes keep
+// using the Codable encoding.
+
+extension App {
+    public init(row: Row) throws {
+        id = row["id"]
+        name = row["name"]
+        provider = Provider(rawValue: row["provider"] ?? "") ?? .oauth
+        tenant = row["tenant"]
+        cloud = row["cloud"]
+        authorityHost = row["authority_host"]
+        clientID = row["client_id"]
+        authorizeEndpoint = row["authorize_endpoint"]
+        tokenEndpoint = row["token_endpoint"]
+        deviceEndpoint = row["device_endpoint"]
+        redirectURI = row["redirect_uri"]
+        scope = row["scope"]
+        flow = row["flow"]
+        clientAuth = ClientAuth(rawValue: row["client_auth"] ?? "") ?? .post
+        clientSecret = row["client_secret"]
+        createdAt = row["created_at"]
+        updatedAt = row["updated_at"]
+    }
+}
+
+extension Session {
+    public init(row: Row) throws {
+        id = row["id"]
+        appID = row["app_id"]
+        refreshToken = row["refresh_token"]
+        idToken = row["id_token"]
+        account = row["account"]
+        grantedScope = row["granted_scope"]
+        obtainedAt = row["obtained_at"]
+        refreshedAt = row["refreshed_at"]
+    }
+}
+
+extension AccessToken {
+    public init(row: Row) throws {
+        id = row["id"]
+        appID = row["app_id"]
+        scopeKey = row["scope_key"]
+        token = row["token"]
+        tokenType = row["token_type"]
+        grantedScope = row["granted_scope"]
+        expiresAt = row["expires_at"]
+        obtainedAt = row["obtained_at"]
+    }
+}
+
+extension VaultRow {
+    init(row: Row) throws {
+        singleton = row["singleton"]
+        vaultId = row["vault_id"]
+        formatVersion = row["format_version"]
+        keyGeneration = row["key_generation"]
+        createdAt = row["created_at"]
+        rotatedAt = row["rotated_at"]
+    }
+}
+
+extension Event {
+    public init(row: Row) throws {
+        id = row["id"]
+        at = row["at"]
+        action = row["action"]
+        app = row["app"]
+        detail = row["detail"]
+    }
+}

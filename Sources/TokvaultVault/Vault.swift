@@ -233,6 +233,51 @@ public final class Vault: @unchecked Sendable {
         return app
     }
 
+    /// An app with its session and cached access tokens, in one read.
+    public func appState(named name: String) throws -> (app: App, session: Session?, tokens: [AccessToken]) {
+        let state = try read { db -> (App, Session?, [AccessToken])? in
+            // Plain SQL: the query builder's first use costs more than these queries.
+            guard let app = try App.fetchOne(db, sql: "SELECT * FROM app WHERE name = ?", arguments: [name]) else { return nil }
+            return (app,
+                    try Session.fetchOne(db, sql: "SELECT * FROM session WHERE app_id = ?", arguments: [app.id]),
+                    try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token WHERE app_id = ? ORDER BY scope_key", arguments: [app.id]))
+        }
+        guard let state else {
+            throw VaultError.failure("no app named \"\(name)\" in \(path)", hint: "`tokvault list` shows the apps in this vault")
+        }
+        return state
+    }
+
+    /// Calls `body` for every app (by name) with its session and access tokens, in one read,
+    /// decoding one app at a time so memory stays flat however many apps there are.
+    public func forEachAppState(_ body: (App, Session?, [AccessToken]) throws -> Void) throws {
+        try read { db in
+            var sessions: [String: Session] = [:]
+            for session in try Session.fetchAll(db, sql: "SELECT * FROM session") { sessions[session.appID] = session }
+            var tokens: [String: [AccessToken]] = [:]
+            for token in try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token ORDER BY scope_key") {
+                tokens[token.appID, default: []].append(token)
+            }
+            let apps = try App.fetchCursor(db, sql: "SELECT * FROM app ORDER BY name")
+            while let app = try apps.next() {
+                try body(app, sessions[app.id], tokens[app.id] ?? [])
+            }
+        }
+    }
+
+    /// Every app with its session and access tokens, in one read.
+    public func appStates() throws -> [(app: App, session: Session?, tokens: [AccessToken])] {
+        try read { db in
+            var sessions: [String: Session] = [:]
+            for session in try Session.fetchAll(db, sql: "SELECT * FROM session") { sessions[session.appID] = session }
+            var tokens: [String: [AccessToken]] = [:]
+            for token in try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token ORDER BY scope_key") {
+                tokens[token.appID, default: []].append(token)
+            }
+            return try App.fetchAll(db, sql: "SELECT * FROM app ORDER BY name").map { ($0, sessions[$0.id], tokens[$0.id] ?? []) }
+        }
+    }
+
     public func session(appID: String) throws -> Session? {
         try read { db in try Session.filter(Column("app_id") == appID).fetchOne(db) }
     }
@@ -268,7 +313,10 @@ public final class Vault: @unchecked Sendable {
 
     /// Opens a key slot with the given material and returns the data key.
     public func unlock(_ material: UnlockMaterial) throws -> DataKey {
-        let (row, slots) = try read { db in (try VaultRow.fetchOne(db), try KeySlot.fetchAll(db)) }
+        let (row, slots) = try read { db in
+            (try VaultRow.fetchOne(db, sql: "SELECT * FROM vault WHERE singleton = 1"),
+             try KeySlot.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY created_at, id"))
+        }
         guard let row else { throw VaultError.damaged("vault \(path) has no vault record") }
         var failure: VaultError?
         for (keyPath, keyFile) in material.keyFiles {
@@ -322,16 +370,20 @@ public final class Vault: @unchecked Sendable {
         var what: String { "app \"\(app.name)\" \(table).\(column)" }
     }
 
-    static func sealedCells(_ db: Database) throws -> [SealedCell] {
+    static func sealedCells(_ db: Database, appID: String? = nil) throws -> [SealedCell] {
         var apps: [String: App] = [:]
-        for app in try App.fetchAll(db) { apps[app.id] = app }
+        let filter = appID == nil ? "" : " WHERE app_id = ?"
+        let arguments: StatementArguments = appID.map { [$0] } ?? []
+        for app in try App.fetchAll(db, sql: "SELECT * FROM app" + (appID == nil ? "" : " WHERE id = ?"), arguments: arguments) {
+            apps[app.id] = app
+        }
         var cells: [SealedCell] = []
         for app in apps.values {
             if let secret = app.clientSecret {
                 cells.append(SealedCell(table: "app", column: "client_secret", row: app.id, app: app, sealed: [UInt8](secret)))
             }
         }
-        for session in try Session.fetchAll(db) {
+        for session in try Session.fetchAll(db, sql: "SELECT * FROM session" + filter, arguments: arguments) {
             guard let app = apps[session.appID] else { throw VaultError.damaged("session \(session.id) belongs to no app") }
             if let t = session.refreshToken {
                 cells.append(SealedCell(table: "session", column: "refresh_token", row: session.id, app: app, sealed: [UInt8](t)))
@@ -340,7 +392,7 @@ public final class Vault: @unchecked Sendable {
                 cells.append(SealedCell(table: "session", column: "id_token", row: session.id, app: app, sealed: [UInt8](t)))
             }
         }
-        for token in try AccessToken.fetchAll(db) {
+        for token in try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token" + filter, arguments: arguments) {
             guard let app = apps[token.appID] else { throw VaultError.damaged("access token \(token.id) belongs to no app") }
             cells.append(SealedCell(table: "access_token", column: "token", row: token.id, app: app, sealed: [UInt8](token.token)))
         }
@@ -358,7 +410,7 @@ public final class Vault: @unchecked Sendable {
 
     /// Opens every sealed field of one app; returns how many there are.
     public func verifySealedFields(of app: App, key: DataKey) throws -> Int {
-        let cells = try read { db in try Self.sealedCells(db) }.filter { $0.app.id == app.id }
+        let cells = try read { db in try Self.sealedCells(db, appID: app.id) }
         for cell in cells {
             _ = try SealedField.open(cell.sealed, key: key, place: cell.place, what: cell.what)
         }

@@ -4,12 +4,18 @@ import Foundation
 /// device, an empty or foreign file, or a file other users can read gets a clear error.
 public enum VaultFile {
     /// `$XDG_DATA_HOME/tokvault/vault.db`, else `~/.local/share/tokvault/vault.db`.
-    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") {
+    public static func defaultPath() -> String {
+        if let xdg = environment("XDG_DATA_HOME"), xdg.hasPrefix("/") {
             return xdg + "/tokvault/vault.db"
         }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let home = environment("HOME").flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         return home + "/.local/share/tokvault/vault.db"
+    }
+
+    /// One environment variable. getenv(3) instead of ProcessInfo, whose first use copies the
+    /// whole environment into a dictionary (a measurable share of a `show`).
+    public static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
     }
 
     public static func exists(_ path: String) -> Bool {

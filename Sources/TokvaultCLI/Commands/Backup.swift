@@ -4,6 +4,7 @@ import TokvaultVault
 
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "backup",
         abstract: "Copy the vault to FILE (still encrypted, mode 0600), or check a backup with --verify.",
         discussion: """
         The copy is made with SQLite's online backup, so it is consistent even while other \
@@ -37,6 +38,7 @@ struct Backup: ParsableCommand {
 
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "restore",
         abstract: "Replace the vault with a verified backup (the current vault is kept beside it).",
         discussion: """
         The backup must pass `backup --verify` first: integrity check, unlock with the given \

@@ -4,6 +4,7 @@ import TokvaultVault
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "doctor",
         abstract: "Check the vault: path, permissions, schema, integrity, key slots, apps and token expiry.",
         discussion: "Needs no unlock and prints no secret. With --verify it also unlocks and opens every sealed field. Exits 1 when it finds a problem.")
 
@@ -15,7 +16,7 @@ struct Doctor: ParsableCommand {
     func run() throws {
         let path = vaultOptions.path
         var problems = 0
-        func row(_ label: String, _ value: String) { print(label.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
+        func row(_ label: String, _ value: String) { print(Output.pad(label, 12) + value) }
         func problem(_ label: String, _ value: String) { problems += 1; row(label, "PROBLEM: " + value) }
 
         row("tokvault", Tokvault.version)

@@ -4,6 +4,7 @@ import TokvaultVault
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Create a new vault, unlocked by a passphrase and/or a key file.",
         discussion: """
         The passphrase is asked twice on the terminal, or read from --new-passphrase-file or \

@@ -4,6 +4,7 @@ import TokvaultVault
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list",
         abstract: "List the apps in the vault (no unlock needed).")
 
     @Flag(name: .long, help: "Print a JSON array instead of a table.")
@@ -13,21 +14,30 @@ struct List: ParsableCommand {
 
     func run() throws {
         let vault = try vaultOptions.open()
-        let apps = try vault.apps()
-        let states = try vault.tokenStates()
-        let views = apps.map { AppView($0, session: states[$0.id]?.session, tokens: states[$0.id]?.tokens ?? []) }
+        // Rows are rendered as they are read, so a vault with many apps costs only its cells.
         if json {
-            print(try Output.json(views))
+            var first = true
+            print("[", terminator: "")
+            try vault.forEachAppState { app, session, tokens in
+                print(first ? "\n" : ",\n", terminator: "")
+                print(try Output.json(AppView(app, session: session, tokens: tokens)), terminator: "")
+                first = false
+            }
+            print(first ? "]" : "\n]")
             return
         }
-        if views.isEmpty {
+        var rows: [[String]] = []
+        try vault.forEachAppState { app, session, tokens in
+            let v = AppView(app, session: session, tokens: tokens)
+            rows.append([
+                v.name, v.provider == "azure" ? (v.tenant ?? "-") : (URLComponents(string: v.tokenEndpoint)?.host ?? v.tokenEndpoint),
+                v.clientID, v.secretSummary, v.signedInAs ?? "-", v.tokenSummary,
+            ])
+        }
+        if rows.isEmpty {
             print("No apps in \(vault.path). Add one with `tokvault add-app NAME --tenant T --client-id C`.")
             return
         }
-        let rows = views.map { v in
-            [v.name, v.provider == "azure" ? (v.tenant ?? "-") : (URL(string: v.tokenEndpoint)?.host ?? v.tokenEndpoint),
-             v.clientID, v.secretSummary, v.signedInAs ?? "-", v.tokenSummary]
-        }
-        print(Output.table(["NAME", "TENANT/ISSUER", "CLIENT ID", "SECRET", "SIGNED IN AS", "TOKENS"], rows), terminator: "")
+        Output.writeTable(["NAME", "TENANT/ISSUER", "CLIENT ID", "SECRET", "SIGNED IN AS", "TOKENS"], rows)
     }
 }

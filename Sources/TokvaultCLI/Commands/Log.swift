@@ -4,6 +4,7 @@ import TokvaultVault
 
 struct Log: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "log",
         abstract: "Show the audit log: writes, logins, refreshes, rotations (never a secret).")
 
     @Option(name: .long, help: ArgumentHelp("Only events of this app.", valueName: "name"))

@@ -4,6 +4,7 @@ import TokvaultVault
 
 struct Passwd: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "passwd",
         abstract: "Change the vault's passphrase (or add one to a key-file-only vault).",
         discussion: """
         Only the data key's passphrase wrapping changes; secrets are not re-encrypted \
@@ -38,6 +39,7 @@ struct KeyFileCommand: ParsableCommand {
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "create",
             abstract: "Write a new key file (mode 0600, never overwrites) and add a key slot for it.")
 
         @Argument(help: "Where to write the new key file.")
@@ -63,6 +65,7 @@ struct KeyFileCommand: ParsableCommand {
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Add a key slot for an existing key file (e.g. one shared by several vaults).")
 
         @Argument(help: "The key file to add.")
@@ -82,6 +85,7 @@ struct KeyFileCommand: ParsableCommand {
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "remove",
             abstract: "Remove a key-file slot, by the key file's path or its fingerprint (refuses the last slot).")
 
         @Argument(help: "Key file path, or at least 8 hex digits of its fingerprint.")

@@ -95,6 +95,7 @@ struct SetCommand: ParsableCommand {
 
 struct Remove: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "remove",
         abstract: "Remove an app and all of its tokens from the vault.")
 
     @Argument(help: "App name.")

@@ -4,6 +4,7 @@ import TokvaultVault
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Show one app's registration and token state (no unlock needed; never prints a secret).")
 
     @Argument(help: "App name.")
@@ -19,8 +20,8 @@ struct Show: ParsableCommand {
 
     func run() throws {
         let vault = try vaultOptions.open()
-        let app = try vault.app(named: name)
-        let view = AppView(app, session: try vault.session(appID: app.id), tokens: try vault.accessTokens(appID: app.id))
+        let (app, session, tokens) = try vault.appState(named: name)
+        let view = AppView(app, session: session, tokens: tokens)
         var verified: Int?
         if verify {
             let key = try vaultOptions.unlock(vault)
@@ -58,7 +59,7 @@ struct Show: ParsableCommand {
         if let verified { rows.append(("verified", "\(verified) sealed field(s) open with this key")) }
         let width = rows.map(\.0.count).max() ?? 0
         for (label, value) in rows {
-            print(label.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
+            print(Output.pad(label, width) + "  " + value)
         }
     }
 }
