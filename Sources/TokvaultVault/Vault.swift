@@ -61,14 +61,19 @@ public final class Vault: @unchecked Sendable {
     /// One read: application id, applied migrations, the vault row. Nothing is written to a
     /// file that is not recognisably a tokvault vault.
     private func checkIdentity(readOnly: Bool) throws {
-        let (appID, applied, formatVersion) = try dbQueue.read { db -> (Int32, [String]?, Int?) in
-            let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-            guard appID == Self.applicationID else { return (appID, nil, nil) }
-            let tables = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
-            guard tables.contains("grdb_migrations"), tables.contains("vault") else { return (appID, nil, nil) }
-            return (appID,
-                    try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"),
-                    try Int.fetchOne(db, sql: "SELECT format_version FROM vault WHERE singleton = 1"))
+        let (appID, applied, formatVersion) = try read { db -> (Int32, [String]?, Int?) in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT (SELECT application_id FROM pragma_application_id()),
+                       (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('grdb_migrations', 'vault'))
+                """)
+            let appID: Int32 = row?[0] ?? 0
+            guard appID == Self.applicationID, row?[1] == 2 else { return (appID, nil, nil) }
+            let identity = try Row.fetchOne(db, sql: """
+                SELECT (SELECT group_concat(identifier, ' ') FROM grdb_migrations),
+                       (SELECT format_version FROM vault WHERE singleton = 1)
+                """)
+            let applied = (identity?[0] as String?)?.split(separator: " ").map(String.init) ?? []
+            return (appID, applied, identity?[1])
         }
         guard appID == Self.applicationID else {
             throw VaultError.damaged("\(path) is an SQLite database, but not a tokvault vault")
@@ -156,8 +161,19 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
+    /// A consistent read: one deferred transaction. (GRDB's `read` also toggles
+    /// `PRAGMA query_only` around it; two more statements on every command's hot path.)
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        try Self.mapDatabaseErrors(path: path) { try dbQueue.read(body) }
+        try Self.mapDatabaseErrors(path: path) {
+            try dbQueue.inDatabase { db in
+                var result: T?
+                try db.inTransaction(.deferred) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        }
     }
 
     /// One IMMEDIATE transaction that may seal: it holds the vault lock (shared), and it
