@@ -73,6 +73,17 @@ enum Terminal {
         return text == "y" || text == "yes"
     }
 
+    /// Destructive commands ask first; without a terminal they need `--yes`.
+    /// Returns false when the user said no (the command then does nothing).
+    static func confirmOrRequireYes(_ question: String, yes: Bool, refusal: String) throws -> Bool {
+        if yes { return true }
+        guard let answer = confirm(question) else {
+            throw VaultError.usage(refusal, hint: "pass --yes")
+        }
+        if !answer { print("Nothing changed.") }
+        return answer
+    }
+
     private static func installInterruptHandler() {
         signal(SIGINT) { sig in
             if Terminal.echoDisabledFD >= 0 {

@@ -119,7 +119,8 @@ extension Vault {
         return out
     }
 
-    /// Stores a refresh token for `app`, replacing the session's (imported tokens have no ID token).
+    /// Stores an imported refresh token for `app`. It starts a new session: the previous ID
+    /// token and account belonged to another grant.
     static func storeRefreshToken(_ db: Database, _ token: SecureBytes, app: App, key: DataKey) throws {
         let now = Clock.now()
         var session = try Session.filter(Column("app_id") == app.id).fetchOne(db)
@@ -127,7 +128,11 @@ extension Vault {
                        account: nil, grantedScope: nil, obtainedAt: now, refreshedAt: nil)
         session.refreshToken = Data(SealedField.seal(
             token, key: key, place: app.place(table: "session", column: "refresh_token", row: session.id)))
+        session.idToken = nil
+        session.account = nil
+        session.grantedScope = nil
         session.obtainedAt = now
+        session.refreshedAt = nil
         try session.save(db)
     }
 

@@ -5,7 +5,8 @@ extension Vault {
     /// Copies the vault to `destination` with SQLite's online backup API. The copy is still
     /// encrypted, mode 0600, a single file (rollback journal, no -wal), and appears atomically:
     /// linked into place (never replacing a file) unless `overwrite`, then renamed.
-    public func backup(to destination: String, overwrite: Bool, recordEvent: Bool = true) throws {
+    public func backup(to destination: String, overwrite: Bool, recordEvent: Bool = true,
+                       beforePlacing: () -> Void = {}) throws {
         var st = stat()
         if lstat(destination, &st) == 0 {
             guard overwrite else {
@@ -27,6 +28,7 @@ extension Vault {
         }
         chmod(temporary, 0o600)
         VaultFile.sync(temporary)
+        beforePlacing()
         let placed = overwrite ? rename(temporary, destination) : link(temporary, destination)
         guard placed == 0 else {
             let reason = errno == EEXIST ? "file exists" : String(cString: strerror(errno))
@@ -66,42 +68,50 @@ extension Vault {
 
     /// Replaces the vault at `vaultPath` with the backup at `backupPath`, after verifying the
     /// backup fully (it must unlock with `material`); the backup itself is only read. The
-    /// vault it replaces, damaged or not, is kept beside it as `VAULT.pre-restore-TIMESTAMP`.
-    public static func restore(backupPath: String, to vaultPath: String, material: UnlockMaterial) throws -> (report: VerifyReport, saved: String?) {
+    /// vault it replaces, damaged or not, is kept beside it as `VAULT.pre-restore-TIMESTAMP`
+    /// (hard links to its file and its -wal, so its newest commits are kept too).
+    public static func restore(backupPath: String, to requestedPath: String, material: UnlockMaterial) throws -> (report: VerifyReport, saved: String?) {
         let backup = try Vault.open(path: backupPath, readOnly: true)
         let report = try backup.verify(material: material)
+        // A symlinked vault is restored where the link points, as every other command uses it.
+        let vaultPath = realpath(requestedPath, nil).map { p in defer { free(p) }; return String(cString: p) } ?? requestedPath
         var saved: String?
+        try VaultFile.ensureDirectory(for: vaultPath)
+        let lock = VaultLock(vaultPath: vaultPath)
+        try lock.acquire(.exclusive)
+        defer { lock.release() }
         if VaultFile.exists(vaultPath) {
-            let lock = VaultLock(vaultPath: vaultPath)
-            try lock.acquire(.exclusive)
-            defer { lock.release() }
-            let aside = vaultPath + ".pre-restore-" + timestamp()
-            // Move the old vault (and its WAL, which holds its newest commits) aside as a whole;
-            // this works even when it is too damaged to open.
-            guard link(vaultPath, aside) == 0 else {
-                throw VaultError.failure("cannot keep the current vault as \(aside): \(String(cString: strerror(errno)))")
+            var aside = vaultPath + ".pre-restore-" + timestamp()
+            var attempt = 1
+            while link(vaultPath, aside) != 0 {
+                guard errno == EEXIST, attempt < 100 else {
+                    throw VaultError.failure("cannot keep the current vault as \(aside): \(String(cString: strerror(errno)))")
+                }
+                attempt += 1
+                aside = vaultPath + ".pre-restore-" + timestamp() + "-\(attempt)"
             }
-            for suffix in ["-wal", "-shm"] where VaultFile.exists(vaultPath + suffix) {
-                _ = rename(vaultPath + suffix, aside + suffix)
+            if VaultFile.exists(vaultPath + "-wal") && link(vaultPath + "-wal", aside + "-wal") != 0 {
+                unlink(aside)
+                throw VaultError.failure("cannot keep the current vault's -wal as \(aside)-wal: \(String(cString: strerror(errno)))")
             }
             saved = aside
-        } else {
-            try VaultFile.ensureDirectory(for: vaultPath)
         }
+        // The old -wal and -shm must go right before the new file takes the name: SQLite would
+        // otherwise replay the old vault's log into the restored one.
+        try backup.backup(to: vaultPath, overwrite: saved != nil, recordEvent: false, beforePlacing: {
+            unlink(vaultPath + "-wal")
+            unlink(vaultPath + "-shm")
+        })
         do {
-            // rename(2) swaps the restored copy in atomically.
-            try backup.backup(to: vaultPath, overwrite: saved != nil, recordEvent: false)
-        } catch {
-            if let saved {
-                for suffix in ["-wal", "-shm"] { _ = rename(saved + suffix, vaultPath + suffix) }
-                unlink(saved)
+            let restored = try Vault.open(path: vaultPath)
+            try restored.dbQueue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                try Self.record(db, "restore", detail: "from \(backupPath)" + (saved.map { "; previous vault kept as \($0)" } ?? ""))
             }
-            throw error
-        }
-        let restored = try Vault.open(path: vaultPath)
-        try restored.dbQueue.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try Self.record(db, "restore", detail: "from \(backupPath)" + (saved.map { "; previous vault kept as \($0)" } ?? ""))
+        } catch let error as VaultError {
+            throw VaultError(exitCode: error.exitCode,
+                             "the backup was restored to \(vaultPath), but reopening it failed: \(error.message)",
+                             hint: saved.map { "the previous vault is kept as \($0)" } ?? error.hint)
         }
         return (report, saved)
     }

@@ -281,35 +281,12 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    /// Every app with its session and access tokens, in one read.
-    public func appStates() throws -> [(app: App, session: Session?, tokens: [AccessToken])] {
-        try read { db in
-            var sessions: [String: Session] = [:]
-            for session in try Session.fetchAll(db, sql: "SELECT * FROM session") { sessions[session.appID] = session }
-            var tokens: [String: [AccessToken]] = [:]
-            for token in try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token ORDER BY scope_key") {
-                tokens[token.appID, default: []].append(token)
-            }
-            return try App.fetchAll(db, sql: "SELECT * FROM app ORDER BY name").map { ($0, sessions[$0.id], tokens[$0.id] ?? []) }
-        }
-    }
-
     public func session(appID: String) throws -> Session? {
         try read { db in try Session.filter(Column("app_id") == appID).fetchOne(db) }
     }
 
     public func accessTokens(appID: String) throws -> [AccessToken] {
         try read { db in try AccessToken.filter(Column("app_id") == appID).order(Column("scope_key")).fetchAll(db) }
-    }
-
-    /// Sessions and access tokens of every app, for list/doctor.
-    public func tokenStates() throws -> [String: (session: Session?, tokens: [AccessToken])] {
-        try read { db in
-            var out: [String: (session: Session?, tokens: [AccessToken])] = [:]
-            for session in try Session.fetchAll(db) { out[session.appID, default: (nil, [])].session = session }
-            for token in try AccessToken.fetchAll(db) { out[token.appID, default: (nil, [])].tokens.append(token) }
-            return out
-        }
     }
 
     public func events(app: String? = nil, limit: Int) throws -> [Event] {

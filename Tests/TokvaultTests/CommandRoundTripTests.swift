@@ -271,6 +271,35 @@ struct CommandRoundTripTests {
         let saved = try FileManager.default.contentsOfDirectory(atPath: f.dir.file("vault")).filter { $0.contains("pre-restore") }
         #expect(saved.count == 1)
 
+        // The backup is only read: byte for byte the same afterwards, no lock file beside it.
+        let backupBytes = try Data(contentsOf: URL(fileURLWithPath: backupPath))
+        #expect(f.cli.run(["backup", "--verify", backupPath, "--key-file", f.keyFile]).status == 0)
+        #expect(f.cli.run(["restore", backupPath, "--yes", "--key-file", f.keyFile]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: backupPath)) == backupBytes)
+        #expect(!FileManager.default.fileExists(atPath: backupPath + ".lock"))
+
+        // A vault too damaged to open is still replaced, and kept aside as it was.
+        let damaged = Data("this is no longer a vault".utf8)
+        for suffix in ["-wal", "-shm"] { unlink(f.cli.vaultPath + suffix) }
+        try damaged.write(to: URL(fileURLWithPath: f.cli.vaultPath))
+        #expect(f.cli.run(["list"]).status == 5)
+        let rescue = f.cli.run(["restore", backupPath, "--yes", "--key-file", f.keyFile])
+        #expect(rescue.status == 0, "\(rescue)")
+        #expect(f.cli.run(["show", "adme", "--verify", "--key-file", f.keyFile]).status == 0)
+        let asides = try FileManager.default.contentsOfDirectory(atPath: f.dir.file("vault")).filter { $0.contains("pre-restore") && !$0.hasSuffix("-wal") }
+        #expect(try asides.contains { try Data(contentsOf: URL(fileURLWithPath: f.dir.file("vault/" + $0))) == damaged })
+
+        // A symlinked vault is restored where the link points.
+        let real = f.dir.file("real.db")
+        #expect(rename(f.cli.vaultPath, real) == 0)
+        for suffix in ["-wal", "-shm"] { unlink(f.cli.vaultPath + suffix) }
+        #expect(symlink(real, f.cli.vaultPath) == 0)
+        let viaLink = f.cli.run(["restore", backupPath, "--yes", "--key-file", f.keyFile])
+        #expect(viaLink.status == 0, "\(viaLink)")
+        var st = stat()
+        #expect(lstat(f.cli.vaultPath, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK)
+        #expect(f.cli.run(["show", "adme", "--verify", "--key-file", f.keyFile]).status == 0)
+
         // A backup that does not unlock with the given key is not restored.
         let other = Fixture()
         let refused = f.cli.run(["restore", backupPath, "--yes", "--key-file", other.keyFile])

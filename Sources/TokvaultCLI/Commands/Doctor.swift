@@ -63,18 +63,18 @@ struct Doctor: ParsableCommand {
             if let p = slot.kdfParameters, !p.isWithinBounds { text += " [KDF parameters out of range]"; problems += 1 }
             row("key slot", text)
         }
-        let apps = try vault.apps()
-        let states = try vault.tokenStates()
-        row("apps", "\(apps.count)")
-        for app in apps {
-            let view = AppView(app, session: states[app.id]?.session, tokens: states[app.id]?.tokens ?? [])
+        var appLines: [String] = []
+        try vault.forEachAppState { app, session, tokens in
+            let view = AppView(app, session: session, tokens: tokens)
             var text = "\(app.name): secret \(view.secretSummary), "
             text += view.hasRefreshToken ? "refresh token present" : "not signed in"
             if let account = view.signedInAs { text += " (\(account))" }
             for token in view.accessTokens { text += "; access token \(token.expired ? "expired" : "expires") \(Output.relative(token.expiresOn))" }
             if !app.isPublicClient && !app.hasClientSecret { text += " [no client secret: `tokvault set \(app.name) --secret-prompt`]"; problems += 1 }
-            row("  app", text)
+            appLines.append(text)
         }
+        row("apps", "\(appLines.count)")
+        for text in appLines { row("  app", text) }
         if verify {
             let key = try vaultOptions.unlock(vault)
             row("verify", "\(try vault.verifyAllSealedFields(key: key)) sealed field(s) open")

@@ -92,33 +92,3 @@ struct SetCommand: ParsableCommand {
         }
     }
 }
-
-struct Remove: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "remove",
-        abstract: "Remove an app and all of its tokens from the vault.")
-
-    @Argument(help: "App name.")
-    var name: String
-
-    @Flag(name: [.long, .customShort("y")], help: "Don't ask for confirmation.")
-    var yes = false
-
-    @OptionGroup var vaultOptions: VaultOptions
-
-    func run() throws {
-        let vault = try vaultOptions.open()
-        let app = try vault.app(named: name)
-        if !yes {
-            guard let answer = Terminal.confirm("Remove app \(name) (client id \(app.clientID)) and its tokens from \(vault.path)?") else {
-                throw VaultError.usage("refusing to remove \"\(name)\" without confirmation", hint: "pass --yes")
-            }
-            guard answer else {
-                print("Nothing removed.")
-                return
-            }
-        }
-        try vault.removeApp(app)
-        print("Removed app \(name).")
-    }
-}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import TokvaultVault
+
+/// Public app fields shared by add-app and set.
+struct AppFieldOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Azure directory (tenant) id or domain.", valueName: "tenant"))
+    var tenant: String?
+
+    @Option(name: .long, help: ArgumentHelp("Application (client) id.", valueName: "id"))
+    var clientID: String?
+
+    @Option(name: .long, help: ArgumentHelp("Azure cloud: public, usgov or china (default public).", valueName: "cloud"))
+    var cloud: String?
+
+    @Option(name: .long, help: ArgumentHelp("Azure authority host instead of --cloud, e.g. login.microsoftonline.us.", valueName: "host"))
+    var authorityHost: String?
+
+    @Option(name: .long, help: ArgumentHelp("Authorization endpoint of a non-Azure OAuth server (with --token-endpoint).", valueName: "url"))
+    var authorizeEndpoint: String?
+
+    @Option(name: .long, help: ArgumentHelp("Token endpoint of a non-Azure OAuth server (with --authorize-endpoint).", valueName: "url"))
+    var tokenEndpoint: String?
+
+    @Option(name: .long, help: ArgumentHelp("Redirect URI registered for the app (default http://localhost:8080).", valueName: "uri"))
+    var redirectURI: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Scopes, space-separated (default: '{client_id}/.default openid profile offline_access' for Azure, 'openid offline_access' otherwise).",
+        valueName: "scopes"))
+    var scope: String?
+
+    @Option(name: .long, help: ArgumentHelp("Client authentication: post or basic (default post for Azure, basic otherwise).", valueName: "method"))
+    var clientAuth: String?
+
+    func fields() throws -> AppFields {
+        var fields = AppFields()
+        fields.tenant = tenant
+        fields.clientID = clientID
+        if let cloud {
+            guard let parsed = AppSpec.Cloud(rawValue: cloud.lowercased()) else {
+                throw VaultError.usage("unknown --cloud \"\(AppSpec.printable(cloud))\"", hint: "use public, usgov or china, or --authority-host HOST")
+            }
+            fields.cloud = parsed
+        }
+        fields.authorityHost = authorityHost
+        fields.authorizeEndpoint = authorizeEndpoint
+        fields.tokenEndpoint = tokenEndpoint
+        fields.redirectURI = redirectURI
+        fields.scope = scope
+        if let clientAuth {
+            switch clientAuth.lowercased() {
+            case "post", "client_secret_post": fields.clientAuth = .post
+            case "basic", "client_secret_basic": fields.clientAuth = .basic
+            default: throw VaultError.usage("unknown --client-auth \"\(AppSpec.printable(clientAuth))\"", hint: "use post or basic")
+            }
+        }
+        return fields
+    }
+}
