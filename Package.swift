@@ -9,6 +9,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
     ],
     targets: [
         // libsodium from Debian's libsodium-dev, found through pkg-config.
@@ -18,7 +20,7 @@ let package = Package(
             providers: [.apt(["libsodium-dev"])]
         ),
         // prctl(2) and friends, which Swift cannot call directly (variadic C functions).
-        .target(name: "CSystem"),
+        .target(name: "CTokvault"),
         // Turns Migrations/*.sql into Swift string literals at build time, so a copied
         // binary still carries its schema (resource bundles do not survive `cp`).
         .executableTarget(name: "EmbedMigrationsTool"),
@@ -32,16 +34,29 @@ let package = Package(
             name: "TokvaultVault",
             dependencies: [
                 "CSodium",
+                "CTokvault",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             plugins: ["EmbedMigrations"]
+        ),
+        // The OAuth protocol: authorize URL, loopback receiver, token client.
+        .target(
+            name: "TokvaultFlow",
+            dependencies: [
+                "TokvaultVault",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         // The command-line surface: ArgumentParser commands, prompts, output formatting.
         .target(
             name: "TokvaultCLI",
             dependencies: [
                 "TokvaultVault",
-                "CSystem",
+                "TokvaultFlow",
+                "CTokvault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,7 +67,7 @@ let package = Package(
         .testTarget(
             name: "TokvaultTests",
             dependencies: [
-                "TokvaultVault", "TokvaultCLI", "CSodium", "tokvault",
+                "TokvaultVault", "TokvaultFlow", "TokvaultCLI", "CSodium", "tokvault",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             exclude: ["Vectors"]

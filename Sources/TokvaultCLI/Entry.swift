@@ -1,5 +1,5 @@
 import ArgumentParser
-import CSystem
+import CTokvault
 import Foundation
 import TokvaultVault
 
@@ -9,9 +9,16 @@ public enum Entry {
     /// debugger attach can copy keys out of memory.
     public static func hardenProcess() {
         umask(0o077)
-        var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
-        setrlimit(Int32(RLIMIT_CORE.rawValue), &noCore)
+        // Soft limit only: `exec` restores the caller's limit for its child.
+        var core = rlimit()
+        getrlimit(Int32(RLIMIT_CORE.rawValue), &core)
+        core.rlim_cur = 0
+        setrlimit(Int32(RLIMIT_CORE.rawValue), &core)
         _ = tokvault_set_nondumpable()
+        // The Swift runtime's crash reporter prints registers and the memory they point at,
+        // which could be key material; a crash must end the process silently instead.
+        for sig in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT] { signal(sig, SIG_DFL) }
+        VaultLock.waitingNotice = { Diagnostics.note($0) }
     }
 
     /// Runs one command line; returns the exit code.

@@ -6,6 +6,13 @@ enum Output {
         print(text)
     }
 
+    /// Text from the vault file shown on a terminal: control characters (escape sequences)
+    /// replaced, whatever an edited file holds.
+    static func safe(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? "?" : $0 }))
+    }
+
     /// `text` followed by spaces up to `width` characters (Foundation's padding bridges to
     /// NSString, which costs more than the rest of `show`).
     static func pad(_ text: String, _ width: Int) -> String {
@@ -22,7 +29,7 @@ enum Output {
         for row in all {
             var line = ""
             for (i, cell) in row.enumerated() {
-                line += i == row.count - 1 ? cell : pad(cell, widths[i]) + "  "
+                line += i == row.count - 1 ? safe(cell) : pad(safe(cell), widths[i]) + "  "
             }
             out += line + "\n"
         }
@@ -35,7 +42,7 @@ enum Output {
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
         func line(_ row: [String]) -> String {
             var out = ""
-            for (i, cell) in row.enumerated() { out += i == row.count - 1 ? cell : pad(cell, widths[i]) + "  " }
+            for (i, cell) in row.enumerated() { out += i == row.count - 1 ? safe(cell) : pad(safe(cell), widths[i]) + "  " }
             return out
         }
         print(line(header))
@@ -51,7 +58,7 @@ enum Output {
     /// ISO 8601 UTC ("2026-11-27T15:04:05Z") via gmtime_r: Foundation's date formatters
     /// load ICU data, which costs more than the rest of `show`.
     static func isoTime(_ epoch: Int64) -> String {
-        var seconds = time_t(epoch)
+        var seconds = time_t(max(-1 << 40, min(1 << 40, epoch)))
         var t = tm()
         gmtime_r(&seconds, &t)
         func pad(_ value: Int32, _ width: Int) -> String {
@@ -64,7 +71,8 @@ enum Output {
 
     /// "in 42m", "3h ago", for token expiry.
     static func relative(_ epoch: Int64, now: Int64 = Int64(Date().timeIntervalSince1970)) -> String {
-        let delta = epoch - now
+        // Clamped: a value edited in the file must not overflow.
+        let delta = max(-1 << 40, min(1 << 40, epoch)) - now
         let magnitude = abs(delta)
         let text: String
         switch magnitude {

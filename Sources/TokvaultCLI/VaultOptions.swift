@@ -45,9 +45,8 @@ struct VaultOptions: ParsableArguments {
         if material.passphrase == nil {
             if let path = VaultFile.environment("TOKVAULT_PASSPHRASE_FILE"), !path.isEmpty {
                 material.passphrase = try Self.readPassphraseFile(path)
-            } else if let text = VaultFile.environment("TOKVAULT_PASSPHRASE") {
-                var bytes = Array(text.utf8)
-                material.passphrase = SecureBytes(consuming: &bytes)
+            } else if let text = VaultFile.environment("TOKVAULT_PASSPHRASE"), !text.isEmpty {
+                material.passphrase = Self.passphrase(fromEnvironment: text)
             }
         }
         if !material.isEmpty && !everything { return material }
@@ -72,8 +71,24 @@ struct VaultOptions: ParsableArguments {
         return material
     }
 
+    /// Unlocks for reading (e.g. `show --verify`).
     func unlock(_ vault: Vault) throws -> DataKey {
         try vault.unlock(material(for: vault))
+    }
+
+    /// Unlocks for a write: any prompt first, then the vault lock (held until the command
+    /// ends, so no rotation can slip in between unlocking and sealing), then the key.
+    func unlockForWriting(_ vault: Vault) throws -> DataKey {
+        let material = try material(for: vault)
+        try vault.holdLock(exclusive: false)
+        return try vault.unlock(material)
+    }
+
+    /// The same first-line rule as files and the prompt, so that every way of giving a
+    /// passphrase gives the same bytes.
+    static func passphrase(fromEnvironment text: String) -> SecureBytes {
+        var bytes = Array(text.utf8)
+        return firstLine(of: SecureBytes(consuming: &bytes))
     }
 
     static func readPassphraseFile(_ path: String) throws -> SecureBytes {
@@ -107,6 +122,7 @@ struct KDFOptions: ParsableArguments {
 
     var parameters: KDFParameters? {
         guard kdfOps != nil || kdfMemMib != nil else { return nil }
+        if let mib = kdfMemMib, !(8...1024).contains(mib) { return KDFParameters(opsLimit: 0, memLimit: 0) }
         return KDFParameters(
             opsLimit: kdfOps ?? KDFParameters.default.opsLimit,
             memLimit: (kdfMemMib ?? (KDFParameters.default.memLimit >> 20)) << 20)
@@ -123,9 +139,8 @@ struct KDFOptions: ParsableArguments {
 enum NewPassphrase {
     static func read(file: String?, purpose: String) throws -> SecureBytes {
         if let file { return try check(VaultOptions.readPassphraseFile(file)) }
-        if let text = VaultFile.environment("TOKVAULT_NEW_PASSPHRASE") {
-            var bytes = Array(text.utf8)
-            return try check(SecureBytes(consuming: &bytes))
+        if let text = VaultFile.environment("TOKVAULT_NEW_PASSPHRASE"), !text.isEmpty {
+            return try check(VaultOptions.passphrase(fromEnvironment: text))
         }
         guard let first = try Terminal.readSecret(prompt: "New passphrase for \(purpose): ") else {
             throw VaultError.unlock(
@@ -142,6 +157,9 @@ enum NewPassphrase {
     private static func check(_ passphrase: SecureBytes) throws -> SecureBytes {
         guard passphrase.count > 0 else { throw VaultError.usage("the new passphrase is empty") }
         guard passphrase.isValidUTF8 else { throw VaultError.usage("the new passphrase is not valid UTF-8 text") }
+        guard !passphrase.withUnsafeBytes({ $0.contains { $0 < 0x20 || $0 == 0x7F } }) else {
+            throw VaultError.usage("the new passphrase contains control characters", hint: "a passphrase is one line of text")
+        }
         if passphrase.count < 12 {
             Diagnostics.warning("the new passphrase is shorter than 12 characters; consider a longer one (or a key file)")
         }

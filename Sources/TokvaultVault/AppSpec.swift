@@ -104,20 +104,39 @@ public enum AppSpec {
         return text
     }
 
-    /// `login.example.com` or `https://login.example.com` → `login.example.com`.
+    /// `login.example.com` or `https://login.example.com` → `login.example.com`; a loopback
+    /// authority (a local test identity provider) keeps its `http://` scheme.
     public static func normalizeAuthorityHost(_ text: String) throws -> String {
         var host = text
+        var scheme = "https://"
         if host.lowercased().hasPrefix("https://") { host = String(host.dropFirst(8)) }
+        else if host.lowercased().hasPrefix("http://") { host = String(host.dropFirst(7)); scheme = "http://" }
         while host.hasSuffix("/") { host.removeLast() }
         guard host.range(of: #"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$"#, options: .regularExpression) != nil else {
             throw VaultError.usage("--authority-host: \"\(printable(text))\" is not a host name", hint: "e.g. login.microsoftonline.us")
         }
+        if scheme == "http://" {
+            let name = String(host.split(separator: ":").first ?? "")
+            guard isLoopbackHost(name) else {
+                throw VaultError.usage("--authority-host: \"\(printable(text))\" is not https",
+                                       hint: "plain http is allowed only for localhost/127.0.0.1")
+            }
+            return "http://" + host.lowercased()
+        }
         return host.lowercased()
     }
 
-    public static func azureEndpoints(host: String, tenant: String) -> (authorize: String, token: String, device: String) {
-        let base = "https://\(host)/\(tenant)/oauth2/v2.0/"
+    /// `authority` is a host (https) or `http://host:port` for a loopback test provider.
+    public static func azureEndpoints(host authority: String, tenant: String) -> (authorize: String, token: String, device: String) {
+        let origin = authority.hasPrefix("http://") ? authority : "https://\(authority)"
+        let base = "\(origin)/\(tenant)/oauth2/v2.0/"
         return (base + "authorize", base + "token", base + "devicecode")
+    }
+
+    /// The endpoints an Azure app's stored tenant/cloud/authority host stand for.
+    static func derivedEndpoints(of app: App) -> (authorize: String, token: String, device: String) {
+        let host = app.authorityHost ?? Cloud(rawValue: app.cloud ?? "public")?.host ?? Cloud.public.host
+        return azureEndpoints(host: host, tenant: app.tenant ?? "organizations")
     }
 
     public static func defaultScope(provider: App.Provider, clientID: String) -> String {
@@ -129,7 +148,10 @@ public enum AppSpec {
 
     /// Control characters and very long inputs are not echoed verbatim into errors.
     public static func printable(_ text: String) -> String {
-        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+        // C0, DEL and C1 controls: terminal escape sequences must not come through.
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map {
+            $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? "?" : $0
+        }))
         return cleaned.count > 200 ? String(cleaned.prefix(200)) + "…" : cleaned
     }
 }
@@ -186,6 +208,7 @@ extension AppSpec {
 
     /// Applies changed fields to an app, re-deriving Azure endpoints when tenant/cloud/host move.
     public static func apply(_ fields: AppFields, to app: inout App, isNew: Bool = false) throws {
+        let original = app
         if let tenant = fields.tenant {
             try validateTenant(tenant)
             app.tenant = tenant
@@ -199,6 +222,14 @@ extension AppSpec {
         }
         switch app.provider {
         case .azure:
+            let touchesAuthority = fields.tenant != nil || fields.cloud != nil || fields.authorityHost != nil
+            if !isNew && touchesAuthority && derivedEndpoints(of: original).token != original.tokenEndpoint {
+                // tenant/cloud/authority_host are plain columns; the token endpoint is bound into
+                // the secrets' AAD. If they disagree, the file was edited: don't re-seal for it.
+                throw VaultError.damaged(
+                    "app \"\(app.name)\": its tenant/cloud/authority host no longer match its token endpoint \(original.tokenEndpoint): the file was modified",
+                    hint: "restore the vault from a backup (tokvault restore FILE)")
+            }
             guard !fields.namesEndpoints else {
                 throw VaultError.usage(
                     "app \"\(app.name)\" is an Azure app: its endpoints come from --tenant, --cloud and --authority-host")
@@ -215,11 +246,13 @@ extension AppSpec {
                 app.cloud = nil
             }
             if app.cloud == nil && app.authorityHost == nil { app.cloud = Cloud.public.rawValue }
-            let host = app.authorityHost ?? Cloud(rawValue: app.cloud ?? "public")?.host ?? Cloud.public.host
-            let endpoints = azureEndpoints(host: host, tenant: app.tenant ?? "organizations")
-            app.authorizeEndpoint = endpoints.authorize
-            app.tokenEndpoint = endpoints.token
-            app.deviceEndpoint = endpoints.device
+            // Endpoints are derived only when asked to: never from stored columns alone.
+            if isNew || touchesAuthority {
+                let endpoints = derivedEndpoints(of: app)
+                app.authorizeEndpoint = endpoints.authorize
+                app.tokenEndpoint = endpoints.token
+                app.deviceEndpoint = endpoints.device
+            }
         case .oauth:
             guard !fields.namesAzureAuthority else {
                 throw VaultError.usage("--cloud/--authority-host apply to Azure apps only; app \"\(app.name)\" uses explicit endpoints")

@@ -1,3 +1,4 @@
+import CTokvault
 import Foundation
 
 /// Files that hold secrets: created 0600, written completely, fsynced, then linked into place,
@@ -5,6 +6,18 @@ import Foundation
 public enum SecureFile {
     /// Writes a new file; fails if `path` exists (never replaces one).
     public static func createNew(_ path: String, contents: SecureBytes) throws {
+        // Preferred: an unnamed O_TMPFILE file, named only once complete (a kill leaves nothing).
+        let fd = tokvault_open_tmpfile(directory(of: path), 0o600)
+        if fd >= 0 {
+            defer { close(fd) }
+            try writeAll(fd, contents, path: path)
+            guard tokvault_link_tmpfile(fd, path) == 0 else {
+                let reason = errno == EEXIST ? "file exists" : String(cString: strerror(errno))
+                throw VaultError.failure("cannot create \(path): \(reason)", hint: errno == EEXIST ? "tokvault does not overwrite it; choose another path" : nil)
+            }
+            VaultFile.sync(directory(of: path))
+            return
+        }
         let temporary = try writeTemporary(beside: path, contents: contents)
         defer { unlink(temporary) }
         guard link(temporary, path) == 0 else {
@@ -23,6 +36,19 @@ public enum SecureFile {
         guard fd >= 0 else {
             throw VaultError.failure("cannot create a file in \(directory(of: path)): \(String(cString: strerror(errno)))")
         }
+        do {
+            try writeAll(fd, contents, path: path)
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        return temporary
+    }
+
+    /// fchmod 0600, write everything, fsync.
+    static func writeAll(_ fd: Int32, _ contents: SecureBytes, path: String) throws {
         var ok = fchmod(fd, 0o600) == 0
         contents.withUnsafeBytes { bytes in
             var offset = 0
@@ -33,12 +59,6 @@ public enum SecureFile {
             }
         }
         ok = ok && fsync(fd) == 0
-        let savedErrno = errno
-        close(fd)
-        guard ok else {
-            unlink(temporary)
-            throw VaultError.failure("cannot write \(path): \(String(cString: strerror(savedErrno)))")
-        }
-        return temporary
+        guard ok else { throw VaultError.failure("cannot write \(path): \(String(cString: strerror(errno)))") }
     }
 }

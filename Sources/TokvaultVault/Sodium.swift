@@ -128,6 +128,24 @@ public enum Sodium {
         return rc == 0 ? out : nil
     }
 
+    // MARK: - SHA-256
+
+    /// SHA-256 (PKCE S256 challenges, certificate thumbprints).
+    public static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        initialize()
+        var out = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
+        _ = crypto_hash_sha256(&out, bytes.bindMemory(to: UInt8.self).baseAddress ?? UnsafePointer(scratch), UInt64(bytes.count))
+        return out
+    }
+
+    /// Constant-time equality of two byte strings of equal length (false when lengths differ).
+    public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        initialize()
+        guard a.count == b.count else { return false }
+        if a.isEmpty { return true }
+        return sodium_memcmp(a, b, a.count) == 0
+    }
+
     // MARK: - BLAKE2b
 
     /// Keyed BLAKE2b of `message`, `length` bytes long.

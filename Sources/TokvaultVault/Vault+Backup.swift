@@ -74,7 +74,7 @@ extension Vault {
         let backup = try Vault.open(path: backupPath, readOnly: true)
         let report = try backup.verify(material: material)
         // A symlinked vault is restored where the link points, as every other command uses it.
-        let vaultPath = realpath(requestedPath, nil).map { p in defer { free(p) }; return String(cString: p) } ?? requestedPath
+        let vaultPath = canonical(requestedPath)
         var saved: String?
         try VaultFile.ensureDirectory(for: vaultPath)
         let lock = VaultLock(vaultPath: vaultPath)

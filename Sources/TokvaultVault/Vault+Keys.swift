@@ -64,6 +64,7 @@ extension Vault {
     public func rotateKey(material: UnlockMaterial, dropOtherSlots: Bool, kdf: KDFParameters? = nil) throws -> RotationReport {
         try lock.acquire(.exclusive)
         defer { lock.release() }
+        try checkNotReplaced()
         let oldKey = try unlock(material)
         let slots = try keySlots()
         let vaultID = oldKey.vaultID
@@ -74,21 +75,30 @@ extension Vault {
         var uncovered: [KeySlot] = []
         for slot in slots {
             switch slot.kind {
+            // A secret that was supplied but does not open its slot is an error, never "not
+            // supplied": --drop-other-slots must not delete a slot over a typo.
             case .keyfile:
-                if let match = material.keyFiles.first(where: { $0.keyFile.fingerprint == slot.keyfileFingerprint }),
-                   slot.unwrap(with: match.keyFile.keyEncryptionKey, vaultID: vaultID) != nil {
+                if let match = material.keyFiles.first(where: { $0.keyFile.fingerprint == slot.keyfileFingerprint }) {
+                    guard slot.unwrap(with: match.keyFile.keyEncryptionKey, vaultID: vaultID) != nil else {
+                        throw VaultError.unlock("key file \(match.path) does not open its slot in \(path): damaged key slot")
+                    }
                     coveredKeyFiles.append(match.keyFile)
                 } else {
                     uncovered.append(slot)
                 }
             case .passphrase:
-                if let passphrase = material.passphrase, let kek = try slot.passphraseKEK(passphrase, path: path),
-                   slot.unwrap(with: kek, vaultID: vaultID) != nil {
+                if let passphrase = material.passphrase {
+                    guard let kek = try slot.passphraseKEK(passphrase, path: path), slot.unwrap(with: kek, vaultID: vaultID) != nil else {
+                        throw VaultError.unlock("wrong passphrase for vault \(path) (or a damaged key slot)")
+                    }
                     coveredPassphrase = (passphrase, kdf ?? slot.kdfParameters ?? .default)
                 } else {
                     uncovered.append(slot)
                 }
             }
+        }
+        for (keyPath, keyFile) in material.keyFiles where !slots.contains(where: { $0.keyfileFingerprint == keyFile.fingerprint }) {
+            throw VaultError.unlock("key file \(keyPath) does not unlock vault \(path)", hint: "`tokvault keyfile list` shows the key slots")
         }
         if !uncovered.isEmpty && !dropOtherSlots {
             throw VaultError.failure(

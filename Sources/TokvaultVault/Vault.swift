@@ -11,11 +11,32 @@ public final class Vault: @unchecked Sendable {
     public let path: String
     let dbQueue: DatabaseQueue
     let lock: VaultLock
+    /// The file this connection opened: a `restore` swaps another file in under the same name.
+    private let identity: (dev: UInt64, ino: UInt64)?
 
     private init(path: String, dbQueue: DatabaseQueue) {
         self.path = path
         self.dbQueue = dbQueue
         self.lock = VaultLock(vaultPath: path)
+        self.identity = Self.fileIdentity(path)
+    }
+
+    static func fileIdentity(_ path: String) -> (dev: UInt64, ino: UInt64)? {
+        var st = stat()
+        return stat(path, &st) == 0 ? (UInt64(st.st_dev), UInt64(st.st_ino)) : nil
+    }
+
+    /// After taking the lock: is the file at `path` still the one this connection has open?
+    func checkNotReplaced() throws {
+        guard let identity, let now = Self.fileIdentity(path), now == identity else {
+            throw VaultError.failure("vault \(path) was replaced (restored) while this command ran; nothing was changed",
+                                     hint: "run the command again")
+        }
+    }
+
+    /// Symlinks resolved, so that every process locks and opens the same file.
+    static func canonical(_ path: String) -> String {
+        realpath(path, nil).map { p in defer { free(p) }; return String(cString: p) } ?? path
     }
 
     static func configuration(readOnly: Bool = false) -> Configuration {
@@ -25,8 +46,9 @@ public final class Vault: @unchecked Sendable {
         // Writers serialize on SQLite's write lock; wait for one another rather than fail.
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in
-            // A rotated refresh token must survive a power cut once tokvault says it is stored.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            // A rotated refresh token must survive a power cut once tokvault says it is stored,
+            // and overwritten secrets (old wrapped keys, old ciphertexts) must not linger in free pages.
+            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON")
         }
         return config
     }
@@ -48,8 +70,9 @@ public final class Vault: @unchecked Sendable {
 
     /// Opens an existing vault, checking that it is one, and applying pending migrations.
     /// `readOnly` (backups being verified or restored) never writes, not even migrations.
-    public static func open(path: String, readOnly: Bool = false) throws -> Vault {
-        try VaultFile.checkOpenable(path)
+    public static func open(path requested: String, readOnly: Bool = false) throws -> Vault {
+        try VaultFile.checkOpenable(requested)
+        let path = canonical(requested)
         return try mapDatabaseErrors(path: path) {
             let dbQueue = try DatabaseQueue(path: path, configuration: configuration(readOnly: readOnly))
             let vault = Vault(path: path, dbQueue: dbQueue)
@@ -106,6 +129,7 @@ public final class Vault: @unchecked Sendable {
             throw VaultError.failure("\(path) already exists", hint: "tokvault never overwrites a vault; choose another --vault path or remove it first")
         }
         try VaultFile.ensureDirectory(for: path)
+        VaultFile.sweepStaleTemporaries(beside: path)
         let temporary = path + ".init-\(Sodium.hex(Sodium.randomBytes(6)))"
         defer {
             for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) }
@@ -182,6 +206,7 @@ public final class Vault: @unchecked Sendable {
         let wasHeld = lock.held != nil
         try lock.acquire(.shared)
         defer { if !wasHeld { lock.release() } }
+        try checkNotReplaced()
         return try Self.mapDatabaseErrors(path: path) {
             var result: T?
             try dbQueue.inTransaction(.immediate) { db in
@@ -203,6 +228,7 @@ public final class Vault: @unchecked Sendable {
     /// Takes the vault lock for the life of this Vault (or until `releaseLock`).
     public func holdLock(exclusive: Bool) throws {
         try lock.acquire(exclusive ? .exclusive : .shared)
+        try checkNotReplaced()
     }
 
     public func releaseLock() { lock.release() }

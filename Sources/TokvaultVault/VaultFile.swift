@@ -96,6 +96,21 @@ public enum VaultFile {
         }
     }
 
+    /// Removes what an interrupted `init` or file write left beside `path` (`NAME.init-*`,
+    /// `.NAME.tokvault-tmp-*`) once it is more than a minute old.
+    static func sweepStaleTemporaries(beside path: String) {
+        let dir = directory(of: path)
+        let name = fileName(of: path)
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for entry in entries where entry.hasPrefix(name + ".init-") || entry.hasPrefix("." + name + ".tokvault-tmp-") {
+            var st = stat()
+            let full = dir + "/" + entry
+            if lstat(full, &st) == 0, st.st_mode & S_IFMT == S_IFREG, time(nil) - st.st_mtim.tv_sec > 60 {
+                unlink(full)
+            }
+        }
+    }
+
     /// fsync a file or directory by path (best effort for directories).
     static func sync(_ path: String) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -108,25 +123,44 @@ public enum VaultFile {
 
 /// An advisory `flock(2)` on `VAULT.lock`: writers that seal hold it shared, `rotate-key` and
 /// `restore` hold it exclusive, so no write sealed under an old key races a rotation.
-final class VaultLock {
+public final class VaultLock: @unchecked Sendable {
     enum Kind { case shared, exclusive }
     private let path: String
     private var fd: Int32 = -1
     private(set) var held: Kind?
+
+    /// Called once when a lock is not granted within a second (the CLI prints it).
+    nonisolated(unsafe) public static var waitingNotice: ((String) -> Void)?
+    /// How long to wait for another tokvault process before giving up.
+    nonisolated(unsafe) public static var timeoutSeconds: Double = 120
 
     init(vaultPath: String) { path = vaultPath + ".lock" }
 
     func acquire(_ kind: Kind) throws {
         if held == .exclusive || held == kind { return }
         if fd < 0 {
-            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard fd >= 0 else {
                 throw VaultError.failure("cannot open lock file \(path): \(String(cString: strerror(errno)))")
             }
         }
-        while flock(fd, kind == .shared ? LOCK_SH : LOCK_EX) != 0 {
-            if errno == EINTR { continue }
-            throw VaultError.failure("cannot lock \(path): \(String(cString: strerror(errno)))")
+        let start = Date()
+        var noticed = false
+        while flock(fd, (kind == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw VaultError.failure("cannot lock \(path): \(String(cString: strerror(errno)))")
+            }
+            let waited = Date().timeIntervalSince(start)
+            if waited > Self.timeoutSeconds {
+                throw VaultError.failure(
+                    "gave up after \(Int(Self.timeoutSeconds)) s waiting for another tokvault process to release \(path)",
+                    hint: "is a tokvault command waiting for input somewhere? nothing was changed")
+            }
+            if waited > 1 && !noticed {
+                noticed = true
+                Self.waitingNotice?("waiting for another tokvault process to finish with the vault…")
+            }
+            usleep(20_000)
         }
         held = kind
     }

@@ -45,8 +45,7 @@ struct AddApp: ParsableCommand {
                     hint: "use --secret-stdin or --secret-file, or --public for an app without a secret")
             }
             clientSecret = read
-            try vault.holdLock(exclusive: false)
-            key = try vaultOptions.unlock(vault)
+            key = try vaultOptions.unlockForWriting(vault)
         }
         try vault.addApp(app, clientSecret: clientSecret, key: key)
         print("Added app \(name): client id \(app.clientID), token endpoint \(app.tokenEndpoint)"

@@ -16,7 +16,7 @@ struct Doctor: ParsableCommand {
     func run() throws {
         let path = vaultOptions.path
         var problems = 0
-        func row(_ label: String, _ value: String) { print(Output.pad(label, 12) + value) }
+        func row(_ label: String, _ value: String) { print(Output.pad(label, 12) + Output.safe(value)) }
         func problem(_ label: String, _ value: String) { problems += 1; row(label, "PROBLEM: " + value) }
 
         row("tokvault", Tokvault.version)

@@ -20,8 +20,7 @@ struct KeyFileCommand: ParsableCommand {
 
         func run() throws {
             let vault = try vaultOptions.open()
-            try vault.holdLock(exclusive: false)
-            let key = try vaultOptions.unlock(vault)
+            let key = try vaultOptions.unlockForWriting(vault)
             let keyFile = KeyFile.generate()
             try SecureFile.createNew(file, contents: keyFile.rendered())
             do {
@@ -47,8 +46,7 @@ struct KeyFileCommand: ParsableCommand {
         func run() throws {
             let vault = try vaultOptions.open()
             let keyFile = try KeyFile.load(path: file)
-            try vault.holdLock(exclusive: false)
-            let key = try vaultOptions.unlock(vault)
+            let key = try vaultOptions.unlockForWriting(vault)
             try vault.addKeyFileSlot(keyFile, key: key)
             print("Key file \(file) (fingerprint \(keyFile.fingerprint.prefix(16))) now unlocks \(vault.path)")
         }

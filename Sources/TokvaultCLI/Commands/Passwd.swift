@@ -21,9 +21,12 @@ struct Passwd: ParsableCommand {
 
     func run() throws {
         let vault = try vaultOptions.open()
-        try vault.holdLock(exclusive: false)
-        let key = try vaultOptions.unlock(vault)
+        // Every prompt comes before the vault lock is taken: a user who walks away from a
+        // prompt must not block other tokvault processes.
+        let material = try vaultOptions.material(for: vault)
         let passphrase = try NewPassphrase.read(file: newPassphraseFile, purpose: vault.path)
+        try vault.holdLock(exclusive: false)
+        let key = try vault.unlock(material)
         let existing = try vault.keySlots().first { $0.kind == .passphrase }
         let parameters = kdf.parameters ?? existing?.kdfParameters.flatMap { $0.isWithinBounds ? $0 : nil } ?? .default
         try vault.changePassphrase(passphrase, kdf: parameters, key: key)

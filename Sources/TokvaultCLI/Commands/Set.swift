@@ -30,6 +30,9 @@ struct SetCommand: ParsableCommand {
     @Flag(name: .long, help: "Make the app a public client: drop its client secret (and its tokens).")
     var `public` = false
 
+    @Flag(name: [.long, .customShort("y")], help: "Don't ask before dropping the client secret (--public).")
+    var yes = false
+
     @Flag(name: .long, help: "Import a refresh token from standard input (from the manual authorize/curl procedure).")
     var refreshTokenStdin = false
 
@@ -78,13 +81,20 @@ struct SetCommand: ParsableCommand {
         if !original.isPublicClient && original.clientSecret == nil && changes.newClientSecret == nil && !`public` {
             Diagnostics.warning("app \"\(name)\" has no client secret; give one with --secret-stdin, --secret-file or --secret-prompt")
         }
+        if `public` && original.clientAuth != .none {
+            guard try Terminal.confirmOrRequireYes(
+                "Make \(name) a public client? Its client secret and tokens are deleted.", yes: yes,
+                refusal: "refusing to delete the client secret of \"\(name)\" without confirmation") else { return }
+        }
         var key: DataKey?
         if try vault.updateNeedsKey(original: original, updated: updated, changes: changes) {
-            try vault.holdLock(exclusive: false)
-            key = try vaultOptions.unlock(vault)
+            key = try vaultOptions.unlockForWriting(vault)
         }
         let report = try vault.updateApp(original: original, updated: updated, changes: changes, key: key)
         print("Updated app \(updated.name): \(report.changedColumns.joined(separator: ", "))")
+        if original.tokenEndpoint != updated.tokenEndpoint {
+            print("Token endpoint: \(original.tokenEndpoint) -> \(updated.tokenEndpoint) (the client secret is now sent there)")
+        }
         if report.droppedTokens {
             print("Removed the app's tokens: they were issued to the old client or endpoint. Run `tokvault login \(updated.name)`.")
         } else if report.droppedAccessTokens {

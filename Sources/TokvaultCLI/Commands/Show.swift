@@ -59,7 +59,7 @@ struct Show: ParsableCommand {
         if let verified { rows.append(("verified", "\(verified) sealed field(s) open with this key")) }
         let width = rows.map(\.0.count).max() ?? 0
         for (label, value) in rows {
-            print(Output.pad(label, width) + "  " + value)
+            print(Output.pad(label, width) + "  " + Output.safe(value))
         }
     }
 }

@@ -1,0 +1,17 @@
+#ifndef TOKVAULT_CTOKVAULT_H
+#define TOKVAULT_CTOKVAULT_H
+
+#include <sys/types.h>
+
+/// Marks the process non-dumpable (no core file, no ptrace attach by other processes of the
+/// same user, /proc/PID/mem unreadable). prctl(2) is variadic, so Swift cannot call it directly.
+int tokvault_set_nondumpable(void);
+
+/// An unnamed file in `dir` (O_TMPFILE), or -1 with errno set. Nothing is visible in the
+/// directory until `tokvault_link_tmpfile` gives it a name, so a kill leaves nothing behind.
+int tokvault_open_tmpfile(const char *dir, mode_t mode);
+
+/// Gives an O_TMPFILE file its name; fails with EEXIST rather than replace a file.
+int tokvault_link_tmpfile(int fd, const char *path);
+
+#endif

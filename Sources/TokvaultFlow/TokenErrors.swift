@@ -1,0 +1,120 @@
+import Foundation
+import NIOHTTP1
+import TokvaultVault
+
+/// Turns a token endpoint's non-200 answer into one message, a hint and an exit code.
+/// The branch is on the OAuth `error` value; the AADSTS number only picks a better hint.
+enum TokenErrors {
+    static func error(status: Int, data: Data, headers: HTTPHeaders, app: App, grant: TokenClient.Grant, endpoint: String) -> VaultError {
+        let host = URLComponents(string: endpoint)?.host ?? endpoint
+        let contentType = headers.first(name: "Content-Type")?.lowercased() ?? ""
+        guard !data.isEmpty else {
+            return VaultError(exitCode: exitForBodyless(status),
+                              "the token endpoint \(host) answered HTTP \(status) with an empty body",
+                              hint: bodylessHint(status, app: app))
+        }
+        guard let body = try? JSONDecoder().decode(OAuthErrorBody.self, from: data) else {
+            let kind = contentType.contains("html") ? "an HTML page" : "a body that is not an OAuth error (\(contentType.isEmpty ? "no content type" : contentType))"
+            return VaultError(exitCode: exitForBodyless(status),
+                              "the token endpoint \(host) answered HTTP \(status) with \(kind)",
+                              hint: bodylessHint(status, app: app))
+        }
+        return map(body, status: status, app: app, grant: grant, host: host)
+    }
+
+    static func exitForBodyless(_ status: Int) -> Int32 {
+        status == 429 || status >= 500 ? VaultError.Code.unreachable : VaultError.Code.failure
+    }
+
+    static func bodylessHint(_ status: Int, app: App) -> String {
+        switch status {
+        case 429: return "the identity provider is throttling requests; try again later"
+        case 500...599: return "the identity provider has a problem; try again later"
+        case 404: return "check the token endpoint of app \"\(app.name)\" (`tokvault show \(app.name)`)"
+        default: return "a proxy or firewall may be answering instead of the identity provider; check `tokvault show \(app.name)` and HTTPS_PROXY"
+        }
+    }
+
+    static func map(_ body: OAuthErrorBody, status: Int, app: App, grant: TokenClient.Grant, host: String) -> VaultError {
+        let code = body.aadstsCode
+        var message = "the identity provider refused the request: \(body.error)"
+        if let summary = body.summary {
+            message += " (\(AppSpec.printable(summary)))"
+        } else if let code {
+            message += " (\(code))"
+        }
+        var ids: [String] = []
+        if let trace = body.traceID { ids.append("trace id \(trace)") }
+        if let correlation = body.correlationID { ids.append("correlation id \(correlation)") }
+        let idText = ids.isEmpty ? "" : " [\(ids.joined(separator: ", "))]"
+        let login = "run `tokvault login \(app.name)`"
+        let isCode: Bool = { if case .authorizationCode = grant { return true } else { return false } }()
+
+        switch body.error {
+        case "invalid_grant":
+            switch code {
+            case "AADSTS65001":
+                return VaultError(exitCode: VaultError.Code.loginRequired, message + idText,
+                                  hint: "consent is missing: an administrator must grant consent for the app, or sign in with `tokvault login \(app.name) --prompt consent`")
+            case "AADSTS50076", "AADSTS50079", "AADSTS50158":
+                return VaultError(exitCode: VaultError.Code.loginRequired, message + idText,
+                                  hint: "multi-factor authentication is required: \(login)")
+            case "AADSTS700082", "AADSTS700084", "AADSTS70043", "AADSTS50173":
+                return VaultError(exitCode: VaultError.Code.loginRequired, message + idText,
+                                  hint: "the sign-in has expired (token lifetime or sign-in frequency policy): \(login)")
+            case "AADSTS50011":
+                return VaultError(exitCode: VaultError.Code.failure, message + idText, hint: redirectHint(app))
+            default:
+                if isCode {
+                    return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                                      hint: "the authorization code expired, was already used, or does not match this login's PKCE verifier: \(login) again")
+                }
+                return VaultError(exitCode: VaultError.Code.loginRequired, "login required for app \"\(app.name)\": " + message + idText,
+                                  hint: login)
+            }
+        case "interaction_required", "login_required", "consent_required":
+            return VaultError(exitCode: VaultError.Code.loginRequired, "login required for app \"\(app.name)\": " + message + idText,
+                              hint: code == "AADSTS65001" || body.error == "consent_required"
+                                ? "consent is missing: sign in with `tokvault login \(app.name) --prompt consent`" : login)
+        case "invalid_client":
+            switch code {
+            case "AADSTS7000222":
+                return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                                  hint: "the client secret has expired: create a new one in the app registration and store it with `tokvault set \(app.name) --secret-prompt`")
+            case "AADSTS700025":
+                return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                                  hint: "the app is registered as a public client: `tokvault set \(app.name) --public`")
+            case "AADSTS7000218":
+                return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                                  hint: "the app needs a client secret: `tokvault set \(app.name) --secret-prompt`, or enable 'Allow public client flows' in the app registration")
+            default:
+                return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                                  hint: "the client secret (or client id) is wrong: store the current secret with `tokvault set \(app.name) --secret-prompt`")
+            }
+        case "unauthorized_client":
+            return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                              hint: "the app registration does not allow this grant; check its platform settings (redirect URIs, public client flows)")
+        case "invalid_scope":
+            return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                              hint: "check the scope of app \"\(app.name)\" (`tokvault set \(app.name) --scope …`)")
+        case "invalid_request":
+            if code == "AADSTS50011" || code == "AADSTS500112" || code == "AADSTS50010" {
+                return VaultError(exitCode: VaultError.Code.failure, message + idText, hint: redirectHint(app))
+            }
+            return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                              hint: "check the app's configuration with `tokvault show \(app.name)`")
+        case "temporarily_unavailable", "server_error":
+            return VaultError(exitCode: VaultError.Code.unreachable, message + idText, hint: "the identity provider has a problem; try again later")
+        case "unsupported_grant_type":
+            return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                              hint: "the server at \(host) does not support this grant; check the token endpoint")
+        default:
+            return VaultError(exitCode: status >= 500 || status == 429 ? VaultError.Code.unreachable : VaultError.Code.failure,
+                              message + idText)
+        }
+    }
+
+    static func redirectHint(_ app: App) -> String {
+        "the redirect URI does not match the app registration: add \(app.redirectURI) under Authentication → Mobile and desktop applications (or Web), or change it with `tokvault set \(app.name) --redirect-uri URI`"
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import TokvaultVault
+
+/// A successful token endpoint answer (RFC 6749 §5.1). Token strings are moved into guarded
+/// memory as soon as they are decoded.
+public struct TokenResponse: Sendable {
+    public var tokenSet: TokenSet
+    public var expiresIn: Int64
+    public var idTokenClaims: IDTokenClaims?
+}
+
+/// An error answer (RFC 6749 §5.2), with Microsoft's extra fields when present.
+public struct OAuthErrorBody: Decodable, Sendable, Equatable {
+    public var error: String
+    public var errorDescription: String?
+    public var errorCodes: [Int]?
+    public var traceID: String?
+    public var correlationID: String?
+    public var suberror: String?
+
+    enum CodingKeys: String, CodingKey {
+        case error, suberror
+        case errorDescription = "error_description"
+        case errorCodes = "error_codes"
+        case traceID = "trace_id"
+        case correlationID = "correlation_id"
+    }
+
+    /// `AADSTS70008` from the description or the first of `error_codes`.
+    public var aadstsCode: String? {
+        if let description = errorDescription,
+           let range = description.range(of: #"AADSTS[0-9]+"#, options: .regularExpression) {
+            return String(description[range])
+        }
+        return errorCodes?.first.map { "AADSTS\($0)" }
+    }
+
+    /// The first line of the description (Azure appends trace and correlation ids on new lines).
+    public var summary: String? {
+        errorDescription?.split(whereSeparator: \.isNewline).first.map { String($0).trimmingCharacters(in: .whitespaces) }
+    }
+}
+
+enum TokenResponseParser {
+    private struct Body: Decodable {
+        var accessToken: String?
+        var tokenType: String?
+        var expiresIn: FlexibleInt?
+        var refreshToken: String?
+        var idToken: String?
+        var scope: String?
+
+        enum CodingKeys: String, CodingKey {
+            case scope
+            case accessToken = "access_token"
+            case tokenType = "token_type"
+            case expiresIn = "expires_in"
+            case refreshToken = "refresh_token"
+            case idToken = "id_token"
+        }
+    }
+
+    /// `expires_in` as a number or a numeric string (both are seen in the wild).
+    struct FlexibleInt: Decodable {
+        var value: Int64
+        init(from decoder: Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let n = try? container.decode(Int64.self) { value = n; return }
+            if let d = try? container.decode(Double.self), d.isFinite { value = Int64(d); return }
+            let s = try container.decode(String.self)
+            guard let n = Int64(s.trimmingCharacters(in: .whitespaces)) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expires_in is not a number")
+            }
+            value = n
+        }
+    }
+
+    /// Parses a 200 answer; `now` is when the response arrived (expiry is counted from then).
+    static func parseSuccess(_ data: Data, now: Int64, endpoint: String) throws -> TokenResponse {
+        guard let body = try? JSONDecoder().decode(Body.self, from: data) else {
+            throw VaultError.failure("the token endpoint \(endpoint) answered 200 with a body that is not a token response")
+        }
+        guard var access = body.accessToken, !access.isEmpty else {
+            throw VaultError.failure("the token endpoint \(endpoint) answered without an access_token")
+        }
+        let tokenType = body.tokenType ?? "Bearer"
+        guard tokenType.lowercased() == "bearer" || tokenType.lowercased() == "pop" else {
+            throw VaultError.failure("the token endpoint answered token_type \"\(AppSpec.printable(tokenType))\"; tokvault handles Bearer tokens")
+        }
+        // Without expires_in, assume one hour (RFC 6749 leaves it optional; Azure always sends it).
+        let expiresIn = max(0, min(body.expiresIn?.value ?? 3600, 366 * 86400))
+        var accessBytes = Array(access.utf8)
+        access = ""
+        func secure(_ text: String?) -> SecureBytes? {
+            guard var bytes = text.map({ Array($0.utf8) }), !bytes.isEmpty else { return nil }
+            return SecureBytes(consuming: &bytes)
+        }
+        let claims = try body.idToken.map { try IDTokenClaims.decode($0) }
+        let set = TokenSet(
+            accessToken: SecureBytes(consuming: &accessBytes), tokenType: "Bearer", expiresAt: now + expiresIn,
+            grantedScope: body.scope, refreshToken: secure(body.refreshToken), idToken: secure(body.idToken),
+            account: claims?.account)
+        return TokenResponse(tokenSet: set, expiresIn: expiresIn, idTokenClaims: claims)
+    }
+}
+
+/// The claims tokvault reads from an ID token. The signature is not checked: the token came
+/// straight from the token endpoint over TLS (OIDC Core 3.1.3.7, point 6).
+public struct IDTokenClaims: Decodable, Sendable, Equatable {
+    public var iss: String?
+    public var aud: Audience?
+    public var exp: Int64?
+    public var nonce: String?
+    public var tid: String?
+    public var preferredUsername: String?
+    public var upn: String?
+    public var email: String?
+    public var name: String?
+
+    enum CodingKeys: String, CodingKey {
+        case iss, aud, exp, nonce, tid, upn, email, name
+        case preferredUsername = "preferred_username"
+    }
+
+    /// `aud` is a string or an array of strings.
+    public struct Audience: Decodable, Sendable, Equatable {
+        public var values: [String]
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let one = try? c.decode(String.self) { values = [one] } else { values = try c.decode([String].self) }
+        }
+    }
+
+    public var account: String? { preferredUsername ?? upn ?? email ?? name }
+
+    static func decode(_ jwt: String) throws -> IDTokenClaims {
+        let parts = jwt.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Sodium.decodeBase64URL(String(parts[1]).replacingOccurrences(of: "=", with: ""), into: parts[1].utf8.count) else {
+            throw VaultError.failure("the token endpoint returned an id_token that is not a JWT")
+        }
+        let data = payload.withUnsafeBytes { Data($0) }
+        guard let claims = try? JSONDecoder().decode(IDTokenClaims.self, from: data) else {
+            throw VaultError.failure("the token endpoint returned an id_token whose claims are not JSON")
+        }
+        return claims
+    }
+
+    /// OIDC Core 3.1.3.7: issuer, audience, expiry and nonce. `expectedIssuer` may contain
+    /// Azure's `{tenantid}` template, filled from the `tid` claim.
+    public func validate(clientID: String, expectedIssuer: String?, nonce expectedNonce: String?, now: Int64) throws {
+        func fail(_ why: String) -> VaultError {
+            VaultError.failure("the ID token failed validation: \(why); the tokens were not stored",
+                               hint: "this points at a misconfigured app or a tampered response; try `tokvault login` again")
+        }
+        guard aud?.values.contains(clientID) == true else { throw fail("its audience is not client id \(clientID)") }
+        if let exp, exp + 300 < now { throw fail("it expired at \(exp)") }
+        if let expectedNonce {
+            guard let nonce, Sodium.constantTimeEquals(Array(nonce.utf8), Array(expectedNonce.utf8)) else {
+                throw fail("its nonce does not match this login")
+            }
+        }
+        if var issuer = expectedIssuer {
+            if issuer.contains("{tenantid}") {
+                guard let tid else { throw fail("it has no tid to check the issuer against") }
+                issuer = issuer.replacingOccurrences(of: "{tenantid}", with: tid)
+            }
+            guard iss == issuer else { throw fail("its issuer \(AppSpec.printable(iss ?? "(none)")) is not \(issuer)") }
+        }
+    }
+}
