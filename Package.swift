@@ -5,6 +5,7 @@ let package = Package(
     name: "tokvault",
     products: [
         .executable(name: "tokvault", targets: ["tokvault"]),
+        .executable(name: "tokvault-fake-idp", targets: ["tokvault-fake-idp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,7 +49,22 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
+        ),
+        // A protocol-faithful fake identity provider (Azure v2 paths) for tests and benchmarks.
+        .target(
+            name: "TokvaultFakeIdP",
+            dependencies: [
+                "TokvaultVault",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "tokvault-fake-idp",
+            dependencies: ["TokvaultFakeIdP"]
         ),
         // The command-line surface: ArgumentParser commands, prompts, output formatting.
         .target(
@@ -58,6 +74,7 @@ let package = Package(
                 "TokvaultFlow",
                 "CTokvault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -67,10 +84,10 @@ let package = Package(
         .testTarget(
             name: "TokvaultTests",
             dependencies: [
-                "TokvaultVault", "TokvaultFlow", "TokvaultCLI", "CSodium", "tokvault",
+                "TokvaultVault", "TokvaultFlow", "TokvaultCLI", "TokvaultFakeIdP", "CSodium", "tokvault", "tokvault-fake-idp",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
-            exclude: ["Vectors"]
+            exclude: ["Vectors", "Support/scripted-browser.py"]
         ),
     ]
 )

@@ -22,7 +22,7 @@ public enum Entry {
     }
 
     /// Runs one command line; returns the exit code.
-    public static func run(_ arguments: [String]) -> Int32 {
+    public static func run(_ arguments: [String]) async -> Int32 {
         hardenProcess()
         let command: ParsableCommand
         do {
@@ -31,8 +31,12 @@ public enum Entry {
             return report(parseError: error)
         }
         do {
-            var command = command
-            try command.run()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                var command = command
+                try command.run()
+            }
             return 0
         } catch let error as VaultError {
             Diagnostics.error(error.message, hint: error.hint)

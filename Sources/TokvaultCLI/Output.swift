@@ -49,6 +49,21 @@ enum Output {
         for row in rows { print(line(row)) }
     }
 
+    /// A secret and a newline straight to stdout with write(2), not through Swift strings.
+    static func writeSecretLine(_ secret: SecureBytes) {
+
+        secret.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+        _ = Glibc.write(1, "\n", 1)
+    }
+
     static func json<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

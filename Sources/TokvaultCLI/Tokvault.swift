@@ -1,7 +1,7 @@
 import ArgumentParser
 import TokvaultVault
 
-public struct Tokvault: ParsableCommand {
+public struct Tokvault: AsyncParsableCommand {
     public static let version = "0.1.0"
 
     public static let configuration = CommandConfiguration(
@@ -14,6 +14,7 @@ public struct Tokvault: ParsableCommand {
         version: "tokvault \(version)",
         subcommands: [
             Init.self, AddApp.self, List.self, Show.self, SetCommand.self, Remove.self,
+            Login.self, Logout.self, Token.self, Refresh.self,
             Passwd.self, KeyFileCommand.self, RotateKey.self, Backup.self, Restore.self,
             Doctor.self, Log.self,
         ]

@@ -75,7 +75,7 @@ public struct TokenClient: Sendable {
         return (form, basic)
     }
 
-    static func missingSecret(_ app: App) -> VaultError {
+    public static func missingSecret(_ app: App) -> VaultError {
         VaultError.failure("app \"\(app.name)\" is a confidential client but has no client secret",
                            hint: "store it with `tokvault set \(app.name) --secret-prompt`, or mark the app --public")
     }

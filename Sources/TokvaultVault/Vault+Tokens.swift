@@ -23,7 +23,35 @@ public struct TokenSet: Sendable {
     }
 }
 
+/// Held while one process refreshes an app's tokens; others wait, then reuse the result.
+public final class RefreshLock: @unchecked Sendable {
+    let lock: VaultLock
+
+    init(_ lock: VaultLock) { self.lock = lock }
+
+    public func release() { lock.release() }
+}
+
 extension Vault {
+    /// The per-app single-flight lock (`flock(2)` on `VAULT.lock-APPID`). Readers of a token
+    /// that is still valid never take it.
+    public func acquireRefreshLock(for app: App, timeoutSeconds: Double) throws -> RefreshLock {
+        let lock = VaultLock(vaultPath: path, name: app.id)
+        try lock.acquire(.exclusive, timeout: timeoutSeconds)
+        return RefreshLock(lock)
+    }
+
+    /// Deletes an app's refresh token, ID token and cached access tokens.
+    @discardableResult
+    public func logout(_ app: App) throws -> Bool {
+        try sealingWrite(key: nil) { db in
+            let sessions = try Session.filter(Column("app_id") == app.id).deleteAll(db)
+            let tokens = try AccessToken.filter(Column("app_id") == app.id).deleteAll(db)
+            try Self.record(db, "logout", app: app.name)
+            return sessions + tokens > 0
+        }
+    }
+
     /// Stores a token response in one transaction: the access token for `scopeKey` ('' = the
     /// app's own scope) and, when present, the rotated refresh token and the ID token. A
     /// refresh token the server did not rotate is kept.

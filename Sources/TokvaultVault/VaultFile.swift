@@ -136,7 +136,11 @@ public final class VaultLock: @unchecked Sendable {
 
     init(vaultPath: String) { path = vaultPath + ".lock" }
 
-    func acquire(_ kind: Kind) throws {
+    /// A lock of its own, beside the vault (`VAULT.lock-NAME`).
+    init(vaultPath: String, name: String) { path = vaultPath + ".lock-" + name }
+
+    func acquire(_ kind: Kind, timeout: Double? = nil) throws {
+        let limit = timeout ?? Self.timeoutSeconds
         if held == .exclusive || held == kind { return }
         if fd < 0 {
             fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -151,9 +155,9 @@ public final class VaultLock: @unchecked Sendable {
                 throw VaultError.failure("cannot lock \(path): \(String(cString: strerror(errno)))")
             }
             let waited = Date().timeIntervalSince(start)
-            if waited > Self.timeoutSeconds {
+            if waited > limit {
                 throw VaultError.failure(
-                    "gave up after \(Int(Self.timeoutSeconds)) s waiting for another tokvault process to release \(path)",
+                    "gave up after \(Int(limit)) s waiting for another tokvault process to release \(path)",
                     hint: "is a tokvault command waiting for input somewhere? nothing was changed")
             }
             if waited > 1 && !noticed {

@@ -1,4 +1,4 @@
-import TokvaultCLI
 import Glibc
+import TokvaultCLI
 
-exit(Entry.run(Array(CommandLine.arguments.dropFirst())))
+exit(await Entry.run(Array(CommandLine.arguments.dropFirst())))

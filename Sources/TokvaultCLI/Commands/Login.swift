@@ -1,0 +1,272 @@
+import ArgumentParser
+import Foundation
+import TokvaultFlow
+import TokvaultVault
+
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "login",
+        abstract: "Sign in to APP in the browser (authorization code + PKCE) and store the tokens.",
+        discussion: """
+        tokvault prints the authorize URL, opens it in the browser ($BROWSER, xdg-open or open) \
+        and listens on the redirect URI (http://localhost:8080 by default) for the answer, \
+        checking its state. Without a browser (over SSH), open the URL anywhere, sign in, and \
+        paste the address bar's URL (or just the code) into this terminal. The code is \
+        redeemed with the PKCE verifier and, for confidential apps, the client secret.
+        """)
+
+    @Argument(help: "App name.")
+    var name: String
+
+    @Flag(name: .long, help: "Only print the URL; don't open a browser.")
+    var noBrowser = false
+
+    @Flag(name: .long, help: "Don't listen on the redirect URI; paste the redirect URL or code instead.")
+    var manual = false
+
+    @Option(name: .long, help: ArgumentHelp("Listen on this port instead of the redirect URI's, 0 for any free one (sent as the redirect URI's port).", valueName: "port"))
+    var port: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for the sign-in (default 300; codes live about 10 minutes).", valueName: "seconds"))
+    var timeout: Int = 300
+
+    @Flag(name: .long, help: "Ask for response_mode=form_post (the code arrives in a POST body, not the URL).")
+    var formPost = false
+
+    @Option(name: .long, help: ArgumentHelp("OpenID prompt: login, consent, select_account or none.", valueName: "prompt"))
+    var prompt: String?
+
+    @Option(name: .long, help: ArgumentHelp("Pre-fill the account (login_hint).", valueName: "user"))
+    var loginHint: String?
+
+    @Option(name: .long, help: ArgumentHelp("Skip the account picker's realm discovery (domain_hint).", valueName: "domain"))
+    var domainHint: String?
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be 0–65535 (0: any free port)") }
+        if !(10...3600).contains(timeout) { throw ValidationError("--timeout must be 10–3600 seconds") }
+        if let prompt, !["login", "consent", "select_account", "none", "create"].contains(prompt) {
+            throw ValidationError("--prompt must be login, consent, select_account, none or create")
+        }
+        if manual && port != nil { throw ValidationError("--manual does not listen, so --port has no effect") }
+    }
+
+    func run() async throws {
+        let vault = try vaultOptions.open()
+        let app = try vault.app(named: name)
+        guard app.flow == "authorization_code" else {
+            throw VaultError.usage("app \"\(name)\" uses the \(app.flow) flow, which has no browser sign-in")
+        }
+        // Unlock first: the passphrase prompt must not eat into the code's lifetime.
+        let material = try vaultOptions.material(for: vault)
+        let key = try vault.unlock(material)
+        let clientSecret = try vault.clientSecret(of: app, key: key)
+        if !app.isPublicClient && clientSecret == nil { throw TokenClient.missingSecret(app) }
+
+        let secrets = LoginSecrets()
+        let outcome = Rendezvous<AuthorizationResponse>()
+        var receiver: LoopbackReceiver?
+        var redirectURI = app.redirectURI
+        if !manual {
+            let started = try LoopbackReceiver.start(
+                redirectURI: app.redirectURI, portOverride: port, secrets: secrets, appName: name,
+                notice: { Diagnostics.warning($0) })
+            redirectURI = started.redirectURI(replacingPortOf: app.redirectURI)
+            started.onOutcome { result in
+                switch result {
+                case .code(let code): outcome.resolve(.success(.code(code, state: secrets.state)))
+                case let .error(error, description): outcome.resolve(.success(.error(error, description: description, state: secrets.state)))
+                }
+            }
+            receiver = started
+        }
+        defer { receiver?.close() }
+
+        var request = AuthorizeRequest(app: app, redirectURI: redirectURI, secrets: secrets)
+        request.responseMode = formPost ? .formPost : .query
+        request.prompt = prompt
+        request.loginHint = loginHint
+        request.domainHint = domainHint
+        let url = request.url
+
+        installInterruptHandler()
+        Diagnostics.write("Sign in to \(name) at:\n\n    \(url)\n\n")
+        let opened = noBrowser ? false : Browser.open(url)
+        let interactive = isatty(STDIN_FILENO) == 1
+        if manual || !opened || interactive {
+            if interactive {
+                Diagnostics.write(manual || !opened
+                    ? "Open the URL in a browser, sign in, then paste the address bar's URL (or the code) here and press Enter:\n"
+                    : "Waiting for the browser… (or paste the redirect URL or code here and press Enter)\n")
+                PasteReader.start(secrets: secrets, outcome: outcome)
+            } else if manual {
+                throw VaultError.usage("--manual needs a terminal to paste the redirect URL into")
+            } else if !opened {
+                Diagnostics.note("no browser could be opened: open the URL above on any machine; tokvault waits for the redirect to \(redirectURI)")
+            }
+        }
+        Countdown.start(seconds: timeout, outcome: outcome)
+        Task.detached {
+            try? await Task.sleep(nanoseconds: UInt64(timeout) * 1_000_000_000)
+            outcome.resolve(.failure(VaultError.failure(
+                "no sign-in response arrived within \(timeout) s",
+                hint: "run `tokvault login \(name)` again (--timeout N to wait longer, --manual to paste the redirect URL)")))
+        }
+
+        let response = try await outcome.wait()
+        receiver?.close()
+        receiver = nil
+        let code: String
+        switch response {
+        case let .error(error, description, _):
+            throw VaultError.failure(
+                "the sign-in failed: \(error)\(description.map { " — \(AppSpec.printable($0.split(whereSeparator: \.isNewline).first.map(String.init) ?? $0))" } ?? "")",
+                hint: Self.hint(forAuthorizeError: error, description: description, app: app))
+        case let .code(value, _):
+            code = value
+        }
+        Diagnostics.note("received the authorization code; redeeming it…")
+        var codeBytes = Array(code.utf8)
+        let tokens = try await TokenClient().redeem(
+            .authorizationCode(code: SecureBytes(consuming: &codeBytes), verifier: secrets.codeVerifier, redirectURI: redirectURI),
+            app: app, clientSecret: clientSecret)
+        if let claims = tokens.idTokenClaims {
+            try claims.validate(clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app),
+                                nonce: request.wantsIDToken ? secrets.nonce : nil, now: Int64(Date().timeIntervalSince1970))
+        }
+        try store(tokens.tokenSet, app: app, vault: vault, material: material, key: key)
+
+        let set = tokens.tokenSet
+        print("Logged in to \(name)\(set.account.map { " as \(Output.safe($0))" } ?? "")")
+        print("  scope:         \(Output.safe(set.grantedScope ?? app.scope))")
+        print("  access token:  valid until \(Output.isoTime(set.expiresAt)) (\(Output.relative(set.expiresAt)))")
+        print("  refresh token: \(set.refreshToken == nil ? "none returned (add offline_access to the scope to get one)" : "stored")")
+    }
+
+    /// Stores under the vault lock; if a rotate-key slipped in during the browser wait, unlock
+    /// again and store under the new key rather than lose the tokens.
+    func store(_ set: TokenSet, app: App, vault: Vault, material: UnlockMaterial, key: DataKey) throws {
+        try vault.holdLock(exclusive: false)
+        defer { vault.releaseLock() }
+        let current = try vault.unlock(material)
+        try vault.storeTokens(set, for: app, key: current.generation == key.generation ? key : current, action: "login")
+    }
+
+    static func hint(forAuthorizeError error: String, description: String?, app: App) -> String {
+        let code = description.flatMap { d in d.range(of: #"AADSTS[0-9]+"#, options: .regularExpression).map { String(d[$0]) } }
+        switch (error, code) {
+        case (_, "AADSTS50011"?):
+            return "register \(app.redirectURI) as a redirect URI of the app (Authentication → Mobile and desktop applications or Web)"
+        case ("access_denied", _):
+            return "the sign-in was cancelled or consent was refused; run `tokvault login \(app.name)` to try again"
+        case ("consent_required", _), (_, "AADSTS65001"?):
+            return "an administrator must grant consent, or try `tokvault login \(app.name) --prompt consent`"
+        case ("invalid_request", _):
+            return "check the app's client id, scope and redirect URI (`tokvault show \(app.name)`)"
+        default:
+            return "run `tokvault login \(app.name)` to try again"
+        }
+    }
+
+    private func installInterruptHandler() {
+        signal(SIGINT) { _ in
+            let message = "\ntokvault: login cancelled\n"
+            _ = message.withCString { Glibc.write(2, $0, strlen($0)) }
+            _exit(130)
+        }
+    }
+}
+
+/// Reads pasted redirect URLs or codes from the terminal while the listener waits.
+enum PasteReader {
+    static func start(secrets: LoginSecrets, outcome: Rendezvous<AuthorizationResponse>) {
+        let thread = Thread {
+            while !outcome.isResolved, let line = readLine(strippingNewline: true) {
+                let text = line.trimmingCharacters(in: .whitespaces)
+                if text.isEmpty { continue }
+                do {
+                    switch try RedirectParser.parsePasted(text) {
+                    case let .code(code, state):
+                        // A pasted URL carries the state: check it. A bare code has none, and PKCE binds it.
+                        if let state, !secrets.stateMatches(state) {
+                            Diagnostics.warning("that URL's state does not match this login (a stale tab?); paste the newest one")
+                            continue
+                        }
+                        outcome.resolve(.success(.code(code, state: state)))
+                    case let .error(error, description, state):
+                        guard secrets.stateMatches(state) else {
+                            Diagnostics.warning("that error URL does not belong to this login")
+                            continue
+                        }
+                        outcome.resolve(.success(.error(error, description: description, state: state)))
+                    }
+                } catch let error as VaultError {
+                    Diagnostics.warning("\(error.message); paste the whole redirect URL or just the code")
+                } catch {}
+            }
+        }
+        thread.start()
+    }
+}
+
+/// A visible countdown on a terminal: a line every 30 s while the sign-in is pending.
+enum Countdown {
+    static func start(seconds: Int, outcome: Rendezvous<AuthorizationResponse>) {
+        guard isatty(STDERR_FILENO) == 1 else { return }
+        let thread = Thread {
+            var left = seconds
+            while left > 0 && !outcome.isResolved {
+                sleep(1)
+                left -= 1
+                if left % 30 == 0 && left > 0 && !outcome.isResolved {
+                    Diagnostics.write("  … still waiting for the sign-in (\(left / 60):\(String(format: "%02d", left % 60)) left)\n")
+                }
+            }
+        }
+        thread.start()
+    }
+}
+
+/// Opens a URL in the user's browser; false when none could be started.
+enum Browser {
+    static func open(_ url: String) -> Bool {
+        var candidates: [[String]] = []
+        if let browser = VaultFile.environment("BROWSER"), !browser.isEmpty {
+            for entry in browser.split(separator: ":") {
+                let parts = entry.split(separator: " ").map(String.init)
+                guard !parts.isEmpty else { continue }
+                candidates.append(parts.contains("%s") ? parts.map { $0 == "%s" ? url : $0 } : parts + [url])
+            }
+        }
+        candidates.append(["xdg-open", url])
+        candidates.append(["open", url])
+        // The browser must not inherit the vault's unlock secrets.
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["TOKVAULT_PASSPHRASE", "TOKVAULT_PASSPHRASE_FILE", "TOKVAULT_NEW_PASSPHRASE", "TOKVAULT_KEY_FILE"] {
+            environment.removeValue(forKey: name)
+        }
+        for command in candidates {
+            guard let executable = resolve(command[0]) else { continue }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = Array(command.dropFirst())
+            process.environment = environment
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            if (try? process.run()) != nil { return true }
+        }
+        return false
+    }
+
+    static func resolve(_ name: String) -> String? {
+        if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
+        for dir in (VaultFile.environment("PATH") ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,205 @@
+// Public value types of the fake identity provider: configuration, faults, statistics.
+
+/// The signed-in user every authorization is approved as.
+public struct FakeUser: Sendable, Equatable {
+    public var username: String
+    public var name: String
+    public var oid: String
+
+    public init(username: String, name: String, oid: String) {
+        self.username = username
+        self.name = name
+        self.oid = oid
+    }
+
+    public static let alice = FakeUser(
+        username: "alice@contoso.example", name: "Alice", oid: "00000000-0000-0000-0000-00000000a11c")
+}
+
+/// A registered application.
+public struct FakeClient: Sendable, Equatable {
+    public var clientID: String
+    /// `nil` = public client (must not authenticate); otherwise a confidential client that must
+    /// send this secret by client_secret_post or client_secret_basic.
+    public var clientSecret: String?
+    /// Registered redirect URIs. Loopback `http` URIs (localhost, 127.0.0.1, [::1]) match any
+    /// port at the authorize endpoint, as Azure does; everything else must match exactly.
+    public var redirectURIs: [String]
+
+    public init(clientID: String, clientSecret: String? = nil, redirectURIs: [String] = ["http://localhost"]) {
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.redirectURIs = redirectURIs
+    }
+
+    public var isPublic: Bool { clientSecret == nil }
+
+    /// The client registered when none is given: public, redirect `http://localhost` (any port).
+    public static let defaultPublic = FakeClient(
+        clientID: "11111111-2222-3333-4444-555555555555", clientSecret: nil, redirectURIs: ["http://localhost"])
+}
+
+public struct FakeIdPConfiguration: Sendable {
+    /// The tenant id (tid GUID). Paths accept it, "organizations" and "common".
+    public var tenant = "00000000-0000-0000-0000-0000000000aa"
+    public var clients: [FakeClient]
+    /// Seconds; returned as `expires_in` and `ext_expires_in`.
+    public var accessTokenLifetime: Int = 3600
+    /// Seconds an authorization code stays redeemable.
+    public var codeLifetime: Int = 600
+    /// Seconds a refresh token stays usable (Azure: 90 days of inactivity).
+    public var refreshTokenLifetime: Int = 90 * 24 * 3600
+    public var user = FakeUser.alice
+    /// 0 = ephemeral port. The listener always binds 127.0.0.1.
+    public var port: Int = 0
+    /// Azure returns a refresh token only when the granted scope includes `offline_access`.
+    /// Set to true to hand one out regardless.
+    public var issueRefreshTokenWithoutOfflineAccess = false
+    /// Called once per answered request with "METHOD /path STATUS" (no query, no body: nothing secret).
+    public var requestLogger: (@Sendable (String) -> Void)?
+
+    public init(
+        tenant: String = "00000000-0000-0000-0000-0000000000aa",
+        clients: [FakeClient] = [FakeClient.defaultPublic],
+        accessTokenLifetime: Int = 3600,
+        codeLifetime: Int = 600,
+        refreshTokenLifetime: Int = 90 * 24 * 3600,
+        user: FakeUser = .alice,
+        port: Int = 0,
+        issueRefreshTokenWithoutOfflineAccess: Bool = false,
+        requestLogger: (@Sendable (String) -> Void)? = nil
+    ) {
+        self.tenant = tenant
+        self.clients = clients
+        self.accessTokenLifetime = accessTokenLifetime
+        self.codeLifetime = codeLifetime
+        self.refreshTokenLifetime = refreshTokenLifetime
+        self.user = user
+        self.port = port
+        self.issueRefreshTokenWithoutOfflineAccess = issueRefreshTokenWithoutOfflineAccess
+        self.requestLogger = requestLogger
+    }
+}
+
+/// Misbehaviour applied to the next token-endpoint requests (see `FakeIdentityProvider.inject`).
+public enum FakeFault: Sendable, Equatable {
+    /// 400 with `Content-Length: 0`.
+    case emptyBody400
+    /// 502 with an HTML body, as a proxy in front of the IdP would answer.
+    case html502
+    /// Waits (on the event loop's timer, not blocking it), then handles the request normally.
+    case slow(milliseconds: Int)
+    /// Reads the request, then closes the connection with a TCP RST and no answer.
+    case connectionReset
+    /// 429 with `Retry-After` and an Azure-shaped JSON error body.
+    case tooManyRequests(retryAfter: Int)
+    /// An Azure-shaped JSON error with the given status, error code, AADSTS number and description.
+    case oauthError(status: Int, error: String, aadsts: Int, description: String)
+
+    var label: String {
+        switch self {
+        case .emptyBody400: return "empty400"
+        case .html502: return "html502"
+        case .slow: return "slow"
+        case .connectionReset: return "reset"
+        case .tooManyRequests: return "429"
+        case .oauthError: return "oauth"
+        }
+    }
+}
+
+/// How a token request authenticated its client.
+public enum FakeClientAuth: String, Sendable, Equatable {
+    /// No secret (public client, or a confidential client that forgot it).
+    case none
+    /// `client_secret` in the form body.
+    case post
+    /// `Authorization: Basic` (RFC 6749 §2.3.1).
+    case basic
+    /// Both at once (rejected with invalid_request).
+    case both
+}
+
+/// One token-endpoint request as the fake saw it.
+public struct FakeTokenRequestRecord: Sendable, Equatable {
+    /// `nil` when the body had no grant_type (or could not be parsed).
+    public var grantType: String?
+    public var clientID: String?
+    public var clientAuth: FakeClientAuth
+    /// Whether a `scope` parameter was present.
+    public var scopeSent: Bool
+    public var scope: String?
+    /// HTTP status answered; 0 when the connection was reset instead.
+    public var status: Int
+    /// The OAuth `error` answered, if any.
+    public var error: String?
+    /// The AADSTS number answered, if any.
+    public var aadsts: Int?
+    /// The injected fault applied to this request, if any ("slow", "reset", "429", ...).
+    public var fault: String?
+}
+
+/// One authorize request as the fake saw it.
+public struct FakeAuthorizeRecord: Sendable, Equatable {
+    public var clientID: String?
+    public var redirectURI: String?
+    public var responseMode: String?
+    public var scope: String?
+    public var state: String?
+    public var prompt: String?
+    public var loginHint: String?
+    public var nonce: String?
+    public var codeChallengeMethod: String?
+    /// "code", "error:<error>", or "page:<AADSTS>" for the error pages that do not redirect.
+    public var outcome: String
+}
+
+/// A request received on `/_fake/callback` (a stand-in redirect target for scripts and tests).
+public struct FakeCallbackRecord: Sendable, Equatable {
+    public var method: String
+    public var parameters: [String: String]
+}
+
+public struct FakeIdPStats: Sendable, Equatable {
+    public var authorizeRequests = 0
+    /// Authorization codes handed out.
+    public var codesIssued = 0
+    /// Token-endpoint requests by grant_type ("" when missing).
+    public var tokenRequests: [String: Int] = [:]
+    /// Successful token responses.
+    public var tokensIssued = 0
+    /// Successful refresh_token grants (each rotates the refresh token).
+    public var refreshRotations = 0
+    /// Used refresh tokens presented again (each revokes the token family).
+    public var reuseDetections = 0
+    /// Authorization codes presented again (each revokes what the code produced).
+    public var codeReuseDetections = 0
+    public var familiesRevoked = 0
+    public var faultsApplied = 0
+    public var pendingFaults = 0
+    public var notFound = 0
+    /// Requests to the `/_fake/resource` endpoint and how many presented a valid token.
+    public var resourceRequests = 0
+    public var resourceAuthorized = 0
+    /// The most recent token requests (at most 10,000), oldest first.
+    public var tokenLog: [FakeTokenRequestRecord] = []
+    /// The most recent authorize requests (at most 10,000), oldest first.
+    public var authorizeLog: [FakeAuthorizeRecord] = []
+    /// The most recent `/_fake/callback` requests (at most 1,000), oldest first.
+    public var callbacks: [FakeCallbackRecord] = []
+    /// Requested paths answered 404 (at most 1,000, without query).
+    public var notFoundPaths: [String] = []
+
+    public var totalTokenRequests: Int { tokenRequests.values.reduce(0, +) }
+
+    public init() {}
+}
+
+/// What the fake knows about an access token it issued.
+public struct FakeAccessTokenInfo: Sendable, Equatable {
+    public var clientID: String
+    public var scope: String
+    public var expiresAt: Double
+    public var revoked: Bool
+    public var isValid: Bool
+}

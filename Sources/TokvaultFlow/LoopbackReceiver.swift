@@ -1,0 +1,280 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import TokvaultVault
+
+/// The redirect URI's listener: a one-shot HTTP server on the loopback interface that waits
+/// for the authorization response (GET with a query, or a `form_post` POST), checks `state`,
+/// answers the browser with a short page, and hands the result to `login`.
+public final class LoopbackReceiver: @unchecked Sendable {
+    /// What arrived, already checked against this login's `state`.
+    public enum Outcome: Sendable, Equatable {
+        case code(String)
+        case error(String, description: String?)
+    }
+
+    public let port: Int
+    public let path: String
+    private let channels: [Channel]
+    private let box: OutcomeBox
+
+    /// Called (on an event-loop thread) for each redirect that is ignored, e.g. a wrong state.
+    public typealias Notice = @Sendable (String) -> Void
+
+    /// Binds 127.0.0.1 (and ::1 for a `localhost` redirect URI) on the redirect URI's port,
+    /// or `portOverride`. Never binds a non-loopback address.
+    public static func start(redirectURI: String, portOverride: Int?, secrets: LoginSecrets, appName: String,
+                             notice: @escaping Notice) throws -> LoopbackReceiver {
+        guard let components = URLComponents(string: redirectURI), components.scheme?.lowercased() == "http",
+              let host = components.host?.lowercased(), AppSpec.isLoopbackHost(host) else {
+            throw VaultError.usage(
+                "the redirect URI \(redirectURI) is not a loopback http URI, so tokvault cannot listen for it",
+                hint: "use `tokvault login --manual` and paste the redirect URL, or set --redirect-uri http://localhost:8080")
+        }
+        let port = portOverride ?? components.port ?? 80
+        let path = components.path.isEmpty ? "/" : components.path
+        var addresses: [String]
+        switch host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")) {
+        case "localhost": addresses = ["127.0.0.1", "::1"]
+        case "::1": addresses = ["::1"]
+        default: addresses = [host]
+        }
+        let box = OutcomeBox()
+        let handlerFactory: @Sendable () -> RedirectHandler = {
+            RedirectHandler(path: path, secrets: secrets, appName: appName, box: box, notice: notice)
+        }
+        var channels: [Channel] = []
+        var boundPort = port
+        for (index, address) in addresses.enumerated() {
+            let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 16)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+                        channel.pipeline.addHandler(handlerFactory())
+                    }
+                }
+                .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            do {
+                let channel = try bootstrap.bind(host: address, port: boundPort).wait()
+                if boundPort == 0, let actual = channel.localAddress?.port { boundPort = actual }
+                channels.append(channel)
+            } catch {
+                // ::1 is a bonus for `localhost`: a host without IPv6 still gets 127.0.0.1.
+                if index > 0 && address == "::1" { continue }
+                for channel in channels { try? channel.close().wait() }
+                if let io = error as? IOError, io.errnoCode == EADDRINUSE {
+                    throw VaultError.failure(
+                        "port \(port) on \(address) is already in use, so tokvault cannot receive the sign-in redirect",
+                        hint: "stop the program using it, or run `tokvault login \(appName) --port N` (Microsoft ignores the port of loopback redirect URIs for public clients) or `--manual`")
+                }
+                throw VaultError.failure("cannot listen on \(address):\(port): \(error)", hint: "try `tokvault login \(appName) --manual`")
+            }
+        }
+        return LoopbackReceiver(port: boundPort, path: path, channels: channels, box: box)
+    }
+
+    private init(port: Int, path: String, channels: [Channel], box: OutcomeBox) {
+        self.port = port
+        self.path = path
+        self.channels = channels
+        self.box = box
+    }
+
+    /// The redirect URI to send in the authorize request (the bound port, when it differs).
+    public func redirectURI(replacingPortOf uri: String) -> String {
+        guard var components = URLComponents(string: uri), components.port != port else { return uri }
+        components.port = port
+        return components.string ?? uri
+    }
+
+    /// Registers the callback that receives the first accepted outcome (exactly once).
+    public func onOutcome(_ body: @escaping @Sendable (Outcome) -> Void) {
+        box.setCallback(body)
+    }
+
+    public func close() {
+        for channel in channels { try? channel.close().wait() }
+    }
+}
+
+/// Holds the first accepted outcome; later redirects are told the login is over.
+final class OutcomeBox: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var outcome: LoopbackReceiver.Outcome?
+    private var callback: (@Sendable (LoopbackReceiver.Outcome) -> Void)?
+    private var delivered = false
+
+    var isDone: Bool { lock.withLock { outcome != nil } }
+
+    /// Returns false if an outcome was already accepted.
+    func accept(_ value: LoopbackReceiver.Outcome) -> Bool {
+        var deliver: (@Sendable (LoopbackReceiver.Outcome) -> Void)?
+        let accepted: Bool = lock.withLock {
+            guard outcome == nil else { return false }
+            outcome = value
+            if let callback { delivered = true; deliver = callback }
+            return true
+        }
+        deliver?(value)
+        return accepted
+    }
+
+    func setCallback(_ body: @escaping @Sendable (LoopbackReceiver.Outcome) -> Void) {
+        let pending: LoopbackReceiver.Outcome? = lock.withLock {
+            callback = body
+            if let outcome, !delivered { delivered = true; return outcome }
+            return nil
+        }
+        if let pending { body(pending) }
+    }
+}
+
+/// One HTTP connection of the browser.
+final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    static let maxBody = 64 * 1024
+
+    let path: String
+    let secrets: LoginSecrets
+    let appName: String
+    let box: OutcomeBox
+    let notice: LoopbackReceiver.Notice
+    private var head: HTTPRequestHead?
+    private var body = ByteBuffer()
+    private var tooLarge = false
+
+    init(path: String, secrets: LoginSecrets, appName: String, box: OutcomeBox, notice: @escaping LoopbackReceiver.Notice) {
+        self.path = path
+        self.secrets = secrets
+        self.appName = appName
+        self.box = box
+        self.notice = notice
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body.clear()
+            tooLarge = false
+        case .body(var chunk):
+            if body.readableBytes + chunk.readableBytes > Self.maxBody { tooLarge = true } else { body.writeBuffer(&chunk) }
+        case .end:
+            guard let head else { return }
+            respond(context: context, head: head)
+            self.head = nil
+        }
+    }
+
+    private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        let target = head.uri
+        let requestPath = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
+        guard requestPath == path else {
+            send(context, status: .notFound, title: "Not found", message: "This address only receives the sign-in redirect for tokvault.", keepAlive: head.isKeepAlive)
+            return
+        }
+        if tooLarge {
+            send(context, status: .payloadTooLarge, title: "Too large", message: "The request was too large.", keepAlive: false)
+            return
+        }
+        if box.isDone {
+            send(context, status: .ok, title: "Already done", message: "tokvault already received the sign-in response. You can close this tab.", keepAlive: false)
+            return
+        }
+        let parameters: Substring
+        switch head.method {
+        case .GET:
+            guard let q = target.firstIndex(of: "?") else {
+                send(context, status: .badRequest, title: "No response", message: "This request carried no sign-in response.", keepAlive: head.isKeepAlive)
+                return
+            }
+            parameters = target[target.index(after: q)...]
+        case .POST:
+            let contentType = head.headers.first(name: "Content-Type")?.lowercased() ?? ""
+            guard contentType.hasPrefix("application/x-www-form-urlencoded") else {
+                send(context, status: .unsupportedMediaType, title: "Unsupported", message: "Expected a form post.", keepAlive: false)
+                return
+            }
+            parameters = Substring(String(decoding: body.readableBytesView, as: UTF8.self))
+        default:
+            send(context, status: .methodNotAllowed, title: "Not allowed", message: "Only GET and POST are accepted here.", keepAlive: false)
+            return
+        }
+        let response: AuthorizationResponse
+        do {
+            response = try RedirectParser.parse(parameters: parameters)
+        } catch let error as VaultError {
+            notice("ignored a redirect: \(error.message)")
+            send(context, status: .badRequest, title: "Not accepted", message: "tokvault could not read this response: \(error.message).", keepAlive: false)
+            return
+        } catch {
+            return
+        }
+        switch response {
+        case let .code(code, state):
+            guard secrets.stateMatches(state) else {
+                notice(state == nil ? "ignored a redirect without a state parameter (not from this login)"
+                                    : "ignored a redirect whose state does not match this login (a stale tab, or not from this login)")
+                send(context, status: .badRequest, title: "Not accepted",
+                     message: "This sign-in response does not belong to the login tokvault is waiting for. Start the sign-in again from the terminal.", keepAlive: false)
+                return
+            }
+            if box.accept(.code(code)) {
+                send(context, status: .ok, title: "Signed in",
+                     message: "tokvault received the sign-in for \(appName). You can close this tab and return to the terminal.", keepAlive: false)
+            } else {
+                send(context, status: .ok, title: "Already done", message: "tokvault already received the sign-in response. You can close this tab.", keepAlive: false)
+            }
+        case let .error(error, description, state):
+            guard secrets.stateMatches(state) else {
+                notice("ignored an error redirect whose state does not match this login")
+                send(context, status: .badRequest, title: "Not accepted", message: "This response does not belong to the current login.", keepAlive: false)
+                return
+            }
+            _ = box.accept(.error(error, description: description))
+            send(context, status: .ok, title: "Sign-in failed",
+                 message: "The sign-in for \(appName) failed: \(error)\(description.map { " — \($0)" } ?? ""). Return to the terminal.", keepAlive: false)
+        }
+    }
+
+    private func send(_ context: ChannelHandlerContext, status: HTTPResponseStatus, title: String, message: String, keepAlive: Bool) {
+        let html = """
+            <!doctype html><html><head><meta charset="utf-8"><title>tokvault: \(Self.escape(title))</title></head>
+            <body style="font-family: sans-serif; margin: 3em"><h1>\(Self.escape(title))</h1><p>\(Self.escape(message))</p></body></html>
+
+            """
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(html.utf8.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        headers.add(name: "Referrer-Policy", value: "no-referrer")
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: html)))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            done.whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    /// HTML text escaping for everything that came from outside (error descriptions).
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for ch in text.unicodeScalars {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import TokvaultVault
+
+/// `token` and `refresh`: a cached access token when it is valid long enough, otherwise one
+/// refresh per expiry across all processes (single flight on the app's refresh lock).
+public struct TokenService: Sendable {
+    public let vault: Vault
+    public let client: TokenClient
+    /// How long a process waits for another one's refresh before giving up.
+    public var lockTimeout: Double = 120
+
+    public init(vault: Vault, client: TokenClient = TokenClient()) {
+        self.vault = vault
+        self.client = client
+    }
+
+    public struct Result: Sendable {
+        public var token: SecureBytes
+        public var record: AccessToken
+        public var refreshed: Bool
+    }
+
+    /// A token valid for at least `minValid` seconds (or a fresh one when `force`).
+    public func accessToken(appName: String, scope: String?, minValid: Int64, force: Bool, material: UnlockMaterial) async throws -> Result {
+        let (app, _, tokens) = try vault.appState(named: appName)
+        let scopeKey = Self.scopeKey(scope, app: app)
+        let seen = tokens.first { $0.scopeKey == scopeKey }
+        if !force, let cached = try cachedToken(app: app, scopeKey: scopeKey, minValid: minValid, material: material) {
+            return Result(token: cached.token, record: cached.record, refreshed: false)
+        }
+        let refreshLock = try vault.acquireRefreshLock(for: app, timeoutSeconds: lockTimeout)
+        defer { refreshLock.release() }
+        // Another process may have refreshed while this one waited: reuse its result.
+        let (current, session, _) = try vault.appState(named: appName)
+        guard current.id == app.id else { throw VaultError.failure("app \"\(appName)\" was replaced while this command ran") }
+        // A token stored while this process waited (its sealed bytes changed: every store uses a
+        // fresh nonce) is the single flight's result: use it even when the server's lifetime is
+        // shorter than --min-valid, since refreshing again would not give a longer one.
+        if let cached = try cachedToken(app: current, scopeKey: scopeKey, minValid: 1, material: material) {
+            let fresh = cached.record.token != seen?.token
+            let longEnough = !force && cached.record.expiresAt - Int64(Date().timeIntervalSince1970) >= minValid
+            if fresh || longEnough {
+                return Result(token: cached.token, record: cached.record, refreshed: false)
+            }
+        }
+        guard session?.refreshToken != nil else {
+            throw VaultError(exitCode: VaultError.Code.loginRequired,
+                             "login required for app \"\(appName)\": no refresh token is stored",
+                             hint: "run `tokvault login \(appName)` (or import one with `tokvault set \(appName) --refresh-token-stdin`)")
+        }
+        // No rotation may slip in between reading the refresh token and storing its successor.
+        try vault.holdLock(exclusive: false)
+        defer { vault.releaseLock() }
+        let key = try vault.unlock(material)
+        guard let refreshToken = try vault.refreshToken(of: current, key: key) else {
+            throw VaultError(exitCode: VaultError.Code.loginRequired, "login required for app \"\(appName)\"", hint: "run `tokvault login \(appName)`")
+        }
+        let secret = try vault.clientSecret(of: current, key: key)
+        let requestScope = scopeKey.isEmpty ? current.scope : scopeKey
+        let response = try await client.redeem(.refreshToken(refreshToken, scope: requestScope), app: current, clientSecret: secret)
+        if let claims = response.idTokenClaims {
+            try claims.validate(clientID: current.clientID, expectedIssuer: Self.expectedIssuer(for: current), nonce: nil,
+                                now: Int64(Date().timeIntervalSince1970))
+        }
+        try vault.storeTokens(response.tokenSet, for: current, scopeKey: scopeKey, key: key, action: "refresh")
+        guard let stored = try vault.accessToken(of: current, scopeKey: scopeKey, key: key) else {
+            throw VaultError.failure("the refreshed token was not stored")
+        }
+        return Result(token: stored.token, record: stored.record, refreshed: true)
+    }
+
+    func cachedToken(app: App, scopeKey: String, minValid: Int64, material: UnlockMaterial) throws -> (token: SecureBytes, record: AccessToken)? {
+        let now = Int64(Date().timeIntervalSince1970)
+        guard let record = try vault.accessTokens(appID: app.id).first(where: { $0.scopeKey == scopeKey }) else { return nil }
+        // When the server issues tokens that live less than --min-valid, a token issued moments
+        // ago is as good as a refresh can get: don't refresh on every call.
+        let lifetime = record.expiresAt - record.obtainedAt
+        let needed = max(1, min(minValid, lifetime - 60))
+        guard record.expiresAt - now >= needed else { return nil }
+        let key = try vault.unlock(material)
+        return try vault.accessToken(of: app, scopeKey: scopeKey, key: key)
+    }
+
+    /// '' for the app's own scope; another scope is cached under its normalized text.
+    public static func scopeKey(_ scope: String?, app: App) -> String {
+        guard let scope, let normalized = try? AppSpec.normalizeScope(scope), normalized != app.scope else { return "" }
+        return normalized
+    }
+
+    /// The `iss` an ID token of this app must carry: Azure's v2 issuer (with the `{tenantid}`
+    /// template for multi-tenant authorities), nil when unknown (generic servers).
+    public static func expectedIssuer(for app: App) -> String? {
+        guard app.provider == .azure, let url = URLComponents(string: app.tokenEndpoint),
+              let scheme = url.scheme, let host = url.host else { return nil }
+        let origin = scheme + "://" + host + (url.port.map { ":\($0)" } ?? "")
+        let tenant = app.tenant ?? "organizations"
+        let isGUID = tenant.range(of: #"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"#, options: .regularExpression) != nil
+        return "\(origin)/\(isGUID ? tenant.lowercased() : "{tenantid}")/v2.0"
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+import Testing
+import TokvaultFakeIdP
+
+/// `login`, `token`, `refresh`, `logout` end to end: the built binary, the fake identity
+/// provider in this process, and a scripted browser as $BROWSER.
+@Suite("login and tokens")
+struct LoginTests {
+    static let clientID = "0b6a2f1e-1111-4c4c-9a9a-123456789abc"
+    static let clientSecret = "fake-client-secret-CANARY-9d1"
+    static let browser: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Support/scripted-browser.py").path
+
+    /// A vault with one confidential Azure app pointed at a running fake provider.
+    struct Setup {
+        let f = Fixture()
+        let idp: FakeIdentityProvider
+        var cli: CLI { f.cli }
+
+        init(accessTokenLifetime: Int = 3600, redirectURI: String = "http://localhost:0/callback", publicClient: Bool = false) throws {
+            var config = FakeIdPConfiguration(clients: [FakeClient(
+                clientID: LoginTests.clientID, clientSecret: publicClient ? nil : LoginTests.clientSecret,
+                redirectURIs: ["http://localhost/callback"])])
+            config.accessTokenLifetime = accessTokenLifetime
+            idp = FakeIdentityProvider(config)
+            _ = try idp.start()
+            var args = ["add-app", "adme", "--tenant", config.tenant, "--client-id", LoginTests.clientID,
+                        "--authority-host", idp.baseURL, "--redirect-uri", redirectURI, "--key-file", f.keyFile]
+            args += publicClient ? ["--public"] : ["--secret-stdin"]
+            let add = f.cli.run(args, stdin: publicClient ? nil : LoginTests.clientSecret + "\n")
+            precondition(add.status == 0, "add-app failed: \(add)")
+        }
+
+        /// `tokvault login adme` with the scripted browser in `mode`.
+        func login(_ extra: [String] = [], mode: String = "normal") -> CLI.Result {
+            cli.run(["login", "adme", "--key-file", f.keyFile, "--port", "0"] + extra,
+                    env: ["BROWSER": LoginTests.browser, "SCRIPTED_BROWSER_MODE": mode])
+        }
+
+        func token(_ extra: [String] = []) -> CLI.Result {
+            cli.run(["token", "adme", "--key-file", f.keyFile] + extra)
+        }
+    }
+
+    @Test(arguments: ["query", "form_post"])
+    func loginThenTokenAndRefresh(_ mode: String) throws {
+        let s = try Setup()
+        defer { s.idp.stop() }
+        let login = s.login(mode == "form_post" ? ["--form-post"] : [])
+        #expect(login.status == 0, "\(login)")
+        #expect(login.stdout.contains("Logged in to adme as alice@contoso.example"))
+        #expect(login.stdout.contains("refresh token: stored"))
+        let stats = s.idp.stats
+        #expect(stats.tokenRequests["authorization_code"] == 1)
+        #expect(stats.tokenLog.first?.clientAuth == .post)
+        #expect(stats.authorizeLog.first?.codeChallengeMethod == "S256")
+        #expect(stats.authorizeLog.first?.nonce != nil)
+        #expect(stats.authorizeLog.first?.responseMode == mode)
+
+        let token = s.token()
+        #expect(token.status == 0, "\(token)")
+        let accessToken = token.stdout.trimmingCharacters(in: .newlines)
+        #expect(s.idp.accessTokenInfo(accessToken) != nil, "the printed token is one the provider issued")
+        #expect(token.stdout == accessToken + "\n", "only the token is printed")
+        #expect(s.idp.stats.tokenRequests["refresh_token"] == nil, "a valid cached token needs no request")
+
+        let refresh = s.cli.run(["refresh", "adme", "--key-file", s.f.keyFile])
+        #expect(refresh.status == 0, "\(refresh)")
+        #expect(s.idp.stats.refreshRotations == 1)
+        #expect(s.idp.stats.tokenLog.last?.scopeSent == true, "Azure needs the scope on refresh")
+        let second = s.token().stdout.trimmingCharacters(in: .newlines)
+        #expect(second != accessToken)
+        #expect(s.idp.accessTokenInfo(second) != nil)
+
+        let show = s.cli.run(["show", "adme"])
+        let lines = show.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("signed in as") && $0.hasSuffix("alice@contoso.example") }, "\(show)")
+        #expect(lines.contains { $0.hasPrefix("refresh token") && $0.hasSuffix("present") }, "\(show)")
+        let logout = s.cli.run(["logout", "adme"])
+        #expect(logout.status == 0)
+        let after = s.token()
+        #expect(after.status == 2, "\(after)")
+        #expect(after.stderr.contains("tokvault login adme"))
+        // Nothing secret in any output, and only ciphertext on disk.
+        for output in [login, token, refresh, show, logout, after] {
+            #expect(!output.stderr.contains(accessToken) && !output.stderr.contains(LoginTests.clientSecret))
+        }
+        #expect(filesContaining(accessToken, under: s.f.dir.path).isEmpty)
+        #expect(filesContaining(LoginTests.clientSecret, under: s.f.dir.path).isEmpty)
+    }
+
+    /// Makes the cached access token expire, as time would (expires_at is a public column).
+    static func expireCachedToken(_ s: Setup) throws {
+        try TamperTests.edit(s.cli.vaultPath) { db in
+            try db.execute(sql: "UPDATE access_token SET expires_at = ?", arguments: [Int64(Date().timeIntervalSince1970) - 1])
+        }
+    }
+
+    @Test func expiredTokenIsRefreshedAndTheRefreshTokenRotates() throws {
+        let s = try Setup()
+        defer { s.idp.stop() }
+        #expect(s.login().status == 0)
+        try Self.expireCachedToken(s)
+        let first = s.token()
+        #expect(first.status == 0, "\(first)")
+        #expect(s.idp.stats.refreshRotations == 1)
+        try Self.expireCachedToken(s)
+        let second = s.token()
+        #expect(second.status == 0)
+        #expect(s.idp.stats.refreshRotations == 2, "each refresh presented the newest refresh token")
+        #expect(s.idp.stats.reuseDetections == 0)
+        let cached = s.token(["--min-valid", "60"])
+        #expect(cached.stdout == second.stdout, "a token valid long enough is reused")
+        #expect(s.idp.stats.refreshRotations == 2)
+    }
+
+    @Test func reusedRefreshTokenMeansLoginRequired() throws {
+        let s = try Setup()
+        defer { s.idp.stop() }
+        #expect(s.login().status == 0)
+        let backup = s.f.dir.file("before.db")
+        #expect(s.cli.run(["backup", backup]).status == 0)
+        #expect(s.cli.run(["refresh", "adme", "--key-file", s.f.keyFile]).status == 0)
+        // Put the already-used refresh token back, as a stale copy of the vault would.
+        #expect(s.cli.run(["restore", backup, "--yes", "--key-file", s.f.keyFile]).status == 0)
+        let reuse = s.cli.run(["refresh", "adme", "--key-file", s.f.keyFile])
+        #expect(reuse.status == 2, "\(reuse)")
+        #expect(reuse.stderr.contains("login required"))
+        #expect(reuse.stderr.contains("tokvault login adme"))
+        #expect(s.idp.stats.reuseDetections == 1)
+    }
+
+    @Test func concurrentTokenCallsAtExpiryMakeOneRefresh() throws {
+        let s = try Setup()
+        defer { s.idp.stop() }
+        #expect(s.login().status == 0)
+        try Self.expireCachedToken(s)
+        let before = s.idp.stats.refreshRotations
+        let slots = UnsafeMutableBufferPointer<CLI.Result?>.allocate(capacity: 32)
+        slots.initialize(repeating: nil)
+        defer { slots.deallocate() }
+        nonisolated(unsafe) let shared = slots
+        DispatchQueue.concurrentPerform(iterations: 32) { i in
+            shared[i] = s.token()
+        }
+        let results = slots.compactMap { $0 }
+        #expect(results.count == 32)
+        #expect(results.allSatisfy { $0.status == 0 }, "\(results.filter { $0.status != 0 }.first.map(String.init(describing:)) ?? "")")
+        #expect(Set(results.map(\.stdout)).count == 1, "all 32 got the same token")
+        #expect(s.idp.stats.refreshRotations - before == 1, "exactly one refresh request")
+        #expect(!results.contains { $0.stderr.contains("locked") })
+    }
+
+    @Test func wrongOrMissingStateIsNeverRedeemed() throws {
+        for mode in ["wrong-state", "no-state"] {
+            let s = try Setup()
+            defer { s.idp.stop() }
+            let login = s.login(["--timeout", "10"], mode: mode)
+            #expect(login.status == 1, "\(mode): \(login)")
+            #expect(login.stderr.contains("ignored a redirect"), "\(mode): \(login.stderr)")
+            #expect(login.stderr.contains("no sign-in response arrived within 10 s"))
+            #expect(s.idp.stats.tokenRequests["authorization_code"] == nil, "\(mode): the code was never redeemed")
+        }
+    }
+
+    @Test func errorRedirectEndsTheLogin() throws {
+        let s = try Setup()
+        defer { s.idp.stop() }
+        s.idp.denyNextAuthorization(error: "access_denied", description: "AADSTS65004: User declined to consent to access the app.")
+        let login = s.login()
+        #expect(login.status == 1, "\(login)")
+        #expect(login.stderr.contains("the sign-in failed: access_denied"))
+        #expect(login.stderr.contains("AADSTS65004"))
+        #expect(login.stderr.contains("tokvault: hint:"))
+    }
+
+    @Test func busyPortIsNamed() throws {
+        // The provider's own port is taken: use it as the redirect port.
+        let s = try Setup()
+        defer { s.idp.stop() }
+        let busy = s.cli.run(["login", "adme", "--key-file", s.f.keyFile, "--port", String(s.idp.port)],
+                             env: ["BROWSER": LoginTests.browser])
+        #expect(busy.status == 1, "\(busy)")
+        #expect(busy.stderr.contains("port \(s.idp.port)"))
+        #expect(busy.stderr.contains("--manual"))
+    }
+
+    @Test func providerFaultsGiveOneClearMessageAndExitCode() throws {
+        let s = try Setup()
+        defer { s.idp.stop() }
+        #expect(s.login().status == 0)
+        let cases: [(FakeFault, Int, Int32, String)] = [
+            (.emptyBody400, 1, 1, "empty body"),
+            (.html502, 3, 3, "HTML page"),
+            (.connectionReset, 1, 3, "it was not sent again"),
+            (.oauthError(status: 401, error: "invalid_client", aadsts: 7000215, description: "AADSTS7000215: Invalid client secret provided."), 1, 1, "--secret-prompt"),
+            (.oauthError(status: 400, error: "invalid_grant", aadsts: 50173, description: "AADSTS50173: The provided grant has expired."), 1, 2, "tokvault login adme"),
+        ]
+        for (fault, times, status, needle) in cases {
+            s.idp.clearFaults()
+            s.idp.inject(fault, times: times)
+            let before = s.idp.stats.tokenRequests["refresh_token"] ?? 0
+            try Self.expireCachedToken(s)
+            let result = s.token()
+            #expect(result.status == status, "\(fault): \(result)")
+            #expect(result.stderr.hasPrefix("tokvault: error: "), "\(fault): \(result.stderr)")
+            #expect(result.stderr.contains(needle), "\(fault): \(result.stderr)")
+            #expect(result.stdout.isEmpty, "\(fault): no token printed")
+            let sent = (s.idp.stats.tokenRequests["refresh_token"] ?? 0) - before
+            if case .connectionReset = fault { #expect(sent == 1, "never resent after the body may have arrived") }
+            if case .html502 = fault { #expect(sent == 3, "5xx is retried") }
+        }
+        // 429 with a short Retry-After is waited out, then the refresh succeeds.
+        s.idp.clearFaults()
+        s.idp.inject(.tooManyRequests(retryAfter: 1), times: 1)
+        try Self.expireCachedToken(s)
+        let throttled = s.token()
+        #expect(throttled.status == 0, "\(throttled)")
+    }
+}
