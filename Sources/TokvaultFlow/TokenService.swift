@@ -90,6 +90,7 @@ public struct TokenService: Sendable {
     /// The `iss` an ID token of this app must carry: Azure's v2 issuer (with the `{tenantid}`
     /// template for multi-tenant authorities), nil when unknown (generic servers).
     public static func expectedIssuer(for app: App) -> String? {
+        if let issuer = app.issuer { return issuer }
         guard app.provider == .azure, let url = URLComponents(string: app.tokenEndpoint),
               let scheme = url.scheme, let host = url.host else { return nil }
         let origin = scheme + "://" + host + (url.port.map { ":\($0)" } ?? "")

@@ -49,9 +49,11 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
     public var clientSecret: Data?
     public var createdAt: Int64
     public var updatedAt: Int64
+    /// The OpenID Connect issuer, for apps added by discovery.
+    public var issuer: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, name, provider, tenant, cloud, scope, flow
+        case id, name, provider, tenant, cloud, scope, flow, issuer
         case authorityHost = "authority_host"
         case clientID = "client_id"
         case authorizeEndpoint = "authorize_endpoint"
@@ -156,6 +158,7 @@ extension App {
         clientSecret = row["client_secret"]
         createdAt = row["created_at"]
         updatedAt = row["updated_at"]
+        issuer = row.hasColumn("issuer") ? row["issuer"] : nil
     }
 }
 

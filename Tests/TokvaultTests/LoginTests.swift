@@ -217,4 +217,33 @@ struct LoginTests {
         let throttled = s.token()
         #expect(throttled.status == 0, "\(throttled)")
     }
+
+    @Test func issuerDiscoveryResolvesEndpointsAndChecksTheIssuer() throws {
+        let f = Fixture()
+        let idp = FakeIdentityProvider(FakeIdPConfiguration(clients: [FakeClient(
+            clientID: LoginTests.clientID, clientSecret: LoginTests.clientSecret, redirectURIs: ["http://localhost/callback"])]))
+        _ = try idp.start()
+        defer { idp.stop() }
+        let issuer = "\(idp.baseURL)/\(idp.configuration.tenant)/v2.0"
+        let add = f.cli.run(["add-app", "oidc", "--issuer", issuer, "--client-id", LoginTests.clientID,
+                             "--redirect-uri", "http://localhost:0/callback", "--secret-stdin", "--key-file", f.keyFile],
+                            stdin: LoginTests.clientSecret + "\n")
+        #expect(add.status == 0, "\(add)")
+        let show = try #require(try JSONSerialization.jsonObject(with: Data(f.cli.run(["show", "oidc", "--json"]).stdout.utf8)) as? [String: Any])
+        #expect(show["token_endpoint"] as? String == idp.tokenEndpoint)
+        #expect(show["issuer"] as? String == issuer)
+        #expect(show["scope"] as? String == "openid offline_access")
+        let login = f.cli.run(["login", "oidc", "--key-file", f.keyFile, "--port", "0"], env: ["BROWSER": LoginTests.browser])
+        #expect(login.status == 0, "\(login)")
+        #expect(idp.stats.tokenLog.last?.clientAuth == .basic || idp.stats.tokenLog.last?.clientAuth == .post)
+
+        // A document that names another issuer is refused; so is a URL that is not an issuer.
+        let wrong = f.cli.run(["add-app", "evil", "--issuer", issuer + "/", "--client-id", "c", "--public"])
+        #expect(wrong.status == 1, "\(wrong)")
+        let missing = f.cli.run(["add-app", "none", "--issuer", idp.baseURL + "/nowhere", "--client-id", "c", "--public"])
+        #expect(missing.status == 1, "\(missing)")
+        #expect(missing.stderr.contains("HTTP 404"))
+        let closed = f.cli.run(["add-app", "down", "--issuer", "http://127.0.0.1:9/x", "--client-id", "c", "--public"])
+        #expect(closed.status == 3, "\(closed)")
+    }
 }

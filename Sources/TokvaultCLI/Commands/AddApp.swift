@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
+import TokvaultFlow
 import TokvaultVault
 
-struct AddApp: ParsableCommand {
+struct AddApp: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add-app",
         abstract: "Register an app (Azure, or any OAuth 2.0 server) in the vault.",
@@ -18,6 +19,10 @@ struct AddApp: ParsableCommand {
     var name: String
 
     @OptionGroup var fieldOptions: AppFieldOptions
+
+    @Option(name: .long, help: ArgumentHelp(
+        "OpenID Connect issuer: endpoints and client authentication come from its discovery document.", valueName: "url"))
+    var issuer: String?
     @OptionGroup var secret: SecretOptions
 
     @Flag(name: .long, help: "A public client (no client secret), e.g. a 'Mobile and desktop' registration.")
@@ -30,8 +35,25 @@ struct AddApp: ParsableCommand {
         if `public` && fieldOptions.clientAuth != nil { throw ValidationError("--public apps do not authenticate; drop --client-auth") }
     }
 
-    func run() throws {
-        let app = try AppSpec.newApp(name: name, fields: fieldOptions.fields(), isPublic: `public`)
+    func run() async throws {
+        var fields = try fieldOptions.fields()
+        var discovered: DiscoveryDocument?
+        if let issuer {
+            guard fields.tenant == nil, fields.cloud == nil, fields.authorityHost == nil,
+                  fields.authorizeEndpoint == nil, fields.tokenEndpoint == nil else {
+                throw VaultError.usage("--issuer finds the endpoints itself: drop --tenant, --cloud, --authority-host, --authorize-endpoint and --token-endpoint")
+            }
+            let document = try await DiscoveryDocument.fetch(issuer: issuer)
+            fields.authorizeEndpoint = document.authorizationEndpoint
+            fields.tokenEndpoint = document.tokenEndpoint
+            if fields.clientAuth == nil && !`public` { fields.clientAuth = document.preferredClientAuth }
+            discovered = document
+        }
+        var app = try AppSpec.newApp(name: name, fields: fields, isPublic: `public`)
+        if let discovered {
+            app.issuer = discovered.issuer
+            app.deviceEndpoint = discovered.deviceAuthorizationEndpoint
+        }
         let vault = try vaultOptions.open()
         if (try? vault.app(named: name)) != nil {
             throw VaultError.failure("an app named \"\(name)\" already exists", hint: "change it with `tokvault set \(name) …`, or pick another name")

@@ -28,6 +28,7 @@ struct AppView: Encodable {
     var authorizeEndpoint: String
     var tokenEndpoint: String
     var deviceEndpoint: String?
+    var issuer: String?
     var redirectURI: String
     var scope: String
     var flow: String
@@ -36,6 +37,7 @@ struct AppView: Encodable {
     var hasClientSecret: Bool
     var signedInAs: String?
     var hasRefreshToken: Bool
+    var lastRefresh: String?
     var accessTokens: [TokenView]
     var createdAt: String
     var updatedAt: String
@@ -47,12 +49,14 @@ struct AppView: Encodable {
         case authorizeEndpoint = "authorize_endpoint"
         case tokenEndpoint = "token_endpoint"
         case deviceEndpoint = "device_endpoint"
+        case issuer
         case redirectURI = "redirect_uri"
         case clientAuth = "client_auth"
         case publicClient = "public_client"
         case hasClientSecret = "has_client_secret"
         case signedInAs = "signed_in_as"
         case hasRefreshToken = "has_refresh_token"
+        case lastRefresh = "last_refresh"
         case accessTokens = "access_tokens"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
@@ -69,6 +73,7 @@ struct AppView: Encodable {
         authorizeEndpoint = app.authorizeEndpoint
         tokenEndpoint = app.tokenEndpoint
         deviceEndpoint = app.deviceEndpoint
+        issuer = app.issuer
         redirectURI = app.redirectURI
         scope = app.scope
         flow = app.flow
@@ -77,6 +82,7 @@ struct AppView: Encodable {
         hasClientSecret = app.hasClientSecret
         signedInAs = session?.account
         hasRefreshToken = session?.refreshToken != nil
+        lastRefresh = (session?.refreshedAt).map(Output.isoTime)
         accessTokens = tokens.map {
             TokenView(scope: $0.scopeKey.isEmpty ? app.scope : $0.scopeKey, tokenType: $0.tokenType,
                       expiresAt: Output.isoTime($0.expiresAt), expiresOn: $0.expiresAt, expired: $0.expiresAt <= now)

@@ -44,6 +44,7 @@ struct Show: ParsableCommand {
             ("token", view.tokenEndpoint),
         ]
         if let device = view.deviceEndpoint { rows.append(("device code", device)) }
+        if let issuer = view.issuer { rows.append(("issuer", issuer)) }
         rows += [
             ("redirect uri", view.redirectURI),
             ("scope", view.scope),
@@ -51,6 +52,7 @@ struct Show: ParsableCommand {
             ("client secret", view.secretSummary),
             ("signed in as", view.signedInAs ?? "-"),
             ("refresh token", view.hasRefreshToken ? "present" : "none"),
+            ("last refresh", view.lastRefresh ?? "-"),
         ]
         for token in view.accessTokens {
             rows.append(("access token", "\(token.scope): expires \(token.expiresAt) (\(Output.relative(token.expiresOn)))"))
