@@ -25,8 +25,10 @@ public struct TokenService: Sendable {
         let (app, _, tokens) = try vault.appState(named: appName)
         let scopeKey = Self.scopeKey(scope, app: app)
         let seen = tokens.first { $0.scopeKey == scopeKey }
-        if !force, let cached = try cachedToken(app: app, scopeKey: scopeKey, minValid: minValid, material: material) {
-            return Result(token: cached.token, record: cached.record, refreshed: false)
+        if !force, let seen, Self.isValid(seen, minValid: minValid) {
+            // The cache hit: one read, one unlock, one decryption, no lock.
+            let key = try vault.unlock(material)
+            return Result(token: try vault.openAccessToken(seen, of: app, key: key), record: seen, refreshed: false)
         }
         let refreshLock = try vault.acquireRefreshLock(for: app, timeoutSeconds: lockTimeout)
         defer { refreshLock.release() }
@@ -71,14 +73,19 @@ public struct TokenService: Sendable {
 
     func cachedToken(app: App, scopeKey: String, minValid: Int64, material: UnlockMaterial) throws -> (token: SecureBytes, record: AccessToken)? {
         let now = Int64(Date().timeIntervalSince1970)
-        guard let record = try vault.accessTokens(appID: app.id).first(where: { $0.scopeKey == scopeKey }) else { return nil }
-        // When the server issues tokens that live less than --min-valid, a token issued moments
-        // ago is as good as a refresh can get: don't refresh on every call.
-        let lifetime = record.expiresAt - record.obtainedAt
-        let needed = max(1, min(minValid, lifetime - 60))
-        guard record.expiresAt - now >= needed else { return nil }
+        guard let record = try vault.accessTokens(appID: app.id).first(where: { $0.scopeKey == scopeKey }),
+              Self.isValid(record, minValid: minValid, now: now) else { return nil }
         let key = try vault.unlock(material)
         return try vault.accessToken(of: app, scopeKey: scopeKey, key: key)
+    }
+
+    /// Valid for `minValid` more seconds. When the server issues tokens that live less than
+    /// --min-valid, a token issued moments ago is as good as a refresh can get: it counts as
+    /// valid rather than causing a refresh on every call.
+    static func isValid(_ record: AccessToken, minValid: Int64, now: Int64 = Int64(Date().timeIntervalSince1970)) -> Bool {
+        let lifetime = record.expiresAt - record.obtainedAt
+        let needed = max(1, min(minValid, lifetime - 60))
+        return record.expiresAt - now >= needed
     }
 
     /// '' for the app's own scope; another scope is cached under its normalized text.

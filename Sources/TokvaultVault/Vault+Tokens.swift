@@ -96,6 +96,13 @@ extension Vault {
         }
     }
 
+    /// Opens an access token record already read (no second query on the cache-hit path).
+    public func openAccessToken(_ record: AccessToken, of app: App, key: DataKey) throws -> SecureBytes {
+        try SealedField.open(
+            [UInt8](record.token), key: key, place: app.place(table: "access_token", column: "token", row: record.id),
+            what: "app \"\(app.name)\" access_token")
+    }
+
     /// Opens the cached access token for `scopeKey`; nil when none is stored.
     public func accessToken(of app: App, scopeKey: String = "", key: DataKey) throws -> (token: SecureBytes, record: AccessToken)? {
         guard let record = try accessTokens(appID: app.id).first(where: { $0.scopeKey == scopeKey }) else { return nil }

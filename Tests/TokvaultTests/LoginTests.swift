@@ -17,11 +17,13 @@ struct LoginTests {
         let idp: FakeIdentityProvider
         var cli: CLI { f.cli }
 
-        init(accessTokenLifetime: Int = 3600, redirectURI: String = "http://localhost:0/callback", publicClient: Bool = false) throws {
+        init(accessTokenLifetime: Int = 3600, codeLifetime: Int = 600, redirectURI: String = "http://localhost:0/callback",
+             publicClient: Bool = false) throws {
             var config = FakeIdPConfiguration(clients: [FakeClient(
                 clientID: LoginTests.clientID, clientSecret: publicClient ? nil : LoginTests.clientSecret,
                 redirectURIs: ["http://localhost/callback"])])
             config.accessTokenLifetime = accessTokenLifetime
+            config.codeLifetime = codeLifetime
             idp = FakeIdentityProvider(config)
             _ = try idp.start()
             var args = ["add-app", "adme", "--tenant", config.tenant, "--client-id", LoginTests.clientID,
@@ -245,5 +247,26 @@ struct LoginTests {
         #expect(missing.stderr.contains("HTTP 404"))
         let closed = f.cli.run(["add-app", "down", "--issuer", "http://127.0.0.1:9/x", "--client-id", "c", "--public"])
         #expect(closed.status == 3, "\(closed)")
+    }
+
+    @Test func expiredCodeSaysLoginAgain() throws {
+        let s = try Setup(codeLifetime: 0)
+        defer { s.idp.stop() }
+        let login = s.login()
+        #expect(login.status == 1, "\(login)")
+        #expect(login.stderr.contains("invalid_grant"), "\(login.stderr)")
+        #expect(login.stderr.contains("tokvault login adme"), "\(login.stderr)")
+        #expect(s.token().status == 2, "nothing was stored")
+    }
+
+    @Test func publicClientSendsNoSecret() throws {
+        let s = try Setup(publicClient: true)
+        defer { s.idp.stop() }
+        let login = s.login()
+        #expect(login.status == 0, "\(login)")
+        #expect(s.idp.stats.tokenLog.allSatisfy { $0.clientAuth == .none })
+        try Self.expireCachedToken(s)
+        #expect(s.token().status == 0)
+        #expect(s.idp.stats.tokenLog.allSatisfy { $0.clientAuth == .none })
     }
 }
