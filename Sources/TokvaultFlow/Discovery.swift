@@ -64,6 +64,7 @@ public struct DiscoveryDocument: Decodable, Sendable, Equatable {
             timeout: .init(connect: .seconds(10), read: .seconds(30)),
             proxy: try ProxySettings.forURL(url)?.configuration)
         configuration.httpVersion = .http1Only
+        configuration.connectionPool.retryConnectionEstablishment = false
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
             var request = HTTPClientRequest(url: url)

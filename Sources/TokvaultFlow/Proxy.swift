@@ -30,8 +30,8 @@ public struct ProxySettings: Sendable, Equatable {
         guard c.scheme?.lowercased() == "http" else {
             throw VaultError.usage("HTTPS_PROXY: only http:// proxies (CONNECT) are supported, not \(c.scheme ?? "?")://")
         }
-        return ProxySettings(host: host, port: c.port ?? 80, username: c.user.flatMap { FormEncoding.decode($0[...]) },
-                             password: c.password.flatMap { FormEncoding.decode($0[...]) })
+        // URLComponents has already percent-decoded user and password (`+` stays `+`).
+        return ProxySettings(host: host, port: c.port ?? 80, username: c.user, password: c.password)
     }
 
     /// NO_PROXY: comma-separated hosts or domain suffixes (`example.com` and `.example.com`

@@ -92,6 +92,9 @@ public struct TokenClient: Sendable {
             timeout: .init(connect: options.connectTimeout, read: options.readTimeout),
             proxy: try ProxySettings.forURL(endpoint)?.configuration)
         configuration.httpVersion = .http1Only
+        // Connection attempts are retried here, a few times with backoff, not inside the pool
+        // (which would keep reconnecting for the whole connect timeout on a refused port).
+        configuration.connectionPool.retryConnectionEstablishment = false
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
             let response = try await send(body: body, basic: basic, to: endpoint, with: client, app: app, grant: grant)
@@ -189,7 +192,13 @@ public struct TokenClient: Sendable {
             }
         }
         if let error = error as? NIOConnectionError {
-            return "connection failed (\(error.connectionErrors.map { "\($0.target): \($0.error)" }.first ?? "no address"))"
+            if let first = error.connectionErrors.first {
+                return "\(describe(first.error)) (\(first.target))"
+            }
+            return "no address found for the host"
+        }
+        if let error = error as? IOError {
+            return String(cString: strerror(error.errnoCode)).lowercased()
         }
         return String(describing: error)
     }

@@ -65,6 +65,11 @@ struct Login: AsyncParsableCommand {
         let clientSecret = try vault.clientSecret(of: app, key: key)
         if !app.isPublicClient && clientSecret == nil { throw TokenClient.missingSecret(app) }
 
+        let interactive = isatty(STDIN_FILENO) == 1
+        if manual && !interactive {
+            throw VaultError.usage("--manual needs a terminal to paste the redirect URL into",
+                                   hint: "run it in a terminal, or drop --manual to receive the redirect on \(app.redirectURI)")
+        }
         let secrets = LoginSecrets()
         let outcome = Rendezvous<AuthorizationResponse>()
         var receiver: LoopbackReceiver?
@@ -94,15 +99,12 @@ struct Login: AsyncParsableCommand {
         installInterruptHandler()
         Diagnostics.write("Sign in to \(name) at:\n\n    \(url)\n\n")
         let opened = noBrowser ? false : Browser.open(url)
-        let interactive = isatty(STDIN_FILENO) == 1
         if manual || !opened || interactive {
             if interactive {
                 Diagnostics.write(manual || !opened
                     ? "Open the URL in a browser, sign in, then paste the address bar's URL (or the code) here and press Enter:\n"
                     : "Waiting for the browser… (or paste the redirect URL or code here and press Enter)\n")
                 PasteReader.start(secrets: secrets, outcome: outcome)
-            } else if manual {
-                throw VaultError.usage("--manual needs a terminal to paste the redirect URL into")
             } else if !opened {
                 Diagnostics.note("no browser could be opened: open the URL above on any machine; tokvault waits for the redirect to \(redirectURI)")
             }
