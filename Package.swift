@@ -37,6 +37,7 @@ let package = Package(
                 "CSodium",
                 "CTokvault",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             plugins: ["EmbedMigrations"]
         ),

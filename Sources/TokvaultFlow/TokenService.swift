@@ -102,7 +102,7 @@ public struct TokenService: Sendable {
               let scheme = url.scheme, let host = url.host else { return nil }
         let origin = scheme + "://" + host + (url.port.map { ":\($0)" } ?? "")
         let tenant = app.tenant ?? "organizations"
-        let isGUID = tenant.range(of: #"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"#, options: .regularExpression) != nil
+        let isGUID = AppSpec.isGUID(tenant)
         return "\(origin)/\(isGUID ? tenant.lowercased() : "{tenantid}")/v2.0"
     }
 }

@@ -37,6 +37,12 @@ public enum AppSpec {
 
     static let guidPattern = #"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"#
 
+    /// 8-4-4-4-12 hex digits, without a regex (used on the `token` path).
+    public static func isGUID(_ text: String) -> Bool {
+        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
+        return groups.map(\.count) == [8, 4, 4, 4, 12] && groups.allSatisfy { $0.allSatisfy(\.isHexDigit) && $0.allSatisfy(\.isASCII) }
+    }
+
     public static func validateClientID(_ clientID: String, azure: Bool) throws {
         if azure {
             guard clientID.range(of: guidPattern, options: .regularExpression) != nil else {
@@ -69,7 +75,12 @@ public enum AppSpec {
 
     public static func isLoopbackHost(_ host: String) -> Bool {
         let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return h == "localhost" || h == "::1" || h.range(of: #"^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$"#, options: .regularExpression) != nil
+        if h == "localhost" || h == "::1" { return true }
+        // 127.0.0.0/8, checked without a regex: NSRegularExpression loads ICU's tables, which
+        // costs more than the rest of a `token` refresh.
+        let octets = h.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127"
+            && octets.allSatisfy { (1...3).contains($0.count) && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
     }
 
     /// An endpoint tokvault may send secrets to: https, or http on a loopback host.

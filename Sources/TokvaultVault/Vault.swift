@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// One vault file. Owns the database connection, runs the migrations, and offers named
 /// transactional operations; nothing outside this module writes SQL.
@@ -49,6 +50,10 @@ public final class Vault: @unchecked Sendable {
             // A rotated refresh token must survive a power cut once tokvault says it is stored,
             // and overwritten secrets (old wrapped keys, old ciphertexts) must not linger in free pages.
             try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON")
+            // Keep -wal/-shm between processes: creating and deleting them (with a checkpoint)
+            // on every command cost more than the command's own queries.
+            var persist: Int32 = 1
+            _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
         }
         return config
     }
