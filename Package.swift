@@ -53,6 +53,11 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // Renderers for `export`: each format quoted for the program that reads it.
+        .target(
+            name: "TokvaultExport",
+            dependencies: ["TokvaultVault"]
+        ),
         // A protocol-faithful fake identity provider (Azure v2 paths) for tests and benchmarks.
         .target(
             name: "TokvaultFakeIdP",
@@ -73,6 +78,7 @@ let package = Package(
             dependencies: [
                 "TokvaultVault",
                 "TokvaultFlow",
+                "TokvaultExport",
                 "CTokvault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -85,7 +91,7 @@ let package = Package(
         .testTarget(
             name: "TokvaultTests",
             dependencies: [
-                "TokvaultVault", "TokvaultFlow", "TokvaultCLI", "TokvaultFakeIdP", "CSodium", "tokvault", "tokvault-fake-idp",
+                "TokvaultVault", "TokvaultFlow", "TokvaultExport", "TokvaultCLI", "TokvaultFakeIdP", "CSodium", "tokvault", "tokvault-fake-idp",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             exclude: ["Vectors", "Support/scripted-browser.py"]

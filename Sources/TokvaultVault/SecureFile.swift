@@ -47,9 +47,23 @@ public enum SecureFile {
         return temporary
     }
 
-    /// fchmod 0600, write everything, fsync.
-    static func writeAll(_ fd: Int32, _ contents: SecureBytes, path: String) throws {
-        var ok = fchmod(fd, 0o600) == 0
+    /// Writes `path` whole or not at all, replacing an existing file: a complete, fsynced
+    /// 0600 temporary file in the same directory is renamed over it. (A kill in between leaves
+    /// a `.NAME.tokvault-tmp-*` file, removed by the next write after a minute.)
+    public static func replace(_ path: String, contents: SecureBytes) throws {
+        VaultFile.sweepStaleTemporaries(beside: path)
+        let temporary = try writeTemporary(beside: path, contents: contents)
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw VaultError.failure("cannot write \(path): \(reason)")
+        }
+        VaultFile.sync(directory(of: path))
+    }
+
+    /// fchmod 0600 (unless `chmod` is false), write everything, fsync.
+    public static func writeAll(_ fd: Int32, _ contents: SecureBytes, path: String, chmod: Bool = true) throws {
+        var ok = !chmod || fchmod(fd, 0o600) == 0
         contents.withUnsafeBytes { bytes in
             var offset = 0
             while ok && offset < bytes.count {

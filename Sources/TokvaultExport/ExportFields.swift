@@ -1,0 +1,64 @@
+import Foundation
+import TokvaultVault
+
+/// The fields `export` can emit and their default variable names (the Azure SDKs' names).
+public enum ExportField: String, CaseIterable, Sendable {
+    case tenant, clientID = "client_id", accessToken = "access_token", expiresOn = "expires_on",
+         expiresAt = "expires_at", tokenType = "token_type", scope, tokenEndpoint = "token_endpoint",
+         clientSecret = "client_secret", refreshToken = "refresh_token"
+
+    public var defaultName: String {
+        switch self {
+        case .tenant: return "AZURE_TENANT_ID"
+        case .clientID: return "AZURE_CLIENT_ID"
+        case .accessToken: return "ACCESS_TOKEN"
+        case .expiresOn: return "ACCESS_TOKEN_EXPIRES_ON"
+        case .expiresAt: return "ACCESS_TOKEN_EXPIRES_AT"
+        case .tokenType: return "TOKEN_TYPE"
+        case .scope: return "SCOPE"
+        case .tokenEndpoint: return "TOKEN_ENDPOINT"
+        case .clientSecret: return "AZURE_CLIENT_SECRET"
+        case .refreshToken: return "REFRESH_TOKEN"
+        }
+    }
+
+    /// Secrets leave the vault only with --with-secrets.
+    public var isSecret: Bool { self == .clientSecret || self == .refreshToken }
+    public var isToken: Bool { self == .accessToken }
+}
+
+/// Which fields, under which names.
+public struct ExportNaming: Sendable {
+    public var prefix = ""
+    public var renames: [ExportField: String] = [:]
+    public var only: [ExportField]?
+    public var withSecrets = false
+
+    public init() {}
+
+    public func selected() throws -> [(field: ExportField, name: String)] {
+        var fields = only ?? ExportField.allCases.filter { !$0.isSecret || withSecrets }
+        if !withSecrets, let secret = fields.first(where: \.isSecret) {
+            throw VaultError.usage("\(secret.rawValue) is a secret: add --with-secrets to export it")
+        }
+        var seen = Set<ExportField>()
+        fields = fields.filter { seen.insert($0).inserted }
+        let named = fields.map { ($0, renames[$0] ?? prefix + $0.defaultName) }
+        for (_, name) in named { try ExportNames.validate(name) }
+        let names = named.map(\.1)
+        if let duplicate = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+            throw VaultError.usage("two fields would both be exported as \(duplicate)")
+        }
+        return named
+    }
+
+    /// `--var NAME=field`.
+    public mutating func addRename(_ spec: String) throws {
+        let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let field = ExportField(rawValue: parts[1]) else {
+            throw VaultError.usage("--var takes NAME=FIELD, FIELD one of \(ExportField.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        try ExportNames.validate(parts[0])
+        renames[field] = parts[0]
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+@testable import TokvaultExport
+@testable import TokvaultVault
+
+/// Every format read back by its real consumer (bash, dash, python-dotenv, Python's json) or
+/// by a parser written from the consumer's documented rules (docker --env-file, $GITHUB_ENV).
+@Suite("export formats")
+struct ExportFormatTests {
+    static let hostile: [String] = [
+        "plain", "", "with space", "it's", "say \"hi\"", "$HOME", "${HOME}x", "`id`", "$(id)", "back\\slash",
+        "trailing\\", "\\'", "#not a comment", "a=b=c", "multi\nline\nvalue", "tab\there", "ünïcödé ✓", "  padded  ",
+        "!bang", "semi;colon", "*glob?", "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln",
+    ]
+
+    static func variables(_ values: [String]) -> [ExportVariable] {
+        values.enumerated().map { ExportVariable(name: "V\($0.offset)", text: $0.element, isSecret: $0.offset % 2 == 0) }
+    }
+
+    static func write(_ bytes: SecureBytes, in dir: TempDir, _ name: String) -> String {
+        dir.write(name, bytes.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
+    }
+
+    static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    @Test(arguments: ["/bin/bash", "/bin/dash"])
+    func shellRoundTrip(_ shell: String) throws {
+        let dir = TempDir()
+        let file = Self.write(try ExportFormat.shell.render(Self.variables(Self.hostile)), in: dir, "vars.sh")
+        for (index, value) in Self.hostile.enumerated() {
+            let r = CLI.exec([shell, "-c", "eval \"$(cat \"$0\")\"; printf '%s' \"$V\(index)\"", file], environment: Self.environment)
+            #expect(r.status == 0, "\(shell): \(r)")
+            #expect(r.stdout == value, "\(shell) read back \(value.debugDescription) as \(r.stdout.debugDescription)")
+        }
+    }
+
+    @Test func dotenvRoundTripThroughPythonDotenv() throws {
+        let dir = TempDir()
+        let values = Self.hostile.filter { !$0.contains("${") && !$0.hasSuffix("\\") }
+        let file = Self.write(try ExportFormat.dotenv.render(Self.variables(values)), in: dir, "vars.env")
+        let r = CLI.exec(["/usr/bin/env", "python3", "-c",
+                          "import json,sys; from dotenv import dotenv_values; print(json.dumps(dotenv_values(sys.argv[1])))", file],
+                         environment: Self.environment)
+        #expect(r.status == 0, "python-dotenv must be installed (pip install python-dotenv): \(r)")
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: String])
+        for (index, value) in values.enumerated() {
+            #expect(parsed["V\(index)"] == value, "python-dotenv read \(value.debugDescription) as \(String(describing: parsed["V\(index)"]))")
+        }
+        #expect(throws: VaultError.self, "a trailing backslash is refused") {
+            try ExportFormat.dotenv.render([ExportVariable(name: "X", text: "ends\\")])
+        }
+        // ${…} is expanded by dotenv readers: refused, naming the variable, not showing the value.
+        do {
+            _ = try ExportFormat.dotenv.render([ExportVariable(name: "SECRET_ONE", text: "a${HOME}b", isSecret: true)])
+            Issue.record("a value dotenv would expand was exported")
+        } catch let error as VaultError {
+            #expect(error.message.contains("SECRET_ONE") && !error.message.contains("a${HOME}b"))
+        }
+    }
+
+    @Test func jsonRoundTrip() throws {
+        let dir = TempDir()
+        let file = Self.write(try ExportFormat.json.render(Self.variables(Self.hostile)), in: dir, "vars.json")
+        let r = CLI.exec(["/usr/bin/env", "python3", "-c", "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))", file],
+                         environment: Self.environment)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: String])
+        for (index, value) in Self.hostile.enumerated() { #expect(parsed["V\(index)"] == value) }
+    }
+
+    /// docker run --env-file: lines; leading whitespace trimmed; `#` comments and blank lines
+    /// skipped; NAME=VALUE split at the first '=', the value verbatim.
+    static func parseDockerEnvFile(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = raw.drop { $0 == " " || $0 == "\t" }
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            out[String(parts[0])] = parts.count > 1 ? String(parts[1]) : nil
+        }
+        return out
+    }
+
+    @Test func dockerEnvFileRoundTripAndRefusals() throws {
+        let values = Self.hostile.filter { !$0.contains("\n") }
+        let rendered = try ExportFormat.docker.render(Self.variables(values))
+        let parsed = Self.parseDockerEnvFile(rendered.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
+        for (index, value) in values.enumerated() { #expect(parsed["V\(index)"] == value, "\(value.debugDescription)") }
+        for bad in ["two\nlines", "carriage\rreturn"] {
+            #expect(throws: VaultError.self) { try ExportFormat.docker.render([ExportVariable(name: "X", text: bad)]) }
+        }
+    }
+
+    /// $GITHUB_ENV: `NAME=value` lines, or `NAME<<DELIMITER` … `DELIMITER` blocks.
+    static func parseGitHubEnv(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        var lines = text.components(separatedBy: "\n")[...]
+        while let line = lines.popFirst() {
+            if let range = line.range(of: "<<") {
+                let name = String(line[..<range.lowerBound]), delimiter = String(line[range.upperBound...])
+                var value: [String] = []
+                while let next = lines.popFirst(), next != delimiter { value.append(next) }
+                out[name] = value.joined(separator: "\n")
+            } else if let eq = line.firstIndex(of: "=") {
+                out[String(line[..<eq])] = String(line[line.index(after: eq)...])
+            }
+        }
+        return out
+    }
+
+    @Test func githubEnvRoundTripAndDelimiterCheck() throws {
+        let rendered = try ExportFormat.github.render(Self.variables(Self.hostile))
+        let parsed = Self.parseGitHubEnv(rendered.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
+        for (index, value) in Self.hostile.enumerated() { #expect(parsed["V\(index)"] == value, "\(value.debugDescription)") }
+        #expect(throws: VaultError.self) {
+            try ExportFormat.github.render([ExportVariable(name: "X", text: "a\nDELIM\nb")], githubDelimiter: "DELIM")
+        }
+    }
+
+    @Test func namesAreShellIdentifiers() {
+        for bad in ["", "1ABC", "A-B", "A B", "A=B", "ÄB"] {
+            #expect(throws: VaultError.self, "\(bad)") { try ExportNames.validate(bad) }
+        }
+        #expect(throws: Never.self) { try ExportNames.validate("ADME_ACCESS_TOKEN_2") }
+        var naming = ExportNaming()
+        #expect(throws: VaultError.self) { try naming.addRename("TOKEN=nonsense") }
+        naming.only = [.clientSecret]
+        #expect(throws: VaultError.self, "secrets need --with-secrets") { try naming.selected() }
+    }
+}
+
+@Suite("export command")
+struct ExportCommandTests {
+    @Test func exportedVariablesMatchTheTokenAndFilesArePrivate() throws {
+        let s = try LoginTests.Setup()
+        defer { s.idp.stop() }
+        #expect(s.login().status == 0)
+        let token = s.token().stdout.trimmingCharacters(in: .newlines)
+        let key = ["--key-file", s.f.keyFile]
+
+        let shell = s.cli.run(["export", "adme", "--shell", "--prefix", "ADME_"] + key)
+        #expect(shell.status == 0, "\(shell)")
+        let eval = CLI.exec(["/bin/bash", "-c", "eval \"$0\"; printf '%s|%s|%s' \"$ADME_ACCESS_TOKEN\" \"$ADME_AZURE_CLIENT_ID\" \"${ADME_AZURE_CLIENT_SECRET-unset}\"",
+                             shell.stdout], environment: [:])
+        #expect(eval.stdout == "\(token)|\(LoginTests.clientID)|unset")
+        #expect(!shell.stderr.contains(token))
+
+        // --output: 0600, atomic, refuses a file others can read.
+        let out = s.f.dir.file("adme.env")
+        let written = s.cli.run(["export", "adme", "--env", "--with-secrets", "--output", out] + key)
+        #expect(written.status == 0, "\(written)")
+        let mode = (try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int)
+        #expect(mode == 0o600)
+        #expect(try String(contentsOfFile: out, encoding: .utf8).contains("AZURE_CLIENT_SECRET='\(LoginTests.clientSecret)'"))
+        chmod(out, 0o644)
+        #expect(s.cli.run(["export", "adme", "--env", "--output", out] + key).status == 1)
+        #expect(s.cli.run(["export", "adme", "--env", "--output", out, "--force"] + key).status == 0)
+        #expect((try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int) == 0o600)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.f.dir.path).filter { $0.contains("tokvault-tmp") }.isEmpty)
+
+        // `> file`: the file is made private.
+        let redirected = s.f.dir.file("redirected.env")
+        FileManager.default.createFile(atPath: redirected, contents: nil, attributes: [.posixPermissions: 0o644])
+        let viaShell = CLI.exec(["/bin/sh", "-c", "\"$0\" export adme --env --key-file \"$1\" > \"$2\"", CLI.binary, s.f.keyFile, redirected],
+                                environment: s.cli.environment)
+        #expect(viaShell.status == 0, "\(viaShell)")
+        #expect((try FileManager.default.attributesOfItem(atPath: redirected)[.posixPermissions] as? Int) == 0o600)
+
+        // Secrets only with --with-secrets; GitHub: appended to $GITHUB_ENV, masked on stdout.
+        #expect(s.cli.run(["export", "adme", "--json", "--only", "client_secret"] + key).status == 64)
+        let githubEnv = s.f.dir.write("github_env", "")
+        let gh = s.cli.run(["export", "adme", "--format", "github", "--with-secrets"] + key, env: ["GITHUB_ENV": githubEnv])
+        #expect(gh.status == 0, "\(gh)")
+        #expect(gh.stdout.contains("::add-mask::\(token)"))
+        #expect(gh.stdout.contains("::add-mask::\(LoginTests.clientSecret)"))
+        let parsed = ExportFormatTests.parseGitHubEnv(try String(contentsOfFile: githubEnv, encoding: .utf8))
+        #expect(parsed["ACCESS_TOKEN"] == token)
+        #expect(parsed["AZURE_TENANT_ID"] == s.idp.configuration.tenant)
+    }
+}
