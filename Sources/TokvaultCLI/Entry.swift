@@ -7,11 +7,16 @@ import TokvaultVault
 public enum Entry {
     /// Before anything else: files tokvault creates are private, and no core dump or
     /// debugger attach can copy keys out of memory.
+    /// What the process started with, for `exec` to hand back to its child.
+    nonisolated(unsafe) static var originalUmask: mode_t = 0o022
+    nonisolated(unsafe) static var originalCoreLimit = rlimit()
+
     public static func hardenProcess() {
-        umask(0o077)
+        originalUmask = umask(0o077)
         // Soft limit only: `exec` restores the caller's limit for its child.
         var core = rlimit()
         getrlimit(Int32(RLIMIT_CORE.rawValue), &core)
+        originalCoreLimit = core
         core.rlim_cur = 0
         setrlimit(Int32(RLIMIT_CORE.rawValue), &core)
         _ = tokvault_set_nondumpable()

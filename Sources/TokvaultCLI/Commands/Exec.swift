@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import TokvaultExport
+import TokvaultVault
+
+struct Exec: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run a command with APP's variables in its environment (nothing written to disk).",
+        discussion: """
+        tokvault replaces itself with the command (execve), so the command's exit status and \
+        signals are its own. The command does not inherit tokvault's unlock variables, umask, \
+        core-dump limit or signal settings, nor any of its files. Like env(1), exit 125 means \
+        tokvault failed, 126 that the command could not be run, 127 that it was not found.
+          tokvault exec adme -- az rest --url …
+          tokvault exec adme --prefix ADME_ -- ./deploy.sh
+        """)
+
+    @Argument(help: "App name.")
+    var name: String
+
+    @OptionGroup var selection: ExportSelection
+    @OptionGroup var tokenOptions: TokenOptions
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
+    var command: [String] = []
+
+    /// Set in the child: the app ids of the exec chain, to refuse nesting for the same app.
+    static let marker = "TOKVAULT_EXEC_APPS"
+
+    func validate() throws {
+        if command.isEmpty { throw ValidationError("give the command to run after --, e.g. `tokvault exec \(name) -- env`") }
+    }
+
+    func run() async throws {
+        do {
+            try await execute()
+        } catch let error as VaultError {
+            // env(1)'s convention: 125 when the wrapper itself fails.
+            throw VaultError(exitCode: 125, error.message, hint: error.hint)
+        }
+    }
+
+    private func execute() async throws {
+        let chain = (VaultFile.environment(Self.marker) ?? "").split(separator: ",").map(String.init)
+        if chain.contains(name) {
+            throw VaultError.usage("already inside `tokvault exec \(name)`; refusing to nest it",
+                                   hint: "the variables are already in this environment")
+        }
+        let variables = try await selection.variables(app: name, tokenOptions: tokenOptions, vaultOptions: vaultOptions)
+
+        var environment: [String: String] = [:]
+        for entry in ProcessInfo.processInfo.environment {
+            // The vault's unlock secrets stay with tokvault.
+            if ["TOKVAULT_PASSPHRASE", "TOKVAULT_PASSPHRASE_FILE", "TOKVAULT_NEW_PASSPHRASE", "TOKVAULT_KEY_FILE"].contains(entry.key) { continue }
+            environment[entry.key] = entry.value
+        }
+        for variable in variables {
+            let value = try variable.value.withUnsafeBytes { bytes -> String in
+                guard !bytes.contains(0), let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) else {
+                    throw VaultError.failure("cannot pass \(variable.name) in the environment: its value is not text without NUL bytes")
+                }
+                return text
+            }
+            environment[variable.name] = value
+        }
+        environment[Self.marker] = (chain + [name]).joined(separator: ",")
+
+        guard let path = Self.resolve(command[0]) else {
+            Diagnostics.error("\(command[0]): command not found")
+            throw ExitCode(127)
+        }
+        // Hand back what tokvault changed for itself.
+        umask(Entry.originalUmask)
+        var core = Entry.originalCoreLimit
+        setrlimit(Int32(RLIMIT_CORE.rawValue), &core)
+        for sig in 1..<32 where sig != SIGKILL && sig != SIGSTOP { signal(Int32(sig), SIG_DFL) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
+
+        Self.closeOnExecAll()
+        let argv = command.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        execve(path, argv, envp)
+        let reason = String(cString: strerror(errno))
+        Diagnostics.error("cannot run \(command[0]): \(reason)")
+        throw ExitCode(errno == ENOENT ? 127 : 126)
+    }
+
+    /// Marks every descriptor above stderr close-on-exec: runtime and library descriptors
+    /// (event queues, random devices) must not reach the child.
+    static func closeOnExecAll() {
+        var fds: [Int32] = []
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            fds = entries.compactMap { Int32($0) }
+        } else {
+            fds = Array(3..<1024)
+        }
+        for fd in fds where fd > 2 {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
+    }
+
+    /// PATH lookup as execvp does it; a name with a slash is used as it is.
+    static func resolve(_ name: String) -> String? {
+        if name.contains("/") { return name }
+        for dir in (VaultFile.environment("PATH") ?? "/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+}
