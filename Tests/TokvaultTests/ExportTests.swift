@@ -177,3 +177,60 @@ struct ExportCommandTests {
         #expect(parsed["AZURE_TENANT_ID"] == s.idp.configuration.tenant)
     }
 }
+
+@Suite("export --format curl")
+struct CurlSnippetTests {
+    /// Every process command line readable in /proc, joined.
+    static func commandLines() -> String {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return "" }
+        var all = ""
+        for pid in entries where pid.allSatisfy(\.isNumber) {
+            if let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") {
+                all += String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self) + "\n"
+            }
+        }
+        return all
+    }
+
+    @Test func snippetRefreshesAndCallsTheAPIWithoutSecretsOnArgv() throws {
+        let s = try LoginTests.Setup()
+        defer { s.idp.stop() }
+        #expect(s.login().status == 0)
+        let env = ["TOKVAULT_KEY_FILE": s.f.keyFile]
+        let api = s.idp.baseURL + "/_fake/resource"
+        let script = s.f.dir.file("call.sh")
+        let made = s.cli.run(["export", "adme", "--curl", "--url", api, "--header", "data-partition-id: opendes", "--output", script], env: env)
+        #expect(made.status == 0, "\(made)")
+        let text = try String(contentsOfFile: script, encoding: .utf8)
+        #expect(!text.contains(LoginTests.clientSecret), "by default secrets are references, not values")
+        #expect(text.contains("set -euo pipefail"))
+
+        // Slow answers give the scanner time to see curl's command line.
+        s.idp.inject(.slow(milliseconds: 800), times: 2)
+        nonisolated(unsafe) var seen = ""
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: CLI.Result?
+        DispatchQueue.global().async {
+            result = s.cli.run(["exec", "adme", "--with-secrets", "--", "/bin/bash", script], env: env)
+            done.signal()
+        }
+        while done.wait(timeout: .now() + .milliseconds(20)) == .timedOut { seen += Self.commandLines() }
+        let run = try #require(result)
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout.contains("alice@contoso.example"), "the API accepted the refreshed token: \(run.stdout)")
+        #expect(s.idp.stats.resourceAuthorized == 1)
+        #expect(seen.contains("curl"), "the scanner saw curl running")
+        #expect(!seen.contains(LoginTests.clientSecret), "client secret on a command line")
+        #expect(!seen.contains("fake-rt-") && !seen.contains("Bearer fake-at-"), "token on a command line")
+
+        // --with-secrets defines them in the script, which then runs on its own.
+        let defined = s.f.dir.file("defined.sh")
+        #expect(s.cli.run(["logout", "adme"]).status == 0)
+        #expect(s.login().status == 0)
+        #expect(s.cli.run(["export", "adme", "--curl", "--with-secrets", "--output", defined], env: env).status == 0)
+        #expect((try FileManager.default.attributesOfItem(atPath: defined)[.posixPermissions] as? Int) == 0o600)
+        let alone = CLI.exec(["/bin/bash", defined], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(alone.status == 0, "\(alone)")
+        #expect(s.idp.accessTokenInfo(alone.stdout.trimmingCharacters(in: .newlines)) != nil)
+    }
+}

@@ -33,6 +33,15 @@ struct Export: AsyncParsableCommand {
 
     @OptionGroup var selection: ExportSelection
 
+    @Flag(name: .long, help: "Same as --format curl.")
+    var curl = false
+
+    @Option(name: .long, help: ArgumentHelp("curl format: also call this API URL with the token.", valueName: "url"))
+    var url: String?
+
+    @Option(name: .long, help: ArgumentHelp("curl format: a header for the API call, 'Name: value' (repeatable).", valueName: "header"))
+    var header: [String] = []
+
     @Option(name: .long, help: ArgumentHelp("Write to FILE (mode 0600, atomically) instead of stdout.", valueName: "file"))
     var output: String?
 
@@ -56,6 +65,10 @@ struct Export: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if curl || format == "curl" {
+            try await runCurl()
+            return
+        }
         let format = try resolvedFormat
         let variables = try await selection.variables(app: name, tokenOptions: tokenOptions, vaultOptions: vaultOptions)
         let rendered = try format.render(variables)
@@ -78,6 +91,31 @@ struct Export: AsyncParsableCommand {
             return
         }
         ExportOutput.protectStdout(hasSecrets: variables.contains(where: \.isSecret))
+        rendered.withUnsafeBytes { ExportOutput.writeStdout(Array($0)) }
+    }
+}
+
+extension Export {
+    /// The curl script: secrets as $VARS, defined at the top only with --with-secrets.
+    func runCurl() async throws {
+        let vault = try vaultOptions.open()
+        let app = try vault.app(named: name)
+        var snippet = CurlSnippet(app: app)
+        snippet.apiURL = url
+        snippet.headers = header
+        if selection.withSecrets {
+            let key = try vaultOptions.unlock(vault)
+            snippet.defineSecrets = true
+            snippet.clientSecret = try vault.clientSecret(of: app, key: key)
+            snippet.refreshToken = try vault.refreshToken(of: app, key: key)
+        }
+        let rendered = try snippet.render()
+        if let output {
+            try ExportOutput.replace(output, with: rendered, force: force)
+            Diagnostics.note("wrote the curl script to \(output) (mode 0600)")
+            return
+        }
+        ExportOutput.protectStdout(hasSecrets: selection.withSecrets)
         rendered.withUnsafeBytes { ExportOutput.writeStdout(Array($0)) }
     }
 }
