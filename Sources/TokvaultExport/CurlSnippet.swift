@@ -16,6 +16,8 @@ public struct CurlSnippet: Sendable {
     public var clientSecret: SecureBytes?
     public var refreshToken: SecureBytes?
     public var defineSecrets = false
+    /// Inline the secrets' values (shell-quoted) where they are used, instead of "$VARS".
+    public var revealSecrets = false
     public var apiURL: String?
     public var headers: [String] = []
 
@@ -59,7 +61,15 @@ public struct CurlSnippet: Sendable {
             "",
         ]
         let needsSecret = clientAuth != .none
-        if defineSecrets {
+        var secretRef = "\"$AZURE_CLIENT_SECRET\"", refreshRef = "\"$REFRESH_TOKEN\""
+        if revealSecrets {
+            guard let refreshToken else { throw VaultError(exitCode: VaultError.Code.loginRequired, "app \"\(appName)\" has no refresh token", hint: "run `tokvault login \(appName)`") }
+            refreshRef = try Self.quote(refreshToken)
+            if needsSecret {
+                guard let clientSecret else { throw VaultError.failure("app \"\(appName)\" has no client secret") }
+                secretRef = try Self.quote(clientSecret)
+            }
+        } else if defineSecrets {
             guard let refreshToken else { throw VaultError(exitCode: VaultError.Code.loginRequired, "app \"\(appName)\" has no refresh token", hint: "run `tokvault login \(appName)`") }
             lines.append("REFRESH_TOKEN=\(try Self.quote(refreshToken))")
             if needsSecret {
@@ -84,14 +94,14 @@ public struct CurlSnippet: Sendable {
         case .none, .post:
             lines.append("  --data-urlencode \(Self.quote("client_id=" + clientID)) \\")
             if clientAuth == .post {
-                lines.append("  --data-urlencode \"client_secret@\"<(printf %s \"$AZURE_CLIENT_SECRET\") \\")
+                lines.append("  --data-urlencode \"client_secret@\"<(printf %s \(secretRef)) \\")
             }
         case .basic:
             // RFC 6749 §2.3.1: form-encoded id and secret, base64, in a header read from a descriptor.
-            lines.append("  --header @<(printf 'Authorization: Basic %s\\n' \"$(printf '%s:%s' \(Self.quote(FormEncodingLite.encode(clientID))) \"$(printf %s \"$AZURE_CLIENT_SECRET\" | jq -sRr @uri)\" | base64 -w0)\") \\")
+            lines.append("  --header @<(printf 'Authorization: Basic %s\\n' \"$(printf '%s:%s' \(Self.quote(FormEncodingLite.encode(clientID))) \"$(printf %s \(secretRef) | jq -sRr @uri)\" | base64 -w0)\") \\")
         }
         lines += [
-            "  --data-urlencode \"refresh_token@\"<(printf %s \"$REFRESH_TOKEN\"))",
+            "  --data-urlencode \"refresh_token@\"<(printf %s \(refreshRef)))",
             "ACCESS_TOKEN=$(jq -r .access_token <<<\"$response\")",
             "",
         ]

@@ -52,7 +52,19 @@ public enum SecureFile {
     /// a `.NAME.tokvault-tmp-*` file, removed by the next write after a minute.)
     public static func replace(_ path: String, contents: SecureBytes) throws {
         VaultFile.sweepStaleTemporaries(beside: path)
-        let temporary = try writeTemporary(beside: path, contents: contents)
+        let temporary: String
+        let fd = tokvault_open_tmpfile(directory(of: path), 0o600)
+        if fd >= 0 {
+            // Unnamed while it is written: a kill leaves nothing; named only for the rename.
+            defer { close(fd) }
+            try writeAll(fd, contents, path: path)
+            temporary = directory(of: path) + "/.\(VaultFile.fileName(of: path)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+            guard tokvault_link_tmpfile(fd, temporary) == 0 else {
+                throw VaultError.failure("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+        } else {
+            temporary = try writeTemporary(beside: path, contents: contents)
+        }
         guard rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary)

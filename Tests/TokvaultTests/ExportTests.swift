@@ -232,5 +232,53 @@ struct CurlSnippetTests {
         let alone = CLI.exec(["/bin/bash", defined], environment: ["PATH": "/usr/bin:/bin"])
         #expect(alone.status == 0, "\(alone)")
         #expect(s.idp.accessTokenInfo(alone.stdout.trimmingCharacters(in: .newlines)) != nil)
+
+        // --reveal: values inlined where used (no definitions), still through descriptors.
+        #expect(s.cli.run(["logout", "adme"]).status == 0)
+        #expect(s.login().status == 0)
+        let revealed = s.f.dir.file("revealed.sh")
+        #expect(s.cli.run(["export", "adme", "--curl", "--reveal", "--output", revealed], env: env).status == 0)
+        let revealedText = try String(contentsOfFile: revealed, encoding: .utf8)
+        #expect(revealedText.contains("<(printf %s '\(LoginTests.clientSecret)')"))
+        #expect(!revealedText.contains("AZURE_CLIENT_SECRET="))
+        let inline = CLI.exec(["/bin/bash", revealed], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(inline.status == 0, "\(inline)")
+        #expect(s.idp.accessTokenInfo(inline.stdout.trimmingCharacters(in: .newlines)) != nil)
+    }
+}
+
+@Suite("export --output under kill -9")
+struct ExportKillTests {
+    @Test func killedExportLeavesTheOldFileOrTheNewOneAndNoTemporaryFile() throws {
+        let s = try LoginTests.Setup()
+        defer { s.idp.stop() }
+        #expect(s.login().status == 0)
+        let out = s.f.dir.file("adme.env")
+        #expect(s.cli.run(["export", "adme", "--env", "--with-secrets", "--output", out, "--key-file", s.f.keyFile]).status == 0)
+        let complete = try String(contentsOfFile: out, encoding: .utf8)
+        let started = Date()
+        #expect(s.cli.run(["export", "adme", "--env", "--with-secrets", "--output", out, "--key-file", s.f.keyFile]).status == 0)
+        let window = UInt32(max(0.005, Date().timeIntervalSince(started)) * 2.5 * 1_000_000)
+        var killed = 0
+        for _ in 0..<60 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLI.binary)
+            p.arguments = ["export", "adme", "--env", "--with-secrets", "--output", out, "--key-file", s.f.keyFile]
+            p.environment = s.cli.environment
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            usleep(UInt32.random(in: 0...window))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            if p.terminationReason == .uncaughtSignal { killed += 1 }
+            // Always a whole file: the same variables (the token is cached, so the same bytes).
+            #expect(try String(contentsOfFile: out, encoding: .utf8) == complete)
+            #expect((try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int) == 0o600)
+            let temporaries = try FileManager.default.contentsOfDirectory(atPath: s.f.dir.path).filter { $0.contains("tokvault-tmp") }
+            #expect(temporaries.isEmpty, "left behind: \(temporaries)")
+        }
+        print("kill -9 during export --output: 60 runs, \(killed) killed before finishing")
     }
 }

@@ -36,6 +36,9 @@ struct Export: AsyncParsableCommand {
     @Flag(name: .long, help: "Same as --format curl.")
     var curl = false
 
+    @Flag(name: .long, help: "curl format: write the secrets' values into the script where they are used (still never on curl's command line).")
+    var reveal = false
+
     @Option(name: .long, help: ArgumentHelp("curl format: also call this API URL with the token.", valueName: "url"))
     var url: String?
 
@@ -103,9 +106,10 @@ extension Export {
         var snippet = CurlSnippet(app: app)
         snippet.apiURL = url
         snippet.headers = header
-        if selection.withSecrets {
+        if selection.withSecrets || reveal {
             let key = try vaultOptions.unlock(vault)
-            snippet.defineSecrets = true
+            snippet.defineSecrets = !reveal
+            snippet.revealSecrets = reveal
             snippet.clientSecret = try vault.clientSecret(of: app, key: key)
             snippet.refreshToken = try vault.refreshToken(of: app, key: key)
         }
@@ -115,7 +119,7 @@ extension Export {
             Diagnostics.note("wrote the curl script to \(output) (mode 0600)")
             return
         }
-        ExportOutput.protectStdout(hasSecrets: selection.withSecrets)
+        ExportOutput.protectStdout(hasSecrets: selection.withSecrets || reveal)
         rendered.withUnsafeBytes { ExportOutput.writeStdout(Array($0)) }
     }
 }
