@@ -258,7 +258,8 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: html)))), promise: nil)
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {
-            done.whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 
