@@ -56,7 +56,7 @@ let package = Package(
         // Renderers for `export`: each format quoted for the program that reads it.
         .target(
             name: "TokvaultExport",
-            dependencies: ["TokvaultVault"]
+            dependencies: ["TokvaultVault", "TokvaultFlow"]
         ),
         // A protocol-faithful fake identity provider (Azure v2 paths) for tests and benchmarks.
         .target(

@@ -49,19 +49,23 @@ enum Output {
         for row in rows { print(line(row)) }
     }
 
-    /// A secret and a newline straight to stdout with write(2), not through Swift strings.
-    static func writeSecretLine(_ secret: SecureBytes) {
-
-        secret.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let n = Glibc.write(1, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return }
-                offset += n
-            }
+    /// write(2) until everything is written (EINTR retried, a closed descriptor ignored):
+    /// for secrets that must not pass through Swift strings, and for stderr, where FileHandle
+    /// traps when it is closed.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
         }
-        _ = Glibc.write(1, "\n", 1)
+    }
+
+    /// A secret and a newline straight to stdout.
+    static func writeSecretLine(_ secret: SecureBytes) {
+        secret.withUnsafeBytes { writeAll(1, $0) }
+        [UInt8(ascii: "\n")].withUnsafeBytes { writeAll(1, $0) }
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {

@@ -97,16 +97,8 @@ enum Terminal {
 
 /// stderr output in tokvault's own format.
 enum Diagnostics {
-    /// write(2) on fd 2: FileHandle traps when stderr is closed.
     static func write(_ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
+        Array(text.utf8).withUnsafeBytes { Output.writeAll(2, $0) }
     }
 
     static func error(_ message: String, hint: String? = nil) {

@@ -19,6 +19,24 @@ struct VaultOptions: ParsableArguments {
 
     var path: String { Self.resolvePath(vault) }
 
+    /// The variables that unlock the vault: never passed on to a browser or an exec'd command.
+    static let unlockVariables: Set<String> = ["TOKVAULT_PASSPHRASE", "TOKVAULT_PASSPHRASE_FILE", "TOKVAULT_NEW_PASSPHRASE", "TOKVAULT_KEY_FILE"]
+
+    /// The environment minus the unlock variables.
+    static var environmentWithoutUnlockVariables: [String: String] {
+        ProcessInfo.processInfo.environment.filter { !unlockVariables.contains($0.key) }
+    }
+
+    /// PATH lookup as execvp(3) does it; a name with a slash is used as it is.
+    static func executable(named name: String) -> String? {
+        if name.contains("/") { return name }
+        for dir in (VaultFile.environment("PATH") ?? "/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
     /// `--vault`, else `$TOKVAULT_VAULT`, else the XDG default.
     static func resolvePath(_ vault: String?) -> String {
         if let vault, !vault.isEmpty { return vault }

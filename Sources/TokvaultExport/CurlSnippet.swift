@@ -1,4 +1,5 @@
 import Foundation
+import TokvaultFlow
 import TokvaultVault
 
 /// `export --format curl`: a bash script that performs the token request with curl (the
@@ -98,7 +99,7 @@ public struct CurlSnippet: Sendable {
             }
         case .basic:
             // RFC 6749 §2.3.1: form-encoded id and secret, base64, in a header read from a descriptor.
-            lines.append("  --header @<(printf 'Authorization: Basic %s\\n' \"$(printf '%s:%s' \(Self.quote(FormEncodingLite.encode(clientID))) \"$(printf %s \(secretRef) | jq -sRr @uri)\" | base64 -w0)\") \\")
+            lines.append("  --header @<(printf 'Authorization: Basic %s\\n' \"$(printf '%s:%s' \(Self.quote(FormEncoding.encode(clientID))) \"$(printf %s \(secretRef) | jq -sRr @uri)\" | base64 -w0)\") \\")
         }
         lines += [
             "  --data-urlencode \"refresh_token@\"<(printf %s \(refreshRef)))",
@@ -118,10 +119,3 @@ public struct CurlSnippet: Sendable {
     }
 }
 
-/// Form encoding of the (public) client id for the Basic header.
-enum FormEncodingLite {
-    static func encode(_ text: String) -> String {
-        let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
-        return text.utf8.map { unreserved.contains($0) ? String(UnicodeScalar($0)) : String(format: "%%%02X", $0) }.joined()
-    }
-}

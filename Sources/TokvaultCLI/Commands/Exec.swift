@@ -50,12 +50,8 @@ struct Exec: AsyncParsableCommand {
         }
         let variables = try await selection.variables(app: name, tokenOptions: tokenOptions, vaultOptions: vaultOptions)
 
-        var environment: [String: String] = [:]
-        for entry in ProcessInfo.processInfo.environment {
-            // The vault's unlock secrets stay with tokvault.
-            if ["TOKVAULT_PASSPHRASE", "TOKVAULT_PASSPHRASE_FILE", "TOKVAULT_NEW_PASSPHRASE", "TOKVAULT_KEY_FILE"].contains(entry.key) { continue }
-            environment[entry.key] = entry.value
-        }
+        // The vault's unlock secrets stay with tokvault.
+        var environment = VaultOptions.environmentWithoutUnlockVariables
         for variable in variables {
             let value = try variable.value.withUnsafeBytes { bytes -> String in
                 guard !bytes.contains(0), let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) else {
@@ -67,7 +63,7 @@ struct Exec: AsyncParsableCommand {
         }
         environment[Self.marker] = (chain + [name]).joined(separator: ",")
 
-        guard let path = Self.resolve(command[0]) else {
+        guard let path = VaultOptions.executable(named: command[0]) else {
             Diagnostics.error("\(command[0]): command not found")
             throw ExitCode(127)
         }
@@ -102,15 +98,5 @@ struct Exec: AsyncParsableCommand {
             let flags = fcntl(fd, F_GETFD)
             if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
         }
-    }
-
-    /// PATH lookup as execvp does it; a name with a slash is used as it is.
-    static func resolve(_ name: String) -> String? {
-        if name.contains("/") { return name }
-        for dir in (VaultFile.environment("PATH") ?? "/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
     }
 }

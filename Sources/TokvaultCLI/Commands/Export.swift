@@ -127,13 +127,7 @@ extension Export {
 /// Where exported secrets go.
 enum ExportOutput {
     static func writeStdout(_ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
+        bytes.withUnsafeBytes { Output.writeAll(1, $0) }
     }
 
     /// `> file`: make the file private before a byte is written; a terminal gets a warning.

@@ -245,12 +245,9 @@ enum Browser {
         candidates.append(["xdg-open", url])
         candidates.append(["open", url])
         // The browser must not inherit the vault's unlock secrets.
-        var environment = ProcessInfo.processInfo.environment
-        for name in ["TOKVAULT_PASSPHRASE", "TOKVAULT_PASSPHRASE_FILE", "TOKVAULT_NEW_PASSPHRASE", "TOKVAULT_KEY_FILE"] {
-            environment.removeValue(forKey: name)
-        }
+        let environment = VaultOptions.environmentWithoutUnlockVariables
         for command in candidates {
-            guard let executable = resolve(command[0]) else { continue }
+            guard let executable = VaultOptions.executable(named: command[0]) else { continue }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = Array(command.dropFirst())
@@ -261,14 +258,5 @@ enum Browser {
             if (try? process.run()) != nil { return true }
         }
         return false
-    }
-
-    static func resolve(_ name: String) -> String? {
-        if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
-        for dir in (VaultFile.environment("PATH") ?? "/usr/bin:/bin").split(separator: ":") {
-            let candidate = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
     }
 }
