@@ -33,6 +33,11 @@ struct AppFieldOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Client authentication: post or basic (default post for Azure, basic otherwise).", valueName: "method"))
     var clientAuth: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "How tokens are obtained: authorization-code (a user signs in; default) or client-credentials (the app as itself, no user).",
+        valueName: "flow"))
+    var flow: String?
+
     func fields() throws -> AppFields {
         var fields = AppFields()
         fields.tenant = tenant
@@ -53,6 +58,15 @@ struct AppFieldOptions: ParsableArguments {
             case "post", "client_secret_post": fields.clientAuth = .post
             case "basic", "client_secret_basic": fields.clientAuth = .basic
             default: throw VaultError.usage("unknown --client-auth \"\(AppSpec.printable(clientAuth))\"", hint: "use post or basic")
+            }
+        }
+        if let flow {
+            switch flow.lowercased().replacingOccurrences(of: "_", with: "-") {
+            case "authorization-code", "code": fields.flow = .authorizationCode
+            case "client-credentials": fields.flow = .clientCredentials
+            default:
+                throw VaultError.usage("unknown --flow \"\(AppSpec.printable(flow))\"",
+                                       hint: "use authorization-code or client-credentials (the device code flow is `tokvault login APP --device`)")
             }
         }
         return fields

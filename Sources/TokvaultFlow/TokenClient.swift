@@ -30,17 +30,40 @@ public struct TokenClient: Sendable {
     public enum Grant: Sendable {
         case authorizationCode(code: SecureBytes, verifier: SecureBytes, redirectURI: String)
         case refreshToken(SecureBytes, scope: String)
+        /// The app as itself (RFC 6749 §4.4): no user, no refresh token.
+        case clientCredentials(scope: String)
+        /// RFC 8628 §3.4: polling for a device authorization's tokens.
+        case deviceCode(SecureBytes)
 
         var name: String {
             switch self {
             case .authorizationCode: return "authorization_code"
             case .refreshToken: return "refresh_token"
+            case .clientCredentials: return "client_credentials"
+            case .deviceCode: return "urn:ietf:params:oauth:grant-type:device_code"
             }
+        }
+    }
+
+    /// What the client authenticates with: nothing (public client), its secret, or the key of
+    /// its certificate (a client assertion is signed per request).
+    public enum Credential: Sendable {
+        case none
+        case secret(SecureBytes)
+        case privateKey(SecureBytes)
+
+        public init(secret: SecureBytes?) {
+            self = secret.map { .secret($0) } ?? .none
         }
     }
 
     /// Builds the form body and headers for `grant` (exposed for tests and for `export --curl`).
     public static func requestBody(app: App, grant: Grant, clientSecret: SecureBytes?) throws -> (body: FormBody, basicAuth: SecureBytes?) {
+        try requestBody(app: app, grant: grant, credential: Credential(secret: clientSecret))
+    }
+
+    public static func requestBody(app: App, grant: Grant, credential: Credential,
+                                   now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> (body: FormBody, basicAuth: SecureBytes?) {
         var form = FormBody()
         form.add("grant_type", grant.name)
         switch grant {
@@ -54,38 +77,76 @@ public struct TokenClient: Sendable {
             form.add("refresh_token", secret: token)
             // Azure v2 requires scope on refresh (AADSTS90014 otherwise).
             form.add("scope", scope)
+        case let .clientCredentials(scope):
+            form.add("scope", scope)
+        case let .deviceCode(code):
+            form.add("device_code", secret: code)
         }
-        var basic: SecureBytes?
+        let basic = try addClientAuthentication(to: &form, app: app, credential: credential, audience: app.tokenEndpoint, now: now)
+        return (form, basic)
+    }
+
+    /// Adds the client's authentication to `form` (or returns the Basic header) as its
+    /// `client_auth` says. A client assertion's audience is the endpoint it is sent to.
+    static func addClientAuthentication(to form: inout FormBody, app: App, credential: Credential, audience: String,
+                                        now: Int64) throws -> SecureBytes? {
         switch app.clientAuth {
         case .none:
             form.add("client_id", app.clientID)
         case .post:
             form.add("client_id", app.clientID)
-            guard let clientSecret else { throw missingSecret(app) }
+            guard case .secret(let clientSecret) = credential else { throw missingSecret(app) }
             form.add("client_secret", secret: clientSecret)
         case .basic:
-            guard let clientSecret else { throw missingSecret(app) }
+            guard case .secret(let clientSecret) = credential else { throw missingSecret(app) }
             // RFC 6749 §2.3.1: id and secret are form-encoded before base64.
             var pair = Array(FormEncoding.encode(app.clientID).utf8) + [UInt8(ascii: ":")]
             clientSecret.withUnsafeBytes { FormEncoding.encode($0, into: &pair) }
             let secretPair = SecureBytes(consuming: &pair)
             var header = Array(("Basic " + secretPair.withUnsafeBytes { Data($0).base64EncodedString() }).utf8)
-            basic = SecureBytes(consuming: &header)
+            return SecureBytes(consuming: &header)
+        case .privateKeyJWT:
+            guard case .privateKey(let privateKey) = credential, let certificate = app.certificate,
+                  let algorithm = app.assertionAlg else { throw missingSecret(app) }
+            let assertion = ClientAssertion(clientID: app.clientID, audience: audience,
+                                            certificateDER: [UInt8](certificate), algorithm: algorithm)
+            form.add("client_id", app.clientID)
+            form.add("client_assertion_type", ClientAssertion.type)
+            form.add("client_assertion", secret: try assertion.signed(with: privateKey, now: now))
         }
-        return (form, basic)
+        return nil
     }
 
     public static func missingSecret(_ app: App) -> VaultError {
-        VaultError.failure("app \"\(app.name)\" is a confidential client but has no client secret",
-                           hint: "store it with `tokvault set \(app.name) --secret-prompt`, or mark the app --public")
+        if app.usesCertificate {
+            return VaultError.failure("app \"\(app.name)\" authenticates with a certificate but its private key is missing",
+                                      hint: "store it with `tokvault set \(app.name) --certificate CERT.pem --private-key-file KEY.pem`")
+        }
+        return VaultError.failure("app \"\(app.name)\" is a confidential client but has no client secret",
+                                  hint: "store it with `tokvault set \(app.name) --secret-prompt`, or mark the app --public")
     }
 
     /// Sends one grant and returns the tokens. Errors are `VaultError`s with the documented
     /// exit codes (2 login required, 3 unreachable, 1 otherwise).
     public func redeem(_ grant: Grant, app: App, clientSecret: SecureBytes?) async throws -> TokenResponse {
+        try await redeem(grant, app: app, credential: Credential(secret: clientSecret))
+    }
+
+    /// Sends one grant. OAuth errors named in `passing` are thrown as `OAuthRefusal` instead of
+    /// a `VaultError` (the device flow's `authorization_pending` and `slow_down`).
+    public func redeem(_ grant: Grant, app: App, credential: Credential, passing: Set<String> = []) async throws -> TokenResponse {
         let endpoint = try AppSpec.validateEndpoint(app.tokenEndpoint, option: "token endpoint")
-        let (form, basic) = try Self.requestBody(app: app, grant: grant, clientSecret: clientSecret)
-        let body = form.encoded()
+        let data = try await post(to: endpoint, app: app, grant: grant, passing: passing) {
+            // Built per attempt: a client assertion's jti must not be sent twice.
+            let (form, basic) = try Self.requestBody(app: app, grant: grant, credential: credential)
+            return (form.encoded(), basic)
+        }
+        return try TokenResponseParser.parseSuccess(data, now: Int64(Date().timeIntervalSince1970), endpoint: endpoint)
+    }
+
+    /// POSTs a form built by `makeBody` (once per attempt) and returns a 200 answer's body.
+    func post(to endpoint: String, app: App, grant: Grant, passing: Set<String>,
+              makeBody: () throws -> (SecureBytes, SecureBytes?)) async throws -> Data {
 
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
@@ -97,7 +158,7 @@ public struct TokenClient: Sendable {
         configuration.connectionPool.retryConnectionEstablishment = false
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
-            let response = try await send(body: body, basic: basic, to: endpoint, with: client, app: app, grant: grant)
+            let response = try await send(makeBody: makeBody, to: endpoint, with: client, app: app, grant: grant, passing: passing)
             try await client.shutdown()
             return response
         } catch {
@@ -106,12 +167,13 @@ public struct TokenClient: Sendable {
         }
     }
 
-    private func send(body: SecureBytes, basic: SecureBytes?, to endpoint: String, with client: HTTPClient,
-                      app: App, grant: Grant) async throws -> TokenResponse {
+    private func send(makeBody: () throws -> (SecureBytes, SecureBytes?), to endpoint: String, with client: HTTPClient,
+                      app: App, grant: Grant, passing: Set<String>) async throws -> Data {
 
         var attempt = 0
         while true {
             attempt += 1
+            let (body, basic) = try makeBody()
             var request = HTTPClientRequest(url: endpoint)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
@@ -133,10 +195,11 @@ public struct TokenClient: Sendable {
                 }
                 throw Self.transportError(error, endpoint: endpoint, grant: grant, sent: !Self.certainlyNotSent(error))
             }
-            let now = Int64(Date().timeIntervalSince1970)
             let status = Int(response.status.code)
-            if status == 200 {
-                return try TokenResponseParser.parseSuccess(data, now: now, endpoint: endpoint)
+            if status == 200 { return data }
+            if !passing.isEmpty, (400...499).contains(status),
+               let refusal = try? JSONDecoder().decode(OAuthErrorBody.self, from: data), passing.contains(refusal.error) {
+                throw OAuthRefusal(body: refusal)
             }
             if status == 429 || (500...599).contains(status), attempt < options.maxAttempts {
                 let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }
@@ -149,6 +212,11 @@ public struct TokenClient: Sendable {
             }
             throw TokenErrors.error(status: status, data: data, headers: response.headers, app: app, grant: grant, endpoint: endpoint)
         }
+    }
+
+    /// An OAuth error answer the caller asked to handle itself.
+    public struct OAuthRefusal: Error, Sendable {
+        public var body: OAuthErrorBody
     }
 
     /// Errors raised before any byte of the request could have reached the server.

@@ -47,8 +47,11 @@ enum TokenErrors {
         if let trace = body.traceID { ids.append("trace id \(trace)") }
         if let correlation = body.correlationID { ids.append("correlation id \(correlation)") }
         let idText = ids.isEmpty ? "" : " [\(ids.joined(separator: ", "))]"
-        let login = "run `tokvault login \(app.name)`"
+        var login = "run `tokvault login \(app.name)`"
         let isCode: Bool = { if case .authorizationCode = grant { return true } else { return false } }()
+        let isDevice: Bool = { if case .deviceCode = grant { return true } else { return false } }()
+        let isClientCredentials: Bool = { if case .clientCredentials = grant { return true } else { return false } }()
+        if isClientCredentials { login = "check the app's credential with `tokvault show \(app.name)`" }
 
         switch body.error {
         case "invalid_grant":
@@ -76,8 +79,30 @@ enum TokenErrors {
             return VaultError(exitCode: VaultError.Code.loginRequired, "login required for app \"\(app.name)\": " + message + idText,
                               hint: code == "AADSTS65001" || body.error == "consent_required"
                                 ? "consent is missing: sign in with `tokvault login \(app.name) --prompt consent`" : login)
+        case "authorization_declined", "access_denied":
+            return VaultError(exitCode: VaultError.Code.failure, "the sign-in was declined: " + message + idText,
+                              hint: "run `tokvault login \(app.name)\(isDevice ? " --device" : "")` to try again")
+        case "expired_token":
+            return VaultError(exitCode: VaultError.Code.failure, "the device code expired before the sign-in was completed" + idText,
+                              hint: "run `tokvault login \(app.name) --device` again and enter the new code sooner")
+        case "bad_verification_code":
+            return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                              hint: "run `tokvault login \(app.name) --device` again")
+        case "invalid_client" where app.usesCertificate:
+            switch code {
+            case "AADSTS700024":
+                return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                                  hint: "the client assertion's time range was refused: check this machine's clock (assertions are valid for 5 minutes from now)")
+            case "AADSTS7000218" where isDevice:
+                return VaultError(exitCode: VaultError.Code.failure, message + idText, hint: publicFlowsHint)
+            default:
+                return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                                  hint: "the certificate is not registered on the app, has expired there, or its key was replaced: upload the certificate of `tokvault show \(app.name)` (Certificates & secrets → Certificates) or store the current one with `tokvault set \(app.name) --certificate CERT.pem --private-key-file KEY.pem`")
+            }
         case "invalid_client":
             switch code {
+            case "AADSTS7000218" where isDevice:
+                return VaultError(exitCode: VaultError.Code.failure, message + idText, hint: publicFlowsHint)
             case "AADSTS7000222":
                 return VaultError(exitCode: VaultError.Code.failure, message + idText,
                                   hint: "the client secret has expired: create a new one in the app registration and store it with `tokvault set \(app.name) --secret-prompt`")
@@ -94,6 +119,9 @@ enum TokenErrors {
         case "unauthorized_client":
             return VaultError(exitCode: VaultError.Code.failure, message + idText,
                               hint: "the app registration does not allow this grant; check its platform settings (redirect URIs, public client flows)")
+        case "invalid_scope" where isClientCredentials:
+            return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                              hint: "the client credentials flow takes one resource's RESOURCE/.default scope (e.g. api://…/.default or \(app.clientID)/.default), never offline_access or openid: `tokvault set \(app.name) --scope …`")
         case "invalid_scope":
             return VaultError(exitCode: VaultError.Code.failure, message + idText,
                               hint: "check the scope of app \"\(app.name)\" (`tokvault set \(app.name) --scope …`)")
@@ -113,6 +141,8 @@ enum TokenErrors {
                               message + idText)
         }
     }
+
+    static let publicFlowsHint = "the device code flow needs the app to be a public client: enable 'Allow public client flows' in the app registration (Authentication → Advanced settings), or store its client secret or certificate in tokvault"
 
     static func redirectHint(_ app: App) -> String {
         "the redirect URI does not match the app registration: add \(app.redirectURI) under Authentication → Mobile and desktop applications (or Web), or change it with `tokvault set \(app.name) --redirect-uri URI`"

@@ -45,6 +45,9 @@ public struct TokenService: Sendable {
                 return Result(token: cached.token, record: cached.record, refreshed: false)
             }
         }
+        if current.usesClientCredentialsFlow {
+            return try await acquireAsClient(current, scopeKey: scopeKey, material: material)
+        }
         guard session?.refreshToken != nil else {
             throw VaultError(exitCode: VaultError.Code.loginRequired,
                              "login required for app \"\(appName)\": no refresh token is stored",
@@ -57,9 +60,9 @@ public struct TokenService: Sendable {
         guard let refreshToken = try vault.refreshToken(of: current, key: key) else {
             throw VaultError(exitCode: VaultError.Code.loginRequired, "login required for app \"\(appName)\"", hint: "run `tokvault login \(appName)`")
         }
-        let secret = try vault.clientSecret(of: current, key: key)
+        let credential = try vault.credential(of: current, key: key)
         let requestScope = scopeKey.isEmpty ? current.scope : scopeKey
-        let response = try await client.redeem(.refreshToken(refreshToken, scope: requestScope), app: current, clientSecret: secret)
+        let response = try await client.redeem(.refreshToken(refreshToken, scope: requestScope), app: current, credential: credential)
         if let claims = response.idTokenClaims {
             try claims.validate(clientID: current.clientID, expectedIssuer: Self.expectedIssuer(for: current), nonce: nil,
                                 now: Int64(Date().timeIntervalSince1970))
@@ -67,6 +70,32 @@ public struct TokenService: Sendable {
         try vault.storeTokens(response.tokenSet, for: current, scopeKey: scopeKey, key: key, action: "refresh")
         guard let stored = try vault.accessToken(of: current, scopeKey: scopeKey, key: key) else {
             throw VaultError.failure("the refreshed token was not stored")
+        }
+        return Result(token: stored.token, record: stored.record, refreshed: true)
+    }
+
+    /// The client credentials grant (the caller holds the app's refresh lock): a new access
+    /// token for the app itself. There is no refresh token to lose, only the cache to update.
+    func acquireAsClient(_ app: App, scopeKey: String, material: UnlockMaterial) async throws -> Result {
+        try vault.holdLock(exclusive: false)
+        defer { vault.releaseLock() }
+        let key = try vault.unlock(material)
+        let credential = try vault.credential(of: app, key: key)
+        if case .none = credential {
+            throw VaultError.failure(
+                "app \"\(app.name)\" uses the client credentials flow but has no client secret or certificate",
+                hint: "store one with `tokvault set \(app.name) --secret-prompt` or `--certificate CERT.pem --private-key-file KEY.pem`")
+        }
+        let scope = scopeKey.isEmpty ? app.scope : scopeKey
+        let response = try await client.redeem(.clientCredentials(scope: scope), app: app, credential: credential)
+        var tokens = response.tokenSet
+        // Nothing but the access token belongs to a client credentials grant.
+        tokens.refreshToken = nil
+        tokens.idToken = nil
+        tokens.account = nil
+        try vault.storeTokens(tokens, for: app, scopeKey: scopeKey, key: key, action: "client-credentials")
+        guard let stored = try vault.accessToken(of: app, scopeKey: scopeKey, key: key) else {
+            throw VaultError.failure("the new access token was not stored")
         }
         return Result(token: stored.token, record: stored.record, refreshed: true)
     }
@@ -104,5 +133,21 @@ public struct TokenService: Sendable {
         let tenant = app.tenant ?? "organizations"
         let isGUID = AppSpec.isGUID(tenant)
         return "\(origin)/\(isGUID ? tenant.lowercased() : "{tenantid}")/v2.0"
+    }
+}
+
+extension Vault {
+    /// What `app` authenticates with at the token endpoint, opened with `key`.
+    public func credential(of app: App, key: DataKey) throws -> TokenClient.Credential {
+        switch app.clientAuth {
+        case .none:
+            return .none
+        case .privateKeyJWT:
+            guard let privateKey = try privateKey(of: app, key: key) else { throw TokenClient.missingSecret(app) }
+            return .privateKey(privateKey)
+        case .post, .basic:
+            guard let secret = try clientSecret(of: app, key: key) else { throw TokenClient.missingSecret(app) }
+            return .secret(secret)
+        }
     }
 }

@@ -150,10 +150,33 @@ public enum AppSpec {
         return azureEndpoints(host: host, tenant: app.tenant ?? "organizations")
     }
 
-    public static func defaultScope(provider: App.Provider, clientID: String) -> String {
-        switch provider {
-        case .azure: return "\(clientID)/.default openid profile offline_access"
-        case .oauth: return "openid offline_access"
+    public static func defaultScope(provider: App.Provider, clientID: String, flow: App.Flow = .authorizationCode) -> String {
+        switch (provider, flow) {
+        case (.azure, .authorizationCode): return "\(clientID)/.default openid profile offline_access"
+        case (.azure, .clientCredentials): return "\(clientID)/.default"
+        case (.oauth, .authorizationCode): return "openid offline_access"
+        // No convention to follow: such apps name their scope (checked in `apply`).
+        case (.oauth, .clientCredentials): return ""
+        }
+    }
+
+    /// Scopes a token without a user cannot carry: refused for client credentials apps.
+    static let userScopes: Set<String> = ["openid", "profile", "email", "offline_access", "address", "phone"]
+
+    /// The client credentials flow gets a token for the app itself: no user scopes, and on
+    /// Azure one resource's `RESOURCE/.default` (AADSTS1002012 otherwise).
+    static func validateClientCredentialsScope(_ scope: String, provider: App.Provider) throws {
+        let tokens = scope.split(separator: " ").map(String.init)
+        if let user = tokens.first(where: { userScopes.contains($0.lowercased()) }) {
+            throw VaultError.usage(
+                "scope \"\(user)\" needs a signed-in user; the client credentials flow gets tokens for the app itself",
+                hint: provider == .azure ? "use RESOURCE/.default, e.g. --scope '{client_id}/.default' (the default) or 'https://management.azure.com/.default'"
+                                         : "name only the API scopes the app was granted")
+        }
+        if provider == .azure, let bad = tokens.first(where: { !$0.hasSuffix("/.default") }) {
+            throw VaultError.usage(
+                "scope \"\(bad)\" is not a RESOURCE/.default scope; Azure's client credentials flow grants the app's configured permissions of one resource",
+                hint: "e.g. --scope 'api://my-api/.default' or the app's own '{client_id}/.default'")
         }
     }
 
@@ -178,6 +201,7 @@ public struct AppFields: Sendable {
     public var redirectURI: String?
     public var scope: String?
     public var clientAuth: App.ClientAuth?
+    public var flow: App.Flow?
 
     public init() {}
 
@@ -196,10 +220,12 @@ extension AppSpec {
         var app = App(
             id: UUID().uuidString.lowercased(), name: name, provider: .azure, tenant: nil, cloud: nil,
             authorityHost: nil, clientID: clientID, authorizeEndpoint: "", tokenEndpoint: "", deviceEndpoint: nil,
-            redirectURI: defaultRedirectURI, scope: "", flow: "authorization_code",
+            redirectURI: defaultRedirectURI, scope: "", flow: (fields.flow ?? .authorizationCode).rawValue,
             clientAuth: .post, clientSecret: nil, createdAt: now, updatedAt: now)
         if fields.namesEndpoints {
-            guard fields.authorizeEndpoint != nil, fields.tokenEndpoint != nil else {
+            // A client credentials app never sends anyone to an authorize endpoint.
+            let needsAuthorize = fields.flow != .clientCredentials
+            guard fields.tokenEndpoint != nil, fields.authorizeEndpoint != nil || !needsAuthorize else {
                 throw VaultError.usage("--authorize-endpoint and --token-endpoint go together", hint: "give both for a non-Azure OAuth server")
             }
             guard !fields.namesAzureAuthority else {
@@ -211,6 +237,10 @@ extension AppSpec {
             throw VaultError.usage(
                 "missing --tenant",
                 hint: "give the Azure directory (tenant) id, or --authorize-endpoint and --token-endpoint for another OAuth server")
+        }
+        if isPublic && app.usesClientCredentialsFlow {
+            throw VaultError.usage("the client credentials flow needs a client secret or a certificate; a public client has neither",
+                                   hint: "drop --public, and give the secret (prompt, --secret-stdin, --secret-file) or --certificate")
         }
         try apply(fields, to: &app, isNew: true)
         if isPublic { app.clientAuth = .none }
@@ -227,9 +257,19 @@ extension AppSpec {
         if let clientID = fields.clientID {
             try validateClientID(clientID, azure: app.provider == .azure)
             // The default scope names the client id; it follows the client id when it was the default.
-            let followsDefault = app.scope == AppSpec.defaultScope(provider: app.provider, clientID: app.clientID)
+            let followsDefault = app.scope == AppSpec.defaultScope(provider: app.provider, clientID: app.clientID, flow: app.flowKind)
             app.clientID = clientID
-            if followsDefault { app.scope = AppSpec.defaultScope(provider: app.provider, clientID: clientID) }
+            if followsDefault { app.scope = AppSpec.defaultScope(provider: app.provider, clientID: clientID, flow: app.flowKind) }
+        }
+        if let flow = fields.flow, flow != app.flowKind || isNew {
+            if !isNew && flow == .clientCredentials && app.isPublicClient {
+                throw VaultError.usage("the client credentials flow needs a client secret or a certificate; app \"\(app.name)\" is a public client",
+                                       hint: "give the secret with --secret-prompt/--secret-stdin/--secret-file or --certificate with the flow")
+            }
+            // A scope that was the old flow's default becomes the new flow's default.
+            let followsDefault = app.scope.isEmpty || app.scope == AppSpec.defaultScope(provider: app.provider, clientID: app.clientID, flow: app.flowKind)
+            app.flow = flow.rawValue
+            if followsDefault && fields.scope == nil { app.scope = AppSpec.defaultScope(provider: app.provider, clientID: app.clientID, flow: flow) }
         }
         switch app.provider {
         case .azure:
@@ -269,13 +309,28 @@ extension AppSpec {
                 throw VaultError.usage("--cloud/--authority-host apply to Azure apps only; app \"\(app.name)\" uses explicit endpoints")
             }
             if let url = fields.authorizeEndpoint { app.authorizeEndpoint = try validateEndpoint(url, option: "--authorize-endpoint") }
+            if app.authorizeEndpoint.isEmpty && !app.usesClientCredentialsFlow {
+                throw VaultError.usage("app \"\(app.name)\" has no authorize endpoint, which a user's sign-in needs", hint: "give --authorize-endpoint URL")
+            }
             if let url = fields.tokenEndpoint { app.tokenEndpoint = try validateEndpoint(url, option: "--token-endpoint") }
         }
         if let uri = fields.redirectURI { app.redirectURI = try validateRedirectURI(uri) }
         if let scope = fields.scope { app.scope = try normalizeScope(scope) }
-        if app.scope.isEmpty { app.scope = defaultScope(provider: app.provider, clientID: app.clientID) }
+        if app.scope.isEmpty { app.scope = defaultScope(provider: app.provider, clientID: app.clientID, flow: app.flowKind) }
+        if app.usesClientCredentialsFlow {
+            guard !app.scope.isEmpty else {
+                throw VaultError.usage("give --scope: the client credentials flow has no default scope on servers other than Azure",
+                                       hint: "name the API scopes the app was granted, e.g. --scope api.read")
+            }
+            try validateClientCredentialsScope(app.scope, provider: app.provider)
+        }
         if let auth = fields.clientAuth {
             guard auth != .none else { throw VaultError.usage("use --public to make an app a public client") }
+            guard auth != .privateKeyJWT else { throw VaultError.usage("use --certificate to authenticate with a certificate") }
+            guard !app.usesCertificate else {
+                throw VaultError.usage("app \"\(app.name)\" authenticates with a certificate; --client-auth post|basic applies to client secrets",
+                                       hint: "switch to a secret with --secret-prompt (then --client-auth applies)")
+            }
             app.clientAuth = auth
         }
     }

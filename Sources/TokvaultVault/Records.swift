@@ -21,7 +21,7 @@ struct VaultRow: Codable, FetchableRecord, PersistableRecord {
     }
 }
 
-/// An app registration. Every column but `client_secret` is public.
+/// An app registration. Every column but `client_secret` and `private_key` is public.
 public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable, Equatable {
     public static let databaseTableName = "app"
 
@@ -29,7 +29,21 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
     public enum ClientAuth: String, Codable, Sendable, CaseIterable {
         case post = "client_secret_post"
         case basic = "client_secret_basic"
+        /// A client assertion JWT signed with the private key of a registered certificate.
+        case privateKeyJWT = "private_key_jwt"
         case none = "none"
+    }
+
+    /// How the app gets tokens: a user's sign-in (then refresh tokens), or as itself.
+    public enum Flow: String, Codable, Sendable, CaseIterable {
+        case authorizationCode = "authorization_code"
+        case clientCredentials = "client_credentials"
+    }
+
+    /// JWS algorithm of the client assertion: PS256 (x5t#S256 header) or RS256 (x5t, SHA-1).
+    public enum AssertionAlgorithm: String, Codable, Sendable, CaseIterable {
+        case ps256 = "PS256"
+        case rs256 = "RS256"
     }
 
     public var id: String
@@ -51,6 +65,11 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
     public var updatedAt: Int64
     /// The OpenID Connect issuer, for apps added by discovery.
     public var issuer: String? = nil
+    /// X.509 DER of the certificate whose key signs client assertions (public).
+    public var certificate: Data? = nil
+    /// The certificate's RSA private key, sealed (DER).
+    public var privateKey: Data? = nil
+    public var assertionAlg: AssertionAlgorithm? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, name, provider, tenant, cloud, scope, flow, issuer
@@ -64,6 +83,22 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
         case clientSecret = "client_secret"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
+        case certificate
+        case privateKey = "private_key"
+        case assertionAlg = "assertion_alg"
+    }
+
+    public var flowKind: Flow { Flow(rawValue: flow) ?? .authorizationCode }
+    public var usesClientCredentialsFlow: Bool { flowKind == .clientCredentials }
+    public var usesCertificate: Bool { clientAuth == .privateKeyJWT }
+    public var hasPrivateKey: Bool { privateKey != nil }
+    /// Has what its client authentication needs (a secret, or a certificate's key).
+    public var hasCredential: Bool {
+        switch clientAuth {
+        case .none: return true
+        case .privateKeyJWT: return privateKey != nil && certificate != nil
+        case .post, .basic: return clientSecret != nil
+        }
     }
 
     public var isPublicClient: Bool { clientAuth == .none }
@@ -75,6 +110,7 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
     }
 
     var clientSecretPlace: SealedFieldPlace { place(table: "app", column: "client_secret", row: id) }
+    var privateKeyPlace: SealedFieldPlace { place(table: "app", column: "private_key", row: id) }
 }
 
 /// A user's sign-in for an app: refresh and ID tokens (sealed) and who signed in (public).
@@ -159,6 +195,12 @@ extension App {
         createdAt = row["created_at"]
         updatedAt = row["updated_at"]
         issuer = row.hasColumn("issuer") ? row["issuer"] : nil
+        // Columns of migration 0003; absent in an older vault opened read-only (a backup).
+        if row.hasColumn("certificate") {
+            certificate = row["certificate"]
+            privateKey = row["private_key"]
+            assertionAlg = (row["assertion_alg"] as String?).flatMap(AssertionAlgorithm.init(rawValue:))
+        }
     }
 }
 

@@ -2,14 +2,19 @@ import Foundation
 import GRDB
 
 extension Vault {
-    /// Adds an app; `clientSecret` is sealed with `key` in the same transaction.
-    public func addApp(_ app: App, clientSecret: SecureBytes?, key: DataKey?) throws {
+    /// Adds an app; `clientSecret` or the certificate's `privateKey` (DER) is sealed with `key`
+    /// in the same transaction.
+    public func addApp(_ app: App, clientSecret: SecureBytes?, privateKey: SecureBytes? = nil, key: DataKey?) throws {
         var app = app
-        if let clientSecret {
-            guard let key else { preconditionFailure("sealing needs an unlocked key") }
+        let sealing = clientSecret != nil || privateKey != nil
+        if sealing && key == nil { preconditionFailure("sealing needs an unlocked key") }
+        if let clientSecret, let key {
             app.clientSecret = Data(SealedField.seal(clientSecret, key: key, place: app.clientSecretPlace))
         }
-        try sealingWrite(key: clientSecret == nil ? nil : key) { db in
+        if let privateKey, let key {
+            app.privateKey = Data(SealedField.seal(privateKey, key: key, place: app.privateKeyPlace))
+        }
+        try sealingWrite(key: sealing ? key : nil) { db in
             if try App.filter(Column("name") == app.name).fetchCount(db) > 0 {
                 throw VaultError.failure(
                     "an app named \"\(app.name)\" already exists",
@@ -23,11 +28,16 @@ extension Vault {
     /// What `set` changes besides public fields.
     public struct AppChanges {
         public var newClientSecret: SecureBytes?
+        /// A new certificate key (DER); the certificate and algorithm are public fields of the
+        /// updated app. Replaces a client secret, as a new secret replaces a certificate.
+        public var newPrivateKey: SecureBytes?
         public var makePublic = false
         public var refreshToken: SecureBytes?
 
-        public init(newClientSecret: SecureBytes? = nil, makePublic: Bool = false, refreshToken: SecureBytes? = nil) {
+        public init(newClientSecret: SecureBytes? = nil, newPrivateKey: SecureBytes? = nil, makePublic: Bool = false,
+                    refreshToken: SecureBytes? = nil) {
             self.newClientSecret = newClientSecret
+            self.newPrivateKey = newPrivateKey
             self.makePublic = makePublic
             self.refreshToken = refreshToken
         }
@@ -42,9 +52,9 @@ extension Vault {
 
     /// Whether changing `original` into `updated` (plus `changes`) needs the data key.
     public func updateNeedsKey(original: App, updated: App, changes: AppChanges) throws -> Bool {
-        if changes.newClientSecret != nil || changes.refreshToken != nil { return true }
+        if changes.newClientSecret != nil || changes.newPrivateKey != nil || changes.refreshToken != nil { return true }
         let bindingMoved = original.clientID != updated.clientID || original.tokenEndpoint != updated.tokenEndpoint
-        return bindingMoved && original.clientSecret != nil && !changes.makePublic
+        return bindingMoved && (original.clientSecret != nil || original.privateKey != nil) && !changes.makePublic
     }
 
     /// Applies an edited app. Sealed fields whose AAD names the client id or token endpoint
@@ -67,22 +77,40 @@ extension Vault {
             if app.name != original.name, try App.filter(Column("name") == app.name).fetchCount(db) > 0 {
                 throw VaultError.failure("an app named \"\(app.name)\" already exists")
             }
-            // Client secret.
+            // Client credential: at most one of a secret and a certificate key.
             if changes.makePublic {
                 app.clientSecret = nil
                 app.clientAuth = .none
+                Self.dropCertificate(&app)
             } else if let secret = changes.newClientSecret, let key {
-                if app.clientAuth == .none { app.clientAuth = app.provider == .azure ? .post : .basic }
+                if app.clientAuth == .none || app.clientAuth == .privateKeyJWT { app.clientAuth = app.provider == .azure ? .post : .basic }
                 app.clientSecret = Data(SealedField.seal(secret, key: key, place: app.clientSecretPlace))
+                Self.dropCertificate(&app)
                 report.resealed += 1
-            } else if bindingMoved, let sealed = original.clientSecret, let key {
-                let secret = try SealedField.open(
-                    [UInt8](sealed), key: key, place: original.clientSecretPlace, what: "app \"\(original.name)\" client_secret")
-                app.clientSecret = Data(SealedField.seal(secret, key: key, place: app.clientSecretPlace))
+            } else if let privateKey = changes.newPrivateKey, let key {
+                precondition(app.certificate != nil && app.assertionAlg != nil, "a certificate key needs its certificate")
+                app.clientAuth = .privateKeyJWT
+                app.privateKey = Data(SealedField.seal(privateKey, key: key, place: app.privateKeyPlace))
+                app.clientSecret = nil
                 report.resealed += 1
+            } else if bindingMoved, let key {
+                if let sealed = original.clientSecret {
+                    let secret = try SealedField.open(
+                        [UInt8](sealed), key: key, place: original.clientSecretPlace, what: "app \"\(original.name)\" client_secret")
+                    app.clientSecret = Data(SealedField.seal(secret, key: key, place: app.clientSecretPlace))
+                    report.resealed += 1
+                }
+                if let sealed = original.privateKey {
+                    let privateKey = try SealedField.open(
+                        [UInt8](sealed), key: key, place: original.privateKeyPlace, what: "app \"\(original.name)\" private_key")
+                    app.privateKey = Data(SealedField.seal(privateKey, key: key, place: app.privateKeyPlace))
+                    report.resealed += 1
+                }
             }
             // Tokens were issued to the old client at the old endpoint: never send them elsewhere.
-            if bindingMoved || (changes.makePublic && original.clientAuth != .none) {
+            // Tokens of a user's sign-in must not be served as the app's own, nor the reverse.
+            let flowChanged = original.flow != app.flow
+            if bindingMoved || flowChanged || (changes.makePublic && original.clientAuth != .none) {
                 let sessions = try Session.filter(Column("app_id") == app.id).deleteAll(db)
                 let tokens = try AccessToken.filter(Column("app_id") == app.id).deleteAll(db)
                 report.droppedTokens = sessions + tokens > 0
@@ -113,10 +141,20 @@ extension Vault {
         if a.redirectURI != b.redirectURI { out.append("redirect_uri") }
         if a.scope != b.scope { out.append("scope") }
         if a.clientAuth != b.clientAuth { out.append("client_auth") }
+        if a.flow != b.flow { out.append("flow") }
+        if a.certificate != b.certificate { out.append("certificate") }
+        if a.assertionAlg != b.assertionAlg { out.append("assertion_alg") }
         if changes.newClientSecret != nil { out.append("client_secret") }
+        if changes.newPrivateKey != nil { out.append("private_key") }
         if changes.makePublic { out.append("client_secret(removed)") }
         if changes.refreshToken != nil { out.append("refresh_token") }
         return out
+    }
+
+    static func dropCertificate(_ app: inout App) {
+        app.certificate = nil
+        app.privateKey = nil
+        app.assertionAlg = nil
     }
 
     /// Stores an imported refresh token for `app`. It starts a new session: the previous ID

@@ -376,6 +376,12 @@ public final class Vault: @unchecked Sendable {
         return try SealedField.open([UInt8](sealed), key: key, place: app.clientSecretPlace, what: "app \"\(app.name)\" client_secret")
     }
 
+    /// The DER of the app's certificate key, for signing client assertions.
+    public func privateKey(of app: App, key: DataKey) throws -> SecureBytes? {
+        guard let sealed = app.privateKey else { return nil }
+        return try SealedField.open([UInt8](sealed), key: key, place: app.privateKeyPlace, what: "app \"\(app.name)\" private_key")
+    }
+
     public func refreshToken(of app: App, key: DataKey) throws -> SecureBytes? {
         guard let session = try session(appID: app.id), let sealed = session.refreshToken else { return nil }
         return try SealedField.open(
@@ -405,6 +411,9 @@ public final class Vault: @unchecked Sendable {
         for app in apps.values {
             if let secret = app.clientSecret {
                 cells.append(SealedCell(table: "app", column: "client_secret", row: app.id, app: app, sealed: [UInt8](secret)))
+            }
+            if let privateKey = app.privateKey {
+                cells.append(SealedCell(table: "app", column: "private_key", row: app.id, app: app, sealed: [UInt8](privateKey)))
             }
         }
         for session in try Session.fetchAll(db, sql: "SELECT * FROM session" + filter, arguments: arguments) {

@@ -13,6 +13,9 @@ struct AddApp: AsyncParsableCommand {
           tokvault add-app adme --tenant $TENANT --client-id $CLIENT_ID
           printf %s "$SECRET" | tokvault add-app adme --tenant T --client-id C --secret-stdin
           tokvault add-app cli --tenant T --client-id C --public
+          tokvault add-app deploy --tenant T --client-id C --flow client-credentials --secret-stdin
+          tokvault add-app deploy --tenant T --client-id C --flow client-credentials \\
+              --certificate cert.pem --private-key-file key.pem
         """)
 
     @Argument(help: "Name of the app in this vault (letters, digits, '.', '_', '-').")
@@ -24,6 +27,7 @@ struct AddApp: AsyncParsableCommand {
         "OpenID Connect issuer: endpoints and client authentication come from its discovery document.", valueName: "url"))
     var issuer: String?
     @OptionGroup var secret: SecretOptions
+    @OptionGroup var certificateOptions: CertificateOptions
 
     @Flag(name: .long, help: "A public client (no client secret), e.g. a 'Mobile and desktop' registration.")
     var `public` = false
@@ -33,6 +37,18 @@ struct AddApp: AsyncParsableCommand {
     func validate() throws {
         if `public` && secret.isGiven { throw ValidationError("--public apps have no client secret; drop --secret-stdin/--secret-file") }
         if `public` && fieldOptions.clientAuth != nil { throw ValidationError("--public apps do not authenticate; drop --client-auth") }
+        if certificateOptions.isGiven && (secret.isGiven || `public`) {
+            throw ValidationError("--certificate replaces the client secret: drop --secret-stdin/--secret-file/--public")
+        }
+        if certificateOptions.isGiven && fieldOptions.clientAuth != nil {
+            throw ValidationError("--client-auth is for client secrets; a --certificate app sends signed assertions")
+        }
+        if certificateOptions.assertionAlg != nil && !certificateOptions.isGiven {
+            throw ValidationError("--assertion-alg goes with --certificate FILE")
+        }
+        if secret.secretStdin && certificateOptions.privateKeyStdin {
+            throw ValidationError("standard input can carry one secret")
+        }
     }
 
     func run() async throws {
@@ -60,7 +76,15 @@ struct AddApp: AsyncParsableCommand {
         }
         var clientSecret: SecureBytes?
         var key: DataKey?
-        if !`public` {
+        var certificate: CertificateOptions.Loaded?
+        if let loaded = try certificateOptions.load() {
+            certificate = loaded
+            app.clientAuth = .privateKeyJWT
+            app.certificate = Data(loaded.certificateDER)
+            app.assertionAlg = loaded.algorithm
+            if let warning = CertificateOptions.expiryWarning(loaded.info, appName: name) { Diagnostics.warning(warning) }
+            key = try vaultOptions.unlockForWriting(vault)
+        } else if !`public` {
             guard let read = try secret.read(prompt: "Client secret for \(name): ") else {
                 throw VaultError.usage(
                     "no client secret given and no terminal to ask for it",
@@ -69,8 +93,12 @@ struct AddApp: AsyncParsableCommand {
             clientSecret = read
             key = try vaultOptions.unlockForWriting(vault)
         }
-        try vault.addApp(app, clientSecret: clientSecret, key: key)
-        print("Added app \(name): client id \(app.clientID), token endpoint \(app.tokenEndpoint)"
-            + (`public` ? " (public client)" : " (client secret sealed)"))
+        try vault.addApp(app, clientSecret: clientSecret, privateKey: certificate?.privateKeyDER, key: key)
+        let credential = certificate.map { "certificate \($0.info.sha1Hex), key sealed, \($0.algorithm.rawValue) assertions" }
+            ?? (`public` ? "public client" : "client secret sealed")
+        print("Added app \(name): client id \(app.clientID), token endpoint \(app.tokenEndpoint) (\(credential))")
+        if app.usesClientCredentialsFlow {
+            print("Flow: client credentials, scope \(app.scope). Get a token with `tokvault token \(name)`.")
+        }
     }
 }

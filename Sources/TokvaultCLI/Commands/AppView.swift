@@ -1,4 +1,5 @@
 import Foundation
+import TokvaultFlow
 import TokvaultVault
 
 /// The public view of an app, as `list --json` and `show --json` print it. No secret.
@@ -15,6 +16,31 @@ struct AppView: Encodable {
             case tokenType = "token_type"
             case expiresAt = "expires_at"
             case expiresOn = "expires_on"
+        }
+    }
+
+    /// The public certificate of a certificate credential (its key is sealed).
+    struct CertificateView: Encodable {
+        var subject: String
+        var sha1Thumbprint: String
+        var sha256Thumbprint: String
+        var notBefore: String
+        var notAfter: String
+        var notAfterEpoch: Int64
+        var daysLeft: Int
+        var assertionAlg: String
+        var hasPrivateKey: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case subject
+            case sha1Thumbprint = "sha1_thumbprint"
+            case sha256Thumbprint = "sha256_thumbprint"
+            case notBefore = "not_before"
+            case notAfter = "not_after"
+            case notAfterEpoch = "not_after_epoch"
+            case daysLeft = "days_left"
+            case assertionAlg = "assertion_alg"
+            case hasPrivateKey = "has_private_key"
         }
     }
 
@@ -35,6 +61,9 @@ struct AppView: Encodable {
     var clientAuth: String
     var publicClient: Bool
     var hasClientSecret: Bool
+    var certificate: CertificateView?
+    /// Set when the stored certificate cannot be read (an edited file).
+    var certificateError: String?
     var signedInAs: String?
     var hasRefreshToken: Bool
     var lastRefresh: String?
@@ -54,6 +83,8 @@ struct AppView: Encodable {
         case clientAuth = "client_auth"
         case publicClient = "public_client"
         case hasClientSecret = "has_client_secret"
+        case certificate
+        case certificateError = "certificate_error"
         case signedInAs = "signed_in_as"
         case hasRefreshToken = "has_refresh_token"
         case lastRefresh = "last_refresh"
@@ -80,6 +111,19 @@ struct AppView: Encodable {
         clientAuth = app.clientAuth.rawValue
         publicClient = app.isPublicClient
         hasClientSecret = app.hasClientSecret
+        if let der = app.certificate {
+            do {
+                let info = try CertificateInfo(der: [UInt8](der))
+                certificate = CertificateView(
+                    subject: info.subject, sha1Thumbprint: info.sha1Hex, sha256Thumbprint: info.sha256Hex,
+                    notBefore: Output.isoTime(Int64(info.notValidBefore.timeIntervalSince1970)),
+                    notAfter: Output.isoTime(Int64(info.notValidAfter.timeIntervalSince1970)),
+                    notAfterEpoch: Int64(info.notValidAfter.timeIntervalSince1970), daysLeft: info.daysLeft(),
+                    assertionAlg: app.assertionAlg?.rawValue ?? "?", hasPrivateKey: app.hasPrivateKey)
+            } catch {
+                certificateError = "the stored certificate cannot be read"
+            }
+        }
         signedInAs = session?.account
         hasRefreshToken = session?.refreshToken != nil
         lastRefresh = (session?.refreshedAt).map(Output.isoTime)
@@ -102,5 +146,10 @@ struct AppView: Encodable {
         return parts.joined(separator: ", ")
     }
 
-    var secretSummary: String { publicClient ? "public" : (hasClientSecret ? "sealed" : "missing") }
+    var secretSummary: String {
+        if publicClient { return "public" }
+        if let certificate { return certificate.hasPrivateKey ? "certificate (key sealed)" : "certificate (key missing)" }
+        if certificateError != nil { return "certificate (unreadable)" }
+        return hasClientSecret ? "sealed" : "missing"
+    }
 }

@@ -16,6 +16,7 @@ struct Doctor: ParsableCommand {
     func run() throws {
         let path = vaultOptions.path
         var problems = 0
+        var warnings = 0
         func row(_ label: String, _ value: String) { print(Output.pad(label, 12) + Output.safe(value)) }
         func problem(_ label: String, _ value: String) { problems += 1; row(label, "PROBLEM: " + value) }
 
@@ -70,7 +71,22 @@ struct Doctor: ParsableCommand {
             text += view.hasRefreshToken ? "refresh token present" : "not signed in"
             if let account = view.signedInAs { text += " (\(account))" }
             for token in view.accessTokens { text += "; access token \(token.expired ? "expired" : "expires") \(Output.relative(token.expiresOn))" }
-            if !app.isPublicClient && !app.hasClientSecret { text += " [no client secret: `tokvault set \(app.name) --secret-prompt`]"; problems += 1 }
+            if !app.hasCredential {
+                text += app.usesCertificate
+                    ? " [no certificate key: `tokvault set \(app.name) --certificate CERT.pem --private-key-file KEY.pem`]"
+                    : " [no client secret: `tokvault set \(app.name) --secret-prompt`]"
+                problems += 1
+            }
+            if let certificate = view.certificate {
+                if certificate.daysLeft < 0 {
+                    text += " [certificate expired \(certificate.notAfter): upload a new one and `tokvault set \(app.name) --certificate …`]"
+                    problems += 1
+                } else if certificate.daysLeft < 30 {
+                    text += " [warning: certificate expires in \(certificate.daysLeft) day(s), \(certificate.notAfter)]"
+                    warnings += 1
+                }
+            }
+            if let problem = view.certificateError { text += " [\(problem)]"; problems += 1 }
             appLines.append(text)
         }
         row("apps", "\(appLines.count)")
@@ -83,6 +99,6 @@ struct Doctor: ParsableCommand {
             row("result", "\(problems) problem(s)")
             throw ExitCode(1)
         }
-        row("result", "ok")
+        row("result", warnings > 0 ? "ok, \(warnings) warning(s)" : "ok")
     }
 }

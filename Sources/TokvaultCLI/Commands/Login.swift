@@ -12,7 +12,11 @@ struct Login: AsyncParsableCommand {
         and listens on the redirect URI (http://localhost:8080 by default) for the answer, \
         checking its state. Without a browser (over SSH), open the URL anywhere, sign in, and \
         paste the address bar's URL (or just the code) into this terminal. The code is \
-        redeemed with the PKCE verifier and, for confidential apps, the client secret.
+        redeemed with the PKCE verifier and, for confidential apps, the client secret or a \
+        signed certificate assertion. With --device (no browser on this machine and no way to \
+        paste back), tokvault shows a code to enter at the provider's device login page on any \
+        other device and waits. For a client credentials app, `login` gets the app's own token \
+        to check its credential.
         """)
 
     @Argument(help: "App name.")
@@ -23,6 +27,9 @@ struct Login: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Don't listen on the redirect URI; paste the redirect URL or code instead.")
     var manual = false
+
+    @Flag(name: .long, help: "Sign in on another device with a code (device code flow), e.g. over SSH or in a container.")
+    var device = false
 
     @Option(name: .long, help: ArgumentHelp("Listen on this port instead of the redirect URI's, 0 for any free one (sent as the redirect URI's port).", valueName: "port"))
     var port: Int?
@@ -51,19 +58,27 @@ struct Login: AsyncParsableCommand {
             throw ValidationError("--prompt must be login, consent, select_account, none or create")
         }
         if manual && port != nil { throw ValidationError("--manual does not listen, so --port has no effect") }
+        if device && (manual || port != nil || formPost || noBrowser || domainHint != nil || prompt != nil) {
+            throw ValidationError("--device has no browser redirect: drop --manual, --port, --form-post, --no-browser, --prompt and --domain-hint")
+        }
     }
 
     func run() async throws {
         let vault = try vaultOptions.open()
         let app = try vault.app(named: name)
-        guard app.flow == "authorization_code" else {
-            throw VaultError.usage("app \"\(name)\" uses the \(app.flow) flow, which has no browser sign-in")
+        if app.usesClientCredentialsFlow {
+            guard !device else {
+                throw VaultError.usage("app \"\(name)\" uses the client credentials flow: it gets tokens as itself, without a user's sign-in")
+            }
+            return try await loginAsClient(app, vault: vault)
         }
         // Unlock first: the passphrase prompt must not eat into the code's lifetime.
         let material = try vaultOptions.material(for: vault)
         let key = try vault.unlock(material)
-        let clientSecret = try vault.clientSecret(of: app, key: key)
-        if !app.isPublicClient && clientSecret == nil { throw TokenClient.missingSecret(app) }
+        let credential = try vault.credential(of: app, key: key)
+        if device {
+            return try await loginWithDeviceCode(app, vault: vault, material: material, key: key, credential: credential)
+        }
 
         let interactive = isatty(STDIN_FILENO) == 1
         if manual && !interactive {
@@ -107,6 +122,7 @@ struct Login: AsyncParsableCommand {
                 PasteReader.start(secrets: secrets, outcome: outcome)
             } else if !opened {
                 Diagnostics.note("no browser could be opened: open the URL above on any machine; tokvault waits for the redirect to \(redirectURI)")
+                Diagnostics.note("without a browser here, `tokvault login \(name) --device` signs in with a code on another device")
             }
         }
         Countdown.start(seconds: timeout, outcome: outcome)
@@ -133,14 +149,16 @@ struct Login: AsyncParsableCommand {
         var codeBytes = Array(code.utf8)
         let tokens = try await TokenClient().redeem(
             .authorizationCode(code: SecureBytes(consuming: &codeBytes), verifier: secrets.codeVerifier, redirectURI: redirectURI),
-            app: app, clientSecret: clientSecret)
+            app: app, credential: credential)
         if let claims = tokens.idTokenClaims {
             try claims.validate(clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app),
                                 nonce: request.wantsIDToken ? secrets.nonce : nil, now: Int64(Date().timeIntervalSince1970))
         }
         try store(tokens.tokenSet, app: app, vault: vault, material: material, key: key)
+        report(tokens.tokenSet, app: app)
+    }
 
-        let set = tokens.tokenSet
+    func report(_ set: TokenSet, app: App) {
         print("Logged in to \(name)\(set.account.map { " as \(Output.safe($0))" } ?? "")")
         print("  scope:         \(Output.safe(set.grantedScope ?? app.scope))")
         print("  access token:  valid until \(Output.isoTime(set.expiresAt)) (\(Output.relative(set.expiresAt)))")
@@ -172,7 +190,7 @@ struct Login: AsyncParsableCommand {
         }
     }
 
-    private func installInterruptHandler() {
+    func installInterruptHandler() {
         signal(SIGINT) { _ in
             let message = "\ntokvault: login cancelled\n"
             _ = message.withCString { Glibc.write(2, $0, strlen($0)) }

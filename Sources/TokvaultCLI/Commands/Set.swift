@@ -13,6 +13,7 @@ struct SetCommand: ParsableCommand {
           tokvault set adme --secret-stdin < new-secret.txt
           tokvault set adme --scope "$CLIENT_ID/.default offline_access"
           tokvault set adme --refresh-token-stdin < refresh-token.txt
+          tokvault set deploy --certificate new-cert.pem --private-key-file new-key.pem
         """)
 
     @Argument(help: "App name.")
@@ -23,6 +24,7 @@ struct SetCommand: ParsableCommand {
 
     @OptionGroup var fieldOptions: AppFieldOptions
     @OptionGroup var secret: SecretOptions
+    @OptionGroup var certificateOptions: CertificateOptions
 
     @Flag(name: .long, help: "Ask for a new client secret on the terminal (no echo).")
     var secretPrompt = false
@@ -47,6 +49,12 @@ struct SetCommand: ParsableCommand {
         if `public` && secretSources > 0 { throw ValidationError("--public drops the client secret; don't give a new one") }
         if refreshTokenStdin && refreshTokenFile != nil { throw ValidationError("give the refresh token once: --refresh-token-stdin or --refresh-token-file") }
         if refreshTokenStdin && secret.secretStdin { throw ValidationError("standard input can carry one secret: use --secret-file or --refresh-token-file for the other") }
+        if certificateOptions.isGiven && (secretSources > 0 || `public`) {
+            throw ValidationError("give a new client secret or a new --certificate, not both (and not with --public)")
+        }
+        if certificateOptions.privateKeyStdin && (secret.secretStdin || refreshTokenStdin) {
+            throw ValidationError("standard input can carry one secret")
+        }
     }
 
     func run() throws {
@@ -62,6 +70,18 @@ struct SetCommand: ParsableCommand {
 
         var changes = Vault.AppChanges()
         changes.makePublic = `public`
+        if let loaded = try certificateOptions.load() {
+            updated.certificate = Data(loaded.certificateDER)
+            updated.assertionAlg = try certificateOptions.algorithm() ?? original.assertionAlg ?? .ps256
+            changes.newPrivateKey = loaded.privateKeyDER
+            if let warning = CertificateOptions.expiryWarning(loaded.info, appName: name) { Diagnostics.warning(warning) }
+        } else if let algorithm = try certificateOptions.algorithm() {
+            guard original.usesCertificate else {
+                throw VaultError.usage("app \"\(name)\" has no certificate; --assertion-alg applies to certificate credentials",
+                                       hint: "add one with --certificate CERT.pem --private-key-file KEY.pem")
+            }
+            updated.assertionAlg = algorithm
+        }
         if secretPrompt {
             guard let typed = try Terminal.readSecret(prompt: "New client secret for \(name): ") else {
                 throw VaultError.usage("no terminal to ask for the client secret", hint: "use --secret-stdin or --secret-file")
@@ -75,10 +95,11 @@ struct SetCommand: ParsableCommand {
         } else if let refreshTokenFile {
             changes.refreshToken = try SecretInput.fromFile(refreshTokenFile, what: "refresh token")
         }
-        if updated == original && changes.newClientSecret == nil && changes.refreshToken == nil && !changes.makePublic {
+        if updated == original && changes.newClientSecret == nil && changes.newPrivateKey == nil && changes.refreshToken == nil && !changes.makePublic {
             throw VaultError.usage("nothing to change for app \"\(name)\"", hint: "see `tokvault set --help` for what can be changed")
         }
-        if !original.isPublicClient && original.clientSecret == nil && changes.newClientSecret == nil && !`public` {
+        if !original.isPublicClient && !original.usesCertificate && original.clientSecret == nil && changes.newClientSecret == nil
+            && changes.newPrivateKey == nil && !`public` {
             Diagnostics.warning("app \"\(name)\" has no client secret; give one with --secret-stdin, --secret-file or --secret-prompt")
         }
         if `public` && original.clientAuth != .none {

@@ -48,8 +48,22 @@ struct Show: ParsableCommand {
         rows += [
             ("redirect uri", view.redirectURI),
             ("scope", view.scope),
+            ("flow", view.flow),
             ("client auth", view.clientAuth),
-            ("client secret", view.secretSummary),
+            (view.certificate == nil && view.certificateError == nil ? "client secret" : "credential", view.secretSummary),
+        ]
+        if let certificate = view.certificate {
+            let state = certificate.daysLeft < 0 ? "EXPIRED" : "\(certificate.daysLeft) days left"
+            rows += [
+                ("certificate", certificate.subject),
+                ("  sha1 thumbprint", certificate.sha1Thumbprint),
+                ("  sha256", certificate.sha256Thumbprint),
+                ("  valid", "\(certificate.notBefore) – \(certificate.notAfter) (\(state))"),
+                ("  assertion", "\(certificate.assertionAlg) (\(certificate.assertionAlg == "PS256" ? "x5t#S256" : "x5t") header)"),
+            ]
+        }
+        if let problem = view.certificateError { rows.append(("certificate", problem)) }
+        rows += [
             ("signed in as", view.signedInAs ?? "-"),
             ("refresh token", view.hasRefreshToken ? "present" : "none"),
             ("last refresh", view.lastRefresh ?? "-"),
