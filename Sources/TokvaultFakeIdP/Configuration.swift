@@ -25,14 +25,28 @@ public struct FakeClient: Sendable, Equatable {
     /// Registered redirect URIs. Loopback `http` URIs (localhost, 127.0.0.1, [::1]) match any
     /// port at the authorize endpoint, as Azure does; everything else must match exactly.
     public var redirectURIs: [String]
+    /// Registered certificates (PEM, one or more CERTIFICATE blocks each). A client with any is
+    /// confidential and may authenticate with a JWT client assertion (RFC 7523) signed by the
+    /// private key of one of them, selected by the `x5t#S256` or `x5t` header. An entry that does
+    /// not parse registers nothing, so assertions naming it fail as "not registered".
+    public var certificatePEMs: [String]
+    /// Azure's "Allow public client flows": a confidential client may then poll the device code
+    /// grant without credentials (other grants still require them).
+    public var allowPublicClientFlows: Bool
 
-    public init(clientID: String, clientSecret: String? = nil, redirectURIs: [String] = ["http://localhost"]) {
+    public init(
+        clientID: String, clientSecret: String? = nil, redirectURIs: [String] = ["http://localhost"],
+        certificatePEMs: [String] = [], allowPublicClientFlows: Bool = false
+    ) {
         self.clientID = clientID
         self.clientSecret = clientSecret
         self.redirectURIs = redirectURIs
+        self.certificatePEMs = certificatePEMs
+        self.allowPublicClientFlows = allowPublicClientFlows
     }
 
-    public var isPublic: Bool { clientSecret == nil }
+    /// Neither a secret nor a certificate: the client must not authenticate at all.
+    public var isPublic: Bool { clientSecret == nil && certificatePEMs.isEmpty }
 
     /// The client registered when none is given: public, redirect `http://localhost` (any port).
     public static let defaultPublic = FakeClient(
@@ -57,6 +71,15 @@ public struct FakeIdPConfiguration: Sendable {
     public var issueRefreshTokenWithoutOfflineAccess = false
     /// Called once per answered request with "METHOD /path STATUS" (no query, no body: nothing secret).
     public var requestLogger: (@Sendable (String) -> Void)?
+    /// Seconds a device code (and its user code) stays usable; `expires_in` of /devicecode (Azure: 900).
+    public var deviceCodeLifetime: Int = 900
+    /// Seconds a client must wait between two polls of one device code; `interval` of /devicecode.
+    /// Polling sooner answers slow_down and adds 5 s to that code's interval (RFC 8628 §3.5).
+    public var deviceCodeInterval: Int = 5
+    /// How pending device authorizations get decided when nobody calls `approveDevice`/`declineDevice`.
+    public var deviceApproval: FakeDeviceApproval = .manual
+    /// The first N polls of every device code answer slow_down whatever their timing.
+    public var deviceSlowDownPolls: Int = 0
 
     public init(
         tenant: String = "00000000-0000-0000-0000-0000000000aa",
@@ -67,8 +90,16 @@ public struct FakeIdPConfiguration: Sendable {
         user: FakeUser = .alice,
         port: Int = 0,
         issueRefreshTokenWithoutOfflineAccess: Bool = false,
-        requestLogger: (@Sendable (String) -> Void)? = nil
+        requestLogger: (@Sendable (String) -> Void)? = nil,
+        deviceCodeLifetime: Int = 900,
+        deviceCodeInterval: Int = 5,
+        deviceApproval: FakeDeviceApproval = .manual,
+        deviceSlowDownPolls: Int = 0
     ) {
+        self.deviceCodeLifetime = deviceCodeLifetime
+        self.deviceCodeInterval = deviceCodeInterval
+        self.deviceApproval = deviceApproval
+        self.deviceSlowDownPolls = deviceSlowDownPolls
         self.tenant = tenant
         self.clients = clients
         self.accessTokenLifetime = accessTokenLifetime
@@ -79,6 +110,19 @@ public struct FakeIdPConfiguration: Sendable {
         self.issueRefreshTokenWithoutOfflineAccess = issueRefreshTokenWithoutOfflineAccess
         self.requestLogger = requestLogger
     }
+}
+
+/// How the fake decides a pending device authorization (RFC 8628) by itself.
+public enum FakeDeviceApproval: Sendable, Equatable {
+    /// Stays pending until `approveDevice`/`declineDevice` (or POST /_fake/device/approve|decline).
+    case manual
+    /// The first N polls answered authorization_pending; the next one gets the tokens.
+    /// Polls answered slow_down do not count.
+    case approveAfterPolls(Int)
+    /// The first N polls answered authorization_pending; the next one gets authorization_declined.
+    case declineAfterPolls(Int)
+    /// Pending until the device code expires; approveDevice/declineDevice are ignored.
+    case never
 }
 
 /// Misbehaviour applied to the next token-endpoint requests (see `FakeIdentityProvider.inject`).
@@ -116,8 +160,10 @@ public enum FakeClientAuth: String, Sendable, Equatable {
     case post
     /// `Authorization: Basic` (RFC 6749 §2.3.1).
     case basic
-    /// Both at once (rejected with invalid_request).
+    /// Both at once, or a secret together with a client assertion (rejected with invalid_request).
     case both
+    /// A JWT client assertion (`client_assertion_type` jwt-bearer, RFC 7523).
+    case assertion
 }
 
 /// One token-endpoint request as the fake saw it.
@@ -189,6 +235,20 @@ public struct FakeIdPStats: Sendable, Equatable {
     public var callbacks: [FakeCallbackRecord] = []
     /// Requested paths answered 404 (at most 1,000, without query).
     public var notFoundPaths: [String] = []
+    /// Client assertions that authenticated their client.
+    public var assertionsAccepted = 0
+    /// Refused client assertions by reason: "malformed", "assertion_type", "alg", "unknown_key",
+    /// "expired_key", "signature", "audience", "issuer", "time", "jti", "replay".
+    public var assertionsRejected: [String: Int] = [:]
+    /// The string members of the JOSE header of the last client assertion that could be decoded
+    /// (e.g. "alg": "PS256", "typ": "JWT", "x5t#S256": "..."), accepted or not.
+    public var lastAssertionHeader: [String: String] = [:]
+    /// Device codes handed out by /devicecode.
+    public var deviceAuthorizations = 0
+    /// Token requests with the device_code grant that reached a known or unknown device code.
+    public var devicePolls = 0
+    /// Polls answered slow_down.
+    public var deviceSlowDowns = 0
 
     public var totalTokenRequests: Int { tokenRequests.values.reduce(0, +) }
 
@@ -198,6 +258,8 @@ public struct FakeIdPStats: Sendable, Equatable {
 /// What the fake knows about an access token it issued.
 public struct FakeAccessTokenInfo: Sendable, Equatable {
     public var clientID: String
+    /// The oid of the signed-in user; nil for an app-only token (client_credentials).
+    public var userOID: String?
     public var scope: String
     public var expiresAt: Double
     public var revoked: Bool

@@ -79,6 +79,12 @@ final class FakeIdPCore: @unchecked Sendable {
     private var accessTokens: [String: AccessRecord] = [:]
     private var families: [Int: FamilyRecord] = [:]
     private var nextFamily = 1
+    private var devices = DeviceAuthorizationStore()
+    /// `jti` values of the client assertions each client has authenticated with (kept for the
+    /// provider's life: a reused assertion is refused even after it expired).
+    private var usedAssertionIDs: [String: Set<String>] = [:]
+    /// Parsed once from `FakeClient.certificatePEMs`, by client id. Immutable.
+    private let certificates: [String: [RegisteredCertificate]]
 
     private struct CodeRecord {
         var clientID: String
@@ -101,6 +107,8 @@ final class FakeIdPCore: @unchecked Sendable {
 
     private struct AccessRecord {
         var clientID: String
+        /// nil for an app-only token (client_credentials).
+        var userOID: String?
         var scope: String
         var family: Int
         var expiresAt: Double
@@ -114,6 +122,13 @@ final class FakeIdPCore: @unchecked Sendable {
 
     init(_ config: FakeIdPConfiguration) {
         self.config = config
+        var certificates: [String: [RegisteredCertificate]] = [:]
+        for client in config.clients {
+            certificates[client.clientID, default: []] += client.certificatePEMs.flatMap {
+                RegisteredCertificate.parseAll(pem: $0)
+            }
+        }
+        self.certificates = certificates
     }
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -174,9 +189,24 @@ final class FakeIdPCore: @unchecked Sendable {
     private func info(_ record: AccessRecord) -> FakeAccessTokenInfo {
         let revoked = record.revoked || families[record.family]?.revoked == true
         return FakeAccessTokenInfo(
-            clientID: record.clientID, scope: record.scope, expiresAt: record.expiresAt, revoked: revoked,
-            isValid: !revoked && record.expiresAt > now())
+            clientID: record.clientID, userOID: record.userOID, scope: record.scope, expiresAt: record.expiresAt,
+            revoked: revoked, isValid: !revoked && record.expiresAt > now())
     }
+
+    // MARK: - Device authorizations from Swift
+
+    func decideDevices(userCode: String?, approve: Bool) -> Int {
+        locked { decideDevicesLocked(userCode: userCode, approve: approve) }
+    }
+
+    /// `.never` means the user never acts, so approvals and refusals are ignored.
+    private func decideDevicesLocked(userCode: String?, approve: Bool) -> Int {
+        guard config.deviceApproval != .never else { return 0 }
+        let state: DeviceAuthorization.State = approve ? .approved : .declined
+        return devices.decide(userCode: userCode, state, now: now())
+    }
+
+    var pendingDeviceUserCodes: [String] { locked { devices.pendingUserCodes(now: now()) } }
 
     /// Current time on the fake's clock (wall clock plus `advanceClock` offsets). Lock held.
     private func now() -> Double { Date().timeIntervalSince1970 + clockOffset }
@@ -220,6 +250,7 @@ final class FakeIdPCore: @unchecked Sendable {
         if segments.count == 4, segments[1] == "oauth2", segments[2] == "v2.0" {
             if segments[3] == "authorize" { return .respond(authorize(request, tenant: segments[0])) }
             if segments[3] == "token" { return token(request, tenant: segments[0], delayedFault: delayedFault) }
+            if segments[3] == "devicecode" { return .respond(deviceCode(request, tenant: segments[0])) }
         }
         if segments.count == 4, segments[1] == "v2.0", segments[2] == ".well-known",
             segments[3] == "openid-configuration", request.method == "GET" || request.method == "HEAD"
@@ -471,12 +502,14 @@ final class FakeIdPCore: @unchecked Sendable {
         }
         let basic = request.header("authorization").flatMap(parseBasic)
         let hasBasicHeader = request.header("authorization")?.lowercased().hasPrefix("basic") == true
+        let hasAssertion = p["client_assertion"] != nil || p["client_assertion_type"] != nil
         let clientAuth: FakeClientAuth =
-            switch (p["client_secret"] != nil, hasBasicHeader) {
-            case (true, true): .both
-            case (true, false): .post
-            case (false, true): .basic
-            case (false, false): .none
+            switch (p["client_secret"] != nil, hasBasicHeader, hasAssertion) {
+            case (false, false, false): .none
+            case (true, false, false): .post
+            case (false, true, false): .basic
+            case (false, false, true): .assertion
+            default: .both
             }
         var record = FakeTokenRequestRecord(
             grantType: p["grant_type"], clientID: p["client_id"] ?? basic?.id, clientAuth: clientAuth,
@@ -577,10 +610,46 @@ final class FakeIdPCore: @unchecked Sendable {
         if basic != nil && p["client_secret"] != nil {
             return error(400, "invalid_request", 9002313, "Invalid request. Request is malformed or invalid. Client authentication was sent both in the body and in the Authorization header.")
         }
+        let assertionSent = p["client_assertion"] != nil || p["client_assertion_type"] != nil
+        if assertionSent && (basic != nil || p["client_secret"] != nil) {
+            return error(400, "invalid_request", 9002313, "Invalid request. Request is malformed or invalid. A client secret and a client assertion were both sent; send exactly one client credential.")
+        }
         if let basic, let bodyID = p["client_id"], bodyID != basic.id {
             return error(400, "invalid_request", 9002313, "Invalid request. Request is malformed or invalid. The client_id in the body does not match the Authorization header.")
         }
-        guard let clientID = p["client_id"] ?? basic?.id, !clientID.isEmpty else {
+        func reject(_ rejection: AssertionRejection) -> FakeResponse {
+            stats.assertionsRejected[rejection.reason, default: 0] += 1
+            return error(rejection.status, rejection.error, rejection.code, rejection.text)
+        }
+        var assertion: DecodedAssertion?
+        if assertionSent {
+            guard let type = p["client_assertion_type"], !type.isEmpty else {
+                return reject(AssertionRejection(
+                    status: 400, error: "invalid_request", code: 900144,
+                    text: "The request body must contain the following parameter: 'client_assertion_type'.",
+                    reason: "assertion_type"))
+            }
+            guard type == jwtBearerAssertionType else {
+                return reject(AssertionRejection(
+                    status: 400, error: "invalid_request", code: 9002313,
+                    text: "Invalid request. Request is malformed or invalid. client_assertion_type must be '\(jwtBearerAssertionType)'.",
+                    reason: "assertion_type"))
+            }
+            guard let jwt = p["client_assertion"], !jwt.isEmpty else {
+                return reject(AssertionRejection(
+                    status: 400, error: "invalid_request", code: 900144,
+                    text: "The request body must contain the following parameter: 'client_assertion'.",
+                    reason: "malformed"))
+            }
+            let (header, decoded) = ClientAssertionVerifier.decode(jwt)
+            if let header { stats.lastAssertionHeader = header }
+            switch decoded {
+            case .success(let value): assertion = value
+            case .failure(let rejection): return reject(rejection)
+            }
+        }
+        // RFC 7523 §3: with an assertion the client may be named by its iss/sub alone.
+        guard let clientID = p["client_id"] ?? basic?.id ?? assertion?.claimedClientID, !clientID.isEmpty else {
             return error(400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
         }
         guard let client = config.clients.first(where: { $0.clientID == clientID }) else {
@@ -589,17 +658,43 @@ final class FakeIdPCore: @unchecked Sendable {
                 "Application with identifier '\(clientID)' was not found in the directory 'Contoso'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.")
         }
         let presentedSecret = p["client_secret"] ?? basic?.secret
-        if let expected = client.clientSecret {
-            guard let presentedSecret, !presentedSecret.isEmpty else {
-                return error(401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+        if client.isPublic && (presentedSecret != nil || assertionSent) {
+            return error(401, "invalid_client", 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
+        }
+        var authenticated = false
+        if let assertion {
+            let audience = baseURLLocked + request.path
+            switch ClientAssertionVerifier.verify(
+                assertion, clientID: client.clientID, audience: audience,
+                certificates: certificates[client.clientID] ?? [], now: now())
+            {
+            case .failure(let rejection):
+                return reject(rejection)
+            case .success(let jti):
+                guard usedAssertionIDs[client.clientID, default: []].insert(jti).inserted else {
+                    return reject(.replayed(jti: jti, clientID: client.clientID))
+                }
+                stats.assertionsAccepted += 1
+                authenticated = true
             }
-            guard constantTimeEqual(presentedSecret, expected) else {
+        } else if let presentedSecret, !presentedSecret.isEmpty {
+            guard let expected = client.clientSecret, constantTimeEqual(presentedSecret, expected) else {
                 return error(
                     401, "invalid_client", 7000215,
                     "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '\(clientID)'.")
             }
-        } else if presentedSecret != nil {
-            return error(401, "invalid_client", 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
+            authenticated = true
+        }
+        // Azure's "Allow public client flows" exempts only the device code grant; client_credentials
+        // always needs a credential (a public client gets the same answer: it has none to send).
+        let credentialRequired =
+            switch grantType {
+            case "client_credentials": true
+            case deviceCodeGrantType: !client.isPublic && !client.allowPublicClientFlows
+            default: !client.isPublic
+            }
+        if credentialRequired && !authenticated {
+            return error(401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
         }
 
         switch grantType {
@@ -607,6 +702,10 @@ final class FakeIdPCore: @unchecked Sendable {
             return redeemCode(p, client: client, error: error)
         case "refresh_token":
             return redeemRefreshToken(p, client: client, error: error)
+        case "client_credentials":
+            return clientCredentials(p, client: client, error: error)
+        case deviceCodeGrantType:
+            return pollDeviceCode(p, client: client, error: error)
         default:
             return error(
                 400, "unsupported_grant_type", 70003,
@@ -713,6 +812,152 @@ final class FakeIdPCore: @unchecked Sendable {
         return issue(client: client, scope: scope, family: record.family, refresh: true, nonce: nil)
     }
 
+    /// The client credentials grant: an app-only access token for one resource's `/.default`
+    /// scope; no refresh token, no id_token, and (like Azure) no `scope` in the answer.
+    private func clientCredentials(
+        _ p: [String: String], client: FakeClient, error: (Int, String, Int, String) -> FakeResponse
+    ) -> FakeResponse {
+        guard let scope = p["scope"], !scope.trimmingCharacters(in: .whitespaces).isEmpty else {
+            return error(
+                400, "invalid_request", 90014,
+                "The required field 'scope' is missing from the credential. Ensure that you have all the necessary parameters for the login request.")
+        }
+        let scopes = scope.split(separator: " ")
+        if let bad = scopes.first(where: { !$0.hasSuffix("/.default") || $0.count <= "/.default".count }) {
+            return error(
+                400, "invalid_scope", 1002012,
+                "The provided value for scope \(bad) is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
+        }
+        // Azure issues a token for a single resource; AADSTS70011 is its generic invalid-scope answer.
+        guard scopes.count == 1 else {
+            return error(
+                400, "invalid_scope", 70011,
+                "The provided value for the input parameter 'scope' is not valid. The scope '\(scope)' names more than one resource.")
+        }
+        let family = nextFamily
+        nextFamily += 1
+        families[family] = FamilyRecord()
+        let accessToken = "fake-at-" + base64URL(randomBytes(32))
+        accessTokens[accessToken] = AccessRecord(
+            clientID: client.clientID, userOID: nil, scope: String(scopes[0]), family: family,
+            expiresAt: now() + Double(config.accessTokenLifetime))
+        families[family]?.accessTokens.append(accessToken)
+        stats.tokensIssued += 1
+        return .json(200, .object([
+            ("token_type", .string("Bearer")),
+            ("expires_in", .int(config.accessTokenLifetime)),
+            ("ext_expires_in", .int(config.accessTokenLifetime)),
+            ("access_token", .string(accessToken)),
+        ]))
+    }
+
+    // MARK: - Device authorization grant
+
+    /// POST /{tenant}/oauth2/v2.0/devicecode. Azure hands out codes to any registered client; whether
+    /// the client may poll without credentials is decided at the token endpoint.
+    private func deviceCode(_ request: FakeRequest, tenant: String) -> FakeResponse {
+        guard request.method == "POST" else {
+            return azureError(
+                400, "invalid_request", 900561,
+                "The endpoint only accepts POST, OPTIONS requests. Received a \(request.method) request.", request)
+        }
+        var p: [String: String] = [:]
+        if request.header("content-type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
+            do {
+                p = try parseForm(Substring(String(decoding: request.body, as: UTF8.self)))
+            } catch .duplicate(let name) {
+                return azureError(
+                    400, "invalid_request", 9002313,
+                    "Invalid request. Request is malformed or invalid. Parameter '\(name)' is duplicated.", request)
+            } catch {
+                return azureError(400, "invalid_request", 9002313, "Invalid request. Request is malformed or invalid.", request)
+            }
+        }
+        guard tenantIsValid(tenant) else {
+            return azureError(
+                400, "invalid_request", 90002,
+                "Tenant '\(tenant)' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.",
+                request)
+        }
+        guard let clientID = p["client_id"], !clientID.isEmpty else {
+            return azureError(
+                400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.", request)
+        }
+        guard config.clients.contains(where: { $0.clientID == clientID }) else {
+            return azureError(
+                400, "unauthorized_client", 700016,
+                "Application with identifier '\(clientID)' was not found in the directory 'Contoso'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
+                request)
+        }
+        guard let scope = p["scope"], !scope.trimmingCharacters(in: .whitespaces).isEmpty else {
+            return azureError(
+                400, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.", request)
+        }
+        let record = devices.create(
+            clientID: clientID, scope: scope, now: now(), lifetime: config.deviceCodeLifetime,
+            interval: config.deviceCodeInterval)
+        stats.deviceAuthorizations += 1
+        let verificationURI = "\(baseURLLocked)/_fake/device"
+        return .json(200, .object([
+            ("user_code", .string(record.userCode)),
+            ("device_code", .string(record.deviceCode)),
+            ("verification_uri", .string(verificationURI)),
+            ("expires_in", .int(config.deviceCodeLifetime)),
+            ("interval", .int(config.deviceCodeInterval)),
+            ("message", .string(
+                "To sign in, use a web browser to open the page \(verificationURI) and enter the code \(record.userCode) to authenticate.")),
+        ]))
+    }
+
+    // Codes: AADSTS70016 (authorization_pending) and AADSTS70020 (expired device code) are what Azure
+    // answers. For the rest Azure's number is not documented and the fake picks the nearest
+    // documented one: 70018 (BadVerificationCode) for an unknown device code, 65004 (user declined)
+    // for authorization_declined, 54005 (already redeemed) for a second redemption, and 70016 again
+    // for slow_down (Azure is not known to send slow_down at all; RFC 8628 clients must handle it).
+    private func pollDeviceCode(
+        _ p: [String: String], client: FakeClient, error: (Int, String, Int, String) -> FakeResponse
+    ) -> FakeResponse {
+        guard let deviceCode = p["device_code"], !deviceCode.isEmpty else {
+            return error(400, "invalid_request", 900144, "The request body must contain the following parameter: 'device_code'.")
+        }
+        stats.devicePolls += 1
+        let outcome = devices.poll(
+            deviceCode: deviceCode, clientID: client.clientID, now: now(), approval: config.deviceApproval,
+            slowDownPolls: config.deviceSlowDownPolls)
+        switch outcome {
+        case .unknown:
+            return error(
+                400, "bad_verification_code", 70018,
+                "The provided value for the input parameter 'device_code' is not valid. The device code was not recognized.")
+        case .otherClient:
+            return error(400, "invalid_grant", 70000, "Provided grant is invalid or malformed. The device code was issued to another client.")
+        case .redeemed:
+            return error(
+                400, "invalid_grant", 54005,
+                "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token. The device code has already been exchanged for tokens.")
+        case .expired:
+            return error(
+                400, "expired_token", 70020,
+                "The provided value for the input parameter 'device_code' is not valid. This device code has expired.")
+        case .slowDown(let interval):
+            stats.deviceSlowDowns += 1
+            return error(
+                400, "slow_down", 70016,
+                "OAuth 2.0 device flow error. The client is polling too frequently; wait at least \(interval) seconds between requests.")
+        case .pending:
+            return error(400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
+        case .declined:
+            return error(400, "authorization_declined", 65004, "User declined to consent to access the app.")
+        case .approved(let scope):
+            let family = nextFamily
+            nextFamily += 1
+            families[family] = FamilyRecord()
+            let scopes = Set(scope.split(separator: " ").map { $0.lowercased() })
+            let withRefresh = scopes.contains("offline_access") || config.issueRefreshTokenWithoutOfflineAccess
+            return issue(client: client, scope: scope, family: family, refresh: withRefresh, nonce: nil)
+        }
+    }
+
     private func revokeFamily(_ family: Int) {
         guard var record = families[family], !record.revoked else { return }
         record.revoked = true
@@ -725,7 +970,8 @@ final class FakeIdPCore: @unchecked Sendable {
         let issuedAt = now()
         let accessToken = "fake-at-" + base64URL(randomBytes(32))
         accessTokens[accessToken] = AccessRecord(
-            clientID: client.clientID, scope: scope, family: family, expiresAt: issuedAt + Double(config.accessTokenLifetime))
+            clientID: client.clientID, userOID: config.user.oid, scope: scope, family: family,
+            expiresAt: issuedAt + Double(config.accessTokenLifetime))
         families[family]?.accessTokens.append(accessToken)
         var members: [(String, JSON)] = [
             ("token_type", .string("Bearer")),
@@ -887,6 +1133,17 @@ final class FakeIdPCore: @unchecked Sendable {
         case (_, "callback"):
             append(&stats.callbacks, FakeCallbackRecord(method: request.method, parameters: p), cap: 1000)
             return .text(200, "<html><body>Authentication complete. You can close this window.</body></html>\n", type: "text/html; charset=utf-8")
+        case ("GET", "device"), ("HEAD", "device"):
+            let pending = devices.pendingUserCodes(now: now())
+            if request.header("accept")?.lowercased().contains("text/html") == true {
+                return .text(200, devicePage(pending), type: "text/html; charset=utf-8")
+            }
+            return .json(200, .object([("pending_user_codes", .array(pending.map { JSON.string($0) }))]))
+        case ("POST", "device/approve"), ("POST", "device/decline"):
+            let userCode = p["user_code"].flatMap { $0.isEmpty ? nil : $0 }
+            let changed = decideDevicesLocked(userCode: userCode, approve: name == "device/approve")
+            let found = userCode == nil || changed > 0
+            return .json(found ? 200 : 404, .object([("ok", .bool(found)), ("changed", .int(changed))]))
         case ("GET", "resource"):
             stats.resourceRequests += 1
             let auth = request.header("authorization") ?? ""
@@ -897,6 +1154,9 @@ final class FakeIdPCore: @unchecked Sendable {
                     status: 401, headers: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")], body: [])
             }
             stats.resourceAuthorized += 1
+            guard record.userOID != nil else {
+                return .json(200, .object([("appid", .string(record.clientID)), ("scope", .string(record.scope))]))
+            }
             return .json(200, .object([
                 ("oid", .string(config.user.oid)), ("preferred_username", .string(config.user.username)),
                 ("name", .string(config.user.name)), ("scope", .string(record.scope)),
@@ -906,9 +1166,31 @@ final class FakeIdPCore: @unchecked Sendable {
         }
     }
 
+    /// The verification page a browser gets at verification_uri: the pending codes, each with
+    /// approve and decline buttons (plain forms, no script).
+    private func devicePage(_ pending: [String]) -> String {
+        var rows = ""
+        for code in pending {
+            let value = htmlEscape(code)
+            rows += "<li><code>\(value)</code> "
+                + "<form method=\"POST\" action=\"/_fake/device/approve\" style=\"display:inline\"><input type=\"hidden\" name=\"user_code\" value=\"\(value)\"><button>Approve</button></form> "
+                + "<form method=\"POST\" action=\"/_fake/device/decline\" style=\"display:inline\"><input type=\"hidden\" name=\"user_code\" value=\"\(value)\"><button>Decline</button></form></li>\n"
+        }
+        return """
+            <!DOCTYPE html>
+            <html><head><meta charset="utf-8"><title>Enter code</title></head>
+            <body><h1>Device sign-in</h1>
+            <p>Signing in as \(htmlEscape(config.user.username)).</p>
+            <ul>
+            \(rows.isEmpty ? "<li>No pending codes.</li>\n" : rows)</ul>
+            </body></html>
+
+            """
+    }
+
     private func statsJSON() -> JSON {
         func opt(_ s: String?) -> JSON { s.map { .string($0) } ?? .null }
-        return .object([
+        let base: [(String, JSON)] = [
             ("authorize_requests", .int(stats.authorizeRequests)),
             ("codes_issued", .int(stats.codesIssued)),
             ("token_requests", .object(stats.tokenRequests.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
@@ -947,7 +1229,23 @@ final class FakeIdPCore: @unchecked Sendable {
                 ])
             })),
             ("not_found_paths", .array(stats.notFoundPaths.map { .string($0) })),
-        ])
+        ]
+        return .object(base + assertionAndDeviceStatsJSON())
+    }
+
+    private func assertionAndDeviceStatsJSON() -> [(String, JSON)] {
+        let rejected: [(String, JSON)] = stats.assertionsRejected.sorted { $0.key < $1.key }.map { ($0.key, JSON.int($0.value)) }
+        let header: [(String, JSON)] = stats.lastAssertionHeader.sorted { $0.key < $1.key }.map { ($0.key, JSON.string($0.value)) }
+        let pending: [JSON] = devices.pendingUserCodes(now: now()).map { JSON.string($0) }
+        return [
+            ("assertions_accepted", .int(stats.assertionsAccepted)),
+            ("assertions_rejected", .object(rejected)),
+            ("last_assertion_header", .object(header)),
+            ("device_authorizations", .int(stats.deviceAuthorizations)),
+            ("device_polls", .int(stats.devicePolls)),
+            ("device_slow_downs", .int(stats.deviceSlowDowns)),
+            ("pending_device_user_codes", .array(pending)),
+        ]
     }
 }
 

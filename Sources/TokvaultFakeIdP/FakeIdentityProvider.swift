@@ -1,10 +1,13 @@
 // A protocol-faithful fake of the Microsoft identity platform v2 endpoints (authorization code +
-// PKCE, refresh with rotation and reuse detection, Azure-shaped errors, fault injection), served
-// over plain HTTP on 127.0.0.1 with SwiftNIO.
+// PKCE, refresh with rotation and reuse detection, client credentials, the device authorization
+// grant, client secrets and certificate client assertions, Azure-shaped errors, fault
+// injection), served over plain HTTP on 127.0.0.1 with SwiftNIO.
 //
 // Endpoints ({tenant} = the configured tid, "organizations" or "common"):
 //   GET|POST /{tenant}/oauth2/v2.0/authorize
-//   POST     /{tenant}/oauth2/v2.0/token
+//   POST     /{tenant}/oauth2/v2.0/token        authorization_code, refresh_token, client_credentials,
+//                                                urn:ietf:params:oauth:grant-type:device_code
+//   POST     /{tenant}/oauth2/v2.0/devicecode
 //   GET      /{tenant}/v2.0/.well-known/openid-configuration
 //   GET      /{tenant}/discovery/v2.0/keys                     ({"keys":[]})
 // Control endpoints for scripts:
@@ -16,6 +19,8 @@
 //   POST /_fake/expire-access-tokens, POST /_fake/reset-stats
 //   ANY  /_fake/callback   records its parameters (a stand-in redirect target)
 //   GET  /_fake/resource   a protected resource: 200 with a valid Bearer access token, else 401
+//   GET  /_fake/device     pending device user codes (JSON; HTML for a browser: the verification page)
+//   POST /_fake/device/approve, POST /_fake/device/decline   [user_code=...] (none: every pending code)
 
 import Foundation
 import NIOCore
@@ -126,6 +131,21 @@ public final class FakeIdentityProvider: Sendable {
 
     /// What the fake knows about an access token it issued, or nil.
     public func accessTokenInfo(_ token: String) -> FakeAccessTokenInfo? { core.accessTokenInfo(token) }
+
+    /// The user approves the pending device authorization with `userCode` (nil: every pending one);
+    /// its next poll gets the tokens. Returns how many were approved (0 under `.never`).
+    @discardableResult
+    public func approveDevice(userCode: String? = nil) -> Int { core.decideDevices(userCode: userCode, approve: true) }
+
+    /// The user declines; the next poll gets authorization_declined.
+    @discardableResult
+    public func declineDevice(userCode: String? = nil) -> Int { core.decideDevices(userCode: userCode, approve: false) }
+
+    /// User codes of the device authorizations still waiting for the user, oldest first.
+    public var pendingDeviceUserCodes: [String] { core.pendingDeviceUserCodes }
+
+    /// "http://127.0.0.1:PORT/{tid}/oauth2/v2.0/devicecode".
+    public var deviceCodeEndpoint: String { "\(authority)/oauth2/v2.0/devicecode" }
 }
 
 // MARK: - Connection bookkeeping

@@ -95,6 +95,12 @@ enum TokenErrors {
                                   hint: "the client assertion's time range was refused: check this machine's clock (assertions are valid for 5 minutes from now)")
             case "AADSTS7000218" where isDevice:
                 return VaultError(exitCode: VaultError.Code.failure, message + idText, hint: publicFlowsHint)
+            case "AADSTS700023":
+                return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                                  hint: "the provider expects another audience than the token endpoint \(app.tokenEndpoint) that the assertion names: check the app's tenant and authority host (`tokvault show \(app.name)`)")
+            case "AADSTS700021":
+                return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                                  hint: "the client id \(app.clientID) is not the application the certificate is registered on: check it with `tokvault show \(app.name)`")
             default:
                 return VaultError(exitCode: VaultError.Code.failure, message + idText,
                                   hint: "the certificate is not registered on the app, has expired there, or its key was replaced: upload the certificate of `tokvault show \(app.name)` (Certificates & secrets → Certificates) or store the current one with `tokvault set \(app.name) --certificate CERT.pem --private-key-file KEY.pem`")

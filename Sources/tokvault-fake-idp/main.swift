@@ -6,14 +6,20 @@ import TokvaultFakeIdP
 
 let usage = """
     usage: tokvault-fake-idp [--port N] [--tenant TID]
-                             [--client-id ID --client-secret-file FILE]... [--public-client ID]...
+                             [--client-id ID [--client-secret-file FILE] [--client-certificate FILE]...
+                              [--allow-public-client-flows]]... [--public-client ID]...
                              [--redirect-uri URI]... [--access-token-lifetime S] [--code-lifetime S]
-                             [--refresh-token-lifetime S] [--user USERNAME] [--always-refresh-token] [--log]
+                             [--refresh-token-lifetime S] [--user USERNAME] [--always-refresh-token]
+                             [--device-interval S] [--device-code-lifetime S]
+                             [--device-approval manual|after:N|decline:N|never] [--log]
 
       --port N                    port on 127.0.0.1 (default 0: ephemeral)
       --tenant TID                tenant id (default 00000000-0000-0000-0000-0000000000aa)
-      --client-id ID              a confidential client; its secret is read from the next
-      --client-secret-file FILE   option's file (one trailing newline stripped)
+      --client-id ID              a confidential client, configured by the options that follow it:
+      --client-secret-file FILE     its secret, read from FILE (one trailing newline stripped)
+      --client-certificate FILE     a PEM certificate whose key may sign client assertions (repeatable);
+                                    a client needs a secret file, a certificate, or both
+      --allow-public-client-flows   may poll the device code grant without credentials
       --public-client ID          a public client (no secret)
       --redirect-uri URI          registered for every client (repeatable; default http://localhost:8080;
                                   loopback URIs match any port at the authorize endpoint)
@@ -22,10 +28,16 @@ let usage = """
       --refresh-token-lifetime S  refresh token lifetime (default 7776000)
       --user USERNAME             preferred_username of the user every sign-in approves as
       --always-refresh-token      issue a refresh token even without offline_access
+      --device-interval S         device code polling interval (default 5)
+      --device-code-lifetime S    device code lifetime (default 900)
+      --device-approval POLICY    how device sign-ins get decided: manual (default: POST
+                                  /_fake/device/approve or /decline), after:N (approved after N
+                                  pending polls), decline:N (declined after N), never (they expire)
       --log                       log "METHOD /path STATUS" per request to stderr
 
     With no client option, one public client is registered: \(FakeClient.defaultPublic.clientID).
-    Control endpoints: POST /_fake/fault, POST /_fake/deny, GET /_fake/stats (see the library docs).
+    Control endpoints: POST /_fake/fault, POST /_fake/deny, GET /_fake/stats, GET /_fake/device,
+    POST /_fake/device/approve|decline [user_code=...] (see the library docs).
 
     """
 
@@ -37,9 +49,10 @@ func fail(_ message: String, status: Int32 = 2) -> Never {
 /// Parses the command line into a configuration (exits 2 on a usage error).
 func parseArguments(_ arguments: [String]) -> FakeIdPConfiguration {
     var configuration = FakeIdPConfiguration(clients: [])
-    var clients: [(id: String, secret: String?)] = []
+    var clients: [FakeClient] = []
     var redirectURIs: [String] = []
-    var pendingClientID: String?
+    /// Index in `clients` of the confidential client the per-client options apply to.
+    var openClient: Int?
     var logRequests = false
 
     var index = 0
@@ -51,6 +64,19 @@ func parseArguments(_ arguments: [String]) -> FakeIdPConfiguration {
     func intValue(_ option: String, _ text: String) -> Int {
         guard let value = Int(text), value >= 0 else { fail("\(option): not a non-negative number: \(text)") }
         return value
+    }
+    /// Ends the confidential client being configured; it must have a way to authenticate.
+    func closeClient() {
+        guard let open = openClient else { return }
+        let client = clients[open]
+        if client.clientSecret == nil && client.certificatePEMs.isEmpty {
+            fail("--client-id \(client.clientID) needs --client-secret-file or --client-certificate (or use --public-client)")
+        }
+        openClient = nil
+    }
+    func currentClient(_ option: String) -> Int {
+        guard let open = openClient else { fail("\(option) must follow --client-id") }
+        return open
     }
 
     while index < arguments.count {
@@ -72,19 +98,34 @@ func parseArguments(_ arguments: [String]) -> FakeIdPConfiguration {
         case "--tenant":
             configuration.tenant = value()
         case "--client-id":
-            if let pendingClientID { fail("--client-id \(pendingClientID) needs --client-secret-file (or use --public-client)") }
-            pendingClientID = value()
+            let id = value()
+            closeClient()
+            clients.append(FakeClient(clientID: id))
+            openClient = clients.count - 1
         case "--client-secret-file":
             let path = value()
-            guard let id = pendingClientID else { fail("--client-secret-file must follow --client-id") }
+            let open = currentClient(option)
+            guard clients[open].clientSecret == nil else { fail("--client-id \(clients[open].clientID) has two secret files") }
             guard let data = FileManager.default.contents(atPath: path), var secret = String(data: data, encoding: .utf8)
             else { fail("cannot read the secret file \(path)") }
             if secret.hasSuffix("\r\n") { secret.removeLast(2) } else if secret.hasSuffix("\n") { secret.removeLast() }
             guard !secret.isEmpty else { fail("the secret file \(path) is empty") }
-            clients.append((id, secret))
-            pendingClientID = nil
+            clients[open].clientSecret = secret
+        case "--client-certificate":
+            let path = value()
+            let open = currentClient(option)
+            guard let data = FileManager.default.contents(atPath: path), let pem = String(data: data, encoding: .utf8)
+            else { fail("cannot read the certificate file \(path)") }
+            guard !FakeClient.certificateThumbprints(pem: pem).isEmpty else {
+                fail("the certificate file \(path) holds no PEM certificate")
+            }
+            clients[open].certificatePEMs.append(pem)
+        case "--allow-public-client-flows":
+            clients[currentClient(option)].allowPublicClientFlows = true
         case "--public-client":
-            clients.append((value(), nil))
+            let id = value()
+            closeClient()
+            clients.append(FakeClient(clientID: id))
         case "--redirect-uri":
             redirectURIs.append(value())
         case "--access-token-lifetime":
@@ -97,6 +138,23 @@ func parseArguments(_ arguments: [String]) -> FakeIdPConfiguration {
             configuration.user.username = value()
         case "--always-refresh-token":
             configuration.issueRefreshTokenWithoutOfflineAccess = true
+        case "--device-interval":
+            configuration.deviceCodeInterval = intValue(option, value())
+        case "--device-code-lifetime":
+            configuration.deviceCodeLifetime = intValue(option, value())
+        case "--device-approval":
+            let policy = value()
+            if policy == "manual" {
+                configuration.deviceApproval = .manual
+            } else if policy == "never" {
+                configuration.deviceApproval = .never
+            } else if policy.hasPrefix("after:") {
+                configuration.deviceApproval = .approveAfterPolls(intValue(option, String(policy.dropFirst(6))))
+            } else if policy.hasPrefix("decline:") {
+                configuration.deviceApproval = .declineAfterPolls(intValue(option, String(policy.dropFirst(8))))
+            } else {
+                fail("--device-approval: expected manual, after:N, decline:N or never, not \(policy)")
+            }
         case "--log":
             logRequests = true
         default:
@@ -104,12 +162,14 @@ func parseArguments(_ arguments: [String]) -> FakeIdPConfiguration {
         }
         index += 1
     }
-    if let pendingClientID { fail("--client-id \(pendingClientID) needs --client-secret-file (or use --public-client)") }
+    closeClient()
     if redirectURIs.isEmpty { redirectURIs = ["http://localhost:8080"] }
-    configuration.clients =
-        clients.isEmpty
-        ? [FakeClient(clientID: FakeClient.defaultPublic.clientID, clientSecret: nil, redirectURIs: redirectURIs)]
-        : clients.map { FakeClient(clientID: $0.id, clientSecret: $0.secret, redirectURIs: redirectURIs) }
+    if clients.isEmpty { clients = [FakeClient(clientID: FakeClient.defaultPublic.clientID)] }
+    configuration.clients = clients.map { client in
+        var client = client
+        client.redirectURIs = redirectURIs
+        return client
+    }
     if logRequests {
         configuration.requestLogger = { line in FileHandle.standardError.write(Data("\(line)\n".utf8)) }
     }

@@ -5,6 +5,7 @@
 import Foundation
 import Testing
 import TokvaultFakeIdP
+import _CryptoExtras
 
 // MARK: - Helpers
 
@@ -13,6 +14,13 @@ private let publicID = "11111111-2222-3333-4444-555555555555"
 private let confidentialID = "99999999-8888-7777-6666-555555555555"
 /// A secret with characters that must be escaped in form bodies and in Basic credentials.
 private let confidentialSecret = "s3cr+t/=:&%é~x"
+/// A confidential client that authenticates only with certificate assertions.
+private let certificateID = "44444444-3333-2222-1111-000000000000"
+/// A confidential client (secret) with "Allow public client flows".
+private let deviceID = "55555555-4444-3333-2222-111111111111"
+private let deviceSecret = "device-secret"
+private let deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
+private let jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 // PKCE pair computed independently (Python hashlib): BASE64URL(SHA256(verifier)).
 private let verifier = "dBjftJeZ4CVP-mJ92K9qpvxQtkBZuKo1XMT0RRJAMW0"
 private let challenge = "cFg839mit7lNaYqIpYmWuo52njjU5YM8BI-_lAOX_fU"
@@ -123,17 +131,43 @@ private final class IdP: Sendable {
     var base: String { provider.baseURL }
     var tokenURL: String { "\(base)/\(tid)/oauth2/v2.0/token" }
 
-    init(codeLifetime: Int = 600, extraRedirects: [String] = []) throws {
+    /// `certificatePEMs` registers them for `certificateID` (no client is registered under that id
+    /// otherwise); `configure` adjusts the configuration last.
+    init(codeLifetime: Int = 600, extraRedirects: [String] = [], certificatePEMs: [String]? = nil,
+         configure: (inout FakeIdPConfiguration) -> Void = { _ in }) throws {
         let redirects = ["http://localhost", "http://127.0.0.1/callback", "https://app.contoso.example/auth"]
             + extraRedirects
-        provider = FakeIdentityProvider(FakeIdPConfiguration(
-            tenant: tid,
-            clients: [
-                FakeClient(clientID: publicID, clientSecret: nil, redirectURIs: redirects),
-                FakeClient(clientID: confidentialID, clientSecret: confidentialSecret, redirectURIs: redirects),
-            ],
-            codeLifetime: codeLifetime))
+        var clients = [
+            FakeClient(clientID: publicID, clientSecret: nil, redirectURIs: redirects),
+            FakeClient(clientID: confidentialID, clientSecret: confidentialSecret, redirectURIs: redirects),
+            FakeClient(clientID: deviceID, clientSecret: deviceSecret, redirectURIs: redirects, allowPublicClientFlows: true),
+        ]
+        if let certificatePEMs {
+            clients.append(FakeClient(clientID: certificateID, redirectURIs: redirects, certificatePEMs: certificatePEMs))
+        }
+        var configuration = FakeIdPConfiguration(tenant: tid, clients: clients, codeLifetime: codeLifetime)
+        configure(&configuration)
+        provider = FakeIdentityProvider(configuration)
         try provider.start()
+    }
+
+    /// client_credentials for `client` with extra form fields (credentials) and headers.
+    func clientCredentials(client: String? = certificateID, scope: String? = "api://tokvault-test/.default",
+                           extra: [(String, String)] = [], headers: [String] = [], tenant: String = tid) -> Reply {
+        var form: [(String, String)] = [("grant_type", "client_credentials")]
+        if let client { form.append(("client_id", client)) }
+        if let scope { form.append(("scope", scope)) }
+        return http("POST", "\(base)/\(tenant)/oauth2/v2.0/token", form: form + extra, headers: headers)
+    }
+
+    /// POST /devicecode; returns the JSON answer (expects success).
+    func deviceCode(client: String = publicID, scope: String = "openid offline_access User.Read") -> [String: Any] {
+        http("POST", "\(base)/\(tid)/oauth2/v2.0/devicecode", form: [("client_id", client), ("scope", scope)]).json
+    }
+
+    func pollDevice(_ deviceCode: String, client: String = publicID, extra: [(String, String)] = []) -> Reply {
+        http("POST", tokenURL, form: [("grant_type", deviceGrant), ("client_id", client), ("device_code", deviceCode)]
+            + extra)
     }
 
     deinit { provider.stop() }
@@ -197,6 +231,55 @@ private func expectAzureError(_ reply: Reply, status: Int, error: String, code: 
             sourceLocation: sourceLocation)
 }
 
+// MARK: - Client assertions (RFC 7523), built independently of the fake
+
+/// The shared test certificate's key, parsed once.
+private let sharedKey: _RSA.Signing.PrivateKey = {
+    do { return try TestCertificate.shared.privateKey() } catch { fatalError("\(error)") }
+}()
+
+/// A second key and certificate, registered nowhere.
+private let otherCertificate: (certificate: TestCertificate, key: _RSA.Signing.PrivateKey) = {
+    do {
+        let certificate = try TestCertificate.make(commonName: "tokvault-other")
+        return (certificate, try certificate.privateKey())
+    } catch { fatalError("\(error)") }
+}()
+
+private func jsonSegment(_ object: [String: Any]) -> String {
+    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    return data.base64EncodedString().replacingOccurrences(of: "+", with: "-")
+        .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+}
+
+/// The claims Microsoft documents for a certificate credential, valid for ten minutes from `now`.
+private func assertionClaims(audience: String, client: String = certificateID, now: Date = Date(),
+                             lifetime: Int = 600) -> [String: Any] {
+    let t = Int(now.timeIntervalSince1970)
+    return ["aud": audience, "iss": client, "sub": client, "jti": UUID().uuidString, "nbf": t, "iat": t,
+            "exp": t + lifetime]
+}
+
+/// A compact JWS: `header` (alg PS256 with x5t#S256 of the shared certificate unless overridden;
+/// a nil value removes a member), `claims`, signed with `key` using `alg`'s padding (PSS unless RS256).
+private func makeAssertion(claims: [String: Any], header overrides: [String: Any?] = [:],
+                           key: _RSA.Signing.PrivateKey = sharedKey) throws -> String {
+    var header: [String: Any] = ["alg": "PS256", "typ": "JWT", "x5t#S256": TestCertificate.shared.sha256Thumbprint]
+    for (name, value) in overrides { header[name] = value }
+    let input = jsonSegment(header) + "." + jsonSegment(claims)
+    let padding: _RSA.Signing.Padding = header["alg"] as? String == "RS256" ? .insecurePKCS1v1_5 : .PSS
+    let signature = try key.signature(for: SHA256.hash(data: Data(input.utf8)), padding: padding)
+    return input + "." + Data(signature.rawRepresentation).base64EncodedString()
+        .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        .replacingOccurrences(of: "=", with: "")
+}
+
+private func assertionForm(_ assertion: String) -> [(String, String)] {
+    [("client_assertion_type", jwtBearer), ("client_assertion", assertion)]
+}
+
+private func descriptionOf(_ reply: Reply) -> String { reply.json["error_description"] as? String ?? "" }
+
 // MARK: - Tests
 
 @Suite struct FakeIdentityProviderTests {
@@ -231,8 +314,9 @@ private func expectAzureError(_ reply: Reply, status: Int, error: String, code: 
         #expect(common["token_endpoint"] as? String == "\(idp.base)/common/oauth2/v2.0/token")
         let bad = http("GET", "\(idp.base)/contoso.example/v2.0/.well-known/openid-configuration")
         #expect(bad.status == 400 && bad.errorCodes == [90002])
-        // The device code endpoint is not implemented.
-        #expect(http("POST", "\(idp.base)/\(tid)/oauth2/v2.0/devicecode", form: [("client_id", publicID)]).status == 404)
+        let device = http("POST", "\(idp.base)/\(tid)/oauth2/v2.0/devicecode",
+                          form: [("client_id", publicID), ("scope", "openid")])
+        #expect(device.status == 200 && device.json["device_code"] is String)
     }
 
     @Test func unknownPathsAre404() throws {
@@ -667,6 +751,463 @@ private func expectAzureError(_ reply: Reply, status: Int, error: String, code: 
         provider.stop()
     }
 
+    // MARK: Client credentials and certificate assertions
+
+    @Test func clientCredentialsWithSecret() throws {
+        let idp = try IdP()
+        let post = idp.clientCredentials(client: confidentialID, extra: [("client_secret", confidentialSecret)])
+        #expect(post.status == 200, "\(post)")
+        let json = post.json
+        #expect(json["token_type"] as? String == "Bearer")
+        #expect(json["expires_in"] as? Int == 3600 && json["ext_expires_in"] as? Int == 3600)
+        // Like Azure: no refresh token, no id_token, no scope member for an app-only token.
+        #expect(json["refresh_token"] == nil && json["id_token"] == nil && json["scope"] == nil)
+        let accessToken = try #require(json["access_token"] as? String)
+        let info = try #require(idp.provider.accessTokenInfo(accessToken))
+        #expect(info.clientID == confidentialID && info.userOID == nil && info.isValid)
+        #expect(info.scope == "api://tokvault-test/.default")
+        let resource = http("GET", "\(idp.base)/_fake/resource", headers: ["Authorization: Bearer \(accessToken)"])
+        #expect(resource.status == 200 && resource.json["appid"] as? String == confidentialID)
+        #expect(resource.json["oid"] == nil)
+        #expect(idp.provider.stats.tokenLog.last?.clientAuth == .post)
+
+        let basic = idp.clientCredentials(client: nil, scope: "\(confidentialID)/.default",
+                                          headers: [basicHeader(confidentialID, confidentialSecret)])
+        #expect(basic.status == 200, "\(basic)")
+        #expect(idp.provider.stats.tokenLog.last?.clientAuth == .basic)
+
+        expectAzureError(idp.clientCredentials(client: confidentialID, extra: [("client_secret", "nope")]),
+                         status: 401, error: "invalid_client", code: 7000215)
+        expectAzureError(idp.clientCredentials(client: confidentialID), status: 401, error: "invalid_client",
+                         code: 7000218)
+        let stats = idp.provider.stats
+        #expect(stats.tokenRequests == ["client_credentials": 4])
+        #expect(stats.tokensIssued == 2)
+        #expect(stats.assertionsAccepted == 0 && stats.assertionsRejected.isEmpty)
+    }
+
+    @Test func clientCredentialsScopesAndClients() throws {
+        let idp = try IdP()
+        let secret = [("client_secret", confidentialSecret)]
+        // A public client has no credential to send; Azure answers as for a missing one.
+        expectAzureError(idp.clientCredentials(client: publicID), status: 401, error: "invalid_client", code: 7000218)
+        expectAzureError(idp.clientCredentials(client: publicID, extra: [("client_secret", "x")]), status: 401,
+                         error: "invalid_client", code: 700025)
+        expectAzureError(idp.clientCredentials(client: confidentialID, scope: nil, extra: secret), status: 400,
+                         error: "invalid_request", code: 90014)
+        for scope in ["User.Read", "openid", "offline_access", "https://graph.microsoft.com/User.Read",
+                      "api://x/.default offline_access", "/.default"] {
+            let reply = idp.clientCredentials(client: confidentialID, scope: scope, extra: secret)
+            expectAzureError(reply, status: 400, error: "invalid_scope", code: 1002012)
+            #expect(descriptionOf(reply).contains("must have a scope value with /.default suffixed"))
+        }
+        expectAzureError(idp.clientCredentials(client: confidentialID, scope: "api://a/.default api://b/.default",
+                                               extra: secret), status: 400, error: "invalid_scope", code: 70011)
+        for scope in ["\(confidentialID)/.default", "https://graph.microsoft.com/.default", "api://x/.default"] {
+            #expect(idp.clientCredentials(client: confidentialID, scope: scope, extra: secret).status == 200)
+        }
+        expectAzureError(idp.clientCredentials(client: "nobody", extra: secret), status: 400,
+                         error: "unauthorized_client", code: 700016)
+        #expect(idp.provider.stats.tokensIssued == 3)
+    }
+
+    @Test func certificateAssertionPS256AndRS256() throws {
+        let certificate = TestCertificate.shared
+        // The fake's own thumbprint computation agrees with the helper's.
+        #expect(FakeClient.certificateThumbprints(pem: certificate.certificatePEM) == [certificate.sha256Thumbprint])
+        #expect(certificate.certificatePEM.hasPrefix("-----BEGIN CERTIFICATE-----"))
+        #expect(certificate.privateKeyPEM.hasPrefix("-----BEGIN PRIVATE KEY-----"))
+        #expect(certificate.privateKeyPKCS1PEM.hasPrefix("-----BEGIN RSA PRIVATE KEY-----"))
+        #expect(certificate.sha1Thumbprint.count == 27 && certificate.sha256Thumbprint.count == 43)
+
+        let idp = try IdP(certificatePEMs: [certificate.certificatePEM])
+        let ps256 = try makeAssertion(claims: assertionClaims(audience: idp.tokenURL))
+        let first = idp.clientCredentials(extra: assertionForm(ps256))
+        #expect(first.status == 200, "\(first)")
+        #expect(idp.provider.stats.lastAssertionHeader
+            == ["alg": "PS256", "typ": "JWT", "x5t#S256": certificate.sha256Thumbprint])
+        #expect(idp.provider.stats.tokenLog.last?.clientAuth == .assertion)
+        let info = try #require(idp.provider.accessTokenInfo(first.json["access_token"] as? String ?? ""))
+        #expect(info.clientID == certificateID && info.userOID == nil)
+
+        let rs256 = try makeAssertion(claims: assertionClaims(audience: idp.tokenURL),
+                                      header: ["alg": "RS256", "x5t#S256": nil, "x5t": certificate.sha1Thumbprint])
+        #expect(idp.clientCredentials(extra: assertionForm(rs256)).status == 200)
+        #expect(idp.provider.stats.lastAssertionHeader
+            == ["alg": "RS256", "typ": "JWT", "x5t": certificate.sha1Thumbprint])
+
+        // RFC 7523 §3: without client_id the client is the assertion's iss/sub; typ is optional.
+        let bare = try makeAssertion(claims: assertionClaims(audience: idp.tokenURL), header: ["typ": nil])
+        #expect(idp.clientCredentials(client: nil, extra: assertionForm(bare)).status == 200)
+
+        // The audience is the token endpoint the request was sent to, alias included.
+        let organizations = "\(idp.base)/organizations/oauth2/v2.0/token"
+        let viaAlias = try makeAssertion(claims: assertionClaims(audience: organizations))
+        #expect(idp.clientCredentials(extra: assertionForm(viaAlias), tenant: "organizations").status == 200)
+        let tenantAudience = try makeAssertion(claims: assertionClaims(audience: idp.tokenURL))
+        expectAzureError(idp.clientCredentials(extra: assertionForm(tenantAudience), tenant: "organizations"),
+                         status: 401, error: "invalid_client", code: 700023)
+
+        let stats = idp.provider.stats
+        #expect(stats.assertionsAccepted == 4)
+        #expect(stats.assertionsRejected == ["audience": 1])
+        #expect(stats.tokenRequests == ["client_credentials": 5])
+    }
+
+    @Test func certificateAssertionRejections() throws {
+        let idp = try IdP(certificatePEMs: [TestCertificate.shared.certificatePEM])
+        let aud = idp.tokenURL
+        func send(_ assertion: String, client: String? = certificateID) -> Reply {
+            idp.clientCredentials(client: client, extra: assertionForm(assertion))
+        }
+
+        // Signed by a key other than the certificate's.
+        let wrongKey = send(try makeAssertion(claims: assertionClaims(audience: aud), key: otherCertificate.key))
+        expectAzureError(wrongKey, status: 401, error: "invalid_client", code: 700027)
+        #expect(descriptionOf(wrongKey).contains("Client assertion failed signature validation."))
+        // A payload swapped after signing (same claims, other jti).
+        let good = try makeAssertion(claims: assertionClaims(audience: aud))
+        let parts = good.split(separator: ".")
+        let tampered = "\(parts[0]).\(jsonSegment(assertionClaims(audience: aud))).\(parts[2])"
+        expectAzureError(send(tampered), status: 401, error: "invalid_client", code: 700027)
+        // A PS256 signature announced as RS256.
+        let rsHeader = jsonSegment(["alg": "RS256", "typ": "JWT", "x5t#S256": TestCertificate.shared.sha256Thumbprint])
+        expectAzureError(send("\(rsHeader).\(parts[1]).\(parts[2])"), status: 401, error: "invalid_client", code: 700027)
+        // Certificates that are not registered, by either thumbprint.
+        let unknownS256 = send(try makeAssertion(
+            claims: assertionClaims(audience: aud), header: ["x5t#S256": otherCertificate.certificate.sha256Thumbprint],
+            key: otherCertificate.key))
+        expectAzureError(unknownS256, status: 401, error: "invalid_client", code: 700027)
+        #expect(descriptionOf(unknownS256).contains("is not registered on application"))
+        let unknownSHA1 = send(try makeAssertion(
+            claims: assertionClaims(audience: aud),
+            header: ["alg": "RS256", "x5t#S256": nil, "x5t": otherCertificate.certificate.sha1Thumbprint],
+            key: otherCertificate.key))
+        expectAzureError(unknownSHA1, status: 401, error: "invalid_client", code: 700027)
+        expectAzureError(send(try makeAssertion(claims: assertionClaims(audience: aud), header: ["x5t#S256": nil])),
+                         status: 401, error: "invalid_client", code: 700027)
+
+        // Claims.
+        let wrongAudience = send(try makeAssertion(claims: assertionClaims(audience: "https://login.microsoftonline.com/\(tid)/oauth2/v2.0/token")))
+        expectAzureError(wrongAudience, status: 401, error: "invalid_client", code: 700023)
+        let expired = send(try makeAssertion(claims: assertionClaims(audience: aud, now: Date() - 1200)))
+        expectAzureError(expired, status: 401, error: "invalid_client", code: 700024)
+        #expect(descriptionOf(expired).contains("not within its valid time range"))
+        expectAzureError(send(try makeAssertion(claims: assertionClaims(audience: aud, now: Date() + 600))),
+                         status: 401, error: "invalid_client", code: 700024)
+        expectAzureError(send(try makeAssertion(claims: assertionClaims(audience: aud, lifetime: 7200))),
+                         status: 401, error: "invalid_client", code: 700024)
+        var otherIssuer = assertionClaims(audience: aud)
+        otherIssuer["iss"] = confidentialID
+        expectAzureError(send(try makeAssertion(claims: otherIssuer)), status: 401, error: "invalid_client", code: 700021)
+        var otherSubject = assertionClaims(audience: aud)
+        otherSubject["sub"] = publicID
+        expectAzureError(send(try makeAssertion(claims: otherSubject)), status: 401, error: "invalid_client", code: 700021)
+        // client_id in the form and the assertion's iss/sub disagree.
+        var forOther = assertionClaims(audience: aud, client: confidentialID)
+        forOther["jti"] = "x"
+        expectAzureError(send(try makeAssertion(claims: forOther)), status: 401, error: "invalid_client", code: 700021)
+        var noJTI = assertionClaims(audience: aud)
+        noJTI["jti"] = nil
+        expectAzureError(send(try makeAssertion(claims: noJTI)), status: 400, error: "invalid_request", code: 50027)
+
+        // Replay: the same assertion twice.
+        #expect(send(good).status == 200)
+        let replay = send(good)
+        expectAzureError(replay, status: 401, error: "invalid_client", code: 7000274)
+        #expect(descriptionOf(replay).contains("already used"))
+
+        // Form and header.
+        expectAzureError(send(try makeAssertion(claims: assertionClaims(audience: aud), header: ["alg": "HS256"])),
+                         status: 400, error: "invalid_request", code: 5002730)
+        expectAzureError(send(try makeAssertion(claims: assertionClaims(audience: aud), header: ["alg": "none"])),
+                         status: 400, error: "invalid_request", code: 5002730)
+        expectAzureError(send(try makeAssertion(claims: assertionClaims(audience: aud), header: ["typ": "JWS"])),
+                         status: 400, error: "invalid_request", code: 50027)
+        expectAzureError(send("abc.def"), status: 400, error: "invalid_request", code: 50027)
+        // "not json" as the header.
+        expectAzureError(send("bm90IGpzb24.\(parts[1]).\(parts[2])"), status: 400, error: "invalid_request", code: 50027)
+        let fresh = try makeAssertion(claims: assertionClaims(audience: aud))
+        expectAzureError(idp.clientCredentials(extra: [("client_assertion_type", "urn:x"), ("client_assertion", fresh)]),
+                         status: 400, error: "invalid_request", code: 9002313)
+        expectAzureError(idp.clientCredentials(extra: [("client_assertion", fresh)]), status: 400,
+                         error: "invalid_request", code: 900144)
+        // A secret and an assertion together.
+        let both = idp.clientCredentials(client: confidentialID,
+                                         extra: assertionForm(fresh) + [("client_secret", confidentialSecret)])
+        expectAzureError(both, status: 400, error: "invalid_request", code: 9002313)
+        #expect(idp.provider.stats.tokenLog.last?.clientAuth == .both)
+        // Clients without registered certificates.
+        var forConfidential = assertionClaims(audience: aud, client: confidentialID)
+        forConfidential["jti"] = UUID().uuidString
+        expectAzureError(idp.clientCredentials(client: confidentialID, extra: assertionForm(try makeAssertion(claims: forConfidential))),
+                         status: 401, error: "invalid_client", code: 700027)
+        expectAzureError(idp.clientCredentials(client: publicID, extra: assertionForm(fresh)), status: 401,
+                         error: "invalid_client", code: 700025)
+        // The rejected `fresh` assertions did not spend its jti.
+        #expect(send(fresh).status == 200)
+
+        let stats = idp.provider.stats
+        #expect(stats.assertionsAccepted == 2)
+        #expect(stats.assertionsRejected == [
+            "signature": 3, "unknown_key": 4, "audience": 1, "time": 3, "issuer": 3, "jti": 1, "replay": 1,
+            "alg": 2, "malformed": 3, "assertion_type": 2,
+        ])
+        #expect(stats.tokensIssued == 2)
+    }
+
+    @Test func expiredCertificateIsRefused() throws {
+        let expired = try TestCertificate.make(key: sharedKey, notValidBefore: Date() - 86400 * 30,
+                                               notValidAfter: Date() - 86400)
+        let idp = try IdP(certificatePEMs: [expired.certificatePEM])
+        let reply = idp.clientCredentials(extra: assertionForm(try makeAssertion(
+            claims: assertionClaims(audience: idp.tokenURL), header: ["x5t#S256": expired.sha256Thumbprint])))
+        expectAzureError(reply, status: 401, error: "invalid_client", code: 700027)
+        #expect(descriptionOf(reply).contains("The key used is expired."))
+        #expect(idp.provider.stats.assertionsRejected == ["expired_key": 1])
+
+        // The fake's clock decides: a valid certificate expires when the clock passes notValidAfter.
+        let current = try IdP(certificatePEMs: [TestCertificate.shared.certificatePEM])
+        #expect(current.clientCredentials(extra: assertionForm(try makeAssertion(
+            claims: assertionClaims(audience: current.tokenURL)))).status == 200)
+        current.provider.advanceClock(seconds: 366 * 86400)
+        let later = current.clientCredentials(extra: assertionForm(try makeAssertion(
+            claims: assertionClaims(audience: current.tokenURL, now: Date() + 366 * 86400))))
+        expectAzureError(later, status: 401, error: "invalid_client", code: 700027)
+        #expect(descriptionOf(later).contains("expired"))
+    }
+
+    @Test func assertionAuthenticatesEveryGrant() throws {
+        let idp = try IdP(certificatePEMs: [TestCertificate.shared.certificatePEM])
+        func fresh() throws -> [(String, String)] {
+            assertionForm(try makeAssertion(claims: assertionClaims(audience: idp.tokenURL)))
+        }
+        let code = try #require(idp.code(client: certificateID))
+        expectAzureError(idp.redeem(code, client: certificateID), status: 401, error: "invalid_client", code: 7000218)
+        // A certificate-only client has no secret to match.
+        expectAzureError(idp.redeem(code, client: certificateID, extra: [("client_secret", "guess")]), status: 401,
+                         error: "invalid_client", code: 7000215)
+        let redeemed = idp.redeem(code, client: certificateID, extra: try fresh())
+        #expect(redeemed.status == 200, "\(redeemed)")
+        let rt = try #require(redeemed.json["refresh_token"] as? String)
+        expectAzureError(idp.refresh(rt, client: certificateID), status: 401, error: "invalid_client", code: 7000218)
+        let refreshed = idp.refresh(rt, client: certificateID, extra: try fresh())
+        #expect(refreshed.status == 200, "\(refreshed)")
+
+        let device = idp.deviceCode(client: certificateID)
+        let deviceCode = try #require(device["device_code"] as? String)
+        expectAzureError(idp.pollDevice(deviceCode, client: certificateID), status: 401, error: "invalid_client",
+                         code: 7000218)
+        idp.provider.approveDevice()
+        let polled = idp.pollDevice(deviceCode, client: certificateID, extra: try fresh())
+        #expect(polled.status == 200, "\(polled)")
+        #expect(idp.provider.stats.assertionsAccepted == 3)
+        #expect(idp.provider.stats.tokenRequests
+            == ["authorization_code": 3, "refresh_token": 2, deviceGrant: 2])
+    }
+
+    // MARK: Device authorization grant
+
+    @Test func deviceCodePendingThenApproved() throws {
+        let idp = try IdP()
+        let device = http("POST", "\(idp.base)/\(tid)/oauth2/v2.0/devicecode",
+                          form: [("client_id", publicID), ("scope", "openid profile offline_access User.Read")])
+        #expect(device.status == 200, "\(device)")
+        let json = device.json
+        let userCode = try #require(json["user_code"] as? String)
+        let deviceCode = try #require(json["device_code"] as? String)
+        #expect(userCode.wholeMatch(of: /[A-Z0-9]{9}/) != nil)
+        #expect(deviceCode.count >= 64)
+        #expect(json["verification_uri"] as? String == "\(idp.base)/_fake/device")
+        #expect(json["expires_in"] as? Int == 900 && json["interval"] as? Int == 5)
+        #expect(json["message"] as? String
+            == "To sign in, use a web browser to open the page \(idp.base)/_fake/device and enter the code \(userCode) to authenticate.")
+        #expect(idp.provider.pendingDeviceUserCodes == [userCode])
+
+        let pending = idp.pollDevice(deviceCode)
+        expectAzureError(pending, status: 400, error: "authorization_pending", code: 70016)
+        idp.provider.advanceClock(seconds: 5)
+        expectAzureError(idp.pollDevice(deviceCode), status: 400, error: "authorization_pending", code: 70016)
+        #expect(idp.provider.approveDevice(userCode: userCode.lowercased()) == 1)
+        #expect(idp.provider.pendingDeviceUserCodes.isEmpty)
+        idp.provider.advanceClock(seconds: 5)
+        let tokens = idp.pollDevice(deviceCode)
+        #expect(tokens.status == 200, "\(tokens)")
+        let accessToken = try #require(tokens.json["access_token"] as? String)
+        #expect(tokens.json["scope"] as? String == "openid profile offline_access User.Read")
+        #expect((tokens.json["refresh_token"] as? String)?.hasPrefix("fake-rt-") == true)
+        #expect((tokens.json["id_token"] as? String)?.split(separator: ".").count == 3)
+        #expect(idp.provider.accessTokenInfo(accessToken)?.userOID == FakeUser.alice.oid)
+        // The refresh token works like one from a code.
+        #expect(idp.refresh(tokens.json["refresh_token"] as? String ?? "").status == 200)
+
+        // Single use.
+        idp.provider.advanceClock(seconds: 5)
+        expectAzureError(idp.pollDevice(deviceCode), status: 400, error: "invalid_grant", code: 54005)
+        let stats = idp.provider.stats
+        #expect(stats.deviceAuthorizations == 1 && stats.devicePolls == 4 && stats.deviceSlowDowns == 0)
+        #expect(stats.tokenRequests[deviceGrant] == 4)
+    }
+
+    @Test func deviceCodeWithoutOfflineAccessHasNoRefreshToken() throws {
+        let idp = try IdP(configure: { $0.deviceApproval = .approveAfterPolls(0) })
+        let deviceCode = try #require(idp.deviceCode(scope: "User.Read")["device_code"] as? String)
+        let tokens = idp.pollDevice(deviceCode)
+        #expect(tokens.status == 200, "\(tokens)")
+        #expect(tokens.json["access_token"] is String)
+        #expect(tokens.json["refresh_token"] == nil && tokens.json["id_token"] == nil)
+    }
+
+    @Test func deviceCodeDeclinedAndExpired() throws {
+        let idp = try IdP(configure: { $0.deviceCodeLifetime = 60; $0.deviceCodeInterval = 0 })
+        let declined = try #require(idp.deviceCode()["device_code"] as? String)
+        let waiting = try #require(idp.deviceCode()["device_code"] as? String)
+        #expect(idp.provider.pendingDeviceUserCodes.count == 2)
+        let first = try #require(idp.provider.pendingDeviceUserCodes.first)
+        #expect(idp.provider.declineDevice(userCode: first) == 1)
+        expectAzureError(idp.pollDevice(declined), status: 400, error: "authorization_declined", code: 65004)
+        expectAzureError(idp.pollDevice(declined), status: 400, error: "authorization_declined", code: 65004)
+        expectAzureError(idp.pollDevice(waiting), status: 400, error: "authorization_pending", code: 70016)
+
+        idp.provider.advanceClock(seconds: 61)
+        #expect(idp.provider.pendingDeviceUserCodes.isEmpty)
+        #expect(idp.provider.approveDevice() == 0)
+        let expired = idp.pollDevice(waiting)
+        expectAzureError(expired, status: 400, error: "expired_token", code: 70020)
+        #expect(descriptionOf(expired).contains("This device code has expired."))
+    }
+
+    @Test func deviceCodeSlowDown() throws {
+        let idp = try IdP()
+        let deviceCode = try #require(idp.deviceCode()["device_code"] as? String)
+        expectAzureError(idp.pollDevice(deviceCode), status: 400, error: "authorization_pending", code: 70016)
+        // Sooner than the 5 s interval: slow_down, and the interval becomes 10 s (RFC 8628 §3.5).
+        let slow = idp.pollDevice(deviceCode)
+        expectAzureError(slow, status: 400, error: "slow_down", code: 70016)
+        #expect(descriptionOf(slow).contains("10 seconds"))
+        idp.provider.advanceClock(seconds: 6)
+        expectAzureError(idp.pollDevice(deviceCode), status: 400, error: "slow_down", code: 70016)
+        idp.provider.advanceClock(seconds: 15)
+        expectAzureError(idp.pollDevice(deviceCode), status: 400, error: "authorization_pending", code: 70016)
+        #expect(idp.provider.stats.deviceSlowDowns == 2 && idp.provider.stats.devicePolls == 4)
+
+        // The first N polls answer slow_down whatever their timing; they do not count as pending polls.
+        let forced = try IdP(configure: {
+            $0.deviceCodeInterval = 0; $0.deviceSlowDownPolls = 2; $0.deviceApproval = .approveAfterPolls(1)
+        })
+        let code = try #require(forced.deviceCode()["device_code"] as? String)
+        expectAzureError(forced.pollDevice(code), status: 400, error: "slow_down", code: 70016)
+        forced.provider.advanceClock(seconds: 60)
+        expectAzureError(forced.pollDevice(code), status: 400, error: "slow_down", code: 70016)
+        forced.provider.advanceClock(seconds: 10)
+        expectAzureError(forced.pollDevice(code), status: 400, error: "authorization_pending", code: 70016)
+        forced.provider.advanceClock(seconds: 10)
+        #expect(forced.pollDevice(code).status == 200)
+        #expect(forced.provider.stats.deviceSlowDowns == 2)
+    }
+
+    @Test func deviceCodeScriptedApproval() throws {
+        let approving = try IdP(configure: { $0.deviceCodeInterval = 0; $0.deviceApproval = .approveAfterPolls(2) })
+        let a = try #require(approving.deviceCode()["device_code"] as? String)
+        expectAzureError(approving.pollDevice(a), status: 400, error: "authorization_pending", code: 70016)
+        expectAzureError(approving.pollDevice(a), status: 400, error: "authorization_pending", code: 70016)
+        #expect(approving.pollDevice(a).status == 200)
+
+        let declining = try IdP(configure: { $0.deviceCodeInterval = 0; $0.deviceApproval = .declineAfterPolls(1) })
+        let d = try #require(declining.deviceCode()["device_code"] as? String)
+        expectAzureError(declining.pollDevice(d), status: 400, error: "authorization_pending", code: 70016)
+        expectAzureError(declining.pollDevice(d), status: 400, error: "authorization_declined", code: 65004)
+
+        let never = try IdP(configure: { $0.deviceCodeInterval = 0; $0.deviceApproval = .never })
+        let n = try #require(never.deviceCode()["device_code"] as? String)
+        #expect(never.provider.approveDevice() == 0)
+        #expect(http("POST", "\(never.base)/_fake/device/approve", form: []).json["changed"] as? Int == 0)
+        expectAzureError(never.pollDevice(n), status: 400, error: "authorization_pending", code: 70016)
+        never.provider.advanceClock(seconds: 900)
+        expectAzureError(never.pollDevice(n), status: 400, error: "expired_token", code: 70020)
+    }
+
+    @Test func deviceCodeErrors() throws {
+        let idp = try IdP(configure: { $0.deviceCodeInterval = 0 })
+        let endpoint = "\(idp.base)/\(tid)/oauth2/v2.0/devicecode"
+        expectAzureError(http("POST", endpoint, form: [("client_id", "nobody"), ("scope", "openid")]), status: 400,
+                         error: "unauthorized_client", code: 700016)
+        expectAzureError(http("POST", endpoint, form: [("client_id", publicID)]), status: 400,
+                         error: "invalid_request", code: 900144)
+        expectAzureError(http("POST", endpoint, form: [("scope", "openid")]), status: 400,
+                         error: "invalid_request", code: 900144)
+        expectAzureError(http("GET", endpoint), status: 400, error: "invalid_request", code: 900561)
+        expectAzureError(http("POST", "\(idp.base)/fabrikam.example/oauth2/v2.0/devicecode",
+                              form: [("client_id", publicID), ("scope", "openid")]),
+                         status: 400, error: "invalid_request", code: 90002)
+        #expect(idp.provider.stats.deviceAuthorizations == 0)
+
+        expectAzureError(idp.pollDevice("fake-dc-unknown"), status: 400, error: "bad_verification_code", code: 70018)
+        expectAzureError(http("POST", idp.tokenURL, form: [("grant_type", deviceGrant), ("client_id", publicID)]),
+                         status: 400, error: "invalid_request", code: 900144)
+        // A device code belongs to the client that asked for it.
+        let deviceCode = try #require(idp.deviceCode(client: publicID)["device_code"] as? String)
+        expectAzureError(idp.pollDevice(deviceCode, client: deviceID), status: 400, error: "invalid_grant", code: 70000)
+        // A public client must not authenticate here either.
+        expectAzureError(idp.pollDevice(deviceCode, extra: [("client_secret", "x")]), status: 401,
+                         error: "invalid_client", code: 700025)
+        expectAzureError(idp.pollDevice(deviceCode), status: 400, error: "authorization_pending", code: 70016)
+    }
+
+    @Test func deviceCodeConfidentialClients() throws {
+        let idp = try IdP(configure: { $0.deviceCodeInterval = 0 })
+        // Without "Allow public client flows" a confidential client must authenticate.
+        let confidential = try #require(idp.deviceCode(client: confidentialID)["device_code"] as? String)
+        expectAzureError(idp.pollDevice(confidential, client: confidentialID), status: 401, error: "invalid_client",
+                         code: 7000218)
+        expectAzureError(idp.pollDevice(confidential, client: confidentialID, extra: [("client_secret", "nope")]),
+                         status: 401, error: "invalid_client", code: 7000215)
+        expectAzureError(idp.pollDevice(confidential, client: confidentialID,
+                                        extra: [("client_secret", confidentialSecret)]),
+                         status: 400, error: "authorization_pending", code: 70016)
+        // With it, no credential is needed, but a wrong one is still refused.
+        let allowed = try #require(idp.deviceCode(client: deviceID)["device_code"] as? String)
+        expectAzureError(idp.pollDevice(allowed, client: deviceID), status: 400, error: "authorization_pending",
+                         code: 70016)
+        expectAzureError(idp.pollDevice(allowed, client: deviceID, extra: [("client_secret", "nope")]), status: 401,
+                         error: "invalid_client", code: 7000215)
+        #expect(idp.provider.approveDevice() == 2)
+        #expect(idp.pollDevice(allowed, client: deviceID).status == 200)
+        #expect(idp.pollDevice(confidential, client: confidentialID, extra: [("client_secret", confidentialSecret)])
+            .status == 200)
+        // "Allow public client flows" does not extend to the other grants.
+        let code = try #require(idp.code(client: deviceID))
+        expectAzureError(idp.redeem(code, client: deviceID), status: 401, error: "invalid_client", code: 7000218)
+    }
+
+    @Test func deviceControlEndpoints() throws {
+        let idp = try IdP(configure: { $0.deviceCodeInterval = 0 })
+        let first = idp.deviceCode()
+        let second = idp.deviceCode()
+        let firstUser = try #require(first["user_code"] as? String)
+        let secondUser = try #require(second["user_code"] as? String)
+        let list = http("GET", "\(idp.base)/_fake/device")
+        #expect(list.status == 200 && list.json["pending_user_codes"] as? [String] == [firstUser, secondUser])
+        let page = http("GET", "\(idp.base)/_fake/device", headers: ["Accept: text/html"])
+        #expect(page.header("content-type")?.hasPrefix("text/html") == true)
+        #expect(page.body.contains("<code>\(firstUser)</code>") && page.body.contains("action=\"/_fake/device/approve\""))
+
+        // User codes match without regard to case and dashes, as people type them.
+        let typed = firstUser.lowercased().prefix(4) + "-" + firstUser.lowercased().dropFirst(4)
+        let approve = http("POST", "\(idp.base)/_fake/device/approve", form: [("user_code", String(typed))])
+        #expect(approve.status == 200 && approve.json["changed"] as? Int == 1)
+        #expect(http("POST", "\(idp.base)/_fake/device/approve", form: [("user_code", "ZZZZZZZZZ")]).status == 404)
+        let decline = http("POST", "\(idp.base)/_fake/device/decline", form: [])
+        #expect(decline.status == 200 && decline.json["changed"] as? Int == 1)
+        #expect(http("GET", "\(idp.base)/_fake/device").json["pending_user_codes"] as? [String] == [])
+
+        #expect(idp.pollDevice(first["device_code"] as? String ?? "").status == 200)
+        expectAzureError(idp.pollDevice(second["device_code"] as? String ?? ""), status: 400,
+                         error: "authorization_declined", code: 65004)
+        let stats = http("GET", "\(idp.base)/_fake/stats").json
+        #expect(stats["device_authorizations"] as? Int == 2 && stats["device_polls"] as? Int == 2)
+    }
+
     // MARK: Standalone binary
 
     static let binary: String = {
@@ -733,6 +1274,91 @@ private func expectAzureError(_ reply: Reply, status: Int, error: String, code: 
         #expect(missing.status == 2)
         let unknown = run(Self.binary, ["--bogus"])
         #expect(unknown.status == 2 && unknown.stdout.isEmpty)
+    }
+
+    /// Starts the standalone binary and returns it with its base URL from the first stdout line.
+    private func launchStandalone(_ arguments: [String]) throws -> (process: Process, base: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        let deadline = Date().addingTimeInterval(10)
+        while !line.contains(UInt8(ascii: "\n")) && Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let base = text.wholeMatch(of: /listening on (http:\/\/127\.0\.0\.1:\d+)\n/).map({ String($0.1) }) else {
+            process.terminate()
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "first line: \(text)"])
+        }
+        return (process, base)
+    }
+
+    @Test func standaloneExecutableCertificatesAndDeviceFlow() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fake-idp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let certificateFile = dir.appendingPathComponent("app.pem").path
+        try Data(TestCertificate.shared.certificatePEM.utf8).write(to: URL(fileURLWithPath: certificateFile))
+
+        let (process, base) = try launchStandalone([
+            "--tenant", tid, "--client-id", "app-cert", "--client-certificate", certificateFile,
+            "--allow-public-client-flows", "--public-client", "app-public", "--device-interval", "0",
+            "--device-code-lifetime", "120", "--device-approval", "after:1",
+        ])
+        defer { if process.isRunning { process.terminate() } }
+
+        let tokenURL = "\(base)/\(tid)/oauth2/v2.0/token"
+        let assertion = try makeAssertion(claims: assertionClaims(audience: tokenURL, client: "app-cert"))
+        let credentials = http("POST", tokenURL, form: [("grant_type", "client_credentials"), ("client_id", "app-cert"),
+            ("scope", "api://x/.default")] + assertionForm(assertion))
+        #expect(credentials.status == 200, "\(credentials)")
+
+        let device = http("POST", "\(base)/\(tid)/oauth2/v2.0/devicecode",
+                          form: [("client_id", "app-cert"), ("scope", "offline_access User.Read")]).json
+        #expect(device["expires_in"] as? Int == 120 && device["interval"] as? Int == 0)
+        let deviceCode = try #require(device["device_code"] as? String)
+        let poll: [(String, String)] = [("grant_type", deviceGrant), ("client_id", "app-cert"), ("device_code", deviceCode)]
+        // No credentials needed (--allow-public-client-flows); approved after one pending poll.
+        expectAzureError(http("POST", tokenURL, form: poll), status: 400, error: "authorization_pending", code: 70016)
+        let tokens = http("POST", tokenURL, form: poll)
+        #expect(tokens.status == 200 && tokens.json["refresh_token"] is String, "\(tokens)")
+        let stats = http("GET", "\(base)/_fake/stats").json
+        #expect(stats["assertions_accepted"] as? Int == 1 && stats["device_polls"] as? Int == 2)
+        #expect((stats["last_assertion_header"] as? [String: String])?["alg"] == "PS256")
+
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+    }
+
+    @Test func standaloneExecutableRejectsBadClientAndDeviceOptions() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fake-idp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let notPEM = dir.appendingPathComponent("not.pem").path
+        try Data("hello\n".utf8).write(to: URL(fileURLWithPath: notPEM))
+        let cases: [[String]] = [
+            ["--client-certificate", notPEM],
+            ["--client-id", "x", "--client-certificate", dir.appendingPathComponent("missing.pem").path],
+            ["--client-id", "x", "--client-certificate", notPEM],
+            ["--allow-public-client-flows"],
+            ["--public-client", "p", "--allow-public-client-flows"],
+            ["--client-id", "x", "--allow-public-client-flows"],
+            ["--device-approval", "sometimes"],
+            ["--device-approval", "after:-1"],
+            ["--device-interval", "soon"],
+        ]
+        for arguments in cases {
+            let result = run(Self.binary, arguments)
+            #expect(result.status == 2 && result.stdout.isEmpty, "\(arguments)")
+        }
     }
 
     // MARK: Scripted browser

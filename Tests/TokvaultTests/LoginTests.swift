@@ -138,14 +138,7 @@ struct LoginTests {
         #expect(s.login().status == 0)
         try Self.expireCachedToken(s)
         let before = s.idp.stats.refreshRotations
-        let slots = UnsafeMutableBufferPointer<CLI.Result?>.allocate(capacity: 32)
-        slots.initialize(repeating: nil)
-        defer { slots.deallocate() }
-        nonisolated(unsafe) let shared = slots
-        DispatchQueue.concurrentPerform(iterations: 32) { i in
-            shared[i] = s.token()
-        }
-        let results = slots.compactMap { $0 }
+        let results = runConcurrently(32) { _ in s.token() }
         #expect(results.count == 32)
         #expect(results.allSatisfy { $0.status == 0 }, "\(results.filter { $0.status != 0 }.first.map(String.init(describing:)) ?? "")")
         #expect(Set(results.map(\.stdout)).count == 1, "all 32 got the same token")

@@ -150,3 +150,30 @@ struct Fixture {
                  "--secret-stdin", "--key-file", keyFile], stdin: secret + "\n")
     }
 }
+
+/// Runs `body` on `count` threads at once (not a pool: `concurrentPerform` runs only as many
+/// iterations at a time as there are cores) and returns the results in index order.
+func runConcurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+    let box = ConcurrentBox<T>()
+    let group = DispatchGroup()
+    let start = DispatchSemaphore(value: 0)
+    for index in 0..<count {
+        group.enter()
+        Thread {
+            start.wait()
+            let result = body(index)
+            box.lock.lock()
+            box.results[index] = result
+            box.lock.unlock()
+            group.leave()
+        }.start()
+    }
+    for _ in 0..<count { start.signal() }
+    group.wait()
+    return (0..<count).map { box.results[$0]! }
+}
+
+private final class ConcurrentBox<T>: @unchecked Sendable {
+    let lock = NSLock()
+    var results: [Int: T] = [:]
+}
