@@ -53,19 +53,24 @@ enum Output {
     /// for secrets that must not pass through Swift strings, and for stderr, where FileHandle
     /// traps when it is closed.
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+        _ = writeFully(fd, bytes)
+    }
+
+    /// `writeAll` that tells whether everything was written (errno is set when not).
+    static func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
+            if n <= 0 { return false }
             offset += n
         }
+        return true
     }
 
-    /// A secret and a newline straight to stdout.
-    static func writeSecretLine(_ secret: SecureBytes) {
-        secret.withUnsafeBytes { writeAll(1, $0) }
-        [UInt8(ascii: "\n")].withUnsafeBytes { writeAll(1, $0) }
+    /// A secret and a newline straight to stdout; false (with errno set) if stdout did not take them.
+    static func writeSecretLine(_ secret: SecureBytes) -> Bool {
+        secret.withUnsafeBytes { writeFully(1, $0) } && [UInt8(ascii: "\n")].withUnsafeBytes { writeFully(1, $0) }
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {

@@ -67,9 +67,11 @@ public enum CertificateCredential {
     /// The private key in `pem` (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`) as DER.
     public static func privateKeyDER(fromPEM secret: SecureBytes, source: String) throws -> SecureBytes {
         let text = secret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
-        let documents = try pemDocuments(text, source: source)
-        if documents.contains(where: { $0.discriminator == "ENCRYPTED PRIVATE KEY" })
-            || text.contains("Proc-Type: 4,ENCRYPTED") {
+        // Checked before parsing: the PEM parser refuses the Proc-Type headers of legacy
+        // encrypted keys as damage, which would hide the real problem.
+        let legacyEncrypted = text.contains("Proc-Type: 4,ENCRYPTED")
+        let documents = legacyEncrypted ? [] : try pemDocuments(text, source: source)
+        if legacyEncrypted || documents.contains(where: { $0.discriminator == "ENCRYPTED PRIVATE KEY" }) {
             throw VaultError.usage(
                 "the private key in \(source) is encrypted",
                 hint: "tokvault seals the key itself; give it unencrypted through a pipe, e.g. `openssl pkey -in key.pem | tokvault … --private-key-stdin`")

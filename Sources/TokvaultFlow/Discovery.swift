@@ -70,8 +70,9 @@ public struct DiscoveryDocument: Decodable, Sendable, Equatable {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "Accept", value: "application/json")
             request.headers.add(name: "User-Agent", value: "tokvault")
-            let response = try await client.execute(request, timeout: .seconds(40))
-            let body = try await response.body.collect(upTo: 1 << 20)
+            let deadline = NIODeadline.now() + .seconds(40)
+            let response = try await client.execute(request, deadline: deadline)
+            let body = try await TokenClient.collect(response.body, upTo: 1 << 20, deadline: deadline)
             try await client.shutdown()
             guard response.status == .ok else {
                 throw VaultError.failure("\(url) answered HTTP \(response.status.code)",

@@ -185,8 +185,9 @@ public struct TokenClient: Sendable {
             let response: HTTPClientResponse
             let data: Data
             do {
-                response = try await client.execute(request, timeout: options.connectTimeout + options.readTimeout + .seconds(5))
-                let buffer = try await response.body.collect(upTo: options.maxResponseBytes)
+                let deadline = NIODeadline.now() + options.connectTimeout + options.readTimeout + .seconds(5)
+                response = try await client.execute(request, deadline: deadline)
+                let buffer = try await Self.collect(response.body, upTo: options.maxResponseBytes, deadline: deadline)
                 data = Data(buffer.readableBytesView)
             } catch {
                 if Self.certainlyNotSent(error), attempt < options.maxAttempts {
@@ -211,6 +212,23 @@ public struct TokenClient: Sendable {
                 continue
             }
             throw TokenErrors.error(status: status, data: data, headers: response.headers, app: app, grant: grant, endpoint: endpoint)
+        }
+    }
+
+    /// The whole body by `deadline`. AsyncHTTPClient's deadline ends with the response head and
+    /// its read timeout restarts with every byte, so a server trickling the body one byte at a
+    /// time would otherwise hold the command for as long as it likes.
+    static func collect(_ body: HTTPClientResponse.Body, upTo limit: Int, deadline: NIODeadline) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await body.collect(upTo: limit) }
+            group.addTask {
+                let now = NIODeadline.now()
+                if deadline > now { try await Task.sleep(nanoseconds: UInt64((deadline - now).nanoseconds)) }
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let buffer = first else { throw HTTPClientError.deadlineExceeded }
+            return buffer
         }
     }
 
@@ -258,6 +276,9 @@ public struct TokenClient: Sendable {
             case .deadlineExceeded: return "timed out"
             default: return error.shortDescription
             }
+        }
+        if error is NIOTooManyBytesError {
+            return "the answer is larger than the 1 MiB tokvault accepts"
         }
         if let error = error as? NIOConnectionError {
             if let first = error.connectionErrors.first {

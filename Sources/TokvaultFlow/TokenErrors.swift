@@ -37,15 +37,15 @@ enum TokenErrors {
 
     static func map(_ body: OAuthErrorBody, status: Int, app: App, grant: TokenClient.Grant, host: String) -> VaultError {
         let code = body.aadstsCode
-        var message = "the identity provider refused the request: \(body.error)"
+        var message = "the identity provider refused the request: \(AppSpec.printable(body.error))"
         if let summary = body.summary {
             message += " (\(AppSpec.printable(summary)))"
         } else if let code {
             message += " (\(code))"
         }
         var ids: [String] = []
-        if let trace = body.traceID { ids.append("trace id \(trace)") }
-        if let correlation = body.correlationID { ids.append("correlation id \(correlation)") }
+        if let trace = body.traceID { ids.append("trace id \(AppSpec.printable(trace))") }
+        if let correlation = body.correlationID { ids.append("correlation id \(AppSpec.printable(correlation))") }
         let idText = ids.isEmpty ? "" : " [\(ids.joined(separator: ", "))]"
         var login = "run `tokvault login \(app.name)`"
         let isCode: Bool = { if case .authorizationCode = grant { return true } else { return false } }()

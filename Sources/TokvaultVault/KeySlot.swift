@@ -68,7 +68,14 @@ public final class KeyFile: @unchecked Sendable, CustomStringConvertible {
             throw VaultError.unlock("cannot read key file \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
-        guard let contents = try SecureBytes.read(fileDescriptor: fd, limit: 4096), let keyFile = parse(contents) else {
+        let read: SecureBytes?
+        do {
+            read = try SecureBytes.read(fileDescriptor: fd, limit: 4096)
+        } catch let error as VaultError {
+            // A directory opens but does not read (EISDIR).
+            throw VaultError.unlock("cannot read key file \(path): \(error.message)")
+        }
+        guard let contents = read, let keyFile = parse(contents) else {
             throw VaultError.unlock(
                 "\(path) is not a tokvault key file",
                 hint: "key files are made by `tokvault keyfile create FILE` or `tokvault init --new-key-file FILE`")

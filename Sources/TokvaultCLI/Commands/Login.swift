@@ -140,7 +140,7 @@ struct Login: AsyncParsableCommand {
         switch response {
         case let .error(error, description, _):
             throw VaultError.failure(
-                "the sign-in failed: \(error)\(description.map { " — \(AppSpec.printable($0.split(whereSeparator: \.isNewline).first.map(String.init) ?? $0))" } ?? "")",
+                "the sign-in failed: \(AppSpec.printable(error))\(description.map { " — \(AppSpec.printable($0.split(whereSeparator: \.isNewline).first.map(String.init) ?? $0))" } ?? "")",
                 hint: Self.hint(forAuthorizeError: error, description: description, app: app))
         case let .code(value, _):
             code = value

@@ -39,7 +39,10 @@ struct Token: AsyncParsableCommand {
         let material = try vaultOptions.material(for: vault)
         let result = try await TokenService(vault: vault).accessToken(
             appName: name, scope: tokenOptions.scope, minValid: tokenOptions.minValid, force: false, material: material)
-        Output.writeSecretLine(result.token)
+        // Exit 0 promises the token is on stdout: a closed or full stdout must not pass for it.
+        guard Output.writeSecretLine(result.token) else {
+            throw VaultError.failure("cannot write the token to standard output: \(String(cString: strerror(errno)))")
+        }
     }
 }
 
