@@ -44,8 +44,14 @@ struct ExportSelection: ParsableArguments {
         }
         var secrets: (client: SecureBytes?, refresh: SecureBytes?) = (nil, nil)
         if selected.contains(where: \.field.isSecret) {
+            // Under the vault lock, and the app read again: a rotate-key that ran while the token
+            // was obtained (or waited for) re-sealed the secret under a key `app` predates.
+            try vault.holdLock(exclusive: false)
+            defer { vault.releaseLock() }
+            let current = try vault.app(named: appName)
+            guard current.id == app.id else { throw VaultError.failure("app \"\(appName)\" was replaced while this command ran") }
             let key = try vault.unlock(material)
-            secrets = (try vault.clientSecret(of: app, key: key), try vault.refreshToken(of: app, key: key))
+            secrets = (try vault.clientSecret(of: current, key: key), try vault.refreshToken(of: current, key: key))
         }
         var variables: [ExportVariable] = []
         for (field, variable) in selected {

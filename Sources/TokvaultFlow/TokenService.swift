@@ -28,7 +28,8 @@ public struct TokenService: Sendable {
         if !force, let seen, Self.isValid(seen, minValid: minValid) {
             // The cache hit: one read, one unlock, one decryption, no lock.
             let key = try vault.unlock(material)
-            return Result(token: try vault.openAccessToken(seen, of: app, key: key), record: seen, refreshed: false)
+            let (token, record) = try openCached(seen, of: app, key: key, material: material)
+            return Result(token: token, record: record, refreshed: false)
         }
         let refreshLock = try vault.acquireRefreshLock(for: app, timeoutSeconds: lockTimeout)
         defer { refreshLock.release() }
@@ -56,19 +57,20 @@ public struct TokenService: Sendable {
         // No rotation may slip in between reading the refresh token and storing its successor.
         try vault.holdLock(exclusive: false)
         defer { vault.releaseLock() }
+        let locked = try rereadUnderLock(current)
         let key = try vault.unlock(material)
-        guard let refreshToken = try vault.refreshToken(of: current, key: key) else {
+        guard let refreshToken = try vault.refreshToken(of: locked, key: key) else {
             throw VaultError(exitCode: VaultError.Code.loginRequired, "login required for app \"\(appName)\"", hint: "run `tokvault login \(appName)`")
         }
-        let credential = try vault.credential(of: current, key: key)
-        let requestScope = scopeKey.isEmpty ? current.scope : scopeKey
-        let response = try await client.redeem(.refreshToken(refreshToken, scope: requestScope), app: current, credential: credential)
+        let credential = try vault.credential(of: locked, key: key)
+        let requestScope = scopeKey.isEmpty ? locked.scope : scopeKey
+        let response = try await client.redeem(.refreshToken(refreshToken, scope: requestScope), app: locked, credential: credential)
         if let claims = response.idTokenClaims {
-            try claims.validate(clientID: current.clientID, expectedIssuer: Self.expectedIssuer(for: current), nonce: nil,
+            try claims.validate(clientID: locked.clientID, expectedIssuer: Self.expectedIssuer(for: locked), nonce: nil,
                                 now: Int64(Date().timeIntervalSince1970))
         }
-        try vault.storeTokens(response.tokenSet, for: current, scopeKey: scopeKey, key: key, action: "refresh")
-        guard let stored = try vault.accessToken(of: current, scopeKey: scopeKey, key: key) else {
+        try vault.storeTokens(response.tokenSet, for: locked, scopeKey: scopeKey, key: key, action: "refresh")
+        guard let stored = try vault.accessToken(of: locked, scopeKey: scopeKey, key: key) else {
             throw VaultError.failure("the refreshed token was not stored")
         }
         return Result(token: stored.token, record: stored.record, refreshed: true)
@@ -76,9 +78,10 @@ public struct TokenService: Sendable {
 
     /// The client credentials grant (the caller holds the app's refresh lock): a new access
     /// token for the app itself. There is no refresh token to lose, only the cache to update.
-    func acquireAsClient(_ app: App, scopeKey: String, material: UnlockMaterial) async throws -> Result {
+    func acquireAsClient(_ readBeforeLock: App, scopeKey: String, material: UnlockMaterial) async throws -> Result {
         try vault.holdLock(exclusive: false)
         defer { vault.releaseLock() }
+        let app = try rereadUnderLock(readBeforeLock)
         let key = try vault.unlock(material)
         let credential = try vault.credential(of: app, key: key)
         if case .none = credential {
@@ -100,12 +103,38 @@ public struct TokenService: Sendable {
         return Result(token: stored.token, record: stored.record, refreshed: true)
     }
 
+    /// The app's row read again once the vault lock is held. rotate-key re-seals every field
+    /// under its exclusive lock, so a row read before this process got the lock (while it
+    /// waited for a rotation to finish) holds ciphertexts of the previous key, which the key
+    /// unlocked now cannot open: a false "the file was modified" (exit 5).
+    func rereadUnderLock(_ app: App) throws -> App {
+        let again = try vault.app(named: app.name)
+        guard again.id == app.id else { throw VaultError.failure("app \"\(app.name)\" was replaced while this command ran") }
+        return again
+    }
+
     func cachedToken(app: App, scopeKey: String, minValid: Int64, material: UnlockMaterial) throws -> (token: SecureBytes, record: AccessToken)? {
         let now = Int64(Date().timeIntervalSince1970)
         guard let record = try vault.accessTokens(appID: app.id).first(where: { $0.scopeKey == scopeKey }),
               Self.isValid(record, minValid: minValid, now: now) else { return nil }
         let key = try vault.unlock(material)
-        return try vault.accessToken(of: app, scopeKey: scopeKey, key: key)
+        return try openCached(record, of: app, key: key, material: material)
+    }
+
+    /// Opens a cached token read without the vault lock. Reading the row and unlocking are two
+    /// transactions, so a rotate-key that commits between them (it re-seals every field) leaves
+    /// a row and a key of different generations: a false "the file was modified". Only then is
+    /// it tried once more, with the row read again and a fresh unlock; a row that fails again,
+    /// or with the same bytes and the same key, is damaged.
+    func openCached(_ record: AccessToken, of app: App, key: DataKey, material: UnlockMaterial) throws -> (token: SecureBytes, record: AccessToken) {
+        do {
+            return (try vault.openAccessToken(record, of: app, key: key), record)
+        } catch let error as VaultError where error.exitCode == VaultError.Code.damaged {
+            let again = try vault.unlock(material)
+            guard let reread = try vault.accessTokens(appID: app.id).first(where: { $0.scopeKey == record.scopeKey }),
+                  reread.token != record.token || again.generation != key.generation else { throw error }
+            return (try vault.openAccessToken(reread, of: app, key: again), reread)
+        }
     }
 
     /// Valid for `minValid` more seconds. When the server issues tokens that live less than

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import TokvaultFakeIdP
+
+/// Found by scripts/soak: a command that read an app's row and then waited for the vault lock
+/// while rotate-key held it opened the row's client secret, sealed under the old data key,
+/// with the key it unlocked afterwards, the new one, and reported the vault as tampered with
+/// (exit 5) instead of getting its token.
+@Suite("torture regressions")
+struct TortureRegressionTests {
+    @Test func tokenAndExportWaitingForARotationGetTheirToken() throws {
+        let client = FakeClient(clientID: ServicePrincipalTests.clientID, clientSecret: ServicePrincipalTests.secret)
+        let s = try ServicePrincipalTests.Setup(client: client)
+        defer { s.idp.stop() }
+        let add = s.addApp(["--flow", "client-credentials", "--secret-stdin"], stdin: ServicePrincipalTests.secret + "\n")
+        #expect(add.status == 0, "\(add)")
+        // rotate-key derives the passphrase key twice while it holds the lock exclusively; at
+        // these costs that keeps the lock for seconds, long enough to start the others inside.
+        let passwd = s.cli.run(["passwd", "--kdf-ops", "4", "--kdf-mem-mib", "256",
+                                "--new-passphrase-file", s.f.passphraseFile] + s.key)
+        #expect(passwd.status == 0, "\(passwd)")
+
+        let rotate = Process()
+        rotate.executableURL = URL(fileURLWithPath: CLI.binary)
+        rotate.arguments = ["rotate-key", "--key-file", s.f.keyFile, "--passphrase-file", s.f.passphraseFile]
+        rotate.environment = s.cli.environment
+        rotate.standardInput = FileHandle.nullDevice
+        rotate.standardOutput = FileHandle.nullDevice
+        rotate.standardError = FileHandle.nullDevice
+        try rotate.run()
+        #expect(Self.waitUntilLockedExclusively(s.cli.vaultPath + ".lock"), "rotate-key never held the vault lock")
+
+        // No token is cached: `token` needs a new one, `export` waits for it, and both read the
+        // app before the rotation commits.
+        let cli = s.cli, key = s.key
+        let results = runConcurrently(2) { index in
+            index == 0
+                ? cli.run(["token", "deploy"] + key)
+                : cli.run(["export", "deploy", "--env", "--with-secrets", "--only", "access_token", "--only", "client_secret"] + key)
+        }
+        rotate.waitUntilExit()
+        #expect(rotate.terminationStatus == 0)
+        let token = results[0], export = results[1]
+        #expect(token.status == 0, "\(token)")
+        #expect(export.status == 0, "\(export)")
+        #expect(token.stderr.contains("waiting for another tokvault process"), "token did not wait for the rotation: \(token)")
+        let accessToken = token.stdout.trimmingCharacters(in: .newlines)
+        #expect(s.idp.accessTokenInfo(accessToken) != nil)
+        #expect(export.stdout.contains("ACCESS_TOKEN='\(accessToken)'"))
+        #expect(export.stdout.contains("AZURE_CLIENT_SECRET='\(ServicePrincipalTests.secret)'"))
+        #expect(s.idp.stats.tokenRequests["client_credentials"] == 1, "one request for both")
+        let doctor = s.cli.run(["doctor", "--verify"] + s.key)
+        #expect(doctor.status == 0 && doctor.stdout.contains("generation 2"), "\(doctor)")
+    }
+
+    /// True once another process holds `path` locked exclusively (a shared flock is refused).
+    static func waitUntilLockedExclusively(_ path: String, timeout: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 {
+                let free = flock(fd, LOCK_SH | LOCK_NB) == 0
+                close(fd)
+                if !free { return true }
+            }
+            usleep(2_000)
+        }
+        return false
+    }
+}
