@@ -104,9 +104,14 @@ let package = Package(
             dependencies: ["TokvaultCLI"],
             exclude: ["exported-symbols.map"],
             linkerSettings: [
-                // Start-up time: see the comment in the map file.
+                // Start-up time: see the comment in the map file. Release only: a debug build
+                // may be sanitized (scripts/sanitize), and exporting nothing but main also
+                // hides the sanitizer runtime linked into the executable from the shared
+                // libraries (TSan's dispatch_* interceptors, and __tsan_acquire/__tsan_release
+                // that the Swift runtime looks up at start), so that every Dispatch and Swift
+                // concurrency hand-off is reported as a data race (docs/sanitizers.md).
                 .unsafeFlags(["-Xlinker", "--version-script=\(packageRoot)/Sources/tokvault/exported-symbols.map"],
-                             .when(platforms: [.linux])),
+                             .when(platforms: [.linux], configuration: .release)),
             ]
         ),
         .testTarget(

@@ -35,7 +35,13 @@ public struct CurlSnippet: Sendable {
 
     /// Single-quoted for bash: any bytes but NUL.
     static func quote(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        // Scalar by scalar: replacingOccurrences compares Characters and skips a "'" that a
+        // combining mark joins into one Character, which would end the quoting early.
+        var out = "'"
+        for scalar in text.unicodeScalars {
+            if scalar == "'" { out += "'\\''" } else { out.unicodeScalars.append(scalar) }
+        }
+        return out + "'"
     }
 
     static func quote(_ secret: SecureBytes) throws -> String {

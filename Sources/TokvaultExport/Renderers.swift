@@ -49,6 +49,11 @@ public enum ExportFormat: String, CaseIterable, Sendable {
                     if zip(bytes, bytes.dropFirst()).contains(where: { $0 == UInt8(ascii: "$") && $1 == UInt8(ascii: "{") }) {
                         throw refuse(v, "contains \"${\", which dotenv readers expand; use --format shell or json")
                     }
+                    // python-dotenv reads files with universal newlines: a carriage return would come
+                    // back as "\n".
+                    if bytes.contains(0x0D) {
+                        throw refuse(v, "contains a carriage return, which dotenv readers turn into a line break; use --format shell or json")
+                    }
                     // python-dotenv reads an escaped backslash right before the closing quote as an
                     // escaped quote, and the value runs on into the next lines.
                     if bytes.last == UInt8(ascii: "\\") {

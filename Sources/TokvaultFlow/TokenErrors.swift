@@ -14,7 +14,7 @@ enum TokenErrors {
                               hint: bodylessHint(status, app: app))
         }
         guard let body = try? JSONDecoder().decode(OAuthErrorBody.self, from: data) else {
-            let kind = contentType.contains("html") ? "an HTML page" : "a body that is not an OAuth error (\(contentType.isEmpty ? "no content type" : contentType))"
+            let kind = contentType.contains("html") ? "an HTML page" : "a body that is not an OAuth error (\(contentType.isEmpty ? "no content type" : AppSpec.printable(contentType)))"
             return VaultError(exitCode: exitForBodyless(status),
                               "the token endpoint \(host) answered HTTP \(status) with \(kind)",
                               hint: bodylessHint(status, app: app))

@@ -66,7 +66,11 @@ enum TokenResponseParser {
         init(from decoder: Decoder) throws {
             let container = try decoder.singleValueContainer()
             if let n = try? container.decode(Int64.self) { value = n; return }
-            if let d = try? container.decode(Double.self), d.isFinite { value = Int64(d); return }
+            if let d = try? container.decode(Double.self), d.isFinite {
+                // Saturated: Int64(d) traps beyond ±2^63 (e.g. 1e300); callers clamp the value anyway.
+                value = d >= 0x1p63 ? .max : d < -0x1p63 ? .min : Int64(d)
+                return
+            }
             let s = try container.decode(String.self)
             guard let n = Int64(s.trimmingCharacters(in: .whitespaces)) else {
                 throw DecodingError.dataCorruptedError(in: container, debugDescription: "expires_in is not a number")

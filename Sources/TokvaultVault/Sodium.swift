@@ -43,6 +43,9 @@ public enum Sodium {
     /// Decodes base64url without padding into guarded memory; nil when malformed.
     public static func decodeBase64URL(_ text: String, into maxLength: Int) -> SecureBytes? {
         initialize()
+        // libsodium 1.0.18 (Debian 12) decodes every byte >= 0x80 as if it were "_", so a key
+        // file or JWT with non-ASCII bytes would be accepted: check the alphabet first.
+        guard text.utf8.allSatisfy({ base64URLAlphabet.contains($0) }) else { return nil }
         let variant = Int32(sodium_base64_VARIANT_URLSAFE_NO_PADDING)
         let out = SecureBytes(count: maxLength)
         var decoded = 0
@@ -58,6 +61,8 @@ public enum Sodium {
         }
         return rc == 0 ? out.prefix(decoded) : nil
     }
+
+    private static let base64URLAlphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     // MARK: - XChaCha20-Poly1305-IETF
 

@@ -25,6 +25,14 @@ struct CLI {
         return "tokvault"
     }()
 
+    /// Sanitizer runtime settings of the test run (scripts/sanitize). Under
+    /// `swift test --sanitize=...` the binary is instrumented too, and without these its
+    /// reports would go to a stderr the tests capture and mostly ignore, not to the log
+    /// directory the script scans. Only these variables: the environment stays clean.
+    static let sanitizerEnvironment: [String: String] = ProcessInfo.processInfo.environment.filter {
+        ["ASAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"].contains($0.key)
+    }
+
     var directory: TempDir
     var environment: [String: String]
 
@@ -35,7 +43,7 @@ struct CLI {
             "HOME": directory.path,
             "TOKVAULT_VAULT": directory.path + "/vault/vault.db",
             "LC_ALL": "C.UTF-8",
-        ].merging(environment) { $1 }
+        ].merging(Self.sanitizerEnvironment) { $1 }.merging(environment) { $1 }
     }
 
     var vaultPath: String { environment["TOKVAULT_VAULT"]! }
