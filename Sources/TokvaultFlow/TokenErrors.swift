@@ -88,40 +88,9 @@ enum TokenErrors {
         case "bad_verification_code":
             return VaultError(exitCode: VaultError.Code.failure, message + idText,
                               hint: "run `tokvault login \(app.name) --device` again")
-        case "invalid_client" where app.usesCertificate:
-            switch code {
-            case "AADSTS700024":
-                return VaultError(exitCode: VaultError.Code.failure, message + idText,
-                                  hint: "the client assertion's time range was refused: check this machine's clock (assertions are valid for 5 minutes from now)")
-            case "AADSTS7000218" where isDevice:
-                return VaultError(exitCode: VaultError.Code.failure, message + idText, hint: publicFlowsHint)
-            case "AADSTS700023":
-                return VaultError(exitCode: VaultError.Code.failure, message + idText,
-                                  hint: "the provider expects another audience than the token endpoint \(app.tokenEndpoint) that the assertion names: check the app's tenant and authority host (`tokvault show \(app.name)`)")
-            case "AADSTS700021":
-                return VaultError(exitCode: VaultError.Code.failure, message + idText,
-                                  hint: "the client id \(app.clientID) is not the application the certificate is registered on: check it with `tokvault show \(app.name)`")
-            default:
-                return VaultError(exitCode: VaultError.Code.failure, message + idText,
-                                  hint: "the certificate is not registered on the app, has expired there, or its key was replaced: upload the certificate of `tokvault show \(app.name)` (Certificates & secrets → Certificates) or store the current one with `tokvault set \(app.name) --certificate CERT.pem --private-key-file KEY.pem`")
-            }
         case "invalid_client":
-            switch code {
-            case "AADSTS7000218" where isDevice:
-                return VaultError(exitCode: VaultError.Code.failure, message + idText, hint: publicFlowsHint)
-            case "AADSTS7000222":
-                return VaultError(exitCode: VaultError.Code.failure, message + idText,
-                                  hint: "the client secret has expired: create a new one in the app registration and store it with `tokvault set \(app.name) --secret-prompt`")
-            case "AADSTS700025":
-                return VaultError(exitCode: VaultError.Code.failure, message + idText,
-                                  hint: "the app is registered as a public client: `tokvault set \(app.name) --public`")
-            case "AADSTS7000218":
-                return VaultError(exitCode: VaultError.Code.failure, message + idText,
-                                  hint: "the app needs a client secret: `tokvault set \(app.name) --secret-prompt`, or enable 'Allow public client flows' in the app registration")
-            default:
-                return VaultError(exitCode: VaultError.Code.failure, message + idText,
-                                  hint: "the client secret (or client id) is wrong: store the current secret with `tokvault set \(app.name) --secret-prompt`")
-            }
+            return VaultError(exitCode: VaultError.Code.failure, message + idText,
+                              hint: invalidClientHint(code: code, app: app, isDevice: isDevice))
         case "unauthorized_client":
             return VaultError(exitCode: VaultError.Code.failure, message + idText,
                               hint: "the app registration does not allow this grant; check its platform settings (redirect URIs, public client flows)")
@@ -145,6 +114,34 @@ enum TokenErrors {
         default:
             return VaultError(exitCode: status >= 500 || status == 429 ? VaultError.Code.unreachable : VaultError.Code.failure,
                               message + idText)
+        }
+    }
+
+    /// Every invalid_client refusal is exit 1 with the provider's message; only the advice depends
+    /// on the AADSTS code and on whether the app proves itself with a certificate or a secret.
+    static func invalidClientHint(code: String?, app: App, isDevice: Bool) -> String {
+        if code == "AADSTS7000218" && isDevice { return publicFlowsHint }
+        if app.usesCertificate {
+            switch code {
+            case "AADSTS700024":
+                return "the client assertion's time range was refused: check this machine's clock (assertions are valid for 5 minutes from now)"
+            case "AADSTS700023":
+                return "the provider expects another audience than the token endpoint \(app.tokenEndpoint) that the assertion names: check the app's tenant and authority host (`tokvault show \(app.name)`)"
+            case "AADSTS700021":
+                return "the client id \(app.clientID) is not the application the certificate is registered on: check it with `tokvault show \(app.name)`"
+            default:
+                return "the certificate is not registered on the app, has expired there, or its key was replaced: upload the certificate of `tokvault show \(app.name)` (Certificates & secrets → Certificates) or store the current one with `tokvault set \(app.name) --certificate CERT.pem --private-key-file KEY.pem`"
+            }
+        }
+        switch code {
+        case "AADSTS7000222":
+            return "the client secret has expired: create a new one in the app registration and store it with `tokvault set \(app.name) --secret-prompt`"
+        case "AADSTS700025":
+            return "the app is registered as a public client: `tokvault set \(app.name) --public`"
+        case "AADSTS7000218":
+            return "the app needs a client secret: `tokvault set \(app.name) --secret-prompt`, or enable 'Allow public client flows' in the app registration"
+        default:
+            return "the client secret (or client id) is wrong: store the current secret with `tokvault set \(app.name) --secret-prompt`"
         }
     }
 

@@ -475,6 +475,34 @@ struct FlowUnitTests {
         if code == 7000222 { #expect(error.hint?.contains("expired") == true) }
     }
 
+    /// Every invalid_client answer: exit 1, the provider's code in the message, and advice that
+    /// depends on the code, on the app's credential (secret or certificate) and on the grant.
+    @Test(arguments: [
+        (false, 7000222, false, "the client secret has expired"),
+        (false, 700025, false, "registered as a public client: `tokvault set adme --public`"),
+        (false, 7000218, false, "the app needs a client secret"),
+        (false, 7000218, true, "enable 'Allow public client flows'"),
+        (false, 7000215, false, "the client secret (or client id) is wrong"),
+        (true, 700024, false, "check this machine's clock"),
+        (true, 700023, false, "expects another audience than the token endpoint https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"),
+        (true, 700021, false, "is not the application the certificate is registered on"),
+        (true, 700027, false, "the certificate is not registered on the app"),
+        (true, 7000218, false, "the certificate is not registered on the app"),
+        (true, 7000218, true, "enable 'Allow public client flows'"),
+        (true, 7000222, false, "the certificate is not registered on the app"),
+    ])
+    func invalidClientAdviceFollowsTheCredential(_ certificate: Bool, _ code: Int, _ device: Bool, _ hint: String) throws {
+        var app = try Self.azureApp()
+        if certificate { app.clientAuth = .privateKeyJWT }
+        let grant: TokenClient.Grant = device ? .deviceCode(Self.secure("dc")) : .refreshToken(Self.secure("rt"), scope: app.scope)
+        let error = TokenErrors.error(status: 401, data: Data(Self.azureError("invalid_client", code, "Refused.").utf8),
+                                      headers: HTTPHeaders([("Content-Type", "application/json")]), app: app, grant: grant,
+                                      endpoint: app.tokenEndpoint)
+        #expect(error.exitCode == 1)
+        #expect(error.message.contains("invalid_client (AADSTS\(code): Refused.)"), "\(error.message)")
+        #expect(error.hint?.contains(hint) == true, "\(error.hint ?? "no hint")")
+    }
+
     @Test(arguments: ["invalid_grant", "invalid_request"])
     func redirectMismatchGetsTheRedirectHint(_ oauthError: String) throws {
         let error = try Self.mapped(Self.azureError(oauthError, 50011, "The redirect URI 'http://localhost:1' does not match."), grant: Self.codeGrant)
