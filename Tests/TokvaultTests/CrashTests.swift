@@ -35,7 +35,7 @@ struct CrashTests {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: CLI.binary)
             p.arguments = ["rotate-key", "--vault", f.cli.vaultPath, "--key-file", f.keyFile, "--passphrase-file", f.passphraseFile]
-            p.environment = ["PATH": "/usr/bin:/bin", "HOME": f.dir.path]
+            p.environment = ["PATH": "/usr/bin:/bin", "HOME": f.dir.path].merging(CLI.sanitizerEnvironment) { $1 }
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             p.standardInput = FileHandle.nullDevice

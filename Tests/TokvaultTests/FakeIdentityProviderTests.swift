@@ -48,35 +48,6 @@ private func encodeForm(_ pairs: [(String, String)]) -> String {
     pairs.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
 }
 
-private func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil)
-    -> (status: Int32, stdout: Data, stderr: Data)
-{
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let out = Pipe(), err = Pipe(), input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-    do { try process.run() } catch { return (-1, Data(), Data("\(error)".utf8)) }
-    if let stdin {
-        input.fileHandleForWriting.write(stdin)
-        try? input.fileHandleForWriting.close()
-    }
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
-    }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
-    return (process.terminationStatus, outData, errData)
-}
-
 /// One request with curl; the response head and body are parsed from `curl -i`.
 private func http(
     _ method: String, _ url: String, form: [(String, String)]? = nil, body: String? = nil,
@@ -94,7 +65,7 @@ private func http(
     }
     if payload != nil { args += ["--data-binary", "@-"] }
     args.append(url)
-    let result = run("/usr/bin/curl", args, stdin: payload ?? nil)
+    let result = runToEnd("/usr/bin/curl", args, stdin: payload ?? nil)
     let text = String(decoding: result.stdout, as: UTF8.self)
     guard let split = text.range(of: "\r\n\r\n") else {
         return Reply(curlStatus: result.status, status: 0, headers: [:], body: text)
@@ -1229,26 +1200,9 @@ private func descriptionOf(_ reply: Reply) -> String { reply.json["error_descrip
         let secretFile = dir.appendingPathComponent("secret").path
         try Data("bin-secret\n".utf8).write(to: URL(fileURLWithPath: secretFile))
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--port", "0", "--client-id", "app-1", "--client-secret-file", secretFile,
-                             "--public-client", "app-2", "--redirect-uri", "http://localhost", "--tenant", tid]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let (process, out, base) = try launchStandalone(["--port", "0", "--client-id", "app-1", "--client-secret-file", secretFile,
+                                                         "--public-client", "app-2", "--redirect-uri", "http://localhost", "--tenant", tid])
         defer { if process.isRunning { process.terminate() } }
-
-        var line = Data()
-        let deadline = Date().addingTimeInterval(10)
-        while !line.contains(UInt8(ascii: "\n")) && Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        let match = text.wholeMatch(of: /listening on (http:\/\/127\.0\.0\.1:(\d+))\n/)
-        let base = try #require(match.map { String($0.1) }, "first line: \(text)")
 
         let code = http("GET", "\(base)/\(tid)/oauth2/v2.0/authorize?" + encodeForm([
             ("client_id", "app-1"), ("response_type", "code"), ("redirect_uri", "http://localhost:9999"),
@@ -1270,14 +1224,14 @@ private func descriptionOf(_ reply: Reply) -> String { reply.json["error_descrip
     }
 
     @Test func standaloneExecutableRejectsBadArguments() {
-        let missing = run(Self.binary, ["--client-id", "x"])
+        let missing = runToEnd(Self.binary, ["--client-id", "x"])
         #expect(missing.status == 2)
-        let unknown = run(Self.binary, ["--bogus"])
+        let unknown = runToEnd(Self.binary, ["--bogus"])
         #expect(unknown.status == 2 && unknown.stdout.isEmpty)
     }
 
-    /// Starts the standalone binary and returns it with its base URL from the first stdout line.
-    private func launchStandalone(_ arguments: [String]) throws -> (process: Process, base: String) {
+    /// Starts the standalone binary and returns it, its stdout and its base URL from the first stdout line.
+    private func launchStandalone(_ arguments: [String]) throws -> (process: Process, stdout: Pipe, base: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
@@ -1297,7 +1251,7 @@ private func descriptionOf(_ reply: Reply) -> String { reply.json["error_descrip
             process.terminate()
             throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "first line: \(text)"])
         }
-        return (process, base)
+        return (process, out, base)
     }
 
     @Test func standaloneExecutableCertificatesAndDeviceFlow() throws {
@@ -1307,7 +1261,7 @@ private func descriptionOf(_ reply: Reply) -> String { reply.json["error_descrip
         let certificateFile = dir.appendingPathComponent("app.pem").path
         try Data(TestCertificate.shared.certificatePEM.utf8).write(to: URL(fileURLWithPath: certificateFile))
 
-        let (process, base) = try launchStandalone([
+        let (process, _, base) = try launchStandalone([
             "--tenant", tid, "--client-id", "app-cert", "--client-certificate", certificateFile,
             "--allow-public-client-flows", "--public-client", "app-public", "--device-interval", "0",
             "--device-code-lifetime", "120", "--device-approval", "after:1",
@@ -1356,7 +1310,7 @@ private func descriptionOf(_ reply: Reply) -> String { reply.json["error_descrip
             ["--device-interval", "soon"],
         ]
         for arguments in cases {
-            let result = run(Self.binary, arguments)
+            let result = runToEnd(Self.binary, arguments)
             #expect(result.status == 2 && result.stdout.isEmpty, "\(arguments)")
         }
     }
@@ -1380,7 +1334,7 @@ private func descriptionOf(_ reply: Reply) -> String { reply.json["error_descrip
         let url = authorizeURL(idp, responseMode: responseMode, state: state)
         var environment = ["PATH": "/usr/bin:/bin", "SCRIPTED_BROWSER_MODE": mode]
         environment.merge(env) { $1 }
-        let result = run("/usr/bin/python3", [Self.browser, url], environment: environment)
+        let result = runToEnd("/usr/bin/python3", [Self.browser, url], environment: environment)
         return (result.status, url)
     }
 
@@ -1431,6 +1385,6 @@ private func descriptionOf(_ reply: Reply) -> String { reply.json["error_descrip
 
         // An error page (unknown redirect URI) is not something a browser can deliver.
         let bad = authorizeURL(idp, redirect: "http://example.invalid/cb")
-        #expect(run("/usr/bin/python3", [Self.browser, bad], environment: ["PATH": "/usr/bin:/bin"]).status == 1)
+        #expect(runToEnd("/usr/bin/python3", [Self.browser, bad], environment: ["PATH": "/usr/bin:/bin"]).status == 1)
     }
 }

@@ -15,6 +15,8 @@ import _CryptoExtras
 
 /// Shared checks of the hostile-input suites.
 enum Hostile {
+    static let tenMiB = 10 * 1024 * 1024
+
     static let tenant = "00000000-0000-0000-0000-0000000000aa"
     static let clientID = "11111111-2222-3333-4444-555555555555"
     static let clientSecret = "cs-CANARY-hostile-41c"
@@ -486,8 +488,9 @@ struct HostileInputListenerTests {
 
 // MARK: - Hostile token endpoints
 
-/// One misbehaving token endpoint and what `token` must make of it.
-struct TokenEndpointCase: Sendable, CustomTestStringConvertible {
+/// One misbehaving answer and what tokvault must make of it: exit status and message, and for
+/// token endpoints the requests sent and the hint.
+struct HostileAnswerCase: Sendable, CustomTestStringConvertible {
     var name: String
     var behavior: HostileServer.Behavior
     var status: Int32
@@ -501,56 +504,54 @@ struct TokenEndpointCase: Sendable, CustomTestStringConvertible {
 
 @Suite("hostile input: token endpoint")
 struct HostileInputTokenEndpointTests {
-    static let tenMiB = 10 * 1024 * 1024
-
-    static let cases: [TokenEndpointCase] = [
-        TokenEndpointCase(name: "HTML page with 200", behavior: HostileServer.response("200 OK", contentType: "text/html", body: "<html><body>Sign in to the Wi-Fi</body></html>"),
+    static let cases: [HostileAnswerCase] = [
+        HostileAnswerCase(name: "HTML page with 200", behavior: HostileServer.response("200 OK", contentType: "text/html", body: "<html><body>Sign in to the Wi-Fi</body></html>"),
                           status: 1, needle: "answered 200 with a body that is not a token response"),
-        TokenEndpointCase(name: "XML with 200", behavior: HostileServer.response("200 OK", contentType: "application/xml", body: "<?xml version=\"1.0\"?><token><access_token>x</access_token></token>"),
+        HostileAnswerCase(name: "XML with 200", behavior: HostileServer.response("200 OK", contentType: "application/xml", body: "<?xml version=\"1.0\"?><token><access_token>x</access_token></token>"),
                           status: 1, needle: "answered 200 with a body that is not a token response"),
-        TokenEndpointCase(name: "JSON with wrong types", behavior: Hostile.json("200 OK", #"{"access_token":12345,"token_type":"Bearer","expires_in":"soon"}"#),
+        HostileAnswerCase(name: "JSON with wrong types", behavior: Hostile.json("200 OK", #"{"access_token":12345,"token_type":"Bearer","expires_in":"soon"}"#),
                           status: 1, needle: "answered 200 with a body that is not a token response"),
-        TokenEndpointCase(name: "expires_in as an object", behavior: Hostile.json("200 OK", #"{"access_token":"at-CANARY-obj","expires_in":{"s":1}}"#),
+        HostileAnswerCase(name: "expires_in as an object", behavior: Hostile.json("200 OK", #"{"access_token":"at-CANARY-obj","expires_in":{"s":1}}"#),
                           status: 1, needle: "answered 200 with a body that is not a token response"),
-        TokenEndpointCase(name: "empty 200", behavior: HostileServer.response("200 OK", contentType: "application/json"),
+        HostileAnswerCase(name: "empty 200", behavior: HostileServer.response("200 OK", contentType: "application/json"),
                           status: 1, needle: "answered 200 with a body that is not a token response"),
-        TokenEndpointCase(name: "200 without access_token", behavior: Hostile.json("200 OK", #"{"token_type":"Bearer","expires_in":3600,"refresh_token":"rt-CANARY-new"}"#),
+        HostileAnswerCase(name: "200 without access_token", behavior: Hostile.json("200 OK", #"{"token_type":"Bearer","expires_in":3600,"refresh_token":"rt-CANARY-new"}"#),
                           status: 1, needle: "answered without an access_token"),
-        TokenEndpointCase(name: "token_type mac with an escape", behavior: Hostile.json("200 OK", #"{"access_token":"at-CANARY-mac","token_type":"mac\u001b[31m","expires_in":3600}"#),
+        HostileAnswerCase(name: "token_type mac with an escape", behavior: Hostile.json("200 OK", #"{"access_token":"at-CANARY-mac","token_type":"mac\u001b[31m","expires_in":3600}"#),
                           status: 1, needle: "answered token_type \"mac?[31m\"; tokvault handles Bearer tokens"),
-        TokenEndpointCase(name: "garbage id_token", behavior: Hostile.json("200 OK", #"{"access_token":"at-CANARY-id","expires_in":3600,"id_token":"garbage.!!!.x"}"#),
+        HostileAnswerCase(name: "garbage id_token", behavior: Hostile.json("200 OK", #"{"access_token":"at-CANARY-id","expires_in":3600,"id_token":"garbage.!!!.x"}"#),
                           status: 1, needle: "returned an id_token that is not a JWT"),
-        TokenEndpointCase(name: "id_token whose claims are not JSON", behavior: Hostile.json("200 OK", #"{"access_token":"at-CANARY-id","expires_in":3600,"id_token":"eyJhbGciOiJub25lIn0.bm90IGpzb24.x"}"#),
+        HostileAnswerCase(name: "id_token whose claims are not JSON", behavior: Hostile.json("200 OK", #"{"access_token":"at-CANARY-id","expires_in":3600,"id_token":"eyJhbGciOiJub25lIn0.bm90IGpzb24.x"}"#),
                           status: 1, needle: "returned an id_token whose claims are not JSON"),
-        TokenEndpointCase(name: "id_token for another client", behavior: Hostile.json("200 OK", #"{"access_token":"at-CANARY-id","expires_in":3600,"id_token":"\#(Hostile.jwt(["aud": "someone-else", "iss": "x", "exp": 4_000_000_000]))"}"#),
+        HostileAnswerCase(name: "id_token for another client", behavior: Hostile.json("200 OK", #"{"access_token":"at-CANARY-id","expires_in":3600,"id_token":"\#(Hostile.jwt(["aud": "someone-else", "iss": "x", "exp": 4_000_000_000]))"}"#),
                           status: 1, needle: "the ID token failed validation: its audience is not client id \(Hostile.clientID); the tokens were not stored",
                           hint: "misconfigured app or a tampered response"),
-        TokenEndpointCase(name: "10 MB body with a length", behavior: .flood(head: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(tenMiB)\r\nConnection: close", count: tenMiB, filler: 0x20),
+        HostileAnswerCase(name: "10 MB body with a length", behavior: .flood(head: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(Hostile.tenMiB)\r\nConnection: close", count: Hostile.tenMiB, filler: 0x20),
                           status: 3, needle: "no answer from the identity provider at 127.0.0.1", hint: "it was not sent again"),
-        TokenEndpointCase(name: "10 MB body until close", behavior: .flood(head: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close", count: tenMiB, filler: 0x20),
+        HostileAnswerCase(name: "10 MB body until close", behavior: .flood(head: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close", count: Hostile.tenMiB, filler: 0x20),
                           status: 3, needle: "no answer from the identity provider at 127.0.0.1"),
-        TokenEndpointCase(name: "connection closed without an answer", behavior: .close,
+        HostileAnswerCase(name: "connection closed without an answer", behavior: .close,
                           status: 3, needle: "the connection was closed before an answer", hint: "it was not sent again"),
-        TokenEndpointCase(name: "not HTTP", behavior: .bytes(Array("HELLO WORLD\r\n\r\n".utf8)),
+        HostileAnswerCase(name: "not HTTP", behavior: .bytes(Array("HELLO WORLD\r\n\r\n".utf8)),
                           status: 3, needle: "no answer from the identity provider at 127.0.0.1"),
-        TokenEndpointCase(name: "OAuth error with control characters", behavior: Hostile.json("400 Bad Request",
+        HostileAnswerCase(name: "OAuth error with control characters", behavior: Hostile.json("400 Bad Request",
                           #"{"error":"invalid_grant\u001b]0;pwned\u0007","error_description":"AADSTS70000: bad\u001b[2J\r\nTrace ID: x","trace_id":"t\u001b[31m","correlation_id":"c\u0007"}"#),
                           status: 1, needle: "the identity provider refused the request: invalid_grant?]0;pwned? (AADSTS70000: bad?[2J) [trace id t?[31m, correlation id c?]"),
-        TokenEndpointCase(name: "400 with a control character in the content type", behavior: .bytes(Array(
+        HostileAnswerCase(name: "400 with a control character in the content type", behavior: .bytes(Array(
                           "HTTP/1.1 400 Bad Request\r\nContent-Type: text/\u{1b}[31mplain\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope".utf8)),
                           status: 3, needle: "no answer from the identity provider at 127.0.0.1"),
-        TokenEndpointCase(name: "429 with Retry-After 120", behavior: HostileServer.response("429 Too Many Requests", contentType: "text/html", body: "<html>slow down</html>", headers: [("Retry-After", "120")]),
+        HostileAnswerCase(name: "429 with Retry-After 120", behavior: HostileServer.response("429 Too Many Requests", contentType: "text/html", body: "<html>slow down</html>", headers: [("Retry-After", "120")]),
                           status: 3, needle: "answered HTTP 429 with an HTML page", hint: "the identity provider is throttling requests; try again later"),
-        TokenEndpointCase(name: "429 with Retry-After as a date", behavior: HostileServer.response("429 Too Many Requests", contentType: nil, body: "", headers: [("Retry-After", "Wed, 21 Oct 2065 07:28:00 GMT")]),
+        HostileAnswerCase(name: "429 with Retry-After as a date", behavior: HostileServer.response("429 Too Many Requests", contentType: nil, body: "", headers: [("Retry-After", "Wed, 21 Oct 2065 07:28:00 GMT")]),
                           status: 3, needle: "answered HTTP 429 with an empty body", requests: 3),
-        TokenEndpointCase(name: "503 with an empty body", behavior: HostileServer.response("503 Service Unavailable", contentType: nil),
+        HostileAnswerCase(name: "503 with an empty body", behavior: HostileServer.response("503 Service Unavailable", contentType: nil),
                           status: 3, needle: "answered HTTP 503 with an empty body", requests: 3),
-        TokenEndpointCase(name: "401 JSON that is not an OAuth error", behavior: Hostile.json("401 Unauthorized", #"{"message":"who are you"}"#),
+        HostileAnswerCase(name: "401 JSON that is not an OAuth error", behavior: Hostile.json("401 Unauthorized", #"{"message":"who are you"}"#),
                           status: 1, needle: "answered HTTP 401 with a body that is not an OAuth error (application/json)"),
     ]
 
     @Test(arguments: cases)
-    func misbehavingTokenEndpoint(_ c: TokenEndpointCase) throws {
+    func misbehavingTokenEndpoint(_ c: HostileAnswerCase) throws {
         let server = try HostileServer(always: c.behavior)
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
@@ -771,38 +772,27 @@ struct HostileInputTokenEndpointTests {
 
 // MARK: - Hostile device authorization and discovery answers
 
-/// One misbehaving answer and the exit code and message it must produce.
-struct AnswerCase: Sendable, CustomTestStringConvertible {
-    var name: String
-    var behavior: HostileServer.Behavior
-    var status: Int32
-    var needle: String
-    var testDescription: String { name }
-}
-
 @Suite("hostile input: device authorization and discovery")
 struct HostileInputDeviceAndDiscoveryTests {
-    static let tenMiB = 10 * 1024 * 1024
-
-    static let deviceCases: [AnswerCase] = [
-        AnswerCase(name: "HTML page with 200", behavior: HostileServer.response("200 OK", contentType: "text/html", body: "<html>portal</html>"),
-                   status: 1, needle: "the device authorization endpoint 127.0.0.1 answered 200 with a body that is not a device authorization"),
-        AnswerCase(name: "no device_code", behavior: Hostile.json("200 OK", #"{"user_code":"ABCD","verification_uri":"https://microsoft.com/devicelogin"}"#),
-                   status: 1, needle: "answered without device_code, user_code or verification_uri"),
-        AnswerCase(name: "javascript: verification_uri", behavior: Hostile.json("200 OK", #"{"device_code":"dc-CANARY","user_code":"ABCD","verification_uri":"javascript:alert(1)"}"#),
-                   status: 1, needle: "answered a verification_uri that is not a web address"),
-        AnswerCase(name: "10 MB body", behavior: .flood(head: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(tenMiB)\r\nConnection: close", count: tenMiB, filler: 0x20),
-                   status: 3, needle: "no answer from the identity provider at 127.0.0.1"),
-        AnswerCase(name: "302 redirect", behavior: HostileServer.response("302 Found", contentType: nil, headers: [("Location", "http://127.0.0.1:9/x")]),
-                   status: 1, needle: "answered HTTP 302 with an empty body"),
-        AnswerCase(name: "connection closed", behavior: .close,
-                   status: 3, needle: "the connection was closed before an answer"),
-        AnswerCase(name: "OAuth error with control characters", behavior: Hostile.json("400 Bad Request", #"{"error":"invalid_client\u001b[2J","error_description":"AADSTS7000218: no\u0007"}"#),
-                   status: 1, needle: "the identity provider refused the request: invalid_client?[2J (AADSTS7000218: no?)"),
+    static let deviceCases: [HostileAnswerCase] = [
+        HostileAnswerCase(name: "HTML page with 200", behavior: HostileServer.response("200 OK", contentType: "text/html", body: "<html>portal</html>"),
+                          status: 1, needle: "the device authorization endpoint 127.0.0.1 answered 200 with a body that is not a device authorization"),
+        HostileAnswerCase(name: "no device_code", behavior: Hostile.json("200 OK", #"{"user_code":"ABCD","verification_uri":"https://microsoft.com/devicelogin"}"#),
+                          status: 1, needle: "answered without device_code, user_code or verification_uri"),
+        HostileAnswerCase(name: "javascript: verification_uri", behavior: Hostile.json("200 OK", #"{"device_code":"dc-CANARY","user_code":"ABCD","verification_uri":"javascript:alert(1)"}"#),
+                          status: 1, needle: "answered a verification_uri that is not a web address"),
+        HostileAnswerCase(name: "10 MB body", behavior: .flood(head: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(Hostile.tenMiB)\r\nConnection: close", count: Hostile.tenMiB, filler: 0x20),
+                          status: 3, needle: "no answer from the identity provider at 127.0.0.1"),
+        HostileAnswerCase(name: "302 redirect", behavior: HostileServer.response("302 Found", contentType: nil, headers: [("Location", "http://127.0.0.1:9/x")]),
+                          status: 1, needle: "answered HTTP 302 with an empty body"),
+        HostileAnswerCase(name: "connection closed", behavior: .close,
+                          status: 3, needle: "the connection was closed before an answer"),
+        HostileAnswerCase(name: "OAuth error with control characters", behavior: Hostile.json("400 Bad Request", #"{"error":"invalid_client\u001b[2J","error_description":"AADSTS7000218: no\u0007"}"#),
+                          status: 1, needle: "the identity provider refused the request: invalid_client?[2J (AADSTS7000218: no?)"),
     ]
 
     @Test(arguments: deviceCases)
-    func misbehavingDeviceAuthorizationEndpoint(_ c: AnswerCase) throws {
+    func misbehavingDeviceAuthorizationEndpoint(_ c: HostileAnswerCase) throws {
         let server = try HostileServer(always: c.behavior)
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
@@ -877,20 +867,20 @@ struct HostileInputDeviceAndDiscoveryTests {
 
     static let endpoints = #""authorization_endpoint":"{ISSUER}/authorize","token_endpoint":"{ISSUER}/token""#
 
-    static let discoveryCases: [AnswerCase] = [
-        AnswerCase(name: "issuer with control characters", behavior: Hostile.json("200 OK", #"{"issuer":"https://evil.example\u001b]0;pwned\u0007","authorization_endpoint":"https://evil.example/a","token_endpoint":"https://evil.example/t"}"#),
-                   status: 1, needle: "names another issuer: https://evil.example?]0;pwned?"),
-        AnswerCase(name: "HTML page with 200", behavior: HostileServer.response("200 OK", contentType: "text/html", body: "<html>login</html>"),
-                   status: 1, needle: "is not OpenID Connect metadata"),
-        AnswerCase(name: "302 redirect", behavior: HostileServer.response("302 Found", contentType: nil, headers: [("Location", "https://evil.example/.well-known/openid-configuration")]),
-                   status: 1, needle: "/.well-known/openid-configuration answered HTTP 302"),
-        AnswerCase(name: "10 MB body", behavior: .flood(head: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(tenMiB)\r\nConnection: close", count: tenMiB, filler: 0x20),
-                   status: 3, needle: "cannot fetch http://127.0.0.1:"),
-        AnswerCase(name: "connection closed", behavior: .close, status: 3, needle: "the connection was closed before an answer"),
+    static let discoveryCases: [HostileAnswerCase] = [
+        HostileAnswerCase(name: "issuer with control characters", behavior: Hostile.json("200 OK", #"{"issuer":"https://evil.example\u001b]0;pwned\u0007","authorization_endpoint":"https://evil.example/a","token_endpoint":"https://evil.example/t"}"#),
+                          status: 1, needle: "names another issuer: https://evil.example?]0;pwned?"),
+        HostileAnswerCase(name: "HTML page with 200", behavior: HostileServer.response("200 OK", contentType: "text/html", body: "<html>login</html>"),
+                          status: 1, needle: "is not OpenID Connect metadata"),
+        HostileAnswerCase(name: "302 redirect", behavior: HostileServer.response("302 Found", contentType: nil, headers: [("Location", "https://evil.example/.well-known/openid-configuration")]),
+                          status: 1, needle: "/.well-known/openid-configuration answered HTTP 302"),
+        HostileAnswerCase(name: "10 MB body", behavior: .flood(head: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(Hostile.tenMiB)\r\nConnection: close", count: Hostile.tenMiB, filler: 0x20),
+                          status: 3, needle: "cannot fetch http://127.0.0.1:"),
+        HostileAnswerCase(name: "connection closed", behavior: .close, status: 3, needle: "the connection was closed before an answer"),
     ]
 
     @Test(arguments: discoveryCases)
-    func misbehavingDiscoveryDocument(_ c: AnswerCase) throws {
+    func misbehavingDiscoveryDocument(_ c: HostileAnswerCase) throws {
         let server = try HostileServer(always: c.behavior)
         defer { server.stop() }
         try expectIssuerRefused(server, status: c.status, needle: c.needle)
