@@ -40,7 +40,7 @@ struct ExportSelection: ParsableArguments {
         var token: TokenService.Result?
         if selected.contains(where: { [.accessToken, .expiresOn, .expiresAt, .tokenType, .scope].contains($0.field) }) {
             token = try await TokenService(vault: vault).accessToken(
-                appName: appName, scope: tokenOptions.scope, minValid: tokenOptions.minValid, force: false, material: material)
+                appName: appName, scope: tokenOptions.scope, minValid: tokenOptions.minValidSeconds, force: false, material: material)
         }
         var secrets: (client: SecureBytes?, refresh: SecureBytes?) = (nil, nil)
         if selected.contains(where: \.field.isSecret) {

@@ -10,7 +10,7 @@ struct Log: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only events of this app.", valueName: "name"))
     var app: String?
 
-    @Option(name: [.short, .long], help: ArgumentHelp("How many of the newest events (default 50).", valueName: "n"))
+    @Option(name: [.short, .long], help: ArgumentHelp("How many of the newest events.", valueName: "n"))
     var limit = 50
 
     @Flag(name: .long, help: "Print JSON instead of text.")

@@ -34,7 +34,7 @@ struct Login: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Listen on this port instead of the redirect URI's, 0 for any free one (sent as the redirect URI's port).", valueName: "port"))
     var port: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Seconds to wait for the sign-in (default 300; codes live about 10 minutes).", valueName: "seconds"))
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for the sign-in (codes live about 10 minutes).", valueName: "seconds"))
     var timeout: Int = 300
 
     @Flag(name: .long, help: "Ask for response_mode=form_post (the code arrives in a POST body, not the URL).")

@@ -9,11 +9,15 @@ struct TokenOptions: ParsableArguments {
         "Scopes of another resource to get a token for with the same refresh token (cached separately).", valueName: "scopes"))
     var scope: String?
 
+    // Optional rather than `= 300`: ArgumentParser renders a default value through reflection
+    // on every parse (and printed it a second time in the help), which `token` pays each call.
     @Option(name: .long, help: ArgumentHelp("Seconds the token must stay valid; refresh otherwise (default 300).", valueName: "seconds"))
-    var minValid: Int64 = 300
+    var minValid: Int64?
+
+    var minValidSeconds: Int64 { minValid ?? 300 }
 
     func validate() throws {
-        guard (0...86_400).contains(minValid) else { throw ValidationError("--min-valid must be between 0 and 86400 seconds") }
+        guard (0...86_400).contains(minValidSeconds) else { throw ValidationError("--min-valid must be between 0 and 86400 seconds") }
     }
 }
 
@@ -38,7 +42,7 @@ struct Token: AsyncParsableCommand {
         let vault = try vaultOptions.open()
         let material = try vaultOptions.material(for: vault)
         let result = try await TokenService(vault: vault).accessToken(
-            appName: name, scope: tokenOptions.scope, minValid: tokenOptions.minValid, force: false, material: material)
+            appName: name, scope: tokenOptions.scope, minValid: tokenOptions.minValidSeconds, force: false, material: material)
         // Exit 0 promises the token is on stdout: a closed or full stdout must not pass for it.
         guard Output.writeSecretLine(result.token) else {
             throw VaultError.failure("cannot write the token to standard output: \(String(cString: strerror(errno)))")
