@@ -265,15 +265,17 @@ public final class Vault: @unchecked Sendable {
     }
 
     public func keySlots() throws -> [KeySlot] {
-        try read { db in try KeySlot.order(Column("created_at"), Column("id")).fetchAll(db) }
+        try read { db in try KeySlot.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY created_at, id") }
     }
 
     public func apps() throws -> [App] {
-        try read { db in try App.order(Column("name")).fetchAll(db) }
+        try read { db in try App.fetchAll(db, sql: "SELECT * FROM app ORDER BY name") }
     }
 
     public func app(named name: String) throws -> App {
-        let app = try read { db in try App.filter(Column("name") == name).fetchOne(db) }
+        // Plain SQL on the paths every token, export and exec takes: the query builder costs
+        // millions of instructions on its first use in a process (docs/performance.md).
+        let app = try read { db in try App.fetchOne(db, sql: "SELECT * FROM app WHERE name = ?", arguments: [name]) }
         guard let app else {
             throw VaultError.failure("no app named \"\(name)\" in \(path)", hint: "`tokvault list` shows the apps in this vault")
         }
@@ -313,11 +315,11 @@ public final class Vault: @unchecked Sendable {
     }
 
     public func session(appID: String) throws -> Session? {
-        try read { db in try Session.filter(Column("app_id") == appID).fetchOne(db) }
+        try read { db in try Session.fetchOne(db, sql: "SELECT * FROM session WHERE app_id = ?", arguments: [appID]) }
     }
 
     public func accessTokens(appID: String) throws -> [AccessToken] {
-        try read { db in try AccessToken.filter(Column("app_id") == appID).order(Column("scope_key")).fetchAll(db) }
+        try read { db in try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token WHERE app_id = ? ORDER BY scope_key", arguments: [appID]) }
     }
 
     public func events(app: String? = nil, limit: Int) throws -> [Event] {
