@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import resource
+import re
 import secrets
 import shutil
 import statistics
@@ -377,6 +378,44 @@ def measure(rows, runs, warmup, env, subreaper, ledger=None):
 def executions_per_run(row, subreaper):
     """Executions of one row per run: a timed one, plus the separate RSS sample."""
     return 1 if row.concurrent or not subreaper else 2
+
+
+def instruction_counts(rows, tokvault, tmp, env, ledger=None):
+    """Instructions each row's command executes, counted by valgrind's callgrind: independent of
+    load and clock speed, so their ratios hold where wall times are noisy. Only rows that send no
+    token request and change nothing are counted (a run under valgrind takes seconds, long enough
+    for a cached token to matter, and must not disturb the request ledger). tokvault runs as a
+    copy without debug sections, which valgrind would otherwise spend its time reading.
+    With a ledger, each run is checked to have sent no request. Returns {row key: instructions}."""
+    valgrind = shutil.which("valgrind")
+    if not valgrind:
+        die("--instructions needs valgrind (apt-get install -y valgrind)")
+    stripped = os.path.join(tmp, "tokvault-nodebug")
+    check_run(["strip", "--strip-debug", "-o", stripped, tokvault], env, what="strip --strip-debug")
+    counts = {}
+    for row in rows:
+        if row.concurrent or row.grants or row.after:
+            continue
+        argv = [stripped if a == tokvault else a for a in row.argv]
+        proc = subprocess.run([valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv, env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        found = re.search(r"Collected : (\d+)", proc.stderr)
+        if proc.returncode != 0 or not found:
+            die(f"{row.label}: callgrind run failed (exit {proc.returncode}): {proc.stderr.strip()[-400:]}")
+        if ledger:
+            ledger.step(f"{row.label} under callgrind", {})
+        counts[row.key] = int(found.group(1))
+    return counts
+
+
+def instruction_rows(rows, counts, reference_key):
+    """Table body: row, instructions (millions), ratio to the reference row."""
+    reference = counts[reference_key]
+    return [[row.label, f"{counts[row.key] / 1e6:.2f}", f"{counts[row.key] / reference:.2f}x"]
+            for row in rows if row.key in counts]
+
+
+INSTRUCTION_HEADERS = ["command", "instructions (M)", "vs --version"]
 
 
 # ---------------------------------------------------------------------------------------
