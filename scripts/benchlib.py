@@ -27,8 +27,8 @@ import http.client
 import json
 import os
 import platform
-import resource
 import re
+import resource
 import secrets
 import shutil
 import statistics
