@@ -48,8 +48,7 @@ struct ExportSelection: ParsableArguments {
             // was obtained (or waited for) re-sealed the secret under a key `app` predates.
             try vault.holdLock(exclusive: false)
             defer { vault.releaseLock() }
-            let current = try vault.app(named: appName)
-            guard current.id == app.id else { throw VaultError.failure("app \"\(appName)\" was replaced while this command ran") }
+            let current = try vault.reread(app)
             let key = try vault.unlock(material)
             secrets = (try vault.clientSecret(of: current, key: key), try vault.refreshToken(of: current, key: key))
         }

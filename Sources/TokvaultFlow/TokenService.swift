@@ -35,7 +35,7 @@ public struct TokenService: Sendable {
         defer { refreshLock.release() }
         // Another process may have refreshed while this one waited: reuse its result.
         let (current, session, _) = try vault.appState(named: appName)
-        guard current.id == app.id else { throw VaultError.failure("app \"\(appName)\" was replaced while this command ran") }
+        guard current.id == app.id else { throw Vault.replaced(appName) }
         // A token stored while this process waited (its sealed bytes changed: every store uses a
         // fresh nonce) is the single flight's result: use it even when the server's lifetime is
         // shorter than --min-valid, since refreshing again would not give a longer one.
@@ -57,7 +57,7 @@ public struct TokenService: Sendable {
         // No rotation may slip in between reading the refresh token and storing its successor.
         try vault.holdLock(exclusive: false)
         defer { vault.releaseLock() }
-        let locked = try rereadUnderLock(current)
+        let locked = try vault.reread(current)
         let key = try vault.unlock(material)
         guard let refreshToken = try vault.refreshToken(of: locked, key: key) else {
             throw VaultError(exitCode: VaultError.Code.loginRequired, "login required for app \"\(appName)\"", hint: "run `tokvault login \(appName)`")
@@ -81,7 +81,7 @@ public struct TokenService: Sendable {
     func acquireAsClient(_ readBeforeLock: App, scopeKey: String, material: UnlockMaterial) async throws -> Result {
         try vault.holdLock(exclusive: false)
         defer { vault.releaseLock() }
-        let app = try rereadUnderLock(readBeforeLock)
+        let app = try vault.reread(readBeforeLock)
         let key = try vault.unlock(material)
         let credential = try vault.credential(of: app, key: key)
         if case .none = credential {
@@ -101,16 +101,6 @@ public struct TokenService: Sendable {
             throw VaultError.failure("the new access token was not stored")
         }
         return Result(token: stored.token, record: stored.record, refreshed: true)
-    }
-
-    /// The app's row read again once the vault lock is held. rotate-key re-seals every field
-    /// under its exclusive lock, so a row read before this process got the lock (while it
-    /// waited for a rotation to finish) holds ciphertexts of the previous key, which the key
-    /// unlocked now cannot open: a false "the file was modified" (exit 5).
-    func rereadUnderLock(_ app: App) throws -> App {
-        let again = try vault.app(named: app.name)
-        guard again.id == app.id else { throw VaultError.failure("app \"\(app.name)\" was replaced while this command ran") }
-        return again
     }
 
     func cachedToken(app: App, scopeKey: String, minValid: Int64, material: UnlockMaterial) throws -> (token: SecureBytes, record: AccessToken)? {

@@ -282,6 +282,22 @@ public final class Vault: @unchecked Sendable {
         return app
     }
 
+    /// `app`'s row read again, e.g. once the vault lock is held: rotate-key re-seals every field
+    /// under its exclusive lock, so a row read before a process got the lock (while it waited
+    /// for a rotation to finish) holds ciphertexts of the previous key, which the key unlocked
+    /// now cannot open (a false "the file was modified", exit 5). Refused when the name now
+    /// belongs to another app.
+    public func reread(_ app: App) throws -> App {
+        let again = try self.app(named: app.name)
+        guard again.id == app.id else { throw Self.replaced(app.name) }
+        return again
+    }
+
+    /// The error for an app that was removed and added again under its name while a command ran.
+    public static func replaced(_ name: String) -> VaultError {
+        VaultError.failure("app \"\(name)\" was replaced while this command ran")
+    }
+
     /// An app with its session and cached access tokens, in one read.
     public func appState(named name: String) throws -> (app: App, session: Session?, tokens: [AccessToken]) {
         let state = try read { db -> (App, Session?, [AccessToken])? in
