@@ -97,15 +97,19 @@ def scratch_path():
     return scratch if os.path.isabs(scratch) else os.path.join(REPO, scratch)
 
 
-def build(scratch):
-    argv = ["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", scratch]
-    note(" ".join(argv))
-    started = time.monotonic()
-    proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        die(f"release build failed (exit {proc.returncode})")
-    note(f"built in {time.monotonic() - started:.0f} s")
+def build(scratch, products=None):
+    """Release build of the whole package, or of the named products one by one."""
+    for product in products or [None]:
+        argv = ["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", scratch]
+        if product:
+            argv += ["--product", product]
+        note(" ".join(argv))
+        started = time.monotonic()
+        proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stdout + proc.stderr)
+            die(f"release build{' of ' + product if product else ''} failed (exit {proc.returncode})")
+        note(f"built{' ' + product if product else ''} in {time.monotonic() - started:.0f} s")
 
 
 def binary(scratch, name):
