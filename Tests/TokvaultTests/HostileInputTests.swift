@@ -74,6 +74,19 @@ enum Hostile {
         func run(_ arguments: [String], env: [String: String] = [:]) -> CLI.Result {
             cli.run(arguments + ["--key-file", f.keyFile], env: env)
         }
+
+        /// Runs `arguments` against an endpoint that answers `c.behavior` and checks what every
+        /// hostile answer must give: c's exit status and message, no canary in the output, and a
+        /// vault exactly as it was. The result is returned for the caller's own checks.
+        func runRefused(_ arguments: [String], _ c: HostileAnswerCase, canaries: [String]) throws -> CLI.Result {
+            let before = try Hostile.snapshot(cli.vaultPath)
+            let result = run(arguments)
+            #expect(result.status == c.status, "\(result)")
+            #expect(result.stderr.contains(c.needle), "\(result.stderr.debugDescription)")
+            Hostile.expectClean(result, secrets: [Hostile.clientSecret, Hostile.refreshToken] + canaries)
+            #expect(try Hostile.snapshot(cli.vaultPath) == before, "the refresh token and cache are as they were")
+            return result
+        }
     }
 
     /// Which of the app's derived Azure endpoints a request was sent to.
@@ -555,19 +568,14 @@ struct HostileInputTokenEndpointTests {
         let server = try HostileServer(always: c.behavior)
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
-        let before = try Hostile.snapshot(e.cli.vaultPath)
         let started = Date()
-        let result = e.run(["token", "adme"])
-        #expect(result.status == c.status, "\(result)")
+        let result = try e.runRefused(["token", "adme"], c, canaries: ["at-CANARY"])
+        #expect(Date().timeIntervalSince(started) < 8)
         #expect(result.stderr.hasPrefix("tokvault: error: "), "\(result)")
-        #expect(result.stderr.contains(c.needle), "\(result.stderr.debugDescription)")
         if let hint = c.hint { #expect(result.stderr.contains("tokvault: hint: ") && result.stderr.contains(hint), "\(result.stderr.debugDescription)") }
         #expect(result.stdout.isEmpty, "no token printed")
-        Hostile.expectClean(result, secrets: [Hostile.clientSecret, Hostile.refreshToken, "at-CANARY"])
         #expect(server.requests.count == c.requests, "\(server.requests.map(\.target))")
         #expect(server.requests.allSatisfy { $0.method == "POST" && Hostile.isTokenPath($0) })
-        #expect(Date().timeIntervalSince(started) < 8)
-        #expect(try Hostile.snapshot(e.cli.vaultPath) == before, "the refresh token and cache are as they were")
     }
 
     @Test(arguments: ["302 Found", "303 See Other", "307 Temporary Redirect", "308 Permanent Redirect"])
@@ -796,13 +804,8 @@ struct HostileInputDeviceAndDiscoveryTests {
         let server = try HostileServer(always: c.behavior)
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
-        let before = try Hostile.snapshot(e.cli.vaultPath)
-        let result = e.run(["login", "adme", "--device"])
-        #expect(result.status == c.status, "\(result)")
-        #expect(result.stderr.contains(c.needle), "\(result.stderr.debugDescription)")
-        Hostile.expectClean(result, secrets: [Hostile.clientSecret, Hostile.refreshToken, "dc-CANARY"])
+        _ = try e.runRefused(["login", "adme", "--device"], c, canaries: ["dc-CANARY"])
         #expect(server.requests.count == 1 && Hostile.isDevicePath(server.requests[0]), "\(server.requests.map(\.target))")
-        #expect(try Hostile.snapshot(e.cli.vaultPath) == before)
     }
 
     static let deviceGrant =
