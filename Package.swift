@@ -122,7 +122,7 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
             ],
-            exclude: ["Vectors", "Support/scripted-browser.py"]
+            exclude: ["Vectors", "Fixtures", "Support/scripted-browser.py"]
         ),
     ]
 )

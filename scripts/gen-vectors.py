@@ -16,6 +16,16 @@ their description rather than from the Swift code:
     bytes; KEK = keyed BLAKE2b-256(key=file key, "tokvault keyfile kek v1"); fingerprint =
     hex(keyed BLAKE2b-128(key=file key, "tokvault keyfile fingerprint v1")).
 
+Vault format 2 (docs/vault-format.md §5.2, §5.4) adds:
+
+  * app binding: keyed BLAKE2b-256 with key = keyed BLAKE2b-256(key=data key,
+    "tokvault app binding key v2") over the AAD encoding of tokvault=app-binding, version=2,
+    generation, vault, app (id), name, provider, then tenant, cloud, authority_host, client_id,
+    authorize_endpoint, token_endpoint, device_endpoint, redirect_uri, scope, flow, client_auth,
+    issuer, certificate (hex of the DER), assertion_alg, each left out when NULL;
+  * sealed field, format 2: AAD fields tokvault=sealed-field, version=2, generation, vault,
+    table, column, row, app, scope_key (the access token's, '' elsewhere), binding (hex).
+
 Every input (keys, nonces, salts, identifiers) is fixed, so re-running the script rewrites
 byte-identical files. Requires PyNaCl (`pip install pynacl`).
 
@@ -103,6 +113,43 @@ def sealed_field_aad(vault, generation, place):
         ("client_id", place["client_id"]),
         ("token_endpoint", place["token_endpoint"]),
     ])
+
+
+def sealed_field_aad_v2(vault, generation, place):
+    return encode_aad([
+        ("tokvault", "sealed-field"),
+        ("version", "2"),
+        ("generation", str(generation)),
+        ("vault", vault),
+        ("table", place["table"]),
+        ("column", place["column"]),
+        ("row", place["row"]),
+        ("app", place["app"]),
+        ("scope_key", place["scope_key"]),
+        ("binding", place["binding"].hex()),
+    ])
+
+
+BINDING_KEY_LABEL = b"tokvault app binding key v2"
+BOUND_COLUMNS = ["tenant", "cloud", "authority_host", "client_id", "authorize_endpoint", "token_endpoint",
+                 "device_endpoint", "redirect_uri", "scope", "flow", "client_auth", "issuer", "certificate",
+                 "assertion_alg"]
+
+
+def app_binding_message(vault, generation, app):
+    fields = [("tokvault", "app-binding"), ("version", "2"), ("generation", str(generation)), ("vault", vault),
+              ("app", app["id"]), ("name", app["name"]), ("provider", app["provider"])]
+    for column in BOUND_COLUMNS:
+        value = app.get(column)
+        if value is None:
+            continue
+        fields.append((column, value.hex() if isinstance(value, bytes) else value))
+    return encode_aad(fields)
+
+
+def app_binding(data_key, vault, generation, app):
+    mac_key = keyed_blake2b(data_key, BINDING_KEY_LABEL, 32)
+    return keyed_blake2b(mac_key, app_binding_message(vault, generation, app), 32)
 
 
 def key_slot_aad(vault, slot_id, kind, generation, detail):
@@ -356,6 +403,130 @@ PASSPHRASE = "correct horse battery staple".encode("utf-8")
 SALT = fixed("passphrase salt", SALT_BYTES)
 
 
+AZURE_APP = {
+    "id": APP_ID, "name": "adme", "provider": "azure", "tenant": "contoso.onmicrosoft.com", "cloud": "public",
+    "client_id": "0f9a7c2e-5b1d-4a3c-8e6f-2d1c0b9a8f7e",
+    "authorize_endpoint": "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize",
+    "token_endpoint": "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+    "device_endpoint": "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/devicecode",
+    "redirect_uri": "http://localhost:8080",
+    "scope": "0f9a7c2e-5b1d-4a3c-8e6f-2d1c0b9a8f7e/.default openid profile offline_access",
+    "flow": "authorization_code", "client_auth": "client_secret_post",
+}
+OAUTH_APP = {
+    "id": "5c2b1a09-8f7e-4d6c-b5a4-3f2e1d0c9b8a", "name": "okta", "provider": "oauth",
+    "client_id": "0oa1b2c3d4", "authorize_endpoint": "https://idp.example.com/oauth2/v1/authorize",
+    "token_endpoint": "https://idp.example.com/oauth2/v1/token",
+    "device_endpoint": "https://idp.example.com/oauth2/v1/device/authorize",
+    "redirect_uri": "http://127.0.0.1:8400/callback", "scope": "openid offline_access",
+    "flow": "authorization_code", "client_auth": "client_secret_basic", "issuer": "https://idp.example.com",
+}
+CERT_APP = {
+    "id": "9e8d7c6b-5a49-4382-a1f0-e9d8c7b6a594", "name": "deploy", "provider": "azure",
+    "tenant": "00000000-0000-0000-0000-0000000000aa", "cloud": "usgov",
+    "client_id": "22222222-3333-4444-5555-666666666666", "authorize_endpoint": "",
+    "token_endpoint": "https://login.microsoftonline.us/00000000-0000-0000-0000-0000000000aa/oauth2/v2.0/token",
+    "redirect_uri": "http://localhost:8080", "scope": "22222222-3333-4444-5555-666666666666/.default",
+    "flow": "client_credentials", "client_auth": "private_key_jwt",
+    "certificate": bytes.fromhex("3082010a0282010100") + fixed("certificate der", 40), "assertion_alg": "PS256",
+}
+
+
+def binding_vector(name, what, *, app, stored_app=None, key=DATA_KEY, vault=VAULT, generation=GENERATION,
+                   stored_key=DATA_KEY, stored_vault=VAULT, stored_generation=GENERATION, mutate=None):
+    """The binding was computed over `stored_app` (what was sealed) and the reader sees `app`."""
+    stored = app_binding(stored_key, stored_vault, stored_generation, stored_app or app)
+    if mutate is not None:
+        stored = mutate(stored)
+    computed = app_binding(key, vault, generation, app)
+    good = name.startswith("good_")
+    assert (stored == computed) == good, name
+    fields = [("kind", "app-binding"), ("data_key", key), ("generation", generation), ("vault", vault)]
+    fields += [(column, app[column]) for column in ["id", "name", "provider"] + BOUND_COLUMNS if app.get(column) is not None]
+    fields += [("message", app_binding_message(vault, generation, app)), ("binding", stored)]
+    if not good:
+        fields.append(("reject_at", "verify"))
+    emit(name, what, fields)
+
+
+def binding_vectors():
+    binding_vector("good_binding_azure_app", "an Azure app's binding verifies over its stored columns", app=AZURE_APP)
+    binding_vector("good_binding_oauth_app", "a generic OAuth app with device endpoint and issuer (no tenant or cloud: left out)",
+                   app=OAUTH_APP)
+    binding_vector("good_binding_certificate_app", "a client credentials app with a certificate (hex DER) and an empty authorize endpoint",
+                   app=CERT_APP)
+    binding_vector("good_binding_separators_in_values", "values holding ':' and digits stay unambiguous",
+                   app=dict(OAUTH_APP, name="a:1:b", scope="x:2:y 3:z"))
+    for column, value, why in [
+            ("device_endpoint", "https://evil.example/devicecode", "device endpoint pointed elsewhere (the client secret would follow)"),
+            ("authorize_endpoint", "https://evil.example/authorize", "authorize endpoint pointed at a phishing page"),
+            ("token_endpoint", "https://evil.example/token", "token endpoint pointed elsewhere"),
+            ("redirect_uri", "http://127.0.0.1:9/", "redirect URI moved to another local port"),
+            ("scope", "https://evil.example/.default", "scope edited"),
+            ("client_id", "3f9a7c2e-5b1d-4a3c-8e6f-2d1c0b9a8f7e", "client id edited"),
+            ("client_auth", "client_secret_basic", "client authentication edited"),
+            ("flow", "client_credentials", "flow edited"),
+            ("name", "adme-prod", "name edited (two apps' names swapped)"),
+            ("provider", "oauth", "provider edited")]:
+        binding_vector("fail_binding_%s_edited" % column, why, app=dict(AZURE_APP, **{column: value}), stored_app=AZURE_APP)
+    binding_vector("fail_binding_null_column_set", "a NULL column (issuer) given a value",
+                   app=dict(AZURE_APP, issuer="https://evil.example"), stored_app=AZURE_APP)
+    no_device = dict(AZURE_APP)
+    del no_device["device_endpoint"]
+    binding_vector("fail_binding_column_nulled", "a bound column (device endpoint) set to NULL", app=no_device, stored_app=AZURE_APP)
+    binding_vector("fail_binding_certificate_edited", "the certificate replaced",
+                   app=dict(CERT_APP, certificate=fixed("other certificate", 48)), stored_app=CERT_APP)
+    binding_vector("fail_binding_other_generation", "a binding of generation 3 checked at generation 4",
+                   app=AZURE_APP, generation=GENERATION + 1)
+    binding_vector("fail_binding_other_vault", "a binding copied from another vault with the same key",
+                   app=AZURE_APP, stored_vault=OTHER_VAULT)
+    binding_vector("fail_binding_wrong_key", "a binding made with another data key", app=AZURE_APP,
+                   stored_key=fixed("other data key", 32))
+    binding_vector("fail_binding_flipped_bit", "one bit of the stored binding flipped", app=AZURE_APP,
+                   mutate=lambda b: flip(b, 9))
+    binding_vector("fail_binding_other_app_id", "the binding of the same columns under another app id",
+                   app=dict(AZURE_APP, id=SESSION_ID), stored_app=AZURE_APP)
+
+
+def sealed_v2_vector(name, what, *, seal_place, open_place=None, open_format=2, plaintext, nonce_label):
+    open_place = seal_place if open_place is None else open_place
+    sealed = seal(DATA_KEY, fixed(nonce_label, NONCE_BYTES), plaintext, sealed_field_aad_v2(VAULT, GENERATION, seal_place))
+    if open_format == 2:
+        aad = sealed_field_aad_v2(VAULT, GENERATION, open_place)
+        place_fields = [("scope_key", open_place["scope_key"]), ("binding", open_place["binding"])]
+    else:
+        aad = sealed_field_aad(VAULT, GENERATION, open_place)
+        place_fields = [("client_id", open_place["client_id"]), ("token_endpoint", open_place["token_endpoint"])]
+    result = open_sealed(DATA_KEY, sealed, aad)
+    good = name.startswith("good_")
+    assert (result == plaintext) if good else (result is None), name
+    fields = [("kind", "sealed-field"), ("format", open_format), ("data_key", DATA_KEY), ("generation", GENERATION),
+              ("vault", VAULT), ("table", open_place["table"]), ("column", open_place["column"]),
+              ("row", open_place["row"]), ("app", open_place["app"])] + place_fields
+    fields += [("aad", aad), ("sealed", sealed)]
+    fields += [("plaintext", plaintext)] if good else [("reject_at", "open")]
+    emit(name, what, fields)
+
+
+def sealed_v2_vectors():
+    binding = app_binding(DATA_KEY, VAULT, GENERATION, AZURE_APP)
+    secret_place = dict(SECRET_PLACE, scope_key="", binding=binding)
+    token_place = dict(secret_place, table="access_token", column="token", row="a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+                       scope_key="https://storage.azure.com/.default")
+    sealed_v2_vector("good_sealed_v2_client_secret", "format 2: app.client_secret under the app's binding",
+                     seal_place=secret_place, plaintext=b"v2-client-secret", nonce_label="nonce v2 secret")
+    sealed_v2_vector("good_sealed_v2_access_token_scope", "format 2: an access token under its scope key",
+                     seal_place=token_place, plaintext=b"eyJ0eXAi.v2-access-token", nonce_label="nonce v2 token")
+    sealed_v2_vector("fail_sealed_v2_scope_key_relabelled", "format 2: an access token's scope_key relabelled as another resource",
+                     seal_place=token_place, open_place=dict(token_place, scope_key="https://graph.microsoft.com/.default"),
+                     plaintext=b"eyJ0eXAi.v2-access-token", nonce_label="nonce v2 token")
+    sealed_v2_vector("fail_sealed_v2_other_binding", "format 2: the app's binding column replaced (another app's, or an older one)",
+                     seal_place=secret_place, open_place=dict(secret_place, binding=flip(binding, 0)),
+                     plaintext=b"v2-client-secret", nonce_label="nonce v2 secret")
+    sealed_v2_vector("fail_sealed_v2_opened_as_v1", "format 2 ciphertext in a file that claims format 1 (no downgrade)",
+                     seal_place=secret_place, open_format=1, plaintext=b"v2-client-secret", nonce_label="nonce v2 secret")
+
+
 def passphrase_vector(name, what, *, passphrase=PASSPHRASE, salt=SALT, ops=TEST_OPS, mem=TEST_MEM,
                       wrap_kek=None, wrap_detail=None, wrap_vault=VAULT, wrap_generation=GENERATION,
                       wrap_slot=SLOT_ID, wrapped_plaintext=DATA_KEY, open_passphrase=None,
@@ -598,6 +769,8 @@ def non_canonical(body):
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else OUT_DIR
     sealed_vectors()
+    sealed_v2_vectors()
+    binding_vectors()
     passphrase_vectors()
     keyfile_vectors()
 

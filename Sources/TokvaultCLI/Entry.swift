@@ -24,6 +24,7 @@ public enum Entry {
         // which could be key material; a crash must end the process silently instead.
         for sig in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT] { signal(sig, SIG_DFL) }
         VaultLock.waitingNotice = { Diagnostics.note($0) }
+        Vault.upgradeNotice = { Diagnostics.note($0) }
     }
 
     /// Runs one command line; returns the exit code.

@@ -46,11 +46,18 @@ struct ExportSelection: ParsableArguments {
         if selected.contains(where: \.field.isSecret) {
             // Under the vault lock, and the app read again: a rotate-key that ran while the token
             // was obtained (or waited for) re-sealed the secret under a key `app` predates.
+            try vault.upgradeIfNeeded(material)
             try vault.holdLock(exclusive: false)
             defer { vault.releaseLock() }
             let current = try vault.reread(app)
             let key = try vault.unlock(material)
             secrets = (try vault.clientSecret(of: current, key: key), try vault.refreshToken(of: current, key: key))
+        }
+        if token == nil && !selected.contains(where: \.field.isSecret) {
+            // Only public fields (client id, token endpoint, tenant): still proven with the key,
+            // since a script sends its secrets where they point.
+            let key = try vault.unlock(material)
+            try vault.verifyBinding(try vault.reread(app), key: key)
         }
         var variables: [ExportVariable] = []
         for (field, variable) in selected {

@@ -98,6 +98,7 @@ struct VaultOptions: ParsableArguments {
     /// ends, so no rotation can slip in between unlocking and sealing), then the key.
     func unlockForWriting(_ vault: Vault) throws -> DataKey {
         let material = try material(for: vault)
+        try vault.upgradeIfNeeded(material)
         try vault.holdLock(exclusive: false)
         return try vault.unlock(material)
     }

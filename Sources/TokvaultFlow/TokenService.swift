@@ -22,6 +22,8 @@ public struct TokenService: Sendable {
 
     /// A token valid for at least `minValid` seconds (or a fresh one when `force`).
     public func accessToken(appName: String, scope: String?, minValid: Int64, force: Bool, material: UnlockMaterial) async throws -> Result {
+        // A format 1 vault is upgraded before anything is read or locked (rows read before are not bound).
+        try vault.upgradeIfNeeded(material)
         let (app, _, tokens) = try vault.appState(named: appName)
         let scopeKey = Self.scopeKey(scope, app: app)
         let seen = tokens.first { $0.scopeKey == scopeKey }
@@ -160,6 +162,7 @@ extension Vault {
     public func credential(of app: App, key: DataKey) throws -> TokenClient.Credential {
         switch app.clientAuth {
         case .none:
+            try verifyBinding(app, key: key)
             return .none
         case .privateKeyJWT:
             guard let privateKey = try privateKey(of: app, key: key) else { throw TokenClient.missingSecret(app) }

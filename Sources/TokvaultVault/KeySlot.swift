@@ -204,7 +204,7 @@ public struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, Id
     }
 
     /// The data key, or nil when the secret is wrong or the slot damaged (AEAD can't tell which).
-    func unwrap(with kek: SecureBytes, vaultID: String) -> DataKey? {
+    func unwrap(with kek: SecureBytes, vaultID: String, formatVersion: Int = Vault.formatVersion) -> DataKey? {
         let sealed = [UInt8](wrappedKey)
         guard sealed.first == SealedField.version else { return nil }
         let aad = Self.associatedData(
@@ -212,7 +212,7 @@ public struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, Id
         guard let key = Sodium.aeadOpen(key: kek, sealed: sealed.dropFirst(), aad: aad), key.count == Sodium.keyBytes else {
             return nil
         }
-        return DataKey(bytes: key, generation: keyGeneration, vaultID: vaultID)
+        return DataKey(bytes: key, generation: keyGeneration, vaultID: vaultID, formatVersion: formatVersion)
     }
 
     /// The key-encryption key for a passphrase slot, with the stored parameters capped.

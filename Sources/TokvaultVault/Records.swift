@@ -70,6 +70,8 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
     /// The certificate's RSA private key, sealed (DER).
     public var privateKey: Data? = nil
     public var assertionAlg: AssertionAlgorithm? = nil
+    /// Format 2: the MAC of the columns above that steer secrets and sign-ins (`AppBinding`).
+    public var binding: Data? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, name, provider, tenant, cloud, scope, flow, issuer
@@ -86,6 +88,7 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
         case certificate
         case privateKey = "private_key"
         case assertionAlg = "assertion_alg"
+        case binding
     }
 
     public var flowKind: Flow { Flow(rawValue: flow) ?? .authorizationCode }
@@ -104,9 +107,14 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
     public var isPublicClient: Bool { clientAuth == .none }
     public var hasClientSecret: Bool { clientSecret != nil }
 
-    /// Where this app's client secret lives, for its AAD.
-    func place(table: String, column: String, row: String) -> SealedFieldPlace {
-        SealedFieldPlace(table: table, column: column, row: row, app: id, clientID: clientID, tokenEndpoint: tokenEndpoint)
+    /// Where a sealed field of this app lives, for its AAD.
+    func place(table: String, column: String, row: String, scopeKey: String = "") -> SealedFieldPlace {
+        SealedFieldPlace(table: table, column: column, row: row, app: id, clientID: clientID, tokenEndpoint: tokenEndpoint,
+                         binding: binding.map { [UInt8]($0) } ?? [], scopeKey: scopeKey)
+    }
+
+    func accessTokenPlace(_ record: AccessToken) -> SealedFieldPlace {
+        place(table: "access_token", column: "token", row: record.id, scopeKey: record.scopeKey)
     }
 
     var clientSecretPlace: SealedFieldPlace { place(table: "app", column: "client_secret", row: id) }
@@ -201,6 +209,8 @@ extension App {
             privateKey = row["private_key"]
             assertionAlg = (row["assertion_alg"] as String?).flatMap(AssertionAlgorithm.init(rawValue:))
         }
+        // Migration 0004.
+        if row.hasColumn("binding") { binding = row["binding"] }
     }
 }
 

@@ -1,14 +1,25 @@
-/// The unlocked data key of one vault, at one key generation.
+/// The unlocked data key of one vault, at one key generation and format version.
 public final class DataKey: @unchecked Sendable, CustomStringConvertible, CustomReflectable {
     let bytes: SecureBytes
     public let generation: Int64
     public let vaultID: String
+    /// `vault.format_version` the key was unlocked at: which AAD (§5.2) it seals and opens with.
+    public let formatVersion: Int
+    /// The key of the app-binding MACs (format 2), derived once per unlock.
+    let bindingKey: SecureBytes
 
-    init(bytes: SecureBytes, generation: Int64, vaultID: String) {
+    init(bytes: SecureBytes, generation: Int64, vaultID: String, formatVersion: Int = Vault.formatVersion) {
         precondition(bytes.count == Sodium.keyBytes)
         self.bytes = bytes
         self.generation = generation
         self.vaultID = vaultID
+        self.formatVersion = formatVersion
+        self.bindingKey = Sodium.keyedHash(key: bytes, message: Array(AppBinding.keyLabel.utf8), length: 32)
+    }
+
+    /// The same key at another format version (the upgrade of §6 re-seals from one to the other).
+    func atFormat(_ version: Int) -> DataKey {
+        DataKey(bytes: bytes, generation: generation, vaultID: vaultID, formatVersion: version)
     }
 
     public var description: String { "<redacted>" }
@@ -16,23 +27,32 @@ public final class DataKey: @unchecked Sendable, CustomStringConvertible, Custom
 }
 
 /// Where a sealed value lives and where its plaintext may be sent. All of it goes into the
-/// associated data, so a ciphertext moved to another row/column, or an app whose client id
-/// or token endpoint was edited in the file, fails to open.
+/// associated data, so a ciphertext moved to another row/column, or an app whose binding
+/// (format 2; client id and token endpoint in format 1) was edited in the file, fails to open.
 public struct SealedFieldPlace: Sendable, Equatable {
     public var table: String
     public var column: String
     public var row: String
     public var app: String
+    /// Format 1 only.
     public var clientID: String
+    /// Format 1 only.
     public var tokenEndpoint: String
+    /// Format 2: the owning app's `binding` MAC.
+    public var binding: [UInt8]
+    /// Format 2: the access token's `scope_key` (`''` for every other field).
+    public var scopeKey: String
 
-    public init(table: String, column: String, row: String, app: String, clientID: String, tokenEndpoint: String) {
+    public init(table: String, column: String, row: String, app: String, clientID: String, tokenEndpoint: String,
+                binding: [UInt8] = [], scopeKey: String = "") {
         self.table = table
         self.column = column
         self.row = row
         self.app = app
         self.clientID = clientID
         self.tokenEndpoint = tokenEndpoint
+        self.binding = binding
+        self.scopeKey = scopeKey
     }
 }
 
@@ -55,8 +75,23 @@ public enum AssociatedData {
 public enum SealedField {
     public static let version: UInt8 = 1
 
-    public static func associatedData(vaultID: String, generation: Int64, place: SealedFieldPlace) -> [UInt8] {
-        AssociatedData.encode([
+    /// The sealed-field AAD of vault format `format` (docs/vault-format.md §5.2).
+    public static func associatedData(vaultID: String, generation: Int64, place: SealedFieldPlace, format: Int = 1) -> [UInt8] {
+        if format >= 2 {
+            return AssociatedData.encode([
+                ("tokvault", "sealed-field"),
+                ("version", "2"),
+                ("generation", String(generation)),
+                ("vault", vaultID),
+                ("table", place.table),
+                ("column", place.column),
+                ("row", place.row),
+                ("app", place.app),
+                ("scope_key", place.scopeKey),
+                ("binding", Sodium.hex(place.binding)),
+            ])
+        }
+        return AssociatedData.encode([
             ("tokvault", "sealed-field"),
             ("version", String(version)),
             ("generation", String(generation)),
@@ -71,7 +106,7 @@ public enum SealedField {
     }
 
     public static func seal(_ plaintext: SecureBytes, key: DataKey, place: SealedFieldPlace) -> [UInt8] {
-        let aad = associatedData(vaultID: key.vaultID, generation: key.generation, place: place)
+        let aad = associatedData(vaultID: key.vaultID, generation: key.generation, place: place, format: key.formatVersion)
         let body = plaintext.withUnsafeBytes { Sodium.aeadSeal(key: key.bytes, plaintext: $0, aad: aad) }
         return [version] + body
     }
@@ -81,7 +116,7 @@ public enum SealedField {
         guard let first = sealed.first, first == version else {
             throw VaultError.tampered(what)
         }
-        let aad = associatedData(vaultID: key.vaultID, generation: key.generation, place: place)
+        let aad = associatedData(vaultID: key.vaultID, generation: key.generation, place: place, format: key.formatVersion)
         guard let plaintext = Sodium.aeadOpen(key: key.bytes, sealed: sealed.dropFirst(), aad: aad) else {
             throw VaultError.tampered(what)
         }

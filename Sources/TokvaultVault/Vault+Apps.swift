@@ -2,19 +2,18 @@ import Foundation
 import GRDB
 
 extension Vault {
-    /// Adds an app; `clientSecret` or the certificate's `privateKey` (DER) is sealed with `key`
-    /// in the same transaction.
-    public func addApp(_ app: App, clientSecret: SecureBytes?, privateKey: SecureBytes? = nil, key: DataKey?) throws {
+    /// Adds an app, bound (format 2) with `key`; `clientSecret` or the certificate's
+    /// `privateKey` (DER) is sealed with it in the same transaction.
+    public func addApp(_ app: App, clientSecret: SecureBytes?, privateKey: SecureBytes? = nil, key: DataKey) throws {
         var app = app
-        let sealing = clientSecret != nil || privateKey != nil
-        if sealing && key == nil { preconditionFailure("sealing needs an unlocked key") }
-        if let clientSecret, let key {
+        if key.formatVersion >= 2 { app.binding = Data(AppBinding.mac(of: app, key: key)) }
+        if let clientSecret {
             app.clientSecret = Data(SealedField.seal(clientSecret, key: key, place: app.clientSecretPlace))
         }
-        if let privateKey, let key {
+        if let privateKey {
             app.privateKey = Data(SealedField.seal(privateKey, key: key, place: app.privateKeyPlace))
         }
-        try sealingWrite(key: sealing ? key : nil) { db in
+        try sealingWrite(key: key) { db in
             if try App.filter(Column("name") == app.name).fetchCount(db) > 0 {
                 throw VaultError.failure(
                     "an app named \"\(app.name)\" already exists",
@@ -50,63 +49,54 @@ extension Vault {
         public var droppedAccessTokens = false
     }
 
-    /// Whether changing `original` into `updated` (plus `changes`) needs the data key.
-    public func updateNeedsKey(original: App, updated: App, changes: AppChanges) throws -> Bool {
-        if changes.newClientSecret != nil || changes.newPrivateKey != nil || changes.refreshToken != nil { return true }
-        let bindingMoved = original.clientID != updated.clientID || original.tokenEndpoint != updated.tokenEndpoint
-        return bindingMoved && (original.clientSecret != nil || original.privateKey != nil) && !changes.makePublic
-    }
-
-    /// Applies an edited app. Sealed fields whose AAD names the client id or token endpoint
-    /// are re-sealed (the client secret) or dropped (tokens issued to the old client/endpoint).
+    /// Applies an edited app. The original's binding is checked first (an edit made in the file
+    /// is never sealed as if the user had made it); the new columns are bound, and every sealed
+    /// field the app keeps is re-sealed under the new binding. Tokens issued to the old client,
+    /// endpoint or flow are dropped, never sent elsewhere.
     @discardableResult
-    public func updateApp(original: App, updated: App, changes: AppChanges, key: DataKey?) throws -> UpdateReport {
+    public func updateApp(original: App, updated: App, changes: AppChanges, key: DataKey) throws -> UpdateReport {
         var app = updated
         app.id = original.id
         app.createdAt = original.createdAt
         app.updatedAt = Clock.now()
         var report = UpdateReport()
         let bindingMoved = original.clientID != app.clientID || original.tokenEndpoint != app.tokenEndpoint
-        let needsKey = try updateNeedsKey(original: original, updated: app, changes: changes)
-        if needsKey && key == nil { preconditionFailure("sealing needs an unlocked key") }
 
-        try sealingWrite(key: needsKey ? key : nil) { db in
+        try sealingWrite(key: key) { db in
             guard let current = try App.fetchOne(db, key: original.id), current == original else {
                 throw VaultError.failure("app \"\(original.name)\" changed while this command ran; nothing was changed", hint: "run the command again")
             }
+            try verifyBinding(original, key: key)
             if app.name != original.name, try App.filter(Column("name") == app.name).fetchCount(db) > 0 {
                 throw VaultError.failure("an app named \"\(app.name)\" already exists")
             }
-            // Client credential: at most one of a secret and a certificate key.
+            // Client credential: at most one of a secret and a certificate key. `keptSecret` and
+            // `keptKey` are re-sealed under the new binding below.
+            var newSecret: SecureBytes?
+            var newKey: SecureBytes?
+            var keepSecret = original.clientSecret != nil
+            var keepKey = original.privateKey != nil
             if changes.makePublic {
-                app.clientSecret = nil
                 app.clientAuth = .none
                 Self.dropCertificate(&app)
-            } else if let secret = changes.newClientSecret, let key {
+                (keepSecret, keepKey) = (false, false)
+            } else if let secret = changes.newClientSecret {
                 if app.clientAuth == .none || app.clientAuth == .privateKeyJWT { app.clientAuth = app.provider == .azure ? .post : .basic }
-                app.clientSecret = Data(SealedField.seal(secret, key: key, place: app.clientSecretPlace))
                 Self.dropCertificate(&app)
-                report.resealed += 1
-            } else if let privateKey = changes.newPrivateKey, let key {
+                newSecret = secret
+                (keepSecret, keepKey) = (false, false)
+            } else if let privateKey = changes.newPrivateKey {
                 precondition(app.certificate != nil && app.assertionAlg != nil, "a certificate key needs its certificate")
                 app.clientAuth = .privateKeyJWT
-                app.privateKey = Data(SealedField.seal(privateKey, key: key, place: app.privateKeyPlace))
-                app.clientSecret = nil
-                report.resealed += 1
-            } else if bindingMoved, let key {
-                if let sealed = original.clientSecret {
-                    let secret = try SealedField.open(
-                        [UInt8](sealed), key: key, place: original.clientSecretPlace, what: "app \"\(original.name)\" client_secret")
-                    app.clientSecret = Data(SealedField.seal(secret, key: key, place: app.clientSecretPlace))
-                    report.resealed += 1
-                }
-                if let sealed = original.privateKey {
-                    let privateKey = try SealedField.open(
-                        [UInt8](sealed), key: key, place: original.privateKeyPlace, what: "app \"\(original.name)\" private_key")
-                    app.privateKey = Data(SealedField.seal(privateKey, key: key, place: app.privateKeyPlace))
-                    report.resealed += 1
-                }
+                newKey = privateKey
+                (keepSecret, keepKey) = (false, false)
             }
+            let keptSecret = try keepSecret ? original.clientSecret.map {
+                try SealedField.open([UInt8]($0), key: key, place: original.clientSecretPlace, what: "app \"\(original.name)\" client_secret")
+            } : nil
+            let keptKey = try keepKey ? original.privateKey.map {
+                try SealedField.open([UInt8]($0), key: key, place: original.privateKeyPlace, what: "app \"\(original.name)\" private_key")
+            } : nil
             // Tokens were issued to the old client at the old endpoint: never send them elsewhere.
             // Tokens of a user's sign-in must not be served as the app's own, nor the reverse.
             let flowChanged = original.flow != app.flow
@@ -118,8 +108,23 @@ extension Vault {
                 report.droppedAccessTokens = try AccessToken
                     .filter(Column("app_id") == app.id && Column("scope_key") == "").deleteAll(db) > 0
             }
+            if key.formatVersion >= 2 { app.binding = Data(AppBinding.mac(of: app, key: key)) }
+            app.clientSecret = (newSecret ?? keptSecret).map { Data(SealedField.seal($0, key: key, place: app.clientSecretPlace)) }
+            app.privateKey = (newKey ?? keptKey).map { Data(SealedField.seal($0, key: key, place: app.privateKeyPlace)) }
+            report.resealed += (newSecret ?? keptSecret ?? newKey ?? keptKey) == nil ? 0 : 1
+            // The tokens the app keeps are sealed under its binding too.
+            if app.binding != original.binding {
+                for cell in try Self.sealedCells(db, appID: app.id) where cell.table != "app" {
+                    let plaintext = try SealedField.open(cell.sealed, key: key, place: cell.place, what: cell.what)
+                    var moved = cell
+                    moved.app = app
+                    try db.execute(sql: "UPDATE \(cell.table) SET \(cell.column) = ? WHERE id = ?",
+                                   arguments: [Data(SealedField.seal(plaintext, key: key, place: moved.place)), cell.row])
+                    report.resealed += 1
+                }
+            }
             try app.update(db)
-            if let refreshToken = changes.refreshToken, let key {
+            if let refreshToken = changes.refreshToken {
                 try Self.storeRefreshToken(db, refreshToken, app: app, key: key)
                 report.resealed += 1
             }

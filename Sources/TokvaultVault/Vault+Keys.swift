@@ -109,7 +109,8 @@ extension Vault {
             throw VaultError.failure("rotate-key would leave no key slot", hint: "supply at least one slot's secret")
         }
 
-        let newKey = DataKey(bytes: .random(count: Sodium.keyBytes), generation: oldKey.generation + 1, vaultID: vaultID)
+        let newKey = DataKey(bytes: .random(count: Sodium.keyBytes), generation: oldKey.generation + 1, vaultID: vaultID,
+                             formatVersion: oldKey.formatVersion)
         var newSlots: [KeySlot] = coveredKeyFiles.map { KeySlot.keyFile($0, dataKey: newKey) }
         if let (passphrase, parameters) = coveredPassphrase {
             newSlots.insert(try KeySlot.passphrase(passphrase, dataKey: newKey, parameters: parameters), at: 0)
@@ -121,9 +122,14 @@ extension Vault {
                 guard var row = try VaultRow.fetchOne(db), row.keyGeneration == oldKey.generation else {
                     throw VaultError.failure("the vault key changed while rotate-key ran; nothing was changed", hint: "run it again")
                 }
-                for cell in try Self.sealedCells(db) {
+                // Bindings are checked under the old key before the new one vouches for them.
+                let cells = try Self.sealedCells(db)
+                let rebound = try Self.rebind(db, from: oldKey, to: newKey, verify: { try self.verifyBinding($0, key: oldKey) })
+                for cell in cells {
                     let plaintext = try SealedField.open(cell.sealed, key: oldKey, place: cell.place, what: cell.what)
-                    let sealed = SealedField.seal(plaintext, key: newKey, place: cell.place)
+                    var moved = cell
+                    moved.app = rebound[cell.app.id] ?? cell.app
+                    let sealed = SealedField.seal(plaintext, key: newKey, place: moved.place)
                     try db.execute(
                         sql: "UPDATE \(cell.table) SET \(cell.column) = ? WHERE id = ?",
                         arguments: [Data(sealed), cell.row])
@@ -142,5 +148,23 @@ extension Vault {
                 newGeneration: newKey.generation, resealed: resealed,
                 keptSlots: newSlots.map(\.label), droppedSlots: uncovered.map(\.label))
         }
+    }
+}
+
+extension Vault {
+    /// Binds every app anew under `newKey` (format 2), after `verify` accepted its current
+    /// binding; returns the apps as rebound, by id. The sealed fields still name the old
+    /// bindings: the caller re-seals them.
+    static func rebind(_ db: Database, from oldKey: DataKey, to newKey: DataKey, verify: (App) throws -> Void) throws -> [String: App] {
+        var rebound: [String: App] = [:]
+        for var app in try App.fetchAll(db, sql: "SELECT * FROM app") {
+            try verify(app)
+            if newKey.formatVersion >= 2 {
+                app.binding = Data(AppBinding.mac(of: app, key: newKey))
+                try db.execute(sql: "UPDATE app SET binding = ? WHERE id = ?", arguments: [app.binding, app.id])
+            }
+            rebound[app.id] = app
+        }
+        return rebound
     }
 }

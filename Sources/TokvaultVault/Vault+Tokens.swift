@@ -57,7 +57,9 @@ extension Vault {
     /// refresh token the server did not rotate is kept.
     public func storeTokens(_ tokens: TokenSet, for app: App, scopeKey: String = "", key: DataKey, action: String = "tokens") throws {
         try sealingWrite(key: key) { db in
-            guard let current = try App.fetchOne(db, key: app.id),
+            // The tokens go under the binding they were obtained with (format 2), or the client and
+            // endpoint (format 1): an app edited meanwhile does not get them.
+            guard let current = try App.fetchOne(db, key: app.id), current.binding == app.binding,
                   current.clientID == app.clientID, current.tokenEndpoint == app.tokenEndpoint else {
                 throw VaultError.failure("app \"\(app.name)\" was changed or removed while this command ran; the tokens were not stored")
             }
@@ -65,8 +67,7 @@ extension Vault {
             var access = try AccessToken.filter(Column("app_id") == app.id && Column("scope_key") == scopeKey).fetchOne(db)
                 ?? AccessToken(id: UUID().uuidString.lowercased(), appID: app.id, scopeKey: scopeKey, token: Data(),
                                tokenType: tokens.tokenType, grantedScope: nil, expiresAt: 0, obtainedAt: now)
-            access.token = Data(SealedField.seal(
-                tokens.accessToken, key: key, place: app.place(table: "access_token", column: "token", row: access.id)))
+            access.token = Data(SealedField.seal(tokens.accessToken, key: key, place: app.accessTokenPlace(access)))
             access.tokenType = tokens.tokenType
             access.grantedScope = tokens.grantedScope
             access.expiresAt = tokens.expiresAt
@@ -98,17 +99,14 @@ extension Vault {
 
     /// Opens an access token record already read (no second query on the cache-hit path).
     public func openAccessToken(_ record: AccessToken, of app: App, key: DataKey) throws -> SecureBytes {
-        try SealedField.open(
-            [UInt8](record.token), key: key, place: app.place(table: "access_token", column: "token", row: record.id),
-            what: "app \"\(app.name)\" access_token")
+        try verifyBinding(app, key: key)
+        return try SealedField.open([UInt8](record.token), key: key, place: app.accessTokenPlace(record),
+                                    what: "app \"\(app.name)\" access_token")
     }
 
     /// Opens the cached access token for `scopeKey`; nil when none is stored.
     public func accessToken(of app: App, scopeKey: String = "", key: DataKey) throws -> (token: SecureBytes, record: AccessToken)? {
         guard let record = try accessTokens(appID: app.id).first(where: { $0.scopeKey == scopeKey }) else { return nil }
-        let token = try SealedField.open(
-            [UInt8](record.token), key: key, place: app.place(table: "access_token", column: "token", row: record.id),
-            what: "app \"\(app.name)\" access_token")
-        return (token, record)
+        return (try openAccessToken(record, of: app, key: key), record)
     }
 }

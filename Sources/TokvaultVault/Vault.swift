@@ -5,7 +5,9 @@ import GRDBSQLite
 /// One vault file. Owns the database connection, runs the migrations, and offers named
 /// transactional operations; nothing outside this module writes SQL.
 public final class Vault: @unchecked Sendable {
-    public static let formatVersion = 1
+    /// The format this build writes (docs/vault-format.md). Format 1 vaults are upgraded by the
+    /// first unlock (`upgradeFormat`).
+    public static let formatVersion = 2
     /// `PRAGMA application_id` of every vault ("tkvt").
     public static let applicationID: Int32 = 0x746B_7674
 
@@ -14,9 +16,16 @@ public final class Vault: @unchecked Sendable {
     let lock: VaultLock
     /// The file this connection opened: a `restore` swaps another file in under the same name.
     private let identity: (dev: UInt64, ino: UInt64)?
+    let readOnly: Bool
+    /// `vault.format_version` as last read (at open, and after an upgrade by this process).
+    /// Rows read while it was 1 are not bound: after an upgrade they must be read again.
+    public internal(set) var format: Int = Vault.formatVersion
+    /// Told what an upgrade of the format sealed (the CLI prints it on stderr).
+    nonisolated(unsafe) public static var upgradeNotice: ((String) -> Void)?
 
-    private init(path: String, dbQueue: DatabaseQueue) {
+    private init(path: String, dbQueue: DatabaseQueue, readOnly: Bool = false) {
         self.path = path
+        self.readOnly = readOnly
         self.dbQueue = dbQueue
         self.lock = VaultLock(vaultPath: path)
         self.identity = Self.fileIdentity(path)
@@ -68,6 +77,9 @@ public final class Vault: @unchecked Sendable {
         return migrator
     }
 
+    /// The migration that adds `app.binding` (format 2).
+    static let bindingMigration = "0004_add_app_binding"
+
     /// Identifiers of the migrations this build knows, oldest first.
     public static var knownMigrations: [String] { embeddedMigrations.map(\.identifier) }
 
@@ -80,7 +92,7 @@ public final class Vault: @unchecked Sendable {
         let path = canonical(requested)
         return try mapDatabaseErrors(path: path) {
             let dbQueue = try DatabaseQueue(path: path, configuration: configuration(readOnly: readOnly))
-            let vault = Vault(path: path, dbQueue: dbQueue)
+            let vault = Vault(path: path, dbQueue: dbQueue, readOnly: readOnly)
             try vault.checkIdentity(readOnly: readOnly)
             return vault
         }
@@ -101,6 +113,11 @@ public final class Vault: @unchecked Sendable {
                        (SELECT format_version FROM vault WHERE singleton = 1)
                 """)
             let applied = (identity?[0] as String?)?.split(separator: " ").map(String.init) ?? []
+            // Before anything else is read or any migration writes: the schema must be exactly
+            // what the applied migrations make (a newer tokvault's is refused below instead).
+            if Set(applied).isSubset(of: Self.knownMigrations) {
+                try VaultSchema.check(db, applied: applied.count, path: path)
+            }
             return (appID, applied, identity?[1])
         }
         guard appID == Self.applicationID else {
@@ -117,6 +134,12 @@ public final class Vault: @unchecked Sendable {
                 "vault \(path) was written by a newer tokvault (schema \(unknown.sorted().last ?? "format \(formatVersion)"))",
                 hint: "upgrade tokvault; this version knows migrations up to \(known.last ?? "none")")
         }
+        // Format 2 needs the binding column of migration 0004; a vault claiming it without is not one we wrote.
+        if formatVersion < 1 || (formatVersion >= 2 && !applied.contains(Self.bindingMigration)) {
+            throw VaultError.damaged("vault \(path) is damaged: format \(formatVersion) does not match its schema",
+                                     hint: "restore it from a backup with `tokvault restore FILE`")
+        }
+        format = formatVersion
         if applied.count < known.count && !readOnly {
             try Self.migrator.migrate(dbQueue)
         }
@@ -155,7 +178,7 @@ public final class Vault: @unchecked Sendable {
                 slots.append(KeySlot.keyFile(keyFile, dataKey: dataKey))
             }
             try dbQueue.write { db in
-                try VaultRow(vaultId: vaultID, formatVersion: formatVersion, keyGeneration: 1, createdAt: Clock.now()).insert(db)
+                try VaultRow(vaultId: vaultID, formatVersion: Self.formatVersion, keyGeneration: 1, createdAt: Clock.now()).insert(db)
                 for slot in slots { try slot.insert(db) }
                 try Self.record(db, "init", detail: slots.map(\.label).joined(separator: ", "))
             }
@@ -220,6 +243,11 @@ public final class Vault: @unchecked Sendable {
                     guard let row, row.keyGeneration == key.generation, row.vaultId == key.vaultID else {
                         throw VaultError.failure(
                             "the vault key was rotated while this command ran; nothing was changed",
+                            hint: "run the command again")
+                    }
+                    guard row.formatVersion == key.formatVersion else {
+                        throw VaultError.failure(
+                            "the vault was upgraded to format \(row.formatVersion) while this command ran; nothing was changed",
                             hint: "run the command again")
                     }
                 }
@@ -353,8 +381,19 @@ public final class Vault: @unchecked Sendable {
 
     // MARK: - Unlocking
 
-    /// Opens a key slot with the given material and returns the data key.
+    /// Opens a key slot with the given material and returns the data key. A format 1 vault is
+    /// upgraded first (§6) unless this process holds the vault lock (a shared lock cannot be
+    /// turned into the exclusive one safely): rows read before an upgrade must be read again
+    /// (`format` tells).
     public func unlock(_ material: UnlockMaterial) throws -> DataKey {
+        let key = try unlockSlot(material)
+        if key.formatVersion < Self.formatVersion && !readOnly && lock.held == nil {
+            return try upgradeFormat(from: key, material: material)
+        }
+        return key
+    }
+
+    func unlockSlot(_ material: UnlockMaterial) throws -> DataKey {
         let (row, slots) = try read { db in
             (try VaultRow.fetchOne(db, sql: "SELECT * FROM vault WHERE singleton = 1"),
              try KeySlot.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY created_at, id"))
@@ -368,7 +407,8 @@ public final class Vault: @unchecked Sendable {
                     hint: "it was never added, or its slot was removed; `tokvault doctor` lists the key slots")
                 continue
             }
-            if let key = slot.unwrap(with: keyFile.keyEncryptionKey, vaultID: row.vaultId), slot.keyGeneration == row.keyGeneration {
+            if let key = slot.unwrap(with: keyFile.keyEncryptionKey, vaultID: row.vaultId, formatVersion: row.formatVersion),
+               slot.keyGeneration == row.keyGeneration {
                 return key
             }
             failure = VaultError.unlock("key file \(keyPath) does not open vault \(path): damaged key slot")
@@ -379,7 +419,8 @@ public final class Vault: @unchecked Sendable {
                     "vault \(path) has no passphrase slot", hint: "unlock it with --key-file or TOKVAULT_KEY_FILE")
             }
             if let kek = try slot.passphraseKEK(passphrase, path: path),
-               let key = slot.unwrap(with: kek, vaultID: row.vaultId), slot.keyGeneration == row.keyGeneration {
+               let key = slot.unwrap(with: kek, vaultID: row.vaultId, formatVersion: row.formatVersion),
+               slot.keyGeneration == row.keyGeneration {
                 return key
             }
             throw VaultError.unlock("wrong passphrase for vault \(path) (or a damaged key slot)")
@@ -389,18 +430,36 @@ public final class Vault: @unchecked Sendable {
 
     // MARK: - Sealed fields
 
+    /// Proves with the data key that the columns of `app` which steer its secrets and sign-in
+    /// are the ones that were sealed (`AppBinding`). Every accessor that opens a secret of an
+    /// app calls it first; commands that send nothing secret (a public client's sign-in) call it
+    /// before they print, open or send anything. A format 1 vault has no binding yet.
+    public func verifyBinding(_ app: App, key: DataKey) throws {
+        guard key.formatVersion >= 2 else { return }
+        guard AppBinding.holds(for: app, key: key) else {
+            throw VaultError.damaged(
+                "app \"\(AppSpec.printable(app.name))\" failed authentication: the file was modified (a column that decides "
+                    + "where its secrets or sign-in go — name, endpoints, client id, redirect URI, scope, flow, client "
+                    + "authentication, issuer or certificate — is not the one that was sealed)",
+                hint: "restore the vault from a backup (tokvault restore FILE); nothing was sent anywhere")
+        }
+    }
+
     public func clientSecret(of app: App, key: DataKey) throws -> SecureBytes? {
+        try verifyBinding(app, key: key)
         guard let sealed = app.clientSecret else { return nil }
         return try SealedField.open([UInt8](sealed), key: key, place: app.clientSecretPlace, what: "app \"\(app.name)\" client_secret")
     }
 
     /// The DER of the app's certificate key, for signing client assertions.
     public func privateKey(of app: App, key: DataKey) throws -> SecureBytes? {
+        try verifyBinding(app, key: key)
         guard let sealed = app.privateKey else { return nil }
         return try SealedField.open([UInt8](sealed), key: key, place: app.privateKeyPlace, what: "app \"\(app.name)\" private_key")
     }
 
     public func refreshToken(of app: App, key: DataKey) throws -> SecureBytes? {
+        try verifyBinding(app, key: key)
         guard let session = try session(appID: app.id), let sealed = session.refreshToken else { return nil }
         return try SealedField.open(
             [UInt8](sealed), key: key, place: app.place(table: "session", column: "refresh_token", row: session.id),
@@ -414,7 +473,8 @@ public final class Vault: @unchecked Sendable {
         var row: String
         var app: App
         var sealed: [UInt8]
-        var place: SealedFieldPlace { app.place(table: table, column: column, row: row) }
+        var scopeKey = ""
+        var place: SealedFieldPlace { app.place(table: table, column: column, row: row, scopeKey: scopeKey) }
         var what: String { "app \"\(app.name)\" \(table).\(column)" }
     }
 
@@ -445,23 +505,31 @@ public final class Vault: @unchecked Sendable {
         }
         for token in try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token" + filter, arguments: arguments) {
             guard let app = apps[token.appID] else { throw VaultError.damaged("access token \(token.id) belongs to no app") }
-            cells.append(SealedCell(table: "access_token", column: "token", row: token.id, app: app, sealed: [UInt8](token.token)))
+            cells.append(SealedCell(table: "access_token", column: "token", row: token.id, app: app, sealed: [UInt8](token.token),
+                                    scopeKey: token.scopeKey))
         }
         return cells
     }
 
-    /// Opens every sealed field; returns how many there are. Throws on the first that fails.
+    /// Checks every app's binding and opens every sealed field; returns how many fields there
+    /// are. Throws on the first that fails.
     public func verifyAllSealedFields(key: DataKey) throws -> Int {
-        let cells = try read { db in try Self.sealedCells(db) }
+        let (apps, cells) = try read { db in (try App.fetchAll(db, sql: "SELECT * FROM app"), try Self.sealedCells(db)) }
+        for app in apps { try verifyBinding(app, key: key) }
         for cell in cells {
             _ = try SealedField.open(cell.sealed, key: key, place: cell.place, what: cell.what)
         }
         return cells.count
     }
 
-    /// Opens every sealed field of one app; returns how many there are.
+    /// Checks the binding of one app (as stored now) and opens its sealed fields; returns how
+    /// many there are.
     public func verifySealedFields(of app: App, key: DataKey) throws -> Int {
-        let cells = try read { db in try Self.sealedCells(db, appID: app.id) }
+        let (current, cells) = try read { db in
+            (try App.fetchOne(db, sql: "SELECT * FROM app WHERE id = ?", arguments: [app.id]), try Self.sealedCells(db, appID: app.id))
+        }
+        guard let current else { throw Self.replaced(app.name) }
+        try verifyBinding(current, key: key)
         for cell in cells {
             _ = try SealedField.open(cell.sealed, key: key, place: cell.place, what: cell.what)
         }

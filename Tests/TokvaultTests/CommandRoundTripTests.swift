@@ -53,7 +53,9 @@ struct CommandRoundTripTests {
         let f = Fixture()
         let add = f.addApp("adme", secret: "s3cr3t-value")
         #expect(add.status == 0, "\(add)")
-        #expect(f.cli.run(["add-app", "cli", "--tenant", "common", "--client-id", Fixture.clientID, "--public"]).status == 0)
+        // Every app is bound to the data key, a public one too: add-app unlocks.
+        #expect(f.cli.run(["add-app", "cli", "--tenant", "common", "--client-id", Fixture.clientID, "--public"]).status == 4)
+        #expect(f.cli.run(["add-app", "cli", "--tenant", "common", "--client-id", Fixture.clientID, "--public", "--key-file", f.keyFile]).status == 0)
 
         let list = f.cli.run(["list"])
         #expect(list.status == 0)
@@ -117,11 +119,11 @@ struct CommandRoundTripTests {
         let f = Fixture()
         let generic = f.cli.run([
             "add-app", "okta", "--authorize-endpoint", "https://idp.example.com/oauth2/v1/authorize",
-            "--token-endpoint", "https://idp.example.com/oauth2/v1/token", "--client-id", "0oa1b2c3", "--public"])
+            "--token-endpoint", "https://idp.example.com/oauth2/v1/token", "--client-id", "0oa1b2c3", "--public", "--key-file", f.keyFile])
         #expect(generic.status == 0, "\(generic)")
-        let usgov = f.cli.run(["add-app", "gov", "--tenant", "t1", "--client-id", Fixture.clientID, "--cloud", "usgov", "--public"])
+        let usgov = f.cli.run(["add-app", "gov", "--tenant", "t1", "--client-id", Fixture.clientID, "--cloud", "usgov", "--public", "--key-file", f.keyFile])
         #expect(usgov.status == 0)
-        let china = f.cli.run(["add-app", "cn", "--tenant", "t1", "--client-id", Fixture.clientID, "--authority-host", "https://login.partner.microsoftonline.cn/", "--public"])
+        let china = f.cli.run(["add-app", "cn", "--tenant", "t1", "--client-id", Fixture.clientID, "--authority-host", "https://login.partner.microsoftonline.cn/", "--public", "--key-file", f.keyFile])
         #expect(china.status == 0, "\(china)")
         let apps = try #require(try JSONSerialization.jsonObject(with: Data(f.cli.run(["list", "--json"]).stdout.utf8)) as? [[String: Any]])
         let byName = Dictionary(uniqueKeysWithValues: apps.map { ($0["name"] as! String, $0) })
@@ -138,9 +140,14 @@ struct CommandRoundTripTests {
         #expect(f.cli.run(["set", "adme", "--refresh-token-file", rt, "--key-file", f.keyFile]).status == 0)
         #expect(f.cli.run(["show", "adme"]).stdout.contains("refresh token  present"))
 
-        // Scope change: public field only, no unlock needed (no unlock source is given here).
-        let scope = f.cli.run(["set", "adme", "--scope", "api://adme/.default offline_access"])
+        // Scope change: a bound column (format 2), so it needs the key to bind the app anew.
+        let scopeNoKey = f.cli.run(["set", "adme", "--scope", "api://adme/.default offline_access"])
+        #expect(scopeNoKey.status == 4, "binding needs the key: \(scopeNoKey)")
+        let scope = f.cli.run(["set", "adme", "--scope", "api://adme/.default offline_access", "--key-file", f.keyFile])
         #expect(scope.status == 0, "\(scope)")
+        #expect(f.cli.run(["show", "adme", "--verify", "--key-file", f.keyFile]).status == 0)
+        #expect(f.cli.run(["export", "adme", "--with-secrets", "--only", "refresh_token", "--key-file", f.keyFile]).stdout
+            .contains("imported-refresh-token"), "the refresh token was re-sealed under the new binding")
 
         // Client id change: secret re-sealed (needs the key), tokens dropped.
         let newID = "1b6a2f1e-1111-4c4c-9a9a-123456789abc"
@@ -163,11 +170,11 @@ struct CommandRoundTripTests {
         // New secret, rename, public.
         let newSecret = f.cli.run(["set", "adme", "--secret-stdin", "--key-file", f.keyFile], stdin: "second-secret\n")
         #expect(newSecret.status == 0, "\(newSecret)")
-        #expect(f.cli.run(["set", "adme", "--rename", "adme-prod"]).status == 0)
+        #expect(f.cli.run(["set", "adme", "--rename", "adme-prod", "--key-file", f.keyFile]).status == 0)
         #expect(f.cli.run(["show", "adme-prod", "--verify", "--key-file", f.keyFile]).status == 0)
         #expect(f.cli.run(["show", "adme"]).status == 1)
         #expect(f.cli.run(["set", "adme-prod", "--public"]).status == 64, "dropping the secret asks first")
-        #expect(f.cli.run(["set", "adme-prod", "--public", "--yes"]).status == 0)
+        #expect(f.cli.run(["set", "adme-prod", "--public", "--yes", "--key-file", f.keyFile]).status == 0)
         #expect(f.cli.run(["show", "adme-prod"]).stdout.contains("client secret  public"))
         let nothing = f.cli.run(["set", "adme-prod"])
         #expect(nothing.status == 64)

@@ -10,7 +10,9 @@ import Testing
 @Suite struct FormatVectorTests {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Vectors")
 
-    static let kinds = ["sealed-field", "passphrase-slot", "keyfile-slot"]
+    static let kinds = ["sealed-field", "passphrase-slot", "keyfile-slot", "app-binding"]
+    /// How many vectors scripts/gen-vectors.py writes.
+    static let expectedCount = 97
 
     @Test func formatVectors() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path)
@@ -34,6 +36,7 @@ import Testing
                 case "sealed-field": try checkSealedField(vector)
                 case "passphrase-slot": try checkPassphraseSlot(vector)
                 case "keyfile-slot": try checkKeyFileSlot(vector)
+                case "app-binding": try checkAppBinding(vector)
                 default: Issue.record("\(vector.name): unknown kind \"\(vector.kind)\"")
                 }
             } catch {
@@ -42,17 +45,29 @@ import Testing
             #expect(vector.unusedFields.isEmpty, "\(vector.name): lines not checked: \(vector.unusedFields.sorted())")
             checked += 1
         }
-        #expect(checked == names.count)
+        // Every file was read and dispatched (a vector that failed to parse would be missing
+        // here), and the set has the size the generator writes.
+        #expect(vectors.count == names.count && checked == vectors.count)
+        #expect(checked == Self.expectedCount, "scripts/gen-vectors.py writes \(Self.expectedCount) vectors; found \(checked)")
     }
 
     // MARK: - Sealed fields
 
     private func checkSealedField(_ v: FormatVector) throws {
-        let key = DataKey(bytes: SecureBytes(bytes: try v.hex("data_key")), generation: try v.int64("generation"), vaultID: try v.text("vault"))
-        let place = SealedFieldPlace(
-            table: try v.text("table"), column: try v.text("column"), row: try v.text("row"),
-            app: try v.text("app"), clientID: try v.text("client_id"), tokenEndpoint: try v.text("token_endpoint"))
-        let aad = SealedField.associatedData(vaultID: key.vaultID, generation: key.generation, place: place)
+        let format = Int(try v.optional("format") ?? "1") ?? 0
+        let key = DataKey(bytes: SecureBytes(bytes: try v.hex("data_key")), generation: try v.int64("generation"), vaultID: try v.text("vault"),
+                          formatVersion: format)
+        let place: SealedFieldPlace
+        if format >= 2 {
+            place = SealedFieldPlace(
+                table: try v.text("table"), column: try v.text("column"), row: try v.text("row"), app: try v.text("app"),
+                clientID: "", tokenEndpoint: "", binding: try v.hex("binding"), scopeKey: try v.text("scope_key"))
+        } else {
+            place = SealedFieldPlace(
+                table: try v.text("table"), column: try v.text("column"), row: try v.text("row"),
+                app: try v.text("app"), clientID: try v.text("client_id"), tokenEndpoint: try v.text("token_endpoint"))
+        }
+        let aad = SealedField.associatedData(vaultID: key.vaultID, generation: key.generation, place: place, format: format)
         #expect(Sodium.hex(aad) == Sodium.hex(try v.hex("aad")), "\(v.name): associated data differs")
 
         let sealed = try v.hex("sealed")
@@ -64,6 +79,36 @@ import Testing
             #expect(throws: VaultError.tampered(v.name), "\(v.name): opened") {
                 _ = try SealedField.open(sealed, key: key, place: place, what: v.name)
             }
+        }
+    }
+
+    // MARK: - App bindings (format 2)
+
+    private func checkAppBinding(_ v: FormatVector) throws {
+        let key = DataKey(bytes: SecureBytes(bytes: try v.hex("data_key")), generation: try v.int64("generation"),
+                          vaultID: try v.text("vault"), formatVersion: 2)
+        var app = App(
+            id: try v.text("id"), name: try v.text("name"),
+            provider: try #require(App.Provider(rawValue: try v.text("provider")), "\(v.name): provider"),
+            tenant: try v.optional("tenant"), cloud: try v.optional("cloud"), authorityHost: try v.optional("authority_host"),
+            clientID: try v.text("client_id"), authorizeEndpoint: try v.text("authorize_endpoint"),
+            tokenEndpoint: try v.text("token_endpoint"), deviceEndpoint: try v.optional("device_endpoint"),
+            redirectURI: try v.text("redirect_uri"), scope: try v.text("scope"), flow: try v.text("flow"),
+            clientAuth: try #require(App.ClientAuth(rawValue: try v.text("client_auth")), "\(v.name): client_auth"),
+            clientSecret: nil, createdAt: 0, updatedAt: 0, issuer: try v.optional("issuer"))
+        if let certificate = try v.optional("certificate") {
+            app.certificate = Data(try FormatVector.hexBytes(certificate, name: v.name, key: "certificate"))
+        }
+        app.assertionAlg = try v.optional("assertion_alg").map { try #require(App.AssertionAlgorithm(rawValue: $0)) }
+        app.binding = Data(try v.hex("binding"))
+        let message = AssociatedData.encode(AppBinding.fields(of: app, vaultID: key.vaultID, generation: key.generation))
+        #expect(Sodium.hex(message) == Sodium.hex(try v.hex("message")), "\(v.name): binding message differs")
+        if v.isGood {
+            #expect(AppBinding.mac(of: app, key: key) == [UInt8](app.binding!), "\(v.name): MAC differs")
+            #expect(AppBinding.holds(for: app, key: key), "\(v.name): binding refused")
+        } else {
+            try v.expectStage(in: ["verify"])
+            #expect(!AppBinding.holds(for: app, key: key), "\(v.name): binding accepted")
         }
     }
 
@@ -214,8 +259,18 @@ private final class FormatVector {
         return value
     }
 
+    /// A line that may be absent (a NULL column).
+    func optional(_ key: String) throws -> String? {
+        guard fields[key] != nil else { return nil }
+        return try text(key)
+    }
+
     func hex(_ key: String) throws -> [UInt8] {
-        let digits = Array(try text(key).utf8)
+        try Self.hexBytes(try text(key), name: name, key: key)
+    }
+
+    static func hexBytes(_ text: String, name: String, key: String) throws -> [UInt8] {
+        let digits = Array(text.utf8)
         guard digits.count % 2 == 0 else { throw Malformed(description: "\(name): \(key) has an odd number of hex digits") }
         func nibble(_ c: UInt8) throws -> UInt8 {
             switch c {

@@ -12,9 +12,10 @@ struct HardeningTests {
         try TamperTests.edit(f.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE app SET authority_host = 'attacker.example', cloud = NULL")
         }
-        // An unrelated change must not re-derive (and re-seal for) a new endpoint.
+        // An unrelated change must not re-derive (and re-seal for) a new endpoint: the edited
+        // columns are bound (format 2), so any change of the app is refused.
         let scope = f.cli.run(["set", "adme", "--scope", "api://x/.default offline_access", "--key-file", f.keyFile])
-        #expect(scope.status == 0, "\(scope)")
+        #expect(scope.status == 5, "\(scope)")
         let show = f.cli.run(["show", "adme", "--json"])
         #expect(show.stdout.contains("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"))
         #expect(!show.stdout.contains("attacker.example/"))

@@ -131,7 +131,7 @@ enum Hostile {
 struct HostileInputVaultTests {
     @Test func formatVersionFromTheFutureIsRefusedWithoutWriting() throws {
         let f = Fixture()
-        try TamperTests.edit(f.cli.vaultPath) { try $0.execute(sql: "UPDATE vault SET format_version = 2") }
+        try TamperTests.edit(f.cli.vaultPath) { try $0.execute(sql: "UPDATE vault SET format_version = 3") }
         let before = try Hostile.snapshot(f.cli.vaultPath)
         for args in [["list"], ["show", "x"], ["add-app", "a", "--tenant", "t", "--client-id", Fixture.clientID, "--public"]] {
             let result = f.cli.run(args)

@@ -138,17 +138,16 @@ struct TamperTests {
             #expect(result.stderr.contains("failed authentication: the file was modified"), "\(args): \(result)")
             #expect(!(result.stdout + result.stderr).contains("alpha-"), "nothing decrypted is printed")
         }
-        // rotate-key refuses and leaves everything as it was.
-        let before = try Data(contentsOf: URL(fileURLWithPath: f.cli.vaultPath))
+        // rotate-key refuses and leaves every row as it was.
+        let before = try Hostile.snapshot(f.cli.vaultPath)
         let rotate = f.cli.run(["rotate-key", "--key-file", f.keyFile, "--passphrase-file", f.passphraseFile])
         #expect(rotate.status == 5, "\(rotate)")
         #expect(try vault.summary().keyGeneration == 1)
-        _ = before
-        // set --client-id must not launder the edit by re-sealing.
-        let launder = f.cli.run(["set", "alpha", "--client-id", Fixture.clientID, "--key-file", f.keyFile])
-        if column == "client_id" {
-            #expect(launder.status == 5, "\(launder)")
-        }
+        #expect(try Hostile.snapshot(f.cli.vaultPath) == before, "rotate-key changed the vault it refused")
+        // set must not launder the edit by re-sealing (or re-binding) it, whichever column it was.
+        let launder = f.cli.run(["set", "alpha", "--scope", "api://laundered/.default offline_access", "--key-file", f.keyFile])
+        #expect(launder.status == 5, "\(launder)")
+        #expect(try Hostile.snapshot(f.cli.vaultPath) == before, "set changed the vault it refused")
     }
 
     @Test func damagedKeySlotIsAnUnlockError() throws {

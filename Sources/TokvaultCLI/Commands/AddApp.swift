@@ -75,7 +75,6 @@ struct AddApp: AsyncParsableCommand {
             throw VaultError.failure("an app named \"\(name)\" already exists", hint: "change it with `tokvault set \(name) …`, or pick another name")
         }
         var clientSecret: SecureBytes?
-        var key: DataKey?
         var certificate: CertificateOptions.Loaded?
         if let loaded = try certificateOptions.load() {
             certificate = loaded
@@ -83,7 +82,6 @@ struct AddApp: AsyncParsableCommand {
             app.certificate = Data(loaded.certificateDER)
             app.assertionAlg = loaded.algorithm
             if let warning = CertificateOptions.expiryWarning(loaded.info, appName: name) { Diagnostics.warning(warning) }
-            key = try vaultOptions.unlockForWriting(vault)
         } else if !`public` {
             guard let read = try secret.read(prompt: "Client secret for \(name): ") else {
                 throw VaultError.usage(
@@ -91,8 +89,9 @@ struct AddApp: AsyncParsableCommand {
                     hint: "use --secret-stdin or --secret-file, or --public for an app without a secret")
             }
             clientSecret = read
-            key = try vaultOptions.unlockForWriting(vault)
         }
+        // Every app is bound to the data key (its endpoints and client id), public ones too.
+        let key = try vaultOptions.unlockForWriting(vault)
         try vault.addApp(app, clientSecret: clientSecret, privateKey: certificate?.privateKeyDER, key: key)
         let credential = certificate.map { "certificate \($0.info.sha1Hex), key sealed, \($0.algorithm.rawValue) assertions" }
             ?? (`public` ? "public client" : "client secret sealed")

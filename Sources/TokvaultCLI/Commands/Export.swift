@@ -102,12 +102,16 @@ extension Export {
     /// The curl script: secrets as $VARS, defined at the top only with --with-secrets.
     func runCurl() async throws {
         let vault = try vaultOptions.open()
-        let app = try vault.app(named: name)
+        // The script sends a refresh token to the app's token endpoint: unlocked even without
+        // secrets, so that the endpoint and client id it names are proven (the app's binding).
+        let read = try vault.app(named: name)
+        let key = try vaultOptions.unlock(vault)
+        let app = try vault.reread(read)
+        try vault.verifyBinding(app, key: key)
         var snippet = CurlSnippet(app: app)
         snippet.apiURL = url
         snippet.headers = header
         if selection.withSecrets || reveal {
-            let key = try vaultOptions.unlock(vault)
             snippet.defineSecrets = !reveal
             snippet.revealSecrets = reveal
             snippet.clientSecret = try vault.clientSecret(of: app, key: key)

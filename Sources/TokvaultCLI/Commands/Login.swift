@@ -65,17 +65,20 @@ struct Login: AsyncParsableCommand {
 
     func run() async throws {
         let vault = try vaultOptions.open()
-        let app = try vault.app(named: name)
+        let read = try vault.app(named: name)
+        // Unlock first: the passphrase prompt must not eat into the code's lifetime. The app is
+        // read again (an unlock may have upgraded the vault), and its binding proves that the
+        // flow, endpoints, redirect URI and client id used below are the ones that were sealed.
+        let material = try vaultOptions.material(for: vault)
+        let key = try vault.unlock(material)
+        let app = try vault.reread(read)
+        let credential = try vault.credential(of: app, key: key)
         if app.usesClientCredentialsFlow {
             guard !device else {
                 throw VaultError.usage("app \"\(name)\" uses the client credentials flow: it gets tokens as itself, without a user's sign-in")
             }
-            return try await loginAsClient(app, vault: vault)
+            return try await loginAsClient(app, vault: vault, material: material)
         }
-        // Unlock first: the passphrase prompt must not eat into the code's lifetime.
-        let material = try vaultOptions.material(for: vault)
-        let key = try vault.unlock(material)
-        let credential = try vault.credential(of: app, key: key)
         if device {
             return try await loginWithDeviceCode(app, vault: vault, material: material, key: key, credential: credential)
         }

@@ -31,13 +31,17 @@ extension Login {
         report(tokens.tokenSet, app: app)
     }
 
-    /// The device authorization endpoint. Apps added without one (explicit endpoints, or
-    /// vaults from before it was recorded) get it derived for Azure or from discovery.
+    /// The device authorization endpoint. An Azure app's is derived from its token endpoint,
+    /// never read from its own column; other apps use the stored (bound) one, or discovery.
     func deviceEndpoint(of app: App) async throws -> String {
-        if let endpoint = app.deviceEndpoint { return endpoint }
-        if app.provider == .azure, app.tokenEndpoint.hasSuffix("/oauth2/v2.0/token") {
+        if app.provider == .azure {
+            guard app.tokenEndpoint.hasSuffix("/oauth2/v2.0/token") else {
+                throw VaultError.usage("app \"\(name)\" has no Azure v2 token endpoint to derive its device endpoint from",
+                                       hint: "run `tokvault login \(name)` and paste the redirect URL instead")
+            }
             return String(app.tokenEndpoint.dropLast("token".count)) + "devicecode"
         }
+        if let endpoint = app.deviceEndpoint { return endpoint }
         if let issuer = app.issuer {
             let document = try await DiscoveryDocument.fetch(issuer: issuer)
             if let endpoint = document.deviceAuthorizationEndpoint { return endpoint }
@@ -50,8 +54,7 @@ extension Login {
 
     /// A client credentials app has no user to sign in: `login` gets its own token, which
     /// checks the secret or certificate against the provider.
-    func loginAsClient(_ app: App, vault: Vault) async throws {
-        let material = try vaultOptions.material(for: vault)
+    func loginAsClient(_ app: App, vault: Vault, material: UnlockMaterial) async throws {
         let result = try await TokenService(vault: vault).accessToken(
             appName: name, scope: nil, minValid: 0, force: true, material: material)
         print("Got a token for \(name) as the app itself (client credentials, \(app.usesCertificate ? "certificate" : "client secret"))")

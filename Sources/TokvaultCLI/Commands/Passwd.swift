@@ -25,6 +25,7 @@ struct Passwd: ParsableCommand {
         // prompt must not block other tokvault processes.
         let material = try vaultOptions.material(for: vault)
         let passphrase = try NewPassphrase.read(file: newPassphraseFile, purpose: vault.path)
+        try vault.upgradeIfNeeded(material)
         try vault.holdLock(exclusive: false)
         let key = try vault.unlock(material)
         let existing = try vault.keySlots().first { $0.kind == .passphrase }

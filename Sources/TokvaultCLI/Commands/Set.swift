@@ -3,6 +3,14 @@ import Foundation
 import TokvaultVault
 
 struct SetCommand: ParsableCommand {
+    /// Equal but for what an upgrade re-seals (the sealed columns and the binding).
+    static func sameColumns(_ a: App, _ b: App) -> Bool {
+        var (a, b) = (a, b)
+        (a.clientSecret, a.privateKey, a.binding) = (nil, nil, nil)
+        (b.clientSecret, b.privateKey, b.binding) = (nil, nil, nil)
+        return a == b
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "set",
         abstract: "Change an app's fields, replace its client secret, or import a refresh token.",
@@ -65,7 +73,14 @@ struct SetCommand: ParsableCommand {
             try AppSpec.validateName(rename)
             updated.name = rename
         }
-        try AppSpec.apply(fieldOptions.fields(), to: &updated)
+        do {
+            try AppSpec.apply(fieldOptions.fields(), to: &updated)
+        } catch let error as VaultError where error.exitCode == VaultError.Code.usage {
+            // Refused against the stored columns (a flow that forbids the scope, say): if those
+            // were edited in the file, that is the error to report, not the user's options.
+            if let key = try? vaultOptions.unlock(vault) { try vault.verifyBinding(try vault.reread(original), key: key) }
+            throw error
+        }
         if `public` { updated.clientAuth = .none }
 
         var changes = Vault.AppChanges()
@@ -107,11 +122,13 @@ struct SetCommand: ParsableCommand {
                 "Make \(name) a public client? Its client secret and tokens are deleted.", yes: yes,
                 refusal: "refusing to delete the client secret of \"\(name)\" without confirmation") else { return }
         }
-        var key: DataKey?
-        if try vault.updateNeedsKey(original: original, updated: updated, changes: changes) {
-            key = try vaultOptions.unlockForWriting(vault)
-        }
-        let report = try vault.updateApp(original: original, updated: updated, changes: changes, key: key)
+        // Every change is bound anew to the data key (and the old binding checked first).
+        let key = try vaultOptions.unlockForWriting(vault)
+        // Read again under the lock: an upgrade of a format 1 vault by this unlock re-sealed the
+        // row (new ciphertexts and binding, same columns); any other change is refused by updateApp.
+        var current = try vault.reread(original)
+        if Self.sameColumns(current, original) == false { current = original }
+        let report = try vault.updateApp(original: current, updated: updated, changes: changes, key: key)
         print("Updated app \(updated.name): \(report.changedColumns.joined(separator: ", "))")
         if original.tokenEndpoint != updated.tokenEndpoint {
             print("Token endpoint: \(original.tokenEndpoint) -> \(updated.tokenEndpoint) (the client secret is now sent there)")
