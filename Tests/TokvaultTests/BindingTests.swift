@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TokvaultFakeIdP
 @testable import TokvaultVault
 
 /// Format 2's app binding: anyone who can write the vault file but has no key must not be able
@@ -186,5 +187,25 @@ struct BindingTests {
         #expect(exported.stdout.contains(BindingTests.secret) && exported.stdout.contains(BindingTests.refresh), "\(exported)")
         #expect(s.cli.run(["doctor", "--verify"] + s.key).status == 0)
         #expect(s.server.requests.isEmpty)
+    }
+
+    /// An Azure app's device endpoint is derived from its token endpoint, never read from its
+    /// own column: even a bound column naming another host is not used.
+    @Test func anAzureDeviceEndpointIsDerivedFromTheTokenEndpoint() throws {
+        let s = try ServicePrincipalTests.deviceSetup(.approveAfterPolls(1))
+        defer { s.idp.stop() }
+        let elsewhere = try HostileServer(always: HostileServer.response("500 Internal Server Error"))
+        #expect(s.addApp(["--public"]).status == 0)
+        let vault = try Vault.open(path: s.cli.vaultPath)
+        let key = try vault.unlock(UnlockMaterial(keyFiles: [(s.f.keyFile, try KeyFile.load(path: s.f.keyFile))]))
+        var app = try vault.app(named: "deploy")
+        app.id = UUID().uuidString.lowercased()
+        app.name = "pointed"
+        app.deviceEndpoint = elsewhere.url + "/devicecode"
+        try vault.addApp(app, clientSecret: nil, key: key)
+        let login = s.cli.run(["login", "pointed", "--device"] + s.key)
+        #expect(login.status == 0, "\(login)")
+        #expect(s.idp.stats.deviceAuthorizations == 1)
+        #expect(elsewhere.requests.isEmpty, "the stored device endpoint was used")
     }
 }
