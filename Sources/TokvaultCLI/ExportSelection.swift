@@ -18,8 +18,13 @@ struct ExportSelection: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Only these fields (repeatable).", valueName: "field"))
     var only: [String] = []
 
-    /// The variables for `appName`, with a token valid for --min-valid (refreshed if needed).
-    func variables(app appName: String, tokenOptions: TokenOptions, vaultOptions: VaultOptions) async throws -> [ExportVariable] {
+    /// Whether the variables include a secret (the access token, client secret or refresh
+    /// token): known before the vault is opened, so a destination can be refused first.
+    func carriesSecrets() throws -> Bool {
+        try naming().selected().contains { $0.field.isSecret || $0.field.isToken }
+    }
+
+    func naming() throws -> ExportNaming {
         var naming = ExportNaming()
         naming.prefix = prefix
         naming.withSecrets = withSecrets
@@ -33,7 +38,12 @@ struct ExportSelection: ParsableArguments {
                 return f
             }
         }
-        let selected = try naming.selected()
+        return naming
+    }
+
+    /// The variables for `appName`, with a token valid for --min-valid (refreshed if needed).
+    func variables(app appName: String, tokenOptions: TokenOptions, vaultOptions: VaultOptions) async throws -> [ExportVariable] {
+        let selected = try naming().selected()
         let vault = try vaultOptions.open()
         let material = try vaultOptions.material(for: vault)
         let app = try vault.app(named: appName)

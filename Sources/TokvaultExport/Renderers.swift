@@ -114,6 +114,38 @@ public enum ExportFormat: String, CaseIterable, Sendable {
         return SecureBytes(consuming: &out)
     }
 
+    /// The `::add-mask::` workflow commands for the secrets among `variables`, one per line,
+    /// for the runner's log (stdout), never for `$GITHUB_ENV`. The runner unescapes a
+    /// command's data by turning `%0D` into CR, `%0A` into LF and `%25` into `%`, so the value
+    /// is escaped the other way round (`%` first). The runner masks log output line by line:
+    /// a multi-line value is masked whole and each of its lines on its own as well.
+    public static func githubMaskCommands(_ variables: [ExportVariable]) -> SecureBytes {
+        var out: [UInt8] = []
+        for variable in variables where variable.isSecret {
+            variable.value.withUnsafeBytes { bytes in
+                let isLineBreak: (UInt8) -> Bool = { $0 == 0x0A || $0 == 0x0D }
+                var values = [bytes[...]]
+                if bytes.contains(where: isLineBreak) { values += bytes.split(whereSeparator: isLineBreak) }
+                for (index, value) in values.enumerated() {
+                    // The runner refuses (and warns about) an empty or all-whitespace mask.
+                    guard value.contains(where: { $0 != 0x20 && $0 != 0x09 && !isLineBreak($0) }),
+                          !values[..<index].contains(where: { $0.elementsEqual(value) }) else { continue }
+                    out += Array("::add-mask::".utf8)
+                    for byte in value {
+                        switch byte {
+                        case UInt8(ascii: "%"): out += Array("%25".utf8)
+                        case 0x0D: out += Array("%0D".utf8)
+                        case 0x0A: out += Array("%0A".utf8)
+                        default: out.append(byte)
+                        }
+                    }
+                    out.append(0x0A)
+                }
+            }
+        }
+        return SecureBytes(consuming: &out)
+    }
+
     func refuse(_ variable: ExportVariable, _ why: String) -> VaultError {
         VaultError.failure("cannot export \(variable.name) as \(rawValue): its value \(why)",
                            hint: variable.isSecret ? "the value is not shown because it is secret" : nil)

@@ -19,12 +19,18 @@ public final class LoopbackReceiver: @unchecked Sendable {
     public let path: String
     private let channels: [Channel]
     private let box: OutcomeBox
+    private let startPage: StartPage
+    /// The address the browser is sent to for the start page (the first one bound).
+    private let host: String
 
     /// Called (on an event-loop thread) for each redirect that is ignored, e.g. a wrong state.
     public typealias Notice = @Sendable (String) -> Void
 
     /// Binds 127.0.0.1 (and ::1 for a `localhost` redirect URI) on the redirect URI's port,
-    /// or `portOverride`. Never binds a non-loopback address.
+    /// or `portOverride`. Never binds a non-loopback address. Every address must be bound:
+    /// a port already taken on one of them (by anyone, possibly another local user) would let
+    /// the browser deliver the redirect there, so that is an error. Only a host without IPv6
+    /// (::1 not available) skips ::1.
     public static func start(redirectURI: String, portOverride: Int?, secrets: LoginSecrets, appName: String,
                              notice: @escaping Notice) throws -> LoopbackReceiver {
         guard let components = URLComponents(string: redirectURI), components.scheme?.lowercased() == "http",
@@ -35,15 +41,66 @@ public final class LoopbackReceiver: @unchecked Sendable {
         }
         let port = portOverride ?? components.port ?? 80
         let path = components.path.isEmpty ? "/" : components.path
-        var addresses: [String]
+        let addresses: [String]
         switch host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")) {
         case "localhost": addresses = ["127.0.0.1", "::1"]
         case "::1": addresses = ["::1"]
         default: addresses = [host]
         }
-        let box = OutcomeBox()
+        let box = OutcomeBox(), startPage = StartPage()
+        // A free port picked for 127.0.0.1 can be taken on ::1: then pick another one.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let (channels, bound) = try bind(addresses, port: port, redirectPath: path, secrets: secrets, appName: appName,
+                                                 box: box, startPage: startPage, notice: notice)
+                return LoopbackReceiver(port: bound, path: path, channels: channels, box: box, startPage: startPage)
+            } catch let failure as BindFailure {
+                if case .inUse(let address) = failure, port == 0, address != addresses[0], attempt < 8 { continue }
+                throw failure.error(port: port, appName: appName)
+            }
+        }
+    }
+
+    /// A listener that serves only the start page (for `login --manual`, which receives no
+    /// redirect): 127.0.0.1 on a free port.
+    public static func startPageServer(secrets: LoginSecrets, appName: String) throws -> LoopbackReceiver {
+        let box = OutcomeBox(), startPage = StartPage()
+        do {
+            let (channels, bound) = try bind(["127.0.0.1"], port: 0, redirectPath: nil, secrets: secrets, appName: appName,
+                                             box: box, startPage: startPage, notice: { _ in })
+            return LoopbackReceiver(port: bound, path: "", channels: channels, box: box, startPage: startPage)
+        } catch let failure as BindFailure {
+            throw failure.error(port: 0, appName: appName)
+        }
+    }
+
+    enum BindFailure: Error {
+        case inUse(String)
+        case other(String, Error)
+
+        static func shown(_ address: String) -> String { address.contains(":") ? "[\(address)]" : address }
+
+        func error(port: Int, appName: String) -> VaultError {
+            switch self {
+            case .inUse(let address):
+                let also = address == "::1" ? " (the browser may send the redirect for localhost there, to whichever program, possibly another user's, holds it)" : ""
+                return VaultError.failure(
+                    "port \(port) on \(Self.shown(address)) is already in use, so tokvault cannot receive the sign-in redirect\(also)",
+                    hint: "stop the program using it, or run `tokvault login \(appName) --port N` (Microsoft ignores the port of loopback redirect URIs for public clients) or `--manual`")
+            case let .other(address, error):
+                return VaultError.failure("cannot listen on \(Self.shown(address)):\(port): \(error)", hint: "try `tokvault login \(appName) --manual`")
+            }
+        }
+    }
+
+    /// Binds every address on one port (the first one picks it when `port` is 0); on failure
+    /// nothing stays bound.
+    private static func bind(_ addresses: [String], port: Int, redirectPath: String?, secrets: LoginSecrets, appName: String,
+                             box: OutcomeBox, startPage: StartPage, notice: @escaping Notice) throws -> ([Channel], Int) {
         let handlerFactory: @Sendable () -> RedirectHandler = {
-            RedirectHandler(path: path, secrets: secrets, appName: appName, box: box, notice: notice)
+            RedirectHandler(path: redirectPath, secrets: secrets, appName: appName, box: box, startPage: startPage, notice: notice)
         }
         var channels: [Channel] = []
         var boundPort = port
@@ -58,29 +115,39 @@ public final class LoopbackReceiver: @unchecked Sendable {
                 }
                 .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             do {
-                let channel = try bootstrap.bind(host: address, port: boundPort).wait()
+                let channel = try bootstrap.bind(to: try SocketAddress(ipAddress: address, port: boundPort)).wait()
                 if boundPort == 0, let actual = channel.localAddress?.port { boundPort = actual }
                 channels.append(channel)
             } catch {
-                // ::1 is a bonus for `localhost`: a host without IPv6 still gets 127.0.0.1.
-                if index > 0 && address == "::1" { continue }
+                let code = (error as? IOError)?.errnoCode
+                // ::1 is a bonus for `localhost` on a host without IPv6 (common in containers):
+                // 127.0.0.1 is enough there. Taken by someone else, it is not.
+                if index > 0 && address == "::1" && [EADDRNOTAVAIL, EAFNOSUPPORT, EPROTONOSUPPORT].contains(code) { continue }
                 for channel in channels { try? channel.close().wait() }
-                if let io = error as? IOError, io.errnoCode == EADDRINUSE {
-                    throw VaultError.failure(
-                        "port \(port) on \(address) is already in use, so tokvault cannot receive the sign-in redirect",
-                        hint: "stop the program using it, or run `tokvault login \(appName) --port N` (Microsoft ignores the port of loopback redirect URIs for public clients) or `--manual`")
-                }
-                throw VaultError.failure("cannot listen on \(address):\(port): \(error)", hint: "try `tokvault login \(appName) --manual`")
+                throw code == EADDRINUSE ? BindFailure.inUse(address) : BindFailure.other(address, error)
             }
         }
-        return LoopbackReceiver(port: boundPort, path: path, channels: channels, box: box)
+        return (channels, boundPort)
     }
 
-    private init(port: Int, path: String, channels: [Channel], box: OutcomeBox) {
+    private init(port: Int, path: String, channels: [Channel], box: OutcomeBox, startPage: StartPage) {
         self.port = port
         self.path = path
         self.channels = channels
         self.box = box
+        self.startPage = startPage
+        let first = channels.first?.localAddress?.ipAddress ?? "127.0.0.1"
+        host = first.contains(":") ? "[\(first)]" : first
+    }
+
+    /// A one-time local page for the browser that answers with a redirect (303, no-store) to
+    /// `url`, so that the authorize URL's `state`, `nonce` and PKCE challenge stay off the
+    /// browser's command line (which every local user can read in /proc). Its path is random;
+    /// it is served once, and answers 404 after that.
+    public func startPage(redirectingTo url: String) -> String {
+        let path = "/start-" + Sodium.base64URL(Sodium.randomBytes(24))
+        startPage.set(path: path, target: url)
+        return "http://\(host):\(port)\(path)"
     }
 
     /// The redirect URI to send in the authorize request (the bound port, when it differs).
@@ -132,6 +199,29 @@ final class OutcomeBox: @unchecked Sendable {
     }
 }
 
+/// The start page's random path and target; handed out once.
+final class StartPage: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var path: [UInt8]?
+    private var target: String?
+
+    func set(path: String, target: String) {
+        lock.withLock {
+            self.path = Array(path.utf8)
+            self.target = target
+        }
+    }
+
+    /// The target, if `requestPath` is the start page and it was not served before.
+    func claim(_ requestPath: String) -> String? {
+        lock.withLock {
+            guard let path, let target, Sodium.constantTimeEquals(Array(requestPath.utf8), path) else { return nil }
+            self.target = nil
+            return target
+        }
+    }
+}
+
 /// One HTTP connection of the browser.
 final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
@@ -139,20 +229,24 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
 
     static let maxBody = 64 * 1024
 
-    let path: String
+    /// The redirect URI's path; nil for a listener that receives no redirect.
+    let path: String?
     let secrets: LoginSecrets
     let appName: String
     let box: OutcomeBox
+    let startPage: StartPage
     let notice: LoopbackReceiver.Notice
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var tooLarge = false
 
-    init(path: String, secrets: LoginSecrets, appName: String, box: OutcomeBox, notice: @escaping LoopbackReceiver.Notice) {
+    init(path: String?, secrets: LoginSecrets, appName: String, box: OutcomeBox, startPage: StartPage,
+         notice: @escaping LoopbackReceiver.Notice) {
         self.path = path
         self.secrets = secrets
         self.appName = appName
         self.box = box
+        self.startPage = startPage
         self.notice = notice
     }
 
@@ -174,6 +268,10 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
         let target = head.uri
         let requestPath = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
+        if head.method == .GET, let authorizeURL = startPage.claim(requestPath) {
+            sendRedirect(context, to: authorizeURL)
+            return
+        }
         guard requestPath == path else {
             send(context, status: .notFound, title: "Not found", message: "This address only receives the sign-in redirect for tokvault.", keepAlive: head.isKeepAlive)
             return
@@ -261,6 +359,20 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    /// 303 to the authorize URL: not cached, no Referer sent on, connection closed.
+    private func sendRedirect(_ context: ChannelHandlerContext, to location: String) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Location", value: location)
+        headers.add(name: "Content-Length", value: "0")
+        headers.add(name: "Cache-Control", value: "no-store")
+        headers.add(name: "Pragma", value: "no-cache")
+        headers.add(name: "Referrer-Policy", value: "no-referrer")
+        headers.add(name: "Connection", value: "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .seeOther, headers: headers))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// HTML text escaping for everything that came from outside (error descriptions).

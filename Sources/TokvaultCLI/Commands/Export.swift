@@ -11,7 +11,8 @@ struct Export: AsyncParsableCommand {
         discussion: """
         Formats: dotenv (python-dotenv, docker compose), shell (`eval "$(tokvault export APP --shell)"`), \
         json, docker (`docker run --env-file`), github ($GITHUB_ENV; appended directly when that \
-        variable is set, with ::add-mask:: lines for secrets). The access token is refreshed first \
+        variable is set, after ::add-mask:: lines for the secrets on stdout: do not redirect it \
+        into $GITHUB_ENV, which is refused). The access token is refreshed first \
         when it has less than --min-valid seconds left. The client secret and refresh token are \
         exported only with --with-secrets. Fields: \(ExportField.allCases.map(\.rawValue).joined(separator: ", ")).
         """)
@@ -48,7 +49,7 @@ struct Export: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write to FILE (mode 0600, atomically) instead of stdout.", valueName: "file"))
     var output: String?
 
-    @Flag(name: .long, help: "Replace an --output file that others can read, or a symlink.")
+    @Flag(name: .long, help: "Replace an --output file that others can read, or a symlink; write secrets into a redirected standard output that is another user's file or cannot be made private.")
     var force = false
 
     @OptionGroup var tokenOptions: TokenOptions
@@ -73,18 +74,22 @@ struct Export: AsyncParsableCommand {
             return
         }
         let format = try resolvedFormat
+        let githubEnv = format == .github && output == nil ? VaultFile.environment("GITHUB_ENV").flatMap { $0.isEmpty ? nil : $0 } : nil
+        if output == nil {
+            // Checked before anything is fetched or written.
+            try ExportOutput.refuseRunnerFileAsStdout(app: name)
+            try ExportOutput.protectStdout(hasSecrets: selection.carriesSecrets(), force: force)
+        }
         let variables = try await selection.variables(app: name, tokenOptions: tokenOptions, vaultOptions: vaultOptions)
         let rendered = try format.render(variables)
 
-        if format == .github, output == nil, let githubEnv = VaultFile.environment("GITHUB_ENV"), !githubEnv.isEmpty {
-            try ExportOutput.append(rendered, to: githubEnv)
-            for variable in variables where variable.isSecret {
-                variable.value.withUnsafeBytes { bytes in
-                    for line in bytes.split(separator: 0x0A) where !line.isEmpty {
-                        ExportOutput.writeStdout(Array("::add-mask::".utf8) + Array(line) + [0x0A])
-                    }
-                }
+        if let githubEnv {
+            // The masks reach the runner before a secret is appended anywhere it could be echoed.
+            let masks = ExportFormat.githubMaskCommands(variables)
+            guard masks.withUnsafeBytes({ Output.writeFully(1, $0) }) else {
+                throw VaultError.failure("cannot write the ::add-mask:: lines to standard output: \(String(cString: strerror(errno))); nothing was appended to $GITHUB_ENV")
             }
+            try ExportOutput.append(rendered, to: githubEnv)
             Diagnostics.note("appended \(variables.count) variable(s) to $GITHUB_ENV")
             return
         }
@@ -93,7 +98,6 @@ struct Export: AsyncParsableCommand {
             Diagnostics.note("wrote \(variables.count) variable(s) to \(output) (mode 0600)")
             return
         }
-        ExportOutput.protectStdout(hasSecrets: variables.contains(where: \.isSecret))
         rendered.withUnsafeBytes { ExportOutput.writeStdout(Array($0)) }
     }
 }
@@ -101,6 +105,10 @@ struct Export: AsyncParsableCommand {
 extension Export {
     /// The curl script: secrets as $VARS, defined at the top only with --with-secrets.
     func runCurl() async throws {
+        if output == nil {
+            try ExportOutput.refuseRunnerFileAsStdout(app: name)
+            try ExportOutput.protectStdout(hasSecrets: selection.withSecrets || reveal, force: force)
+        }
         let vault = try vaultOptions.open()
         // The script sends a refresh token to the app's token endpoint: unlocked even without
         // secrets, so that the endpoint and client id it names are proven (the app's binding).
@@ -123,7 +131,6 @@ extension Export {
             Diagnostics.note("wrote the curl script to \(output) (mode 0600)")
             return
         }
-        ExportOutput.protectStdout(hasSecrets: selection.withSecrets || reveal)
         rendered.withUnsafeBytes { ExportOutput.writeStdout(Array($0)) }
     }
 }
@@ -135,13 +142,57 @@ enum ExportOutput {
     }
 
     /// `> file`: make the file private before a byte is written; a terminal gets a warning.
-    static func protectStdout(hasSecrets: Bool) {
+    /// Output with secrets is refused (unless `force`) when stdout is a regular file of
+    /// another user, or one that still has group or other permission bits after fchmod
+    /// (fchmod failed: an append-only file, a file system without modes, …).
+    static func protectStdout(hasSecrets: Bool, force: Bool) throws {
         var st = stat()
         guard fstat(1, &st) == 0 else { return }
-        if st.st_mode & S_IFMT == S_IFREG {
-            fchmod(1, 0o600)
-        } else if isatty(1) == 1 && hasSecrets {
-            Diagnostics.warning("printing secrets to the terminal; they may stay in its scrollback")
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            if isatty(1) == 1 && hasSecrets {
+                Diagnostics.warning("printing secrets to the terminal; they may stay in its scrollback")
+            }
+            return
+        }
+        guard hasSecrets && !force else {
+            _ = fchmod(1, 0o600)
+            return
+        }
+        let name = stdoutName
+        guard st.st_uid == geteuid() else {
+            throw VaultError.failure(
+                "standard output\(name) is a file owned by another user (uid \(st.st_uid)), who could read the secrets; nothing was written",
+                hint: "write to a file of your own (`--output FILE` creates it with mode 0600), or pass --force to write into it anyway")
+        }
+        let changed = fchmod(1, 0o600) == 0 ? nil : String(cString: strerror(errno))
+        guard fstat(1, &st) == 0 else { return }
+        if st.st_mode & 0o077 != 0 {
+            throw VaultError.failure(
+                "standard output\(name) is readable by other users (mode \(String(st.st_mode & 0o777, radix: 8))) and could not be made private\(changed.map { " (fchmod: \($0))" } ?? ""); nothing was written",
+                hint: "write to a private file (`--output FILE` creates it with mode 0600), or pass --force to write into it anyway")
+        }
+    }
+
+    /// " (PATH)" of standard output, for messages; empty when it cannot be told.
+    static var stdoutName: String {
+        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/1"), path.hasPrefix("/") else { return "" }
+        return " (\(AppSpec.printable(path)))"
+    }
+
+    /// `export … >> "$GITHUB_ENV"` (or `$GITHUB_OUTPUT`): the runner reads that file as
+    /// NAME=VALUE lines, so ::add-mask:: lines written there register no mask, and the
+    /// runner's error about such a line prints it, secret included. Refused, whatever the
+    /// format (none of them masks anything there); `--force` does not change that.
+    static func refuseRunnerFileAsStdout(app: String) throws {
+        var out = stat()
+        guard fstat(1, &out) == 0 else { return }
+        for variable in ["GITHUB_ENV", "GITHUB_OUTPUT"] {
+            guard let path = VaultFile.environment(variable), !path.isEmpty else { continue }
+            var file = stat()
+            guard stat(path, &file) == 0, file.st_dev == out.st_dev, file.st_ino == out.st_ino else { continue }
+            throw VaultError.failure(
+                "standard output is $\(variable) (\(AppSpec.printable(path))): the runner would read the secrets from it without masking them; nothing was written",
+                hint: "run `tokvault export \(app) --format github` without redirecting its output: with $GITHUB_ENV set it appends the variables itself and prints the ::add-mask:: lines to the log")
         }
     }
 
@@ -165,6 +216,14 @@ enum ExportOutput {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultError.failure("cannot open $GITHUB_ENV (\(path)): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0 && st.st_mode & S_IFMT != S_IFREG {
+            // A pipe or FIFO (a runner reading it as it goes): nothing to fsync.
+            guard contents.withUnsafeBytes({ Output.writeFully(fd, $0) }) else {
+                throw VaultError.failure("cannot write $GITHUB_ENV (\(path)): \(String(cString: strerror(errno)))")
+            }
+            return
+        }
         try SecureFile.writeAll(fd, contents, path: path, chmod: false)
     }
 }

@@ -9,8 +9,9 @@ struct Login: AsyncParsableCommand {
         abstract: "Sign in to APP in the browser (authorization code + PKCE) and store the tokens.",
         discussion: """
         tokvault prints the authorize URL, opens it in the browser ($BROWSER, xdg-open or open) \
-        and listens on the redirect URI (http://localhost:8080 by default) for the answer, \
-        checking its state. Without a browser (over SSH), open the URL anywhere, sign in, and \
+        through a one-time local start page (so the URL's state stays off the browser's \
+        command line) and listens on the redirect URI (http://localhost:8080 by default) for \
+        the answer, checking its state. Without a browser (over SSH), open the URL anywhere, sign in, and \
         paste the address bar's URL (or just the code) into this terminal. The code is \
         redeemed with the PKCE verifier and, for confidential apps, the client secret or a \
         signed certificate assertion. With --device (no browser on this machine and no way to \
@@ -43,7 +44,7 @@ struct Login: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("OpenID prompt: login, consent, select_account or none.", valueName: "prompt"))
     var prompt: String?
 
-    @Option(name: .long, help: ArgumentHelp("Pre-fill the account (login_hint).", valueName: "user"))
+    @Option(name: .long, help: ArgumentHelp("Pre-fill the account (login_hint); the signed-in account must be this one.", valueName: "user"))
     var loginHint: String?
 
     @Option(name: .long, help: ArgumentHelp("Skip the account picker's realm discovery (domain_hint).", valueName: "domain"))
@@ -116,7 +117,9 @@ struct Login: AsyncParsableCommand {
 
         installInterruptHandler()
         Diagnostics.write("Sign in to \(name) at:\n\n    \(url)\n\n")
-        let opened = noBrowser ? false : Browser.open(url)
+        var startPageServer: LoopbackReceiver?
+        defer { startPageServer?.close() }
+        let opened = noBrowser ? false : openBrowser(at: url, receiver: receiver, secrets: secrets, startPageServer: &startPageServer)
         if manual || !opened || interactive {
             if interactive {
                 Diagnostics.write(manual || !opened
@@ -157,8 +160,45 @@ struct Login: AsyncParsableCommand {
             try claims.validate(clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app),
                                 nonce: request.wantsIDToken ? secrets.nonce : nil, now: Int64(Date().timeIntervalSince1970))
         }
+        try checkLoginHint(tokens.idTokenClaims)
         try store(tokens.tokenSet, app: app, vault: vault, material: material, key: key)
         report(tokens.tokenSet, app: app)
+    }
+
+    /// Starts the browser at a one-time local start page that redirects to `url` (the
+    /// listener's, or for --manual one of its own), never at `url` itself: the browser's
+    /// command line is readable by every local user, and `url` carries this login's state,
+    /// nonce and PKCE challenge. False when no browser (or no start page) could be started.
+    func openBrowser(at url: String, receiver: LoopbackReceiver?, secrets: LoginSecrets,
+                     startPageServer: inout LoopbackReceiver?) -> Bool {
+        let pages: LoopbackReceiver
+        if let receiver {
+            pages = receiver
+        } else {
+            do { startPageServer = try LoopbackReceiver.startPageServer(secrets: secrets, appName: name) } catch {
+                Diagnostics.warning("the browser was not started: \((error as? VaultError)?.message ?? "\(error)")")
+                return false
+            }
+            pages = startPageServer!
+        }
+        return Browser.open(pages.startPage(redirectingTo: url))
+    }
+
+    /// With --login-hint, the signed-in account (the ID token's preferred_username, upn or
+    /// email, the one shown as "Logged in … as") must be that user, compared without case.
+    /// No ID token naming an account means it cannot be checked: refused too.
+    func checkLoginHint(_ claims: IDTokenClaims?) throws {
+        guard let loginHint else { return }
+        guard let account = claims?.preferredUsername ?? claims?.upn ?? claims?.email else {
+            throw VaultError.failure(
+                "cannot check --login-hint \(AppSpec.printable(loginHint)): the provider returned no ID token naming the signed-in account (preferred_username, upn or email); nothing was stored",
+                hint: "include openid and profile in the app's scope (`tokvault show \(name)`), or sign in without --login-hint")
+        }
+        guard account.lowercased() == loginHint.lowercased() else {
+            throw VaultError.failure(
+                "signed in as \(AppSpec.printable(account)), not as --login-hint \(AppSpec.printable(loginHint)); nothing was stored",
+                hint: "run `tokvault login \(name) --prompt select_account --login-hint \(AppSpec.printable(loginHint))` and pick that account")
+        }
     }
 
     func report(_ set: TokenSet, app: App) {

@@ -27,6 +27,7 @@ extension Login {
             try claims.validate(clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app),
                                 nonce: nil, now: Int64(Date().timeIntervalSince1970))
         }
+        try checkLoginHint(tokens.idTokenClaims)
         try store(tokens.tokenSet, app: app, vault: vault, material: material, key: key)
         report(tokens.tokenSet, app: app)
     }

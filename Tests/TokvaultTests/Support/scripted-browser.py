@@ -4,7 +4,9 @@
 Usage: $BROWSER URL   (the CLI runs it with the authorize URL, in the background)
 
 It sends the authorize GET without following redirects, then delivers the answer to the
-redirect target (normally the CLI's loopback listener):
+redirect target (normally the CLI's loopback listener). A redirect that carries no
+authorization response (no `code`, no `error`: tokvault's one-time start page, which sends
+the browser on to the authorize URL) is followed first, up to 5 hops.
   302 ........................ GET the Location URL (fragment dropped, as a browser does)
   200 form_post page ......... POST the form's hidden inputs, urlencoded, to its action
   anything else .............. exit 1
@@ -16,6 +18,7 @@ SCRIPTED_BROWSER_MODE:
   favicon-first     GET /favicon.ico on the redirect target first, then deliver
   never             do nothing (a user who never signs in)
   log               append the URL to the file named by SCRIPTED_BROWSER_LOG; visit nothing
+  record            append the URL to SCRIPTED_BROWSER_LOG, then deliver as received
 
 Python 3 standard library only. It prints nothing on success and never prints URLs, codes,
 states or page contents (they may carry secrets); errors go to stderr as one short line.
@@ -29,7 +32,8 @@ import urllib.parse
 
 TIMEOUT = 10  # seconds per connection
 MAX_BODY = 1 << 20
-MODES = ("normal", "wrong-state", "no-state", "favicon-first", "never", "log")
+MODES = ("normal", "wrong-state", "no-state", "favicon-first", "never", "log", "record")
+MAX_HOPS = 5
 
 
 def fail(message):
@@ -146,21 +150,31 @@ def main():
         fail("unknown SCRIPTED_BROWSER_MODE %r" % mode)
     if mode == "never":
         return 0
-    if mode == "log":
+    if mode in ("log", "record"):
         path = os.environ.get("SCRIPTED_BROWSER_LOG")
         if not path:
             fail("SCRIPTED_BROWSER_LOG is not set")
         with open(path, "a", encoding="utf-8") as log:
             log.write(url + "\n")
-        return 0
+        if mode == "log":
+            return 0
+        mode = "normal"
     try:
-        status, response, data = request("GET", url, headers={"Accept": "text/html"})
-        if status in (301, 302, 303, 307, 308):
+        for _ in range(MAX_HOPS + 1):
+            status, response, data = request("GET", url, headers={"Accept": "text/html"})
+            if status not in (301, 302, 303, 307, 308):
+                break
             location = response.getheader("Location")
             if not location:
                 fail("redirect without Location")
-            deliver_redirect(urllib.parse.urljoin(url, location), mode)
-            return 0
+            location = urllib.parse.urljoin(url, location)
+            names = {name for name, _ in urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query, keep_blank_values=True)}
+            if "code" in names or "error" in names:
+                deliver_redirect(location, mode)
+                return 0
+            url = location
+        else:
+            fail("too many redirects")
         if status == 200 and b"<form" in data.lower():
             deliver_form(data, url, mode)
             return 0
