@@ -21,6 +21,7 @@ extension Vault {
         // next backup to the same name removes those more than a minute old.
         VaultFile.sweepStaleTemporaries(beside: destination)
         let temporary = dir + "/.\(VaultFile.fileName(of: destination)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+        try VaultFile.createEmpty(temporary)
         defer { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
         try Self.mapDatabaseErrors(path: destination) {
             let target = try DatabaseQueue(path: temporary)
@@ -80,6 +81,7 @@ extension Vault {
         let vaultPath = canonical(requestedPath)
         var saved: String?
         try VaultFile.ensureDirectory(for: vaultPath)
+        try VaultFile.checkDirectory(holding: vaultPath)
         let lock = VaultLock(vaultPath: vaultPath)
         try lock.acquire(.exclusive)
         defer { lock.release() }
