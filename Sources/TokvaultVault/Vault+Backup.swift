@@ -103,10 +103,27 @@ extension Vault {
         }
         // The old -wal and -shm must go right before the new file takes the name: SQLite would
         // otherwise replay the old vault's log into the restored one.
-        try backup.backup(to: vaultPath, overwrite: saved != nil, recordEvent: false, beforePlacing: {
-            unlink(vaultPath + "-wal")
-            unlink(vaultPath + "-shm")
-        })
+        var walRemoved = false
+        do {
+            try backup.backup(to: vaultPath, overwrite: saved != nil, recordEvent: false, beforePlacing: {
+                walRemoved = true
+                unlink(vaultPath + "-wal")
+                unlink(vaultPath + "-shm")
+            })
+        } catch {
+            // The copy failed: the vault is as it was, so the pre-restore links go (they would
+            // only pile up). If the copy failed after the old -wal was unlinked (the final
+            // rename), the -wal is linked back from its pre-restore name first, and the links
+            // stay if that fails, as the only complete copy of the vault.
+            if let saved {
+                let intact = !walRemoved || !VaultFile.exists(saved + "-wal") || link(saved + "-wal", vaultPath + "-wal") == 0
+                if intact {
+                    unlink(saved + "-wal")
+                    unlink(saved)
+                }
+            }
+            throw error
+        }
         do {
             let restored = try Vault.open(path: vaultPath)
             try restored.dbQueue.writeWithoutTransaction { db in

@@ -263,6 +263,42 @@ struct SideFileTests {
         #expect(VaultFile.mode(fresh) == 0o600)
     }
 
+    // MARK: restore
+
+    /// A restore whose copy fails (here: the file size limit is hit while writing it, as on a
+    /// full disk) leaves the vault as it was and no `.pre-restore` links or temporaries.
+    @Test func failedRestoreCopyRemovesThePreRestoreLinks() throws {
+        let s = Setup()
+        let backup = s.f.dir.file("backup.db")
+        #expect(s.f.cli.run(["backup", backup]).status == 0)
+        // The vault moves on after the backup: the restore must not lose this app.
+        #expect(s.f.addApp("after-backup", secret: Self.secret).status == 0)
+        let before = s.mainFile()
+        let listing = { try FileManager.default.contentsOfDirectory(atPath: s.vaultDir).sorted() }
+        let filesBefore = try listing()
+        #expect(before.count > 32 * 1024, "the copy must be larger than the limit below")
+        // An ignored SIGXFSZ stays ignored across exec, so the write fails with EFBIG.
+        let limited = CLI.exec(
+            ["/usr/bin/setsid", "-w", "/usr/bin/bash", "-c", "trap '' XFSZ; ulimit -f 16; exec \"$0\" \"$@\"",
+             CLI.binary, "restore", backup, "--yes", "--key-file", s.f.keyFile],
+            environment: s.f.cli.environment, cwd: s.f.dir.path)
+        #expect(limited.status == 1, "\(limited)")
+        #expect(limited.stderr.contains("tokvault: error: cannot write"), "\(limited)")
+        #expect(!limited.stdout.contains(Self.secret) && !limited.stderr.contains(Self.secret))
+        let filesAfter = try listing()
+        #expect(!filesAfter.contains { $0.contains("pre-restore") }, "\(filesAfter)")
+        #expect(!filesAfter.contains { $0.contains("tokvault-tmp") }, "\(filesAfter)")
+        #expect(filesAfter == filesBefore)
+        #expect(s.mainFile() == before)
+        let list = s.f.cli.run(["list"])
+        #expect(list.status == 0 && list.stdout.contains("after-backup"), "\(list)")
+        #expect(s.f.cli.run(["show", "after-backup", "--verify", "--key-file", s.f.keyFile]).status == 0)
+        // Without the limit the same restore goes through and keeps one pre-restore copy.
+        let restored = s.f.cli.run(["restore", backup, "--yes", "--key-file", s.f.keyFile])
+        #expect(restored.status == 0, "\(restored)")
+        #expect(try listing().filter { $0.contains("pre-restore") && !$0.hasSuffix("-wal") }.count == 1)
+    }
+
     // MARK: SQLite settings
 
     @Test func everyConnectionIsDefensiveAndDistrustsTheSchema() throws {
