@@ -29,8 +29,9 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
-        // prctl(2) and friends, which Swift cannot call directly (variadic C functions).
-        .target(name: "CTokvault"),
+        // prctl(2), sqlite3_db_config(3) and friends, which Swift cannot call directly
+        // (variadic C functions).
+        .target(name: "CTokvault", linkerSettings: [.linkedLibrary("sqlite3")]),
         // Turns Migrations/*.sql into Swift string literals at build time, so a copied
         // binary still carries its schema (resource bundles do not survive `cp`).
         .executableTarget(name: "EmbedMigrationsTool"),

@@ -51,13 +51,13 @@ struct VaultOptions: ParsableArguments {
     func material(for vault: Vault, everything: Bool = false) throws -> UnlockMaterial {
         var material = UnlockMaterial()
         // 1. Command-line flags.
-        for path in keyFile { material.keyFiles.append((path, try KeyFile.load(path: path))) }
+        for path in keyFile { material.keyFiles.append((path, try KeyFile.loadPrivate(path: path))) }
         if let passphraseFile { material.passphrase = try Self.readPassphraseFile(passphraseFile) }
         if !material.isEmpty && !everything { return material }
         // 2. Environment.
         if let path = VaultFile.environment("TOKVAULT_KEY_FILE"), !path.isEmpty, material.keyFiles.isEmpty || everything,
            !material.keyFiles.contains(where: { $0.path == path }) {
-            material.keyFiles.append((path, try KeyFile.load(path: path)))
+            material.keyFiles.append((path, try KeyFile.loadPrivate(path: path)))
             if !everything { return material }
         }
         if material.passphrase == nil {

@@ -21,6 +21,7 @@ extension Vault {
         // next backup to the same name removes those more than a minute old.
         VaultFile.sweepStaleTemporaries(beside: destination)
         let temporary = dir + "/.\(VaultFile.fileName(of: destination)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+        try VaultFile.createEmpty(temporary)
         defer { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
         try Self.mapDatabaseErrors(path: destination) {
             let target = try DatabaseQueue(path: temporary)
@@ -80,6 +81,7 @@ extension Vault {
         let vaultPath = canonical(requestedPath)
         var saved: String?
         try VaultFile.ensureDirectory(for: vaultPath)
+        try VaultFile.checkDirectory(holding: vaultPath)
         let lock = VaultLock(vaultPath: vaultPath)
         try lock.acquire(.exclusive)
         defer { lock.release() }
@@ -101,10 +103,27 @@ extension Vault {
         }
         // The old -wal and -shm must go right before the new file takes the name: SQLite would
         // otherwise replay the old vault's log into the restored one.
-        try backup.backup(to: vaultPath, overwrite: saved != nil, recordEvent: false, beforePlacing: {
-            unlink(vaultPath + "-wal")
-            unlink(vaultPath + "-shm")
-        })
+        var walRemoved = false
+        do {
+            try backup.backup(to: vaultPath, overwrite: saved != nil, recordEvent: false, beforePlacing: {
+                walRemoved = true
+                unlink(vaultPath + "-wal")
+                unlink(vaultPath + "-shm")
+            })
+        } catch {
+            // The copy failed: the vault is as it was, so the pre-restore links go (they would
+            // only pile up). If the copy failed after the old -wal was unlinked (the final
+            // rename), the -wal is linked back from its pre-restore name first, and the links
+            // stay if that fails, as the only complete copy of the vault.
+            if let saved {
+                let intact = !walRemoved || !VaultFile.exists(saved + "-wal") || link(saved + "-wal", vaultPath + "-wal") == 0
+                if intact {
+                    unlink(saved + "-wal")
+                    unlink(saved)
+                }
+            }
+            throw error
+        }
         do {
             let restored = try Vault.open(path: vaultPath)
             try restored.dbQueue.writeWithoutTransaction { db in

@@ -1,3 +1,4 @@
+import CTokvault
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -56,9 +57,19 @@ public final class Vault: @unchecked Sendable {
         // Writers serialize on SQLite's write lock; wait for one another rather than fail.
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in
+            // Before any statement reads the schema: defensive mode (no writable_schema, no
+            // raw page writes, no shadow-table writes, even by a migration) and an untrusted
+            // schema (a view, trigger or CHECK planted in the file cannot call functions with
+            // side effects or virtual tables). cell_size_check: a corrupt b-tree page is an
+            // error, found while reading, rather than read on; no mmap: a file changed under
+            // the process cannot change bytes SQLite already checked.
+            guard tokvault_sqlite_harden(db.sqliteConnection) == 0 else {
+                throw VaultError.failure("this SQLite (\(String(cString: sqlite3_libversion()))) refused defensive mode or trusted_schema=OFF",
+                                         hint: "tokvault needs SQLite 3.31 or newer")
+            }
             // A rotated refresh token must survive a power cut once tokvault says it is stored,
             // and overwritten secrets (old wrapped keys, old ciphertexts) must not linger in free pages.
-            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON")
+            try db.execute(sql: "PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON")
             // Keep -wal/-shm between processes: creating and deleting them (with a checkpoint)
             // on every command cost more than the command's own queries.
             var persist: Int32 = 1
@@ -90,6 +101,9 @@ public final class Vault: @unchecked Sendable {
     public static func open(path requested: String, readOnly: Bool = false) throws -> Vault {
         try VaultFile.checkOpenable(requested)
         let path = canonical(requested)
+        // A backup is only read (and verified whole), so its directory may be shared.
+        if !readOnly { try VaultFile.checkDirectory(holding: path, resolved: true) }
+        try VaultFile.checkSideFiles(of: path)
         return try mapDatabaseErrors(path: path) {
             let dbQueue = try DatabaseQueue(path: path, configuration: configuration(readOnly: readOnly))
             let vault = Vault(path: path, dbQueue: dbQueue, readOnly: readOnly)
@@ -157,8 +171,10 @@ public final class Vault: @unchecked Sendable {
             throw VaultError.failure("\(path) already exists", hint: "tokvault never overwrites a vault; choose another --vault path or remove it first")
         }
         try VaultFile.ensureDirectory(for: path)
+        try VaultFile.checkDirectory(holding: path)
         VaultFile.sweepStaleTemporaries(beside: path)
         let temporary = path + ".init-\(Sodium.hex(Sodium.randomBytes(6)))"
+        try VaultFile.createEmpty(temporary)
         defer {
             for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) }
         }

@@ -65,6 +65,11 @@ public enum VaultFile {
                 "vault \(path) is accessible to other users (mode \(String(st.st_mode & 0o777, radix: 8)))",
                 hint: "run `chmod 600 \(path)` (and check who could have copied it)")
         }
+        if st.st_uid != geteuid() {
+            throw VaultError.failure(
+                "vault \(path) belongs to another user (uid \(st.st_uid)); tokvault opens only the vaults of the user running it",
+                hint: "run tokvault as the user who owns it, or, if the file is yours to keep, `chown` it to yourself")
+        }
         guard st.st_size > 0 else {
             throw VaultError.damaged("\(path) is empty (0 bytes): not a tokvault vault", hint: "restore it from a backup, or remove it and run `tokvault init`")
         }
@@ -78,6 +83,103 @@ public enum VaultFile {
         guard n == 16, header == sqliteMagic else {
             throw VaultError.damaged("\(path) is not a tokvault vault (not an SQLite database)")
         }
+    }
+
+    /// The files SQLite opens beside a database: its write-ahead log, the log's shared-memory
+    /// index, and a rollback journal (replayed into the database when it is "hot").
+    static let sideFileSuffixes = ["-wal", "-shm", "-journal"]
+
+    /// Why a file tokvault or SQLite keeps beside the vault (a side file, a lock file, a
+    /// temporary) cannot be trusted: anything but a regular file (a symlink, a FIFO, a
+    /// directory), a file of another user, or one with any group or other permission bit.
+    /// nil when it is fine. `refusing` ends the message ("refusing to open the vault").
+    static func sideFileProblem(_ st: stat, path: String, refusing: String) -> VaultError? {
+        let type = st.st_mode & S_IFMT
+        if type != S_IFREG {
+            let what = type == S_IFLNK ? "a symbolic link" : type == S_IFDIR ? "a directory"
+                : type == S_IFIFO ? "a named pipe" : "not a regular file"
+            return VaultError.failure(
+                "\(path) is \(what), not a file tokvault or SQLite made; \(refusing)",
+                hint: "move it aside (`mv \(path) \(path).suspect`), find out who put it there, then run the command again")
+        }
+        if st.st_uid != geteuid() {
+            return VaultError.failure(
+                "\(path) belongs to another user (uid \(st.st_uid)); \(refusing)",
+                hint: "if it is yours to keep, `chown` it to yourself; otherwise move it aside (`mv \(path) \(path).suspect`) and find out who put it there")
+        }
+        if st.st_mode & 0o077 != 0 {
+            return VaultError.failure(
+                "\(path) is accessible to other users (mode \(String(st.st_mode & 0o777, radix: 8))); \(refusing)",
+                hint: "run `chmod 600 \(path)` (and check who could have read or changed it)")
+        }
+        return nil
+    }
+
+    /// The side files of the database at `path` (canonical: the names SQLite will open), by
+    /// lstat: each one that exists must be a regular file of the user's, mode 0600 or
+    /// narrower. One lstat per file; absent files are fine (SQLite creates them with the
+    /// database's owner and mode).
+    static func checkSideFiles(of path: String) throws {
+        for suffix in sideFileSuffixes {
+            var st = stat()
+            let side = path + suffix
+            if lstat(side, &st) == 0 {
+                if let problem = sideFileProblem(st, path: side, refusing: "refusing to open the vault") { throw problem }
+            } else if errno != ENOENT {
+                throw VaultError.failure("cannot access \(side): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// The directory holding the vault at `path` (resolved, so no component is a symlink)
+    /// must be the user's and writable by nobody else; each directory above it must belong
+    /// to the user or to root and be writable by nobody else unless it is sticky (as /tmp
+    /// is, so a vault under `mktemp -d` is fine). OpenSSH's StrictModes rule, with the
+    /// sticky exception: whoever can write a directory on the way can swap the vault, or
+    /// plant a `-wal` that SQLite would replay into it.
+    /// `resolved`: `path` came from realpath(3) already (its directory needs no resolving).
+    static func checkDirectory(holding path: String, resolved: Bool = false) throws {
+        let user = geteuid()
+        var dir = resolved ? directory(of: path) : Vault.canonical(directory(of: path))
+        var holding = true
+        while true {
+            var st = stat()
+            guard dir.hasPrefix("/"), stat(dir, &st) == 0 else {
+                throw VaultError.failure("cannot access \(dir): \(String(cString: strerror(errno)))")
+            }
+            // Built only for a message: this runs on every command's path.
+            func named() -> String {
+                holding ? "\(dir), the directory holding vault \(path)," : "\(dir), a directory above vault \(path),"
+            }
+            guard st.st_mode & S_IFMT == S_IFDIR else {
+                throw VaultError.failure("\(dir) is not a directory")
+            }
+            if st.st_uid != user && (holding || st.st_uid != 0) {
+                throw VaultError.failure(
+                    "\(named()) belongs to another user (uid \(st.st_uid)), who could replace the vault",
+                    hint: holding
+                        ? "keep the vault in a directory of your own (mode 700), e.g. the default ~/.local/share/tokvault"
+                        : "keep the vault where every directory above it belongs to you or to root")
+            }
+            if st.st_mode & 0o022 != 0 && (holding || st.st_mode & S_ISVTX == 0) {
+                throw VaultError.failure(
+                    "\(named()) is writable by other users (mode \(String(st.st_mode & 0o7777, radix: 8))), who could replace the vault",
+                    hint: "run `chmod go-w \(dir)`, or keep the vault in a directory of your own (mode 700)")
+            }
+            if dir == "/" { return }
+            dir = directory(of: dir)
+            holding = false
+        }
+    }
+
+    /// An empty file for SQLite to open as a new database: created `O_CREAT|O_EXCL|O_NOFOLLOW`,
+    /// mode 0600, so a name that is already taken (a file, a planted symlink) is never used.
+    static func createEmpty(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw VaultError.failure("cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        close(fd)
     }
 
     /// Creates the vault's directory (0700) when missing.
@@ -142,12 +244,7 @@ public final class VaultLock: @unchecked Sendable {
     func acquire(_ kind: Kind, timeout: Double? = nil) throws {
         let limit = timeout ?? Self.timeoutSeconds
         if held == .exclusive || held == kind { return }
-        if fd < 0 {
-            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-            guard fd >= 0 else {
-                throw VaultError.failure("cannot open lock file \(path): \(String(cString: strerror(errno)))")
-            }
-        }
+        if fd < 0 { fd = try Self.openLockFile(path) }
         let start = Date()
         var noticed = false
         while flock(fd, (kind == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
@@ -167,6 +264,41 @@ public final class VaultLock: @unchecked Sendable {
             usleep(20_000)
         }
         held = kind
+    }
+
+    /// Opens a lock file without following a symlink: one that exists must be a regular file
+    /// of the user's with no group or other permission bits (checked on the open descriptor,
+    /// so nothing can be swapped in between); a missing one is created `O_EXCL`, mode 0600.
+    static func openLockFile(_ path: String) throws -> Int32 {
+        for _ in 0..<3 {
+            let fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
+            if fd >= 0 {
+                var st = stat()
+                guard fstat(fd, &st) == 0 else {
+                    let reason = String(cString: strerror(errno))
+                    close(fd)
+                    throw VaultError.failure("cannot open lock file \(path): \(reason)")
+                }
+                if let problem = VaultFile.sideFileProblem(st, path: path, refusing: "refusing to use it as a lock file") {
+                    close(fd)
+                    throw problem
+                }
+                return fd
+            }
+            if errno == ENOENT {
+                let created = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+                if created >= 0 { return created }
+                // Another process created it first: open and check that one.
+                if errno == EEXIST { continue }
+            }
+            if errno == ELOOP {
+                throw VaultError.failure(
+                    "cannot open lock file \(path): it is a symbolic link; refusing to follow it",
+                    hint: "remove the link (`rm \(path)`; tokvault creates the lock file again) and find out who put it there")
+            }
+            break
+        }
+        throw VaultError.failure("cannot open lock file \(path): \(String(cString: strerror(errno)))")
     }
 
     func release() {

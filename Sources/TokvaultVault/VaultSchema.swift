@@ -1,7 +1,7 @@
 import GRDB
 
 /// The schema objects the migrations create, checked in the first read of every open
-/// (docs/vault-format.md §1.1, step 11): a trigger, view, table or index planted in the file
+/// (docs/vault-format.md §1.1, step 14): a trigger, view, table or index planted in the file
 /// by someone who can write it — which SQLite would run or consult on tokvault's behalf — is
 /// refused before anything is read from it or written to it.
 enum VaultSchema {

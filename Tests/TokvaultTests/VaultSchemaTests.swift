@@ -3,7 +3,7 @@ import GRDB
 import Testing
 @testable import TokvaultVault
 
-/// The schema check of every open (docs/vault-format.md §1.1, step 11).
+/// The schema check of every open (docs/vault-format.md §1.1, step 14).
 @Suite("vault schema")
 struct VaultSchemaTests {
     /// What the first N migrations make, from the migrations themselves (in memory).

@@ -14,4 +14,14 @@ int tokvault_open_tmpfile(const char *dir, mode_t mode);
 /// Gives an O_TMPFILE file its name; fails with EEXIST rather than replace a file.
 int tokvault_link_tmpfile(int fd, const char *path);
 
+struct sqlite3;
+
+/// Turns on SQLITE_DBCONFIG_DEFENSIVE and turns off SQLITE_DBCONFIG_TRUSTED_SCHEMA on a
+/// connection (sqlite3_db_config(3) is variadic). 0 when both took effect, else -1.
+int tokvault_sqlite_harden(struct sqlite3 *db);
+
+/// Reads both settings back: bit 0 set when defensive mode is on, bit 1 when the schema is
+/// not trusted; -1 when SQLite refuses the query.
+int tokvault_sqlite_hardened(struct sqlite3 *db);
+
 #endif

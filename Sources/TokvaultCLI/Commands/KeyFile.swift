@@ -45,7 +45,7 @@ struct KeyFileCommand: ParsableCommand {
 
         func run() throws {
             let vault = try vaultOptions.open()
-            let keyFile = try KeyFile.load(path: file)
+            let keyFile = try KeyFile.loadPrivate(path: file)
             let key = try vaultOptions.unlockForWriting(vault)
             try vault.addKeyFileSlot(keyFile, key: key)
             print("Key file \(file) (fingerprint \(keyFile.fingerprint.prefix(16))) now unlocks \(vault.path)")
@@ -67,6 +67,8 @@ struct KeyFileCommand: ParsableCommand {
 
         func run() throws {
             let vault = try vaultOptions.open()
+            // Read for its fingerprint only, whatever its mode: removing the slot of a key file
+            // that others could read is what one does about it.
             let fingerprint = VaultFile.exists(keyFileOrFingerprint)
                 ? try KeyFile.load(path: keyFileOrFingerprint).fingerprint
                 : keyFileOrFingerprint
