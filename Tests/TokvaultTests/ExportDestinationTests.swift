@@ -284,7 +284,7 @@ struct ExportDestinationTests {
 
         // An https app's script allows https only.
         let f = Self.fixture()
-        let https = f.cli.run(["export", "adme", "--curl", "--url", "https://api.example.com/x"])
+        let https = f.cli.run(["export", "adme", "--curl", "--url", "https://api.example.com/x", "--key-file", f.keyFile])
         #expect(https.status == 0, "\(https)")
         let httpsCalls = Self.curlCalls(https.stdout)
         #expect(httpsCalls.count == 2, "\(https.stdout)")

@@ -312,7 +312,10 @@ struct SideFileTests {
             #expect(settings == [0, 1, 0], "trusted_schema, cell_size_check, mmap_size with readOnly \(readOnly)")
         }
         // Untrusted schema: a view planted in the file cannot call an application-defined
-        // function (GRDB registers some on every connection) that is not marked innocuous.
+        // function (GRDB registers some on every connection) that is not marked innocuous. The
+        // view is planted after the vault is open: opening a vault that holds one is refused
+        // (VaultSchemaTests), and this is the second line of defence behind that check.
+        let viewer = try Vault.open(path: s.vault)
         do {
             let planter = try DatabaseQueue(path: s.vault)
             try planter.writeWithoutTransaction { db in
@@ -320,7 +323,6 @@ struct SideFileTests {
             }
             try planter.close()
         }
-        let viewer = try Vault.open(path: s.vault)
         let direct = try viewer.dbQueue.inDatabase { db -> String? in
             let error = #expect(throws: DatabaseError.self) { try String.fetchAll(db, sql: "SELECT n FROM planted") }
             #expect(error?.message?.contains("unsafe use of swiftCapitalizedString") == true, "\(String(describing: error))")
@@ -330,8 +332,7 @@ struct SideFileTests {
         #expect(direct == "Adme")
         // Defensive mode: writable_schema cannot be turned on, so sqlite_master cannot be
         // edited through a vault connection.
-        let vault = try Vault.open(path: s.vault)
-        try vault.dbQueue.inDatabase { db in
+        try viewer.dbQueue.inDatabase { db in
             try db.execute(sql: "PRAGMA writable_schema = ON")
             #expect(throws: DatabaseError.self) {
                 try db.execute(sql: "UPDATE sqlite_master SET sql = sql WHERE name = 'app'")
