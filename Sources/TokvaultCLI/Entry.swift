@@ -1,6 +1,7 @@
 import ArgumentParser
 import CTokvault
 import Foundation
+import TokvaultFlow
 import TokvaultVault
 
 /// Process set-up and error reporting around the commands. `main.swift` only calls `run`.
@@ -25,6 +26,7 @@ public enum Entry {
         for sig in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT] { signal(sig, SIG_DFL) }
         VaultLock.waitingNotice = { Diagnostics.note($0) }
         Vault.upgradeNotice = { Diagnostics.note($0) }
+        TokenService.warningNotice = { Diagnostics.warning($0) }
     }
 
     /// Runs one command line; returns the exit code.

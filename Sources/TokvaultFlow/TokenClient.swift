@@ -1,15 +1,18 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import TokvaultVault
 
 /// Token endpoint requests (RFC 6749 §4.1.3, §6) over AsyncHTTPClient.
 ///
-/// Rules that keep a token family alive: redirects are never followed; a request is retried
-/// only when the server certainly did not process it (no connection, TLS failure, 429, 5xx);
-/// after a timeout or a reset once the body may have been sent, a used code or a rotated
-/// refresh token is never sent again.
+/// Rules that keep a token family alive: redirects are never followed; a request is sent
+/// again only when it certainly did not leave (no connection, DNS, a failed TLS handshake) or
+/// the server said it did not process it (429); a 5xx, a timeout or a reset after the request
+/// may have been written ends the exchange for an authorization code or a refresh token
+/// (`RetryPolicy`). Client credentials and device code polls are retried after a 5xx too.
 public struct TokenClient: Sendable {
     public struct Options: Sendable {
         public var connectTimeout: TimeAmount = .seconds(10)
@@ -167,6 +170,9 @@ public struct TokenClient: Sendable {
         }
     }
 
+    /// Added to the connect and read timeouts for one attempt's deadline (head and body).
+    static let deadlineSlack: TimeAmount = .seconds(5)
+
     private func send(makeBody: () throws -> (SecureBytes, SecureBytes?), to endpoint: String, with client: HTTPClient,
                       app: App, grant: Grant, passing: Set<String>) async throws -> Data {
 
@@ -185,33 +191,57 @@ public struct TokenClient: Sendable {
             let response: HTTPClientResponse
             let data: Data
             do {
-                let deadline = NIODeadline.now() + options.connectTimeout + options.readTimeout + .seconds(5)
+                let deadline = NIODeadline.now() + options.connectTimeout + options.readTimeout + Self.deadlineSlack
                 response = try await client.execute(request, deadline: deadline)
                 let buffer = try await Self.collect(response.body, upTo: options.maxResponseBytes, deadline: deadline)
                 data = Data(buffer.readableBytesView)
             } catch {
-                if Self.certainlyNotSent(error), attempt < options.maxAttempts {
-                    try await Task.sleep(nanoseconds: UInt64(250_000_000) << (attempt - 1))
+                let notSent = Self.certainlyNotSent(error)
+                switch RetryPolicy.decide(transportFailureNotSent: notSent, attempt: attempt, maxAttempts: options.maxAttempts) {
+                case .retry(let milliseconds):
+                    try await Task.sleep(nanoseconds: UInt64(milliseconds) * 1_000_000)
                     continue
+                case .stop:
+                    throw Self.transportError(error, endpoint: endpoint, grant: grant, app: app, sent: !notSent)
                 }
-                throw Self.transportError(error, endpoint: endpoint, grant: grant, sent: !Self.certainlyNotSent(error))
             }
-            let status = Int(response.status.code)
-            if status == 200 { return data }
-            if !passing.isEmpty, (400...499).contains(status),
-               let refusal = try? JSONDecoder().decode(OAuthErrorBody.self, from: data), passing.contains(refusal.error) {
-                throw OAuthRefusal(body: refusal)
+            switch Self.outcome(status: Int(response.status.code), headers: response.headers, body: data, grant: grant,
+                                attempt: attempt, app: app, endpoint: endpoint, passing: passing, options: options,
+                                now: Int64(Date().timeIntervalSince1970)) {
+            case .success(let data):
+                return data
+            case .retry(let milliseconds):
+                try await Task.sleep(nanoseconds: UInt64(milliseconds) * 1_000_000)
+            case .failure(let error):
+                throw error
             }
-            if status == 429 || (500...599).contains(status), attempt < options.maxAttempts {
-                let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }
-                if let retryAfter, retryAfter > options.maxRetryAfter {
-                    throw TokenErrors.error(status: status, data: data, headers: response.headers, app: app, grant: grant, endpoint: endpoint)
-                }
-                let delay = retryAfter.map { UInt64($0) * 1_000_000_000 } ?? (UInt64(500_000_000) << (attempt - 1))
-                try await Task.sleep(nanoseconds: delay)
-                continue
-            }
-            throw TokenErrors.error(status: status, data: data, headers: response.headers, app: app, grant: grant, endpoint: endpoint)
+        }
+    }
+
+    /// What one answer means: the body of a 200, another attempt after a wait, or the error
+    /// to report. Pure (no I/O), so that the fuzzer and the tests reach every branch.
+    enum AttemptOutcome {
+        case success(Data)
+        case retry(afterMilliseconds: Int64)
+        case failure(Error)
+    }
+
+    static func outcome(status: Int, headers: HTTPHeaders, body: Data, grant: Grant, attempt: Int, app: App,
+                        endpoint: String, passing: Set<String>, options: Options, now: Int64) -> AttemptOutcome {
+        if status == 200 { return .success(body) }
+        if !passing.isEmpty, (400...499).contains(status),
+           let refusal = try? JSONDecoder().decode(OAuthErrorBody.self, from: body), passing.contains(refusal.error) {
+            return .failure(OAuthRefusal(body: refusal))
+        }
+        let decision = RetryPolicy.decide(status: status, singleUseGrant: grant.isSingleUse, attempt: attempt,
+                                          retryAfter: headers.first(name: "Retry-After"), now: now,
+                                          maxAttempts: options.maxAttempts, maxRetryAfter: options.maxRetryAfter)
+        switch decision {
+        case .retry(let milliseconds):
+            return .retry(afterMilliseconds: milliseconds)
+        case .stop(let reason):
+            return .failure(TokenErrors.stopped(reason, status: status, data: body, headers: headers, app: app, grant: grant,
+                                                endpoint: endpoint, attempts: attempt, maxRetryAfter: options.maxRetryAfter))
         }
     }
 
@@ -237,22 +267,57 @@ public struct TokenClient: Sendable {
         public var body: OAuthErrorBody
     }
 
-    /// Errors raised before any byte of the request could have reached the server.
+    /// Errors raised before any byte of the request could have been written. The connection
+    /// pool hands a request to a connection only once it is established (TCP, the proxy's
+    /// CONNECT, the TLS handshake), and with `retryConnectionEstablishment` off it fails the
+    /// request with the establishment's own error; every error that can come later (a reset,
+    /// a timeout, a TLS alert or an unclean shutdown after the handshake) counts as sent.
     static func certainlyNotSent(_ error: Error) -> Bool {
         if let error = error as? HTTPClientError {
             return [.connectTimeout, .tlsHandshakeTimeout, .httpProxyHandshakeTimeout, .socksHandshakeTimeout,
                     .getConnectionFromPoolTimeout].contains(error)
         }
+        // Name resolution and connect(2) (NIOPosix's happy-eyeballs connector).
         if error is NIOConnectionError { return true }
-        if let error = error as? IOError {
-            return [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL].contains(error.errnoCode)
-        }
         if let error = error as? ChannelError, case .connectTimeout = error { return true }
-        // TLS handshake failures (NIOSSL) happen before the request is written.
-        return String(reflecting: type(of: error)).contains("NIOSSLError")
+        // connect(2) alone reports these; on a connected socket they cannot happen.
+        if let error = error as? IOError {
+            return [ECONNREFUSED, EADDRNOTAVAIL].contains(error.errnoCode)
+        }
+        // NIOSSL reports a failed handshake as `handshakeFailed` (the server's alert, a bad
+        // certificate, plain HTTP on the port) and certificate checks during the handshake as
+        // the cases below; after the handshake it reports `BoringSSLError`s and
+        // `uncleanShutdown` and the like, which therefore count as sent.
+        if let error = error as? NIOSSLError {
+            switch error {
+            case .handshakeFailed, .noCertificateToValidate, .unableToValidateCertificate, .cannotMatchULabel,
+                 .cannotFindPeerIP:
+                return true
+            default:
+                return false
+            }
+        }
+        if let error = error as? NIOSSLExtraError {
+            return [.failedToValidateHostname, .serverHostnameImpossibleToMatch, .cannotUseIPAddressInSNI,
+                    .invalidSNIHostname].contains(error)
+        }
+        return false
     }
 
-    static func transportError(_ error: Error, endpoint: String, grant: Grant, sent: Bool) -> VaultError {
+    /// The hint's sentence about a single-use grant that may have reached the server.
+    static func mayHaveBeenUsed(_ grant: Grant, app: App) -> String? {
+        switch grant {
+        case .refreshToken:
+            return "the refresh token is single-use and may have been used, so it was not sent again; "
+                + "try again later, and if `tokvault token \(app.name)` then says a login is required, run `tokvault login \(app.name)`"
+        case .authorizationCode:
+            return "the authorization code is single-use and may have been used, so it was not sent again; run `tokvault login \(app.name)` again"
+        case .clientCredentials, .deviceCode:
+            return nil
+        }
+    }
+
+    static func transportError(_ error: Error, endpoint: String, grant: Grant, app: App, sent: Bool) -> VaultError {
         let host = URLComponents(string: endpoint)?.host ?? endpoint
         if !sent {
             return VaultError(exitCode: VaultError.Code.unreachable,
@@ -260,9 +325,7 @@ public struct TokenClient: Sendable {
                               hint: "check the network, DNS and HTTPS_PROXY/NO_PROXY; nothing was sent")
         }
         var hint = "the request may have reached the server; it was not sent again"
-        if case .refreshToken = grant {
-            hint += " (a refresh token is single-use: if this keeps failing, run `tokvault login` again)"
-        }
+        if let used = mayHaveBeenUsed(grant, app: app) { hint += " (\(used))" }
         return VaultError(exitCode: VaultError.Code.unreachable,
                           "no answer from the identity provider at \(host): \(describe(error))", hint: hint)
     }

@@ -22,6 +22,34 @@ enum TokenErrors {
         return map(body, status: status, app: app, grant: grant, host: host)
     }
 
+    /// The error for an answer after which `RetryPolicy` stopped: the answer's own message,
+    /// with the exit code and hint the reason calls for. A 429 is always exit 3 (throttled:
+    /// try again later), and a 5xx to a single-use grant says that the grant may have been used.
+    static func stopped(_ reason: RetryDecision.StopReason, status: Int, data: Data, headers: HTTPHeaders, app: App,
+                        grant: TokenClient.Grant, endpoint: String, attempts: Int, maxRetryAfter: Int) -> VaultError {
+        let base = error(status: status, data: data, headers: headers, app: app, grant: grant, endpoint: endpoint)
+        switch reason {
+        case .final, .maybeSent:
+            return base
+        case .mayHaveBeenUsed:
+            var hint = "the identity provider failed after the request reached it"
+            if let used = TokenClient.mayHaveBeenUsed(grant, app: app) { hint += "; " + used }
+            return VaultError(exitCode: VaultError.Code.unreachable, base.message, hint: hint)
+        case .retryAfterTooLong(let seconds):
+            let wait = "it asked to wait \(seconds) s, longer than the \(maxRetryAfter) s tokvault waits"
+            let hint = status == 429 ? "the identity provider is throttling requests; try again later (\(wait))"
+                                     : "the identity provider has a problem; try again later (\(wait))"
+            return VaultError(exitCode: VaultError.Code.unreachable, base.message, hint: hint)
+        case .attemptsExhausted:
+            let message = base.message + " (\(attempts) attempts)"
+            if status == 429 {
+                return VaultError(exitCode: VaultError.Code.unreachable, message,
+                                  hint: "the identity provider is throttling requests; try again later")
+            }
+            return VaultError(exitCode: base.exitCode, message, hint: base.hint)
+        }
+    }
+
     static func exitForBodyless(_ status: Int) -> Int32 {
         status == 429 || status >= 500 ? VaultError.Code.unreachable : VaultError.Code.failure
     }

@@ -7,6 +7,25 @@ public struct TokenResponse: Sendable {
     public var tokenSet: TokenSet
     public var expiresIn: Int64
     public var idTokenClaims: IDTokenClaims?
+    /// Why the answer's `id_token` could not be read (not a JWT, claims not JSON); the token
+    /// set then carries no ID token and no account. `login` refuses such an answer, a refresh
+    /// keeps its new access and refresh tokens (`validateIDToken`).
+    public var idTokenProblem: VaultError?
+
+    /// The ID token's checks (OIDC Core 3.1.3.7): throws when it could not be read or fails
+    /// `IDTokenClaims.validate`. An answer without an ID token passes.
+    public func validateIDToken(clientID: String, expectedIssuer: String?, nonce: String?, now: Int64) throws {
+        if let idTokenProblem { throw idTokenProblem }
+        try idTokenClaims?.validate(clientID: clientID, expectedIssuer: expectedIssuer, nonce: nonce, now: now)
+    }
+
+    /// Why the ID token cannot be trusted, in words that fit after "the ID token …", or nil
+    /// when it passes (or there is none).
+    public func idTokenFailure(clientID: String, expectedIssuer: String?, nonce: String?, now: Int64) -> String? {
+        if let idTokenProblem { return idTokenProblem.message }
+        return idTokenClaims?.failure(clientID: clientID, expectedIssuer: expectedIssuer, nonce: nonce, now: now)
+            .map { "the ID token failed validation: " + $0 }
+    }
 }
 
 /// An error answer (RFC 6749 §5.2), with Microsoft's extra fields when present.
@@ -99,12 +118,18 @@ enum TokenResponseParser {
             guard var bytes = text.map({ Array($0.utf8) }), !bytes.isEmpty else { return nil }
             return SecureBytes(consuming: &bytes)
         }
-        let claims = try body.idToken.map { try IDTokenClaims.decode($0) }
+        // An unreadable ID token is reported, not thrown: the access and refresh tokens of the
+        // same answer must not be lost with it (a refresh token may just have been rotated).
+        var claims: IDTokenClaims?
+        var problem: VaultError?
+        if let idToken = body.idToken {
+            do { claims = try IDTokenClaims.decode(idToken) } catch let error as VaultError { problem = error }
+        }
         let set = TokenSet(
             accessToken: SecureBytes(consuming: &accessBytes), tokenType: "Bearer", expiresAt: now + expiresIn,
-            grantedScope: body.scope, refreshToken: secure(body.refreshToken), idToken: secure(body.idToken),
-            account: claims?.account)
-        return TokenResponse(tokenSet: set, expiresIn: expiresIn, idTokenClaims: claims)
+            grantedScope: body.scope, refreshToken: secure(body.refreshToken),
+            idToken: problem == nil ? secure(body.idToken) : nil, account: claims?.account)
+        return TokenResponse(tokenSet: set, expiresIn: expiresIn, idTokenClaims: claims, idTokenProblem: problem)
     }
 }
 
@@ -152,23 +177,30 @@ public struct IDTokenClaims: Decodable, Sendable, Equatable {
     /// OIDC Core 3.1.3.7: issuer, audience, expiry and nonce. `expectedIssuer` may contain
     /// Azure's `{tenantid}` template, filled from the `tid` claim.
     public func validate(clientID: String, expectedIssuer: String?, nonce expectedNonce: String?, now: Int64) throws {
-        func fail(_ why: String) -> VaultError {
-            VaultError.failure("the ID token failed validation: \(why); the tokens were not stored",
-                               hint: "this points at a misconfigured app or a tampered response; try `tokvault login` again")
+        if let why = failure(clientID: clientID, expectedIssuer: expectedIssuer, nonce: expectedNonce, now: now) {
+            throw VaultError.failure("the ID token failed validation: \(why); the tokens were not stored",
+                                     hint: "this points at a misconfigured app or a tampered response; try `tokvault login` again")
         }
-        guard aud?.values.contains(clientID) == true else { throw fail("its audience is not client id \(clientID)") }
-        if let exp, exp + 300 < now { throw fail("it expired at \(exp)") }
+    }
+
+    /// The first check `validate` fails, as "its audience is not …", or nil.
+    public func failure(clientID: String, expectedIssuer: String?, nonce expectedNonce: String?, now: Int64) -> String? {
+        guard aud?.values.contains(clientID) == true else { return "its audience is not client id \(clientID)" }
+        // `exp` is the server's number: compared without arithmetic on it (exp + 300 traps
+        // for an exp near Int64.max); `now` is this machine's clock.
+        if let exp, exp < now - 300 { return "it expired at \(exp)" }
         if let expectedNonce {
             guard let nonce, Sodium.constantTimeEquals(Array(nonce.utf8), Array(expectedNonce.utf8)) else {
-                throw fail("its nonce does not match this login")
+                return "its nonce does not match this login"
             }
         }
         if var issuer = expectedIssuer {
             if issuer.contains("{tenantid}") {
-                guard let tid else { throw fail("it has no tid to check the issuer against") }
+                guard let tid else { return "it has no tid to check the issuer against" }
                 issuer = issuer.replacingOccurrences(of: "{tenantid}", with: tid)
             }
-            guard iss == issuer else { throw fail("its issuer \(AppSpec.printable(iss ?? "(none)")) is not \(issuer)") }
+            guard iss == issuer else { return "its issuer \(AppSpec.printable(iss ?? "(none)")) is not \(AppSpec.printable(issuer))" }
         }
+        return nil
     }
 }

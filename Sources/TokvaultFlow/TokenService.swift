@@ -6,12 +6,30 @@ import TokvaultVault
 public struct TokenService: Sendable {
     public let vault: Vault
     public let client: TokenClient
-    /// How long a process waits for another one's refresh before giving up.
-    public var lockTimeout: Double = 120
+    /// How long a process waits for another one's refresh before giving up: at least as long
+    /// as that refresh can legitimately take (`refreshLockWait`).
+    public var lockTimeout: Double
+
+    /// Where warnings go (the CLI prints them on stderr as `tokvault: warning: …`).
+    nonisolated(unsafe) public static var warningNotice: ((String) -> Void)?
 
     public init(vault: Vault, client: TokenClient = TokenClient()) {
         self.vault = vault
         self.client = client
+        self.lockTimeout = Self.refreshLockWait(for: client.options)
+    }
+
+    /// Seconds beyond the token endpoint exchange that a holder of the refresh lock may
+    /// spend: unlocking (Argon2id at the largest costs a slot may have takes seconds on a busy
+    /// machine), reading and storing, and shutting the HTTP client down.
+    public static let vaultWorkSeconds: Double = 30
+
+    /// How long to wait for another process's refresh: the longest exchange its client can
+    /// have (every attempt to its deadline, the Retry-After cap or back-off between them) plus
+    /// the vault work, so that a slow provider is never reported as a stuck lock. 225 s with
+    /// the default options (3 × (10 + 30 + 5) + 2 × 30 + 30).
+    public static func refreshLockWait(for options: TokenClient.Options) -> Double {
+        options.longestExchangeSeconds + vaultWorkSeconds
     }
 
     public struct Result: Sendable {
@@ -43,7 +61,7 @@ public struct TokenService: Sendable {
         // shorter than --min-valid, since refreshing again would not give a longer one.
         if let cached = try cachedToken(app: current, scopeKey: scopeKey, minValid: 1, material: material) {
             let fresh = cached.record.token != seen?.token
-            let longEnough = !force && cached.record.expiresAt - Int64(Date().timeIntervalSince1970) >= minValid
+            let longEnough = !force && Self.secondsLeft(cached.record, now: Int64(Date().timeIntervalSince1970)) >= minValid
             if fresh || longEnough {
                 return Result(token: cached.token, record: cached.record, refreshed: false)
             }
@@ -67,11 +85,19 @@ public struct TokenService: Sendable {
         let credential = try vault.credential(of: locked, key: key)
         let requestScope = scopeKey.isEmpty ? locked.scope : scopeKey
         let response = try await client.redeem(.refreshToken(refreshToken, scope: requestScope), app: locked, credential: credential)
-        if let claims = response.idTokenClaims {
-            try claims.validate(clientID: locked.clientID, expectedIssuer: Self.expectedIssuer(for: locked), nonce: nil,
-                                now: Int64(Date().timeIntervalSince1970))
+        // The server may have rotated the refresh token: its answer is stored even when the ID
+        // token in it fails its checks (only that one is dropped, the previous one is kept),
+        // since the old refresh token may no longer work. `login` refuses such an answer.
+        var received = response.tokenSet
+        if let failure = response.idTokenFailure(clientID: locked.clientID, expectedIssuer: Self.expectedIssuer(for: locked),
+                                                 nonce: nil, now: Int64(Date().timeIntervalSince1970)) {
+            received.idToken = nil
+            received.account = nil
+            Self.warningNotice?(
+                "app \"\(locked.name)\": \(failure); that ID token was not stored (the previous one is kept), "
+                + "the new access and refresh tokens were; if this repeats, check the app's client id and issuer (`tokvault show \(locked.name)`)")
         }
-        try vault.storeTokens(response.tokenSet, for: locked, scopeKey: scopeKey, key: key, action: "refresh")
+        try vault.storeTokens(received, for: locked, scopeKey: scopeKey, key: key, action: "refresh")
         guard let stored = try vault.accessToken(of: locked, scopeKey: scopeKey, key: key) else {
             throw VaultError.failure("the refreshed token was not stored")
         }
@@ -133,9 +159,21 @@ public struct TokenService: Sendable {
     /// --min-valid, a token issued moments ago is as good as a refresh can get: it counts as
     /// valid rather than causing a refresh on every call.
     static func isValid(_ record: AccessToken, minValid: Int64, now: Int64 = Int64(Date().timeIntervalSince1970)) -> Bool {
-        let lifetime = record.expiresAt - record.obtainedAt
-        let needed = max(1, min(minValid, lifetime - 60))
-        return record.expiresAt - now >= needed
+        let lifetime = minus(record.expiresAt, record.obtainedAt)
+        let needed = max(1, min(minValid, minus(lifetime, 60)))
+        return secondsLeft(record, now: now) >= needed
+    }
+
+    /// expires_at − now. Both times are read from the vault file, where any number can be
+    /// written, so the arithmetic saturates instead of trapping.
+    static func secondsLeft(_ record: AccessToken, now: Int64) -> Int64 {
+        minus(record.expiresAt, now)
+    }
+
+    /// a − b, saturated at the ends of Int64.
+    static func minus(_ a: Int64, _ b: Int64) -> Int64 {
+        let (difference, overflow) = a.subtractingReportingOverflow(b)
+        return overflow ? (b < 0 ? .max : .min) : difference
     }
 
     /// '' for the app's own scope; another scope is cached under its normalized text.

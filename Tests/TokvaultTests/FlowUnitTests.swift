@@ -591,8 +591,15 @@ struct FlowUnitTests {
         #expect(response.idTokenClaims?.account == "alice@contoso.example")
         #expect(response.tokenSet.account == "alice@contoso.example")
         #expect(response.tokenSet.idToken.map(Self.text) == jwt)
+        // An unreadable ID token is reported with the answer (a refresh keeps its other tokens),
+        // and the token set carries none.
+        let garbage = try TokenResponseParser.parseSuccess(Data(#"{"access_token":"a","refresh_token":"r","id_token":"not-a-jwt"}"#.utf8),
+                                                           now: 0, endpoint: Self.endpoint)
+        #expect(garbage.idTokenProblem?.message == "the token endpoint returned an id_token that is not a JWT")
+        #expect(garbage.tokenSet.idToken == nil && garbage.tokenSet.account == nil)
+        #expect(garbage.tokenSet.refreshToken.map(Self.text) == "r")
         #expect(throws: VaultError.self) {
-            try TokenResponseParser.parseSuccess(Data(#"{"access_token":"a","id_token":"not-a-jwt"}"#.utf8), now: 0, endpoint: Self.endpoint)
+            try garbage.validateIDToken(clientID: Self.clientID, expectedIssuer: nil, nonce: nil, now: 0)
         }
     }
 

@@ -25,6 +25,10 @@ public func fuzzTokenResponse(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
         require((0...(366 * 86400)).contains(response.expiresIn), "expires_in \(response.expiresIn) outside 0…366 days")
         require(set.expiresAt == Fixture.now + response.expiresIn, "expiresAt is not now + expiresIn")
         if let claims = response.idTokenClaims { validate(claims) }
+        // An unreadable ID token is reported with the answer and never stored.
+        if response.idTokenProblem != nil {
+            require(set.idToken == nil && set.account == nil && response.idTokenClaims == nil, "an unreadable ID token kept")
+        }
     } catch let error as VaultError {
         require(error.exitCode == VaultError.Code.failure, "exit \(error.exitCode) for a token response")
     } catch {

@@ -156,10 +156,9 @@ struct Login: AsyncParsableCommand {
         let tokens = try await TokenClient().redeem(
             .authorizationCode(code: SecureBytes(consuming: &codeBytes), verifier: secrets.codeVerifier, redirectURI: redirectURI),
             app: app, credential: credential)
-        if let claims = tokens.idTokenClaims {
-            try claims.validate(clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app),
-                                nonce: request.wantsIDToken ? secrets.nonce : nil, now: Int64(Date().timeIntervalSince1970))
-        }
+        // A sign-in stores nothing unless the ID token is readable and passes its checks.
+        try tokens.validateIDToken(clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app),
+                                   nonce: request.wantsIDToken ? secrets.nonce : nil, now: Int64(Date().timeIntervalSince1970))
         try checkLoginHint(tokens.idTokenClaims)
         try store(tokens.tokenSet, app: app, vault: vault, material: material, key: key)
         report(tokens.tokenSet, app: app)

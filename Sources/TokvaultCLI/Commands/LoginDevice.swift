@@ -23,10 +23,9 @@ extension Login {
         let tokens = try await flow.poll(authorization, app: app, credential: credential) { interval in
             Diagnostics.note("the identity provider asked to poll more slowly: every \(interval) s now")
         }
-        if let claims = tokens.idTokenClaims {
-            try claims.validate(clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app),
-                                nonce: nil, now: Int64(Date().timeIntervalSince1970))
-        }
+        // A sign-in stores nothing unless the ID token is readable and passes its checks.
+        try tokens.validateIDToken(clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app),
+                                   nonce: nil, now: Int64(Date().timeIntervalSince1970))
         try checkLoginHint(tokens.idTokenClaims)
         try store(tokens.tokenSet, app: app, vault: vault, material: material, key: key)
         report(tokens.tokenSet, app: app)

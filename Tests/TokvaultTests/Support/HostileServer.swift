@@ -16,6 +16,10 @@ final class HostileServer: @unchecked Sendable {
         var bodyLength: Int
         /// A TLS ClientHello (first byte 0x16) instead of HTTP.
         var isTLS: Bool
+        /// The body's first 64 KiB (a token request's form), for checks of what was sent.
+        var body: [UInt8] = []
+
+        var bodyText: String { String(decoding: body, as: UTF8.self) }
     }
 
     enum Behavior: Sendable {
@@ -44,7 +48,9 @@ final class HostileServer: @unchecked Sendable {
     private var hungUp: [Double] = []
     private let script: @Sendable (Request) -> Behavior
 
-    init(_ script: @escaping @Sendable (Request) -> Behavior) throws {
+    /// `port` 0 takes a free one; another (one just released) is for a server that starts
+    /// listening only after a client has been refused there.
+    init(port requested: Int = 0, _ script: @escaping @Sendable (Request) -> Behavior) throws {
         self.script = script
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HostileServerError.socket(errno) }
@@ -52,7 +58,7 @@ final class HostileServer: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = UInt16(requested).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -218,14 +224,16 @@ final class HostileServer: @unchecked Sendable {
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         var bodyLength = data.count - headerEnd!
+        var body = Array(data[headerEnd!...].prefix(64 * 1024))
         let expected = Int(headers["content-length"] ?? "") ?? 0
         while bodyLength < expected {
             let n = recv(fd, &buffer, min(buffer.count, expected - bodyLength), 0)
             if n <= 0 { break }
             bodyLength += n
+            if body.count < 64 * 1024 { body += buffer[0..<min(n, 64 * 1024 - body.count)] }
         }
         return Request(method: requestLine.first.map(String.init) ?? "", target: requestLine.dropFirst().first.map(String.init) ?? "",
-                       headers: headers, bodyLength: bodyLength, isTLS: false)
+                       headers: headers, bodyLength: bodyLength, isTLS: false, body: body)
     }
 
     /// An HTTP/1.1 answer with a Content-Length and `Connection: close`.
