@@ -35,6 +35,11 @@ let package = Package(
         ]),
         fuzzTarget("FuzzTokenResponse"),
         fuzzTarget("FuzzTokenError", [.product(name: "NIOHTTP1", package: "swift-nio")]),
+        fuzzTarget("FuzzResponseHead", [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         fuzzTarget("FuzzDiscovery"),
         fuzzTarget("FuzzDeviceAuthorization"),
         fuzzTarget("FuzzSealedField"),

@@ -112,4 +112,37 @@ struct FuzzRegressionTests {
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout == secret + "\n" + app.tokenEndpoint, "bash read \(r.stdout.debugDescription)")
     }
+
+    static let fuzzApp = App(id: "x", name: "adme", provider: .azure, tenant: nil, cloud: nil, authorityHost: nil, clientID: "c",
+                             authorizeEndpoint: "", tokenEndpoint: "https://login.example.com/token", deviceEndpoint: nil,
+                             redirectURI: "http://localhost:8080", scope: "openid", flow: "authorization_code", clientAuth: .none,
+                             clientSecret: nil, createdAt: 0, updatedAt: 0)
+
+    /// `Retry-After: -1` on a 429 trapped in `UInt64($0) * 1_000_000_000` and killed `token`
+    /// with SIGILL (found by hand, the reason FuzzResponseHead exists). It counts as absent:
+    /// the back-off.
+    @Test(arguments: ["-1", "-9223372036854775808", "99999999999999999999"])
+    func negativeOrOverflowingRetryAfterIsTheBackOff(_ value: String) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Retry-After", value: value)
+        let outcome = TokenClient.outcome(status: 429, headers: headers, body: Data(), grant: .refreshToken(SecureBytes(count: 1), scope: "s"),
+                                          attempt: 1, app: Self.fuzzApp, endpoint: Self.fuzzApp.tokenEndpoint, passing: [],
+                                          options: TokenClient.Options(), now: 1_700_000_000)
+        guard case .retry(let milliseconds) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(milliseconds == 500)
+    }
+
+    /// FuzzResponseHead: NIO's parser accepts any three digits as the status ("HTTP/1.1 040",
+    /// the artifact); the harness had assumed 100...999. Such an answer is a final error.
+    @Test func statusBelow100IsAFinalError() throws {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        let outcome = TokenClient.outcome(status: 40, headers: headers, body: Data("{t-Lengtl: 33".utf8),
+                                          grant: .refreshToken(SecureBytes(count: 1), scope: "s"), attempt: 1, app: Self.fuzzApp,
+                                          endpoint: Self.fuzzApp.tokenEndpoint, passing: [], options: TokenClient.Options(),
+                                          now: 1_700_000_000)
+        guard case .failure(let error as VaultError) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(error.exitCode == VaultError.Code.failure)
+        #expect(error.message.contains("answered HTTP 40 with a body that is not an OAuth error"), "\(error.message)")
+    }
 }
