@@ -75,34 +75,23 @@ public enum AssociatedData {
 public enum SealedField {
     public static let version: UInt8 = 1
 
-    /// The sealed-field AAD of vault format `format` (docs/vault-format.md §5.2).
+    /// The sealed-field AAD of vault format `format` (docs/vault-format.md §5.2): the same
+    /// place fields in both, then what the ciphertext is bound to (format 2: the app's binding
+    /// and the access token's scope key; format 1: the client id and token endpoint).
     public static func associatedData(vaultID: String, generation: Int64, place: SealedFieldPlace, format: Int = 1) -> [UInt8] {
-        if format >= 2 {
-            return AssociatedData.encode([
-                ("tokvault", "sealed-field"),
-                ("version", "2"),
-                ("generation", String(generation)),
-                ("vault", vaultID),
-                ("table", place.table),
-                ("column", place.column),
-                ("row", place.row),
-                ("app", place.app),
-                ("scope_key", place.scopeKey),
-                ("binding", Sodium.hex(place.binding)),
-            ])
-        }
+        let bound: [(String, String)] = format >= 2
+            ? [("scope_key", place.scopeKey), ("binding", Sodium.hex(place.binding))]
+            : [("client_id", place.clientID), ("token_endpoint", place.tokenEndpoint)]
         return AssociatedData.encode([
             ("tokvault", "sealed-field"),
-            ("version", String(version)),
+            ("version", format >= 2 ? "2" : String(version)),
             ("generation", String(generation)),
             ("vault", vaultID),
             ("table", place.table),
             ("column", place.column),
             ("row", place.row),
             ("app", place.app),
-            ("client_id", place.clientID),
-            ("token_endpoint", place.tokenEndpoint),
-        ])
+        ] + bound)
     }
 
     public static func seal(_ plaintext: SecureBytes, key: DataKey, place: SealedFieldPlace) -> [UInt8] {
