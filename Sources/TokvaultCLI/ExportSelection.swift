@@ -46,7 +46,10 @@ struct ExportSelection: ParsableArguments {
         let selected = try naming().selected()
         let vault = try vaultOptions.open()
         let material = try vaultOptions.material(for: vault)
-        let app = try vault.app(named: appName)
+        let read = try vault.app(named: appName)
+        // The public fields come from a row proven with the key (a read before that could
+        // have been edited and put back in between).
+        var verified: App?
         var token: TokenService.Result?
         if selected.contains(where: { [.accessToken, .expiresOn, .expiresAt, .tokenType, .scope].contains($0.field) }) {
             token = try await TokenService(vault: vault).accessToken(
@@ -59,7 +62,8 @@ struct ExportSelection: ParsableArguments {
             try vault.upgradeIfNeeded(material)
             try vault.holdLock(exclusive: false)
             defer { vault.releaseLock() }
-            let current = try vault.reread(app)
+            let current = try vault.reread(read)
+            verified = current
             let key = try vault.unlock(material)
             secrets = (try vault.clientSecret(of: current, key: key), try vault.refreshToken(of: current, key: key))
         }
@@ -67,8 +71,12 @@ struct ExportSelection: ParsableArguments {
             // Only public fields (client id, token endpoint, tenant): still proven with the key,
             // since a script sends its secrets where they point.
             let key = try vault.unlock(material)
-            try vault.verifyBinding(try vault.reread(app), key: key)
+            let current = try vault.reread(read)
+            try vault.verifyBinding(current, key: key)
+            verified = current
         }
+        if let token, let row = verified, !token.app.steersLike(row) { throw Vault.replaced(appName) }
+        guard let app = verified ?? token?.app else { throw Vault.replaced(appName) }
         var variables: [ExportVariable] = []
         for (field, variable) in selected {
             switch field {

@@ -40,6 +40,10 @@ public final class LoopbackReceiver: @unchecked Sendable {
                 hint: "use `tokvault login --manual` and paste the redirect URL, or set --redirect-uri http://localhost:8080")
         }
         let port = portOverride ?? components.port ?? 80
+        guard (0...65535).contains(port) else {
+            throw VaultError.usage("the redirect URI \(AppSpec.printable(redirectURI)) has no valid port (\(port))",
+                                   hint: "set a port from 1 to 65535 with `tokvault set APP --redirect-uri http://localhost:PORT`")
+        }
         let path = components.path.isEmpty ? "/" : components.path
         let addresses: [String]
         switch host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")) {

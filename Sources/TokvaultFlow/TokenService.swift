@@ -29,13 +29,16 @@ public struct TokenService: Sendable {
     /// the vault work, so that a slow provider is never reported as a stuck lock. 225 s with
     /// the default options (3 × (10 + 30 + 5) + 2 × 30 + 30).
     public static func refreshLockWait(for options: TokenClient.Options) -> Double {
-        options.longestExchangeSeconds + vaultWorkSeconds
+        // The holder may itself wait for the vault lock (behind a rotate-key or restore).
+        options.longestExchangeSeconds + vaultWorkSeconds + VaultLock.timeoutSeconds
     }
 
     public struct Result: Sendable {
         public var token: SecureBytes
         public var record: AccessToken
         public var refreshed: Bool
+        /// The app's row whose binding was proven with the key the token was opened with.
+        public var app: App
     }
 
     /// A token valid for at least `minValid` seconds (or a fresh one when `force`).
@@ -49,7 +52,7 @@ public struct TokenService: Sendable {
             // The cache hit: one read, one unlock, one decryption, no lock.
             let key = try vault.unlock(material)
             let (token, record) = try openCached(seen, of: app, key: key, material: material)
-            return Result(token: token, record: record, refreshed: false)
+            return Result(token: token, record: record, refreshed: false, app: app)
         }
         let refreshLock = try vault.acquireRefreshLock(for: app, timeoutSeconds: lockTimeout)
         defer { refreshLock.release() }
@@ -63,7 +66,7 @@ public struct TokenService: Sendable {
             let fresh = cached.record.token != seen?.token
             let longEnough = !force && Self.secondsLeft(cached.record, now: Int64(Date().timeIntervalSince1970)) >= minValid
             if fresh || longEnough {
-                return Result(token: cached.token, record: cached.record, refreshed: false)
+                return Result(token: cached.token, record: cached.record, refreshed: false, app: current)
             }
         }
         if current.usesClientCredentialsFlow {
@@ -101,7 +104,7 @@ public struct TokenService: Sendable {
         guard let stored = try vault.accessToken(of: locked, scopeKey: scopeKey, key: key) else {
             throw VaultError.failure("the refreshed token was not stored")
         }
-        return Result(token: stored.token, record: stored.record, refreshed: true)
+        return Result(token: stored.token, record: stored.record, refreshed: true, app: locked)
     }
 
     /// The client credentials grant (the caller holds the app's refresh lock): a new access
@@ -128,7 +131,7 @@ public struct TokenService: Sendable {
         guard let stored = try vault.accessToken(of: app, scopeKey: scopeKey, key: key) else {
             throw VaultError.failure("the new access token was not stored")
         }
-        return Result(token: stored.token, record: stored.record, refreshed: true)
+        return Result(token: stored.token, record: stored.record, refreshed: true, app: app)
     }
 
     func cachedToken(app: App, scopeKey: String, minValid: Int64, material: UnlockMaterial) throws -> (token: SecureBytes, record: AccessToken)? {
@@ -149,9 +152,12 @@ public struct TokenService: Sendable {
             return (try vault.openAccessToken(record, of: app, key: key), record)
         } catch let error as VaultError where error.exitCode == VaultError.Code.damaged {
             let again = try vault.unlock(material)
-            guard let reread = try vault.accessTokens(appID: app.id).first(where: { $0.scopeKey == record.scopeKey }),
+            // The app is read again too: a rotation binds it anew under the new key.
+            let (current, _, tokens) = try vault.appState(named: app.name)
+            guard current.id == app.id, current.steersLike(app),
+                  let reread = tokens.first(where: { $0.scopeKey == record.scopeKey }),
                   reread.token != record.token || again.generation != key.generation else { throw error }
-            return (try vault.openAccessToken(reread, of: app, key: again), reread)
+            return (try vault.openAccessToken(reread, of: current, key: again), reread)
         }
     }
 

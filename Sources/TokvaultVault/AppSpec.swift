@@ -112,6 +112,9 @@ public enum AppSpec {
                 "--redirect-uri: \"\(printable(text))\" must be http://localhost:PORT (or 127.0.0.1/[::1]) or https",
                 hint: "register http://localhost:8080 as a redirect URI of the app (Mobile and desktop or Web platform)")
         }
+        if let port = url.port, !(0...65535).contains(port) {
+            throw VaultError.usage("--redirect-uri: \"\(printable(text))\" has port \(port); ports are 0–65535", hint: "the default is \(defaultRedirectURI)")
+        }
         return text
     }
 

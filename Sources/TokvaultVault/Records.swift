@@ -105,6 +105,15 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
     }
 
     public var isPublicClient: Bool { clientAuth == .none }
+
+    /// The same app with the same columns, but for what a rotation or upgrade re-seals (the
+    /// sealed columns and the binding) and the timestamps.
+    public func steersLike(_ other: App) -> Bool {
+        var (a, b) = (self, other)
+        (a.clientSecret, a.privateKey, a.binding, a.updatedAt) = (nil, nil, nil, 0)
+        (b.clientSecret, b.privateKey, b.binding, b.updatedAt) = (nil, nil, nil, 0)
+        return a == b
+    }
     public var hasClientSecret: Bool { clientSecret != nil }
 
     /// Where a sealed field of this app lives, for its AAD.

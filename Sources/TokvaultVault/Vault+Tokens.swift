@@ -55,14 +55,16 @@ extension Vault {
     /// Stores a token response in one transaction: the access token for `scopeKey` ('' = the
     /// app's own scope) and, when present, the rotated refresh token and the ID token. A
     /// refresh token the server did not rotate is kept.
-    public func storeTokens(_ tokens: TokenSet, for app: App, scopeKey: String = "", key: DataKey, action: String = "tokens") throws {
+    public func storeTokens(_ tokens: TokenSet, for obtainedFor: App, scopeKey: String = "", key: DataKey, action: String = "tokens") throws {
         try sealingWrite(key: key) { db in
-            // The tokens go under the binding they were obtained with (format 2), or the client and
-            // endpoint (format 1): an app edited meanwhile does not get them.
-            guard let current = try App.fetchOne(db, key: app.id), current.binding == app.binding,
-                  current.clientID == app.clientID, current.tokenEndpoint == app.tokenEndpoint else {
-                throw VaultError.failure("app \"\(app.name)\" was changed or removed while this command ran; the tokens were not stored")
+            // The tokens go to the app they were obtained for, with the same columns: an app edited
+            // meanwhile does not get them. Its binding may have moved (a rotate-key while a browser
+            // sign-in waited binds every app anew): they are sealed under the one it has now, once
+            // that is proven with the key this transaction seals with.
+            guard let app = try App.fetchOne(db, key: obtainedFor.id), app.steersLike(obtainedFor) else {
+                throw VaultError.failure("app \"\(obtainedFor.name)\" was changed or removed while this command ran; the tokens were not stored")
             }
+            try verifyBinding(app, key: key)
             let now = Clock.now()
             var access = try AccessToken.filter(Column("app_id") == app.id && Column("scope_key") == scopeKey).fetchOne(db)
                 ?? AccessToken(id: UUID().uuidString.lowercased(), appID: app.id, scopeKey: scopeKey, token: Data(),

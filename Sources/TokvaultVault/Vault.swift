@@ -415,6 +415,8 @@ public final class Vault: @unchecked Sendable {
              try KeySlot.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY created_at, id"))
         }
         guard let row else { throw VaultError.damaged("vault \(path) has no vault record") }
+        // Another process may have upgraded the vault since it was opened.
+        format = row.formatVersion
         var failure: VaultError?
         for (keyPath, keyFile) in material.keyFiles {
             guard let slot = slots.first(where: { $0.kind == .keyfile && $0.keyfileFingerprint == keyFile.fingerprint }) else {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TokvaultFakeIdP
+@testable import TokvaultFlow
 @testable import TokvaultVault
 
 /// Format 2's app binding: anyone who can write the vault file but has no key must not be able
@@ -207,5 +208,38 @@ struct BindingTests {
         #expect(login.status == 0, "\(login)")
         #expect(s.idp.stats.deviceAuthorizations == 1)
         #expect(elsewhere.requests.isEmpty, "the stored device endpoint was used")
+    }
+
+    /// A rotate-key while a sign-in waits in the browser binds every app anew: the tokens the
+    /// sign-in gets are stored under the new binding, not refused (and not sealed under the old).
+    @Test func tokensObtainedBeforeARotationAreStoredUnderTheNewBinding() throws {
+        let f = Fixture()
+        #expect(f.addApp("adme", secret: "s").status == 0)
+        let vault = try Vault.open(path: f.cli.vaultPath)
+        let material = UnlockMaterial(keyFiles: [(f.keyFile, try KeyFile.load(path: f.keyFile))])
+        let before = try vault.app(named: "adme")
+        #expect(f.cli.run(["rotate-key", "--key-file", f.keyFile, "--passphrase-file", f.passphraseFile]).status == 0)
+        let key = try vault.unlock(material)
+        try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("after-rotation-CANARY"), tokenType: "Bearer",
+                                       expiresAt: Int64(Date().timeIntervalSince1970) + 3600), for: before, key: key)
+        #expect(f.cli.run(["token", "adme", "--key-file", f.keyFile]).stdout == "after-rotation-CANARY\n")
+        #expect(f.cli.run(["doctor", "--verify", "--key-file", f.keyFile]).status == 0)
+    }
+
+    /// A cached token read just before a rotation committed is opened again with the app read
+    /// again: no false "the file was modified".
+    @Test func aCacheHitThatRacesARotationIsNotReportedAsTampering() throws {
+        let f = Fixture()
+        #expect(f.addApp("adme", secret: "s").status == 0)
+        let vault = try Vault.open(path: f.cli.vaultPath)
+        let material = UnlockMaterial(keyFiles: [(f.keyFile, try KeyFile.load(path: f.keyFile))])
+        try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("raced-CANARY"), tokenType: "Bearer",
+                                       expiresAt: Int64(Date().timeIntervalSince1970) + 3600),
+                              for: try vault.app(named: "adme"), key: try vault.unlock(material))
+        let (app, _, tokens) = try vault.appState(named: "adme")
+        let oldKey = try vault.unlock(material)
+        #expect(f.cli.run(["rotate-key", "--key-file", f.keyFile, "--passphrase-file", f.passphraseFile]).status == 0)
+        let opened = try TokenService(vault: vault).openCached(tokens[0], of: app, key: oldKey, material: material)
+        #expect(opened.token.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } == "raced-CANARY")
     }
 }

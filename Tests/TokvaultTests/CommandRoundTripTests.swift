@@ -102,6 +102,7 @@ struct CommandRoundTripTests {
               "--client-id", "c", "--public"], "not https"),
             (["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--redirect-uri", "http://evil.example/cb", "--public"], "--redirect-uri"),
             (["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--scope", "a \"b\"", "--public"], "invalid scope"),
+            (["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--redirect-uri", "http://localhost:99999", "--public"], "ports are 0–65535"),
             (["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID], "no client secret"),
         ]
         for (args, message) in cases {

@@ -293,4 +293,17 @@ struct ExportDestinationTests {
             #expect(!call.contains("=http,") && !call.contains("=http "), "\(call)")
         }
     }
+
+    /// `--output "$GITHUB_ENV"` would replace the runner's file (dropping what earlier steps
+    /// appended) and print no masks: refused like a redirected stdout.
+    @Test func outputThatIsTheRunnersEnvFileIsRefused() throws {
+        let f = Self.fixture()
+        let env = f.dir.write("github_env", "EARLIER=1\n")
+        let result = f.cli.run(["export", "adme", "--format", "github", "--with-secrets", "--output", env, "--key-file", f.keyFile],
+                               env: ["GITHUB_ENV": env])
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stderr.contains("is $GITHUB_ENV"), "\(result)")
+        #expect(try String(contentsOfFile: env, encoding: .utf8) == "EARLIER=1\n")
+        #expect(!result.stdout.contains(Self.secret) && !result.stderr.contains(Self.secret))
+    }
 }

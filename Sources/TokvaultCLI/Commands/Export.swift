@@ -75,9 +75,9 @@ struct Export: AsyncParsableCommand {
         }
         let format = try resolvedFormat
         let githubEnv = format == .github && output == nil ? VaultFile.environment("GITHUB_ENV").flatMap { $0.isEmpty ? nil : $0 } : nil
+        // Checked before anything is fetched or written.
+        try ExportOutput.refuseRunnerFileAsStdout(app: name, output: output)
         if output == nil {
-            // Checked before anything is fetched or written.
-            try ExportOutput.refuseRunnerFileAsStdout(app: name)
             try ExportOutput.protectStdout(hasSecrets: selection.carriesSecrets(), force: force)
         }
         let variables = try await selection.variables(app: name, tokenOptions: tokenOptions, vaultOptions: vaultOptions)
@@ -183,15 +183,21 @@ enum ExportOutput {
     /// NAME=VALUE lines, so ::add-mask:: lines written there register no mask, and the
     /// runner's error about such a line prints it, secret included. Refused, whatever the
     /// format (none of them masks anything there); `--force` does not change that.
-    static func refuseRunnerFileAsStdout(app: String) throws {
+    /// `--output "$GITHUB_ENV"` likewise: it would also replace the variables earlier steps
+    /// appended.
+    static func refuseRunnerFileAsStdout(app: String, output: String? = nil) throws {
         var out = stat()
-        guard fstat(1, &out) == 0 else { return }
+        if let output {
+            guard stat(output, &out) == 0 else { return }
+        } else {
+            guard fstat(1, &out) == 0 else { return }
+        }
         for variable in ["GITHUB_ENV", "GITHUB_OUTPUT"] {
             guard let path = VaultFile.environment(variable), !path.isEmpty else { continue }
             var file = stat()
             guard stat(path, &file) == 0, file.st_dev == out.st_dev, file.st_ino == out.st_ino else { continue }
             throw VaultError.failure(
-                "standard output is $\(variable) (\(AppSpec.printable(path))): the runner would read the secrets from it without masking them; nothing was written",
+                "\(output.map { "--output \(AppSpec.printable($0))" } ?? "standard output") is $\(variable) (\(AppSpec.printable(path))): the runner would read the secrets from it without masking them; nothing was written",
                 hint: "run `tokvault export \(app) --format github` without redirecting its output: with $GITHUB_ENV set it appends the variables itself and prints the ::add-mask:: lines to the log")
         }
     }

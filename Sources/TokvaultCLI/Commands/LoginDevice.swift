@@ -7,11 +7,12 @@ import TokvaultVault
 extension Login {
     func loginWithDeviceCode(_ app: App, vault: Vault, material: UnlockMaterial, key: DataKey,
                              credential: TokenClient.Credential) async throws {
-        var app = app
-        app.deviceEndpoint = try await deviceEndpoint(of: app)
+        // The flow uses the endpoint chosen here; the tokens are stored for the app as read.
+        var flowApp = app
+        flowApp.deviceEndpoint = try await deviceEndpoint(of: app)
         installInterruptHandler()
         let flow = DeviceFlow()
-        let authorization = try await flow.start(app: app, credential: credential)
+        let authorization = try await flow.start(app: flowApp, credential: credential)
         let minutes = max(1, authorization.expiresIn / 60)
         var text = "\nTo sign in to \(name), open this page on any device:\n\n    \(authorization.verificationURI)\n\n"
         text += "and enter the code:\n\n    \(authorization.userCode)\n\n"
@@ -20,7 +21,7 @@ extension Login {
         }
         text += "The code expires in \(minutes) minute\(minutes == 1 ? "" : "s"). Waiting for the sign-in… (Ctrl-C to cancel)\n"
         Diagnostics.write(text)
-        let tokens = try await flow.poll(authorization, app: app, credential: credential) { interval in
+        let tokens = try await flow.poll(authorization, app: flowApp, credential: credential) { interval in
             Diagnostics.note("the identity provider asked to poll more slowly: every \(interval) s now")
         }
         // A sign-in stores nothing unless the ID token is readable and passes its checks.

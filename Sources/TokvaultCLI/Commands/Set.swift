@@ -3,14 +3,6 @@ import Foundation
 import TokvaultVault
 
 struct SetCommand: ParsableCommand {
-    /// Equal but for what an upgrade re-seals (the sealed columns and the binding).
-    static func sameColumns(_ a: App, _ b: App) -> Bool {
-        var (a, b) = (a, b)
-        (a.clientSecret, a.privateKey, a.binding) = (nil, nil, nil)
-        (b.clientSecret, b.privateKey, b.binding) = (nil, nil, nil)
-        return a == b
-    }
-
     static let configuration = CommandConfiguration(
         commandName: "set",
         abstract: "Change an app's fields, replace its client secret, or import a refresh token.",
@@ -127,7 +119,7 @@ struct SetCommand: ParsableCommand {
         // Read again under the lock: an upgrade of a format 1 vault by this unlock re-sealed the
         // row (new ciphertexts and binding, same columns); any other change is refused by updateApp.
         var current = try vault.reread(original)
-        if Self.sameColumns(current, original) == false { current = original }
+        if !current.steersLike(original) || current.updatedAt != original.updatedAt { current = original }
         let report = try vault.updateApp(original: current, updated: updated, changes: changes, key: key)
         print("Updated app \(updated.name): \(report.changedColumns.joined(separator: ", "))")
         if original.tokenEndpoint != updated.tokenEndpoint {
