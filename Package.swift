@@ -81,7 +81,6 @@ let package = Package(
         .target(
             name: "TokvaultFakeIdP",
             dependencies: [
-                "TokvaultVault",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

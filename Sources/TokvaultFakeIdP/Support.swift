@@ -1,16 +1,16 @@
-// Small helpers for the fake identity provider: SHA-256 (libsodium, for PKCE S256),
+// Small helpers for the fake identity provider: SHA-256 (swift-crypto, for PKCE S256),
 // base64url, application/x-www-form-urlencoded, HTML escaping, an ordered JSON writer (the
 // fake answers with Microsoft's field order) and random identifiers.
 
+import Crypto
 import Foundation
-import TokvaultVault
 
 // MARK: - SHA-256
 
-/// SHA-256 for PKCE challenges and subject ids (libsodium, as the product uses).
+/// SHA-256 for PKCE challenges and subject ids (swift-crypto; the fake does not use the vault's libsodium).
 public enum FakeSHA256 {
     public static func hash(_ bytes: [UInt8]) -> [UInt8] {
-        bytes.withUnsafeBytes { Sodium.sha256($0) }
+        Array(SHA256.hash(data: bytes))
     }
 }
 
