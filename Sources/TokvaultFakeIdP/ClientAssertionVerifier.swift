@@ -68,7 +68,7 @@ func pemBlocks(_ text: String, label: String) -> [[UInt8]] {
 extension FakeClient {
     /// The `x5t#S256` thumbprints of the certificates in `pem` the fake can use (empty when none
     /// parses), for checking a certificate file before registering it.
-    public static func certificateThumbprints(pem: String) -> [String] {
+    package static func certificateThumbprints(pem: String) -> [String] {
         RegisteredCertificate.parseAll(pem: pem).map(\.sha256Thumbprint)
     }
 }

@@ -1,40 +1,40 @@
 // Public value types of the fake identity provider: configuration, faults, statistics.
 
 /// The signed-in user every authorization is approved as.
-public struct FakeUser: Sendable, Equatable {
-    public var username: String
-    public var name: String
-    public var oid: String
+package struct FakeUser: Sendable, Equatable {
+    package var username: String
+    package var name: String
+    package var oid: String
 
-    public init(username: String, name: String, oid: String) {
+    package init(username: String, name: String, oid: String) {
         self.username = username
         self.name = name
         self.oid = oid
     }
 
-    public static let alice = FakeUser(
+    package static let alice = FakeUser(
         username: "alice@contoso.example", name: "Alice", oid: "00000000-0000-0000-0000-00000000a11c")
 }
 
 /// A registered application.
-public struct FakeClient: Sendable, Equatable {
-    public var clientID: String
+package struct FakeClient: Sendable, Equatable {
+    package var clientID: String
     /// `nil` = public client (must not authenticate); otherwise a confidential client that must
     /// send this secret by client_secret_post or client_secret_basic.
-    public var clientSecret: String?
+    package var clientSecret: String?
     /// Registered redirect URIs. Loopback `http` URIs (localhost, 127.0.0.1, [::1]) match any
     /// port at the authorize endpoint, as Azure does; everything else must match exactly.
-    public var redirectURIs: [String]
+    package var redirectURIs: [String]
     /// Registered certificates (PEM, one or more CERTIFICATE blocks each). A client with any is
     /// confidential and may authenticate with a JWT client assertion (RFC 7523) signed by the
     /// private key of one of them, selected by the `x5t#S256` or `x5t` header. An entry that does
     /// not parse registers nothing, so assertions naming it fail as "not registered".
-    public var certificatePEMs: [String]
+    package var certificatePEMs: [String]
     /// Azure's "Allow public client flows": a confidential client may then poll the device code
     /// grant without credentials (other grants still require them).
-    public var allowPublicClientFlows: Bool
+    package var allowPublicClientFlows: Bool
 
-    public init(
+    package init(
         clientID: String, clientSecret: String? = nil, redirectURIs: [String] = ["http://localhost"],
         certificatePEMs: [String] = [], allowPublicClientFlows: Bool = false
     ) {
@@ -46,42 +46,42 @@ public struct FakeClient: Sendable, Equatable {
     }
 
     /// Neither a secret nor a certificate: the client must not authenticate at all.
-    public var isPublic: Bool { clientSecret == nil && certificatePEMs.isEmpty }
+    package var isPublic: Bool { clientSecret == nil && certificatePEMs.isEmpty }
 
     /// The client registered when none is given: public, redirect `http://localhost` (any port).
-    public static let defaultPublic = FakeClient(
+    package static let defaultPublic = FakeClient(
         clientID: "11111111-2222-3333-4444-555555555555", clientSecret: nil, redirectURIs: ["http://localhost"])
 }
 
-public struct FakeIdPConfiguration: Sendable {
+package struct FakeIdPConfiguration: Sendable {
     /// The tenant id (tid GUID). Paths accept it, "organizations" and "common".
-    public var tenant = "00000000-0000-0000-0000-0000000000aa"
-    public var clients: [FakeClient]
+    package var tenant = "00000000-0000-0000-0000-0000000000aa"
+    package var clients: [FakeClient]
     /// Seconds; returned as `expires_in` and `ext_expires_in`.
-    public var accessTokenLifetime: Int = 3600
+    package var accessTokenLifetime: Int = 3600
     /// Seconds an authorization code stays redeemable.
-    public var codeLifetime: Int = 600
+    package var codeLifetime: Int = 600
     /// Seconds a refresh token stays usable (Azure: 90 days of inactivity).
-    public var refreshTokenLifetime: Int = 90 * 24 * 3600
-    public var user = FakeUser.alice
+    package var refreshTokenLifetime: Int = 90 * 24 * 3600
+    package var user = FakeUser.alice
     /// 0 = ephemeral port. The listener always binds 127.0.0.1.
-    public var port: Int = 0
+    package var port: Int = 0
     /// Azure returns a refresh token only when the granted scope includes `offline_access`.
     /// Set to true to hand one out regardless.
-    public var issueRefreshTokenWithoutOfflineAccess = false
+    package var issueRefreshTokenWithoutOfflineAccess = false
     /// Called once per answered request with "METHOD /path STATUS" (no query, no body: nothing secret).
-    public var requestLogger: (@Sendable (String) -> Void)?
+    package var requestLogger: (@Sendable (String) -> Void)?
     /// Seconds a device code (and its user code) stays usable; `expires_in` of /devicecode (Azure: 900).
-    public var deviceCodeLifetime: Int = 900
+    package var deviceCodeLifetime: Int = 900
     /// Seconds a client must wait between two polls of one device code; `interval` of /devicecode.
     /// Polling sooner answers slow_down and adds 5 s to that code's interval (RFC 8628 §3.5).
-    public var deviceCodeInterval: Int = 5
+    package var deviceCodeInterval: Int = 5
     /// How pending device authorizations get decided when nobody calls `approveDevice`/`declineDevice`.
-    public var deviceApproval: FakeDeviceApproval = .manual
+    package var deviceApproval: FakeDeviceApproval = .manual
     /// The first N polls of every device code answer slow_down whatever their timing.
-    public var deviceSlowDownPolls: Int = 0
+    package var deviceSlowDownPolls: Int = 0
 
-    public init(
+    package init(
         tenant: String = "00000000-0000-0000-0000-0000000000aa",
         clients: [FakeClient] = [FakeClient.defaultPublic],
         accessTokenLifetime: Int = 3600,
@@ -113,7 +113,7 @@ public struct FakeIdPConfiguration: Sendable {
 }
 
 /// How the fake decides a pending device authorization (RFC 8628) by itself.
-public enum FakeDeviceApproval: Sendable, Equatable {
+package enum FakeDeviceApproval: Sendable, Equatable {
     /// Stays pending until `approveDevice`/`declineDevice` (or POST /_fake/device/approve|decline).
     case manual
     /// The first N polls answered authorization_pending; the next one gets the tokens.
@@ -126,7 +126,7 @@ public enum FakeDeviceApproval: Sendable, Equatable {
 }
 
 /// Misbehaviour applied to the next token-endpoint requests (see `FakeIdentityProvider.inject`).
-public enum FakeFault: Sendable, Equatable {
+package enum FakeFault: Sendable, Equatable {
     /// 400 with `Content-Length: 0`.
     case emptyBody400
     /// 502 with an HTML body, as a proxy in front of the IdP would answer.
@@ -153,7 +153,7 @@ public enum FakeFault: Sendable, Equatable {
 }
 
 /// How a token request authenticated its client.
-public enum FakeClientAuth: String, Sendable, Equatable {
+package enum FakeClientAuth: String, Sendable, Equatable {
     /// No secret (public client, or a confidential client that forgot it).
     case none
     /// `client_secret` in the form body.
@@ -167,101 +167,101 @@ public enum FakeClientAuth: String, Sendable, Equatable {
 }
 
 /// One token-endpoint request as the fake saw it.
-public struct FakeTokenRequestRecord: Sendable, Equatable {
+package struct FakeTokenRequestRecord: Sendable, Equatable {
     /// `nil` when the body had no grant_type (or could not be parsed).
-    public var grantType: String?
-    public var clientID: String?
-    public var clientAuth: FakeClientAuth
+    package var grantType: String?
+    package var clientID: String?
+    package var clientAuth: FakeClientAuth
     /// Whether a `scope` parameter was present.
-    public var scopeSent: Bool
-    public var scope: String?
+    package var scopeSent: Bool
+    package var scope: String?
     /// HTTP status answered; 0 when the connection was reset instead.
-    public var status: Int
+    package var status: Int
     /// The OAuth `error` answered, if any.
-    public var error: String?
+    package var error: String?
     /// The AADSTS number answered, if any.
-    public var aadsts: Int?
+    package var aadsts: Int?
     /// The injected fault applied to this request, if any ("slow", "reset", "429", ...).
-    public var fault: String?
+    package var fault: String?
 }
 
 /// One authorize request as the fake saw it.
-public struct FakeAuthorizeRecord: Sendable, Equatable {
-    public var clientID: String?
-    public var redirectURI: String?
-    public var responseMode: String?
-    public var scope: String?
-    public var state: String?
-    public var prompt: String?
-    public var loginHint: String?
-    public var nonce: String?
-    public var codeChallengeMethod: String?
+package struct FakeAuthorizeRecord: Sendable, Equatable {
+    package var clientID: String?
+    package var redirectURI: String?
+    package var responseMode: String?
+    package var scope: String?
+    package var state: String?
+    package var prompt: String?
+    package var loginHint: String?
+    package var nonce: String?
+    package var codeChallengeMethod: String?
     /// "code", "error:<error>", or "page:<AADSTS>" for the error pages that do not redirect.
-    public var outcome: String
+    package var outcome: String
 }
 
 /// A request received on `/_fake/callback` (a stand-in redirect target for scripts and tests).
-public struct FakeCallbackRecord: Sendable, Equatable {
-    public var method: String
-    public var parameters: [String: String]
+package struct FakeCallbackRecord: Sendable, Equatable {
+    package var method: String
+    package var parameters: [String: String]
 }
 
-public struct FakeIdPStats: Sendable, Equatable {
-    public var authorizeRequests = 0
+package struct FakeIdPStats: Sendable, Equatable {
+    package var authorizeRequests = 0
     /// Authorization codes handed out.
-    public var codesIssued = 0
+    package var codesIssued = 0
     /// Token-endpoint requests by grant_type ("" when missing).
-    public var tokenRequests: [String: Int] = [:]
+    package var tokenRequests: [String: Int] = [:]
     /// Successful token responses.
-    public var tokensIssued = 0
+    package var tokensIssued = 0
     /// Successful refresh_token grants (each rotates the refresh token).
-    public var refreshRotations = 0
+    package var refreshRotations = 0
     /// Used refresh tokens presented again (each revokes the token family).
-    public var reuseDetections = 0
+    package var reuseDetections = 0
     /// Authorization codes presented again (each revokes what the code produced).
-    public var codeReuseDetections = 0
-    public var familiesRevoked = 0
-    public var faultsApplied = 0
-    public var pendingFaults = 0
-    public var notFound = 0
+    package var codeReuseDetections = 0
+    package var familiesRevoked = 0
+    package var faultsApplied = 0
+    package var pendingFaults = 0
+    package var notFound = 0
     /// Requests to the `/_fake/resource` endpoint and how many presented a valid token.
-    public var resourceRequests = 0
-    public var resourceAuthorized = 0
+    package var resourceRequests = 0
+    package var resourceAuthorized = 0
     /// The most recent token requests (at most 10,000), oldest first.
-    public var tokenLog: [FakeTokenRequestRecord] = []
+    package var tokenLog: [FakeTokenRequestRecord] = []
     /// The most recent authorize requests (at most 10,000), oldest first.
-    public var authorizeLog: [FakeAuthorizeRecord] = []
+    package var authorizeLog: [FakeAuthorizeRecord] = []
     /// The most recent `/_fake/callback` requests (at most 1,000), oldest first.
-    public var callbacks: [FakeCallbackRecord] = []
+    package var callbacks: [FakeCallbackRecord] = []
     /// Requested paths answered 404 (at most 1,000, without query).
-    public var notFoundPaths: [String] = []
+    package var notFoundPaths: [String] = []
     /// Client assertions that authenticated their client.
-    public var assertionsAccepted = 0
+    package var assertionsAccepted = 0
     /// Refused client assertions by reason: "malformed", "assertion_type", "alg", "unknown_key",
     /// "expired_key", "signature", "audience", "issuer", "time", "jti", "replay".
-    public var assertionsRejected: [String: Int] = [:]
+    package var assertionsRejected: [String: Int] = [:]
     /// The string members of the JOSE header of the last client assertion that could be decoded
     /// (e.g. "alg": "PS256", "typ": "JWT", "x5t#S256": "..."), accepted or not.
-    public var lastAssertionHeader: [String: String] = [:]
+    package var lastAssertionHeader: [String: String] = [:]
     /// Device codes handed out by /devicecode.
-    public var deviceAuthorizations = 0
+    package var deviceAuthorizations = 0
     /// Token requests with the device_code grant that reached a known or unknown device code.
-    public var devicePolls = 0
+    package var devicePolls = 0
     /// Polls answered slow_down.
-    public var deviceSlowDowns = 0
+    package var deviceSlowDowns = 0
 
-    public var totalTokenRequests: Int { tokenRequests.values.reduce(0, +) }
+    package var totalTokenRequests: Int { tokenRequests.values.reduce(0, +) }
 
-    public init() {}
+    package init() {}
 }
 
 /// What the fake knows about an access token it issued.
-public struct FakeAccessTokenInfo: Sendable, Equatable {
-    public var clientID: String
+package struct FakeAccessTokenInfo: Sendable, Equatable {
+    package var clientID: String
     /// The oid of the signed-in user; nil for an app-only token (client_credentials).
-    public var userOID: String?
-    public var scope: String
-    public var expiresAt: Double
-    public var revoked: Bool
-    public var isValid: Bool
+    package var userOID: String?
+    package var scope: String
+    package var expiresAt: Double
+    package var revoked: Bool
+    package var isValid: Bool
 }

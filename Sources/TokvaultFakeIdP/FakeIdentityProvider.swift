@@ -27,11 +27,11 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-public enum FakeIdPError: Error, CustomStringConvertible {
+package enum FakeIdPError: Error, CustomStringConvertible {
     case alreadyStarted
     case noLocalPort
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .alreadyStarted: return "the fake identity provider is already running"
         case .noLocalPort: return "the listener has no local port"
@@ -39,12 +39,12 @@ public enum FakeIdPError: Error, CustomStringConvertible {
     }
 }
 
-public final class FakeIdentityProvider: Sendable {
-    public let configuration: FakeIdPConfiguration
+package final class FakeIdentityProvider: Sendable {
+    package let configuration: FakeIdPConfiguration
     let core: FakeIdPCore
     private let connections: ConnectionRegistry
 
-    public init(_ configuration: FakeIdPConfiguration = FakeIdPConfiguration()) {
+    package init(_ configuration: FakeIdPConfiguration = FakeIdPConfiguration()) {
         self.configuration = configuration
         self.core = FakeIdPCore(configuration)
         self.connections = ConnectionRegistry()
@@ -57,7 +57,7 @@ public final class FakeIdentityProvider: Sendable {
     /// Binds 127.0.0.1 on `configuration.port` (0 = ephemeral) and returns the port.
     /// Not callable from an event loop thread.
     @discardableResult
-    public func start() throws -> Int {
+    package func start() throws -> Int {
         guard connections.beginStart() else { throw FakeIdPError.alreadyStarted }
         let core = self.core
         let connections = self.connections
@@ -91,61 +91,61 @@ public final class FakeIdentityProvider: Sendable {
 
     /// Closes the listener and every open connection. Safe to call twice; the provider can be
     /// started again afterwards (on a new port unless `configuration.port` is fixed).
-    public func stop() {
+    package func stop() {
         connections.closeAll(wait: true)
     }
 
     /// "http://127.0.0.1:PORT" (port 0 before `start()`).
-    public var baseURL: String { core.baseURL }
+    package var baseURL: String { core.baseURL }
 
-    public var port: Int { connections.port }
+    package var port: Int { connections.port }
 
     /// The authority URL for the configured tenant: "http://127.0.0.1:PORT/{tid}".
-    public var authority: String { "\(baseURL)/\(configuration.tenant)" }
-    public var authorizeEndpoint: String { "\(authority)/oauth2/v2.0/authorize" }
-    public var tokenEndpoint: String { "\(authority)/oauth2/v2.0/token" }
+    package var authority: String { "\(baseURL)/\(configuration.tenant)" }
+    package var authorizeEndpoint: String { "\(authority)/oauth2/v2.0/authorize" }
+    package var tokenEndpoint: String { "\(authority)/oauth2/v2.0/token" }
 
     /// Applies `fault` to the next `times` token-endpoint requests (queued after earlier faults).
-    public func inject(_ fault: FakeFault, times: Int = 1) { core.inject(fault, times: times) }
+    package func inject(_ fault: FakeFault, times: Int = 1) { core.inject(fault, times: times) }
 
     /// Drops the faults not yet applied.
-    public func clearFaults() { core.clearFaults() }
+    package func clearFaults() { core.clearFaults() }
 
     /// The next authorize request that would succeed redirects with this error instead (as when
     /// the user cancels the sign-in or declines consent).
-    public func denyNextAuthorization(
+    package func denyNextAuthorization(
         error: String = "access_denied", description: String = "AADSTS65004: User declined to consent to access the app."
     ) {
         core.denyNextAuthorization(error: error, description: description)
     }
 
-    public var stats: FakeIdPStats { core.statsSnapshot }
+    package var stats: FakeIdPStats { core.statsSnapshot }
 
-    public func resetStats() { core.resetStats() }
+    package func resetStats() { core.resetStats() }
 
     /// Marks every access token issued so far as expired (see `/_fake/resource`, `accessTokenInfo`).
-    public func expireAllAccessTokens() { core.expireAllAccessTokens() }
+    package func expireAllAccessTokens() { core.expireAllAccessTokens() }
 
     /// Moves the fake's clock forward (codes, refresh and access tokens expire by it).
-    public func advanceClock(seconds: Int) { core.advanceClock(seconds: Double(seconds)) }
+    package func advanceClock(seconds: Int) { core.advanceClock(seconds: Double(seconds)) }
 
     /// What the fake knows about an access token it issued, or nil.
-    public func accessTokenInfo(_ token: String) -> FakeAccessTokenInfo? { core.accessTokenInfo(token) }
+    package func accessTokenInfo(_ token: String) -> FakeAccessTokenInfo? { core.accessTokenInfo(token) }
 
     /// The user approves the pending device authorization with `userCode` (nil: every pending one);
     /// its next poll gets the tokens. Returns how many were approved (0 under `.never`).
     @discardableResult
-    public func approveDevice(userCode: String? = nil) -> Int { core.decideDevices(userCode: userCode, approve: true) }
+    package func approveDevice(userCode: String? = nil) -> Int { core.decideDevices(userCode: userCode, approve: true) }
 
     /// The user declines; the next poll gets authorization_declined.
     @discardableResult
-    public func declineDevice(userCode: String? = nil) -> Int { core.decideDevices(userCode: userCode, approve: false) }
+    package func declineDevice(userCode: String? = nil) -> Int { core.decideDevices(userCode: userCode, approve: false) }
 
     /// User codes of the device authorizations still waiting for the user, oldest first.
-    public var pendingDeviceUserCodes: [String] { core.pendingDeviceUserCodes }
+    package var pendingDeviceUserCodes: [String] { core.pendingDeviceUserCodes }
 
     /// "http://127.0.0.1:PORT/{tid}/oauth2/v2.0/devicecode".
-    public var deviceCodeEndpoint: String { "\(authority)/oauth2/v2.0/devicecode" }
+    package var deviceCodeEndpoint: String { "\(authority)/oauth2/v2.0/devicecode" }
 }
 
 // MARK: - Connection bookkeeping

@@ -8,21 +8,21 @@ import Foundation
 // MARK: - SHA-256
 
 /// SHA-256 for PKCE challenges and subject ids (swift-crypto; the fake does not use the vault's libsodium).
-public enum FakeSHA256 {
-    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
+package enum FakeSHA256 {
+    package static func hash(_ bytes: [UInt8]) -> [UInt8] {
         Array(SHA256.hash(data: bytes))
     }
 }
 
 /// PKCE helpers (RFC 7636), exposed so tests and scripts can build valid requests.
-public enum FakePKCE {
+package enum FakePKCE {
     /// `BASE64URL(SHA256(ASCII(verifier)))`.
-    public static func s256Challenge(for verifier: String) -> String {
+    package static func s256Challenge(for verifier: String) -> String {
         base64URL(FakeSHA256.hash(Array(verifier.utf8)))
     }
 
     /// A random verifier of 43 characters from the unreserved set.
-    public static func randomVerifier() -> String { base64URL(randomBytes(32)) }
+    package static func randomVerifier() -> String { base64URL(randomBytes(32)) }
 }
 
 // MARK: - Encodings
