@@ -1,11 +1,9 @@
-// GET /{tenant}/v2.0/.well-known/openid-configuration (and the tenant error of the keys endpoint).
+// GET /{tenant}/v2.0/.well-known/openid-configuration and GET /{tenant}/discovery/v2.0/keys.
 
 import Foundation
 
 extension FakeIdPCore {
-    // MARK: - Discovery
-
-    func discoveryTenantError(_ request: FakeRequest, _ tenant: String) -> FakeResponse {
+    private func discoveryTenantError(_ request: FakeRequest, _ tenant: String) -> FakeResponse {
         azureError(
             400, "invalid_tenant", 90002,
             "Tenant '\(tenant)' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.",
@@ -51,5 +49,11 @@ extension FakeIdPCore {
             ("rbac_url", .string("https://pas.windows.net")),
         ])
         return .json(200, body)
+    }
+
+    /// The JWKS: empty (the signature of the fake's id_tokens is random bytes, verifiable by no key).
+    func keys(_ request: FakeRequest, tenant: String) -> FakeResponse {
+        guard tenantIsValid(tenant) else { return discoveryTenantError(request, tenant) }
+        return .json(200, .object([("keys", .array([]))]))
     }
 }

@@ -113,8 +113,7 @@ extension FakeIdPCore {
         if segments.count == 4, segments[1] == "discovery", segments[2] == "v2.0", segments[3] == "keys",
             request.method == "GET" || request.method == "HEAD"
         {
-            guard tenantIsValid(segments[0]) else { return .respond(discoveryTenantError(request, segments[0])) }
-            return .respond(.json(200, .object([("keys", .array([]))])))
+            return .respond(keys(request, tenant: segments[0]))
         }
         return .respond(notFound(path))
     }
