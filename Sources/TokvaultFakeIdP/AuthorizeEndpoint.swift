@@ -4,27 +4,6 @@
 import Foundation
 
 extension FakeIdPCore {
-    /// The sign-in error page Azure shows instead of redirecting (unknown app, bad redirect URI, ...).
-    private func errorPage(_ code: Int, _ text: String) -> FakeResponse {
-        let trace = randomGUID()
-        let html = """
-            <!DOCTYPE html>
-            <html><head><meta charset="utf-8"><title>Sign in to your account</title></head>
-            <body><div id="error"><h1>Sorry, but we\u{2019}re having trouble signing you in.</h1>
-            <p>AADSTS\(code): \(htmlEscape(text))</p>
-            <p>Request Id: \(trace)<br>Correlation Id: \(randomGUID())<br>Timestamp: \(azureTimestamp(now()))</p>
-            </div></body></html>
-
-            """
-        return FakeResponse(
-            status: 400,
-            headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store, no-cache"),
-                ("x-ms-request-id", trace)],
-            body: Array(html.utf8))
-    }
-
-    // MARK: - Authorize
-
     func authorize(_ request: FakeRequest, tenant: String) -> FakeResponse {
         stats.authorizeRequests += 1
         var record = FakeAuthorizeRecord(outcome: "")
@@ -146,6 +125,25 @@ extension FakeIdPCore {
 
     private func isBase64URLByte(_ b: UInt8) -> Bool {
         (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == 0x2d || b == 0x5f
+    }
+
+    /// The sign-in error page Azure shows instead of redirecting (unknown app, bad redirect URI, ...).
+    private func errorPage(_ code: Int, _ text: String) -> FakeResponse {
+        let trace = randomGUID()
+        let html = """
+            <!DOCTYPE html>
+            <html><head><meta charset="utf-8"><title>Sign in to your account</title></head>
+            <body><div id="error"><h1>Sorry, but we\u{2019}re having trouble signing you in.</h1>
+            <p>AADSTS\(code): \(htmlEscape(text))</p>
+            <p>Request Id: \(trace)<br>Correlation Id: \(randomGUID())<br>Timestamp: \(azureTimestamp(now()))</p>
+            </div></body></html>
+
+            """
+        return FakeResponse(
+            status: 400,
+            headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store, no-cache"),
+                ("x-ms-request-id", trace)],
+            body: Array(html.utf8))
     }
 
     /// 302 to `redirect_uri` exactly as sent plus the parameters (query or fragment), or the

@@ -4,8 +4,6 @@
 import Foundation
 
 extension FakeIdPCore {
-    // MARK: - Control endpoints (/_fake/...)
-
     func control(_ request: FakeRequest, _ name: String) -> FakeResponse {
         var p: [String: String] = [:]
         let bodyText = String(decoding: request.body, as: UTF8.self)

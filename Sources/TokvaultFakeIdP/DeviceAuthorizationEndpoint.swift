@@ -3,8 +3,6 @@
 import Foundation
 
 extension FakeIdPCore {
-    // MARK: - Device authorization grant
-
     /// POST /{tenant}/oauth2/v2.0/devicecode. Azure hands out codes to any registered client; whether
     /// the client may poll without credentials is decided at the token endpoint.
     func deviceCode(_ request: FakeRequest, tenant: String) -> FakeResponse {

@@ -4,8 +4,6 @@
 import Foundation
 
 extension FakeIdPCore {
-    // MARK: - Token
-
     func token(_ request: FakeRequest, tenant: String, delayedFault: String?) -> FakeAction {
         let contentType = request.header("content-type")?.lowercased() ?? ""
         let isForm = contentType.hasPrefix("application/x-www-form-urlencoded")
