@@ -9,44 +9,6 @@ import TokvaultFakeIdP
 /// PKCE, token request bodies, error mapping, token responses, ID token checks and proxies.
 @Suite("flow units")
 struct FlowUnitTests {
-    static let clientID = "0b6a2f1e-1111-4c4c-9a9a-123456789abc"
-
-    static func secure(_ text: String) -> SecureBytes {
-        var bytes = Array(text.utf8)
-        return SecureBytes(consuming: &bytes)
-    }
-
-    static func text(_ bytes: SecureBytes) -> String {
-        bytes.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
-    }
-
-    static func azureApp(tenant: String = "contoso.onmicrosoft.com", scope: String? = nil, authorityHost: String? = nil,
-                         redirectURI: String? = nil, isPublic: Bool = false) throws -> App {
-        var fields = AppFields()
-        fields.tenant = tenant
-        fields.clientID = clientID
-        fields.scope = scope
-        fields.authorityHost = authorityHost
-        fields.redirectURI = redirectURI
-        return try AppSpec.newApp(name: "adme", fields: fields, isPublic: isPublic)
-    }
-
-    static func genericApp(clientID: String = "my-client", scope: String = "openid offline_access") throws -> App {
-        var fields = AppFields()
-        fields.clientID = clientID
-        fields.authorizeEndpoint = "https://idp.example.com/authorize?tenant=x"
-        fields.tokenEndpoint = "https://idp.example.com/token"
-        fields.scope = scope
-        return try AppSpec.newApp(name: "generic", fields: fields, isPublic: false)
-    }
-
-    /// Decoded query of a URL or form body, as name → values.
-    static func fields(_ query: Substring) -> [String: [String]] {
-        var out: [String: [String]] = [:]
-        for field in FormEncoding.parse(query) ?? [] { out[field.name, default: []].append(field.value) }
-        return out
-    }
-
     static func query(of url: String) -> Substring {
         guard let q = url.firstIndex(of: "?") else { return "" }
         return url[url.index(after: q)...]
@@ -154,10 +116,10 @@ struct FlowUnitTests {
     @Test func formBodyEncodesNamesAndSecretValues() {
         var form = FormBody()
         form.add("grant_type", "authorization_code")
-        form.add("client_secret", secret: Self.secure("a+b&c=d%e f"))
+        form.add("client_secret", secret: secure("a+b&c=d%e f"))
         form.add("we ird", "é")
         #expect(form.names == ["grant_type", "client_secret", "we ird"])
-        #expect(Self.text(form.encoded()) == "grant_type=authorization_code&client_secret=a%2Bb%26c%3Dd%25e%20f&we%20ird=%C3%A9")
+        #expect(plaintext(form.encoded()) == "grant_type=authorization_code&client_secret=a%2Bb%26c%3Dd%25e%20f&we%20ird=%C3%A9")
     }
 
     // MARK: - RedirectParser
@@ -247,13 +209,13 @@ struct FlowUnitTests {
     // MARK: - AuthorizeRequest
 
     @Test func authorizeURLCarriesPKCEStateAndNonce() throws {
-        let app = try Self.azureApp()
+        let app = try FlowFixture.azureApp()
         let secrets = LoginSecrets()
         let request = AuthorizeRequest(app: app, redirectURI: "http://localhost:8080/callback", secrets: secrets)
         let url = request.url
         #expect(url.hasPrefix("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize?"))
-        let f = Self.fields(Self.query(of: url))
-        #expect(f["client_id"] == [Self.clientID])
+        let f = FlowFixture.fields(Self.query(of: url))
+        #expect(f["client_id"] == [FlowFixture.clientID])
         #expect(f["response_type"] == ["code"])
         #expect(f["redirect_uri"] == ["http://localhost:8080/callback"])
         #expect(f["code_challenge"] == [secrets.codeChallenge])
@@ -262,35 +224,35 @@ struct FlowUnitTests {
         #expect(f["nonce"] == [secrets.nonce], "the default Azure scope has openid")
         #expect(f["response_mode"] == ["query"])
         #expect(f["prompt"] == nil && f["login_hint"] == nil && f["domain_hint"] == nil)
-        #expect(f["scope"] == ["\(Self.clientID)/.default openid profile offline_access"])
+        #expect(f["scope"] == ["\(FlowFixture.clientID)/.default openid profile offline_access"])
         // Spaces in the scope are %20 (a + would be fine for a server, but the encoder never emits one).
-        #expect(url.contains("scope=\(Self.clientID)%2F.default%20openid%20profile%20offline_access&"))
+        #expect(url.contains("scope=\(FlowFixture.clientID)%2F.default%20openid%20profile%20offline_access&"))
         #expect(url.contains("redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fcallback&"))
         #expect(!url.contains("+"))
         // Nothing secret: the verifier is not in the URL.
-        #expect(!url.contains(Self.text(secrets.codeVerifier)))
+        #expect(!url.contains(plaintext(secrets.codeVerifier)))
     }
 
     @Test func nonceOnlyWhenTheScopeAsksForOpenID() throws {
         let secrets = LoginSecrets()
         for (scope, wantsNonce) in [("api://x/.default offline_access", false), ("openidish offline_access", false),
                                     ("offline_access openid", true), ("openid", true)] {
-            let app = try Self.azureApp(scope: scope)
+            let app = try FlowFixture.azureApp(scope: scope)
             let request = AuthorizeRequest(app: app, redirectURI: "http://localhost:8080", secrets: secrets)
             #expect(request.wantsIDToken == wantsNonce, "\(scope)")
-            #expect((Self.fields(Self.query(of: request.url))["nonce"] != nil) == wantsNonce, "\(scope)")
+            #expect((FlowFixture.fields(Self.query(of: request.url))["nonce"] != nil) == wantsNonce, "\(scope)")
         }
     }
 
     @Test func authorizeURLOptionalParameters() throws {
-        let app = try Self.azureApp()
+        let app = try FlowFixture.azureApp()
         var request = AuthorizeRequest(app: app, redirectURI: "http://localhost:8080", secrets: LoginSecrets())
         request.responseMode = .formPost
         request.prompt = "select_account"
         request.loginHint = "alice+test@contoso.example"
         request.domainHint = "contoso.example"
         let url = request.url
-        let f = Self.fields(Self.query(of: url))
+        let f = FlowFixture.fields(Self.query(of: url))
         #expect(f["response_mode"] == ["form_post"])
         #expect(f["prompt"] == ["select_account"])
         #expect(f["login_hint"] == ["alice+test@contoso.example"])
@@ -301,7 +263,7 @@ struct FlowUnitTests {
     }
 
     @Test func authorizeEndpointWithAQueryGetsAnAmpersand() throws {
-        let app = try Self.genericApp()
+        let app = try FlowFixture.genericApp()
         let url = AuthorizeRequest(app: app, redirectURI: "http://localhost:8080", secrets: LoginSecrets()).url
         #expect(url.hasPrefix("https://idp.example.com/authorize?tenant=x&client_id=my-client&"))
         #expect(url.filter { $0 == "?" }.count == 1)
@@ -310,7 +272,7 @@ struct FlowUnitTests {
     // MARK: - PKCE and state
 
     @Test func rfc7636AppendixBExample() {
-        let verifier = Self.secure("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+        let verifier = secure("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
         #expect(LoginSecrets.challenge(for: verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
         // The fake provider's independent SHA-256 agrees.
         #expect(FakePKCE.s256Challenge(for: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
@@ -322,7 +284,7 @@ struct FlowUnitTests {
         var states = Set<String>()
         for _ in 0..<50 {
             let s = LoginSecrets()
-            let verifier = Self.text(s.codeVerifier)
+            let verifier = plaintext(s.codeVerifier)
             #expect(verifier.utf8.count == 43)
             #expect(verifier.utf8.allSatisfy { base64URL.contains($0) })
             #expect(s.codeChallenge.utf8.count == 43)
@@ -353,31 +315,31 @@ struct FlowUnitTests {
     // MARK: - TokenClient.requestBody
 
     @Test func clientSecretPostForCodeGrant() throws {
-        let app = try Self.azureApp()
+        let app = try FlowFixture.azureApp()
         #expect(app.clientAuth == .post)
         let (body, basic) = try TokenClient.requestBody(
-            app: app, grant: .authorizationCode(code: Self.secure("the-code"), verifier: Self.secure("the-verifier"), redirectURI: "http://localhost:8080/cb"),
-            clientSecret: Self.secure("s3cr+t&="))
+            app: app, grant: .authorizationCode(code: secure("the-code"), verifier: secure("the-verifier"), redirectURI: "http://localhost:8080/cb"),
+            clientSecret: secure("s3cr+t&="))
         #expect(basic == nil)
-        let encoded = Self.text(body.encoded())
-        let f = Self.fields(encoded[...])
+        let encoded = plaintext(body.encoded())
+        let f = FlowFixture.fields(encoded[...])
         #expect(f["grant_type"] == ["authorization_code"])
         #expect(f["code"] == ["the-code"])
         #expect(f["code_verifier"] == ["the-verifier"])
         #expect(f["redirect_uri"] == ["http://localhost:8080/cb"])
         #expect(f["scope"] == [app.scope])
-        #expect(f["client_id"] == [Self.clientID])
+        #expect(f["client_id"] == [FlowFixture.clientID])
         #expect(f["client_secret"] == ["s3cr+t&="])
         #expect(encoded.contains("client_secret=s3cr%2Bt%26%3D"))
         #expect(f.values.allSatisfy { $0.count == 1 })
     }
 
     @Test func clientSecretPostForRefreshGrantSendsTheGivenScope() throws {
-        let app = try Self.azureApp()
+        let app = try FlowFixture.azureApp()
         let (body, basic) = try TokenClient.requestBody(
-            app: app, grant: .refreshToken(Self.secure("rt-1"), scope: "other/.default offline_access"), clientSecret: Self.secure("s"))
+            app: app, grant: .refreshToken(secure("rt-1"), scope: "other/.default offline_access"), clientSecret: secure("s"))
         #expect(basic == nil)
-        let f = Self.fields(Self.text(body.encoded())[...])
+        let f = FlowFixture.fields(plaintext(body.encoded())[...])
         #expect(f["grant_type"] == ["refresh_token"])
         #expect(f["refresh_token"] == ["rt-1"])
         #expect(f["scope"] == ["other/.default offline_access"])
@@ -386,38 +348,38 @@ struct FlowUnitTests {
     }
 
     @Test func clientSecretBasicFormEncodesIdAndSecretBeforeBase64() throws {
-        let app = try Self.genericApp(clientID: "my.client:1")
+        let app = try FlowFixture.genericApp(clientID: "my.client:1")
         #expect(app.clientAuth == .basic)
         let (body, basic) = try TokenClient.requestBody(
-            app: app, grant: .refreshToken(Self.secure("rt"), scope: app.scope), clientSecret: Self.secure("p@ss:w+rd é"))
-        let f = Self.fields(Self.text(body.encoded())[...])
+            app: app, grant: .refreshToken(secure("rt"), scope: app.scope), clientSecret: secure("p@ss:w+rd é"))
+        let f = FlowFixture.fields(plaintext(body.encoded())[...])
         #expect(f["client_secret"] == nil && f["client_id"] == nil, "basic auth keeps the credentials out of the body")
         #expect(f["scope"] == ["openid offline_access"])
         // Independently: form-encode by hand, then base64.
         let pair = "my.client%3A1:p%40ss%3Aw%2Brd%20%C3%A9"
         let expected = "Basic " + Data(pair.utf8).base64EncodedString()
-        #expect(basic.map(Self.text) == expected)
+        #expect(basic.map(plaintext) == expected)
     }
 
     @Test func publicClientSendsNoSecret() throws {
-        let app = try Self.azureApp(isPublic: true)
+        let app = try FlowFixture.azureApp(isPublic: true)
         #expect(app.clientAuth == .none)
         let (body, basic) = try TokenClient.requestBody(
-            app: app, grant: .authorizationCode(code: Self.secure("c"), verifier: Self.secure("v"), redirectURI: "http://localhost"),
-            clientSecret: Self.secure("ignored-secret"))
+            app: app, grant: .authorizationCode(code: secure("c"), verifier: secure("v"), redirectURI: "http://localhost"),
+            clientSecret: secure("ignored-secret"))
         #expect(basic == nil)
-        let encoded = Self.text(body.encoded())
+        let encoded = plaintext(body.encoded())
         #expect(!encoded.contains("ignored-secret") && !encoded.contains("client_secret"))
-        let f = Self.fields(encoded[...])
-        #expect(f["client_id"] == [Self.clientID])
+        let f = FlowFixture.fields(encoded[...])
+        #expect(f["client_id"] == [FlowFixture.clientID])
         #expect(f["code_verifier"] == ["v"])
         #expect(f["scope"] == [app.scope])
     }
 
     @Test func confidentialClientWithoutSecretIsRefused() throws {
-        for app in [try Self.azureApp(), try Self.genericApp()] {
+        for app in [try FlowFixture.azureApp(), try FlowFixture.genericApp()] {
             do {
-                _ = try TokenClient.requestBody(app: app, grant: .refreshToken(Self.secure("rt"), scope: "x"), clientSecret: nil)
+                _ = try TokenClient.requestBody(app: app, grant: .refreshToken(secure("rt"), scope: "x"), clientSecret: nil)
                 Issue.record("\(app.clientAuth) without a secret was accepted")
             } catch let error as VaultError {
                 #expect(error.exitCode == 1)
@@ -429,7 +391,7 @@ struct FlowUnitTests {
     // MARK: - TokenErrors
 
     static func mapped(_ json: String, status: Int = 400, grant: TokenClient.Grant? = nil, contentType: String = "application/json") throws -> VaultError {
-        let app = try azureApp()
+        let app = try FlowFixture.azureApp()
         return TokenErrors.error(status: status, data: Data(json.utf8), headers: HTTPHeaders([("Content-Type", contentType)]),
                                  app: app, grant: grant ?? .refreshToken(secure("rt"), scope: app.scope),
                                  endpoint: app.tokenEndpoint)
@@ -492,9 +454,9 @@ struct FlowUnitTests {
         (true, 7000222, false, "the certificate is not registered on the app"),
     ])
     func invalidClientAdviceFollowsTheCredential(_ certificate: Bool, _ code: Int, _ device: Bool, _ hint: String) throws {
-        var app = try Self.azureApp()
+        var app = try FlowFixture.azureApp()
         if certificate { app.clientAuth = .privateKeyJWT }
-        let grant: TokenClient.Grant = device ? .deviceCode(Self.secure("dc")) : .refreshToken(Self.secure("rt"), scope: app.scope)
+        let grant: TokenClient.Grant = device ? .deviceCode(secure("dc")) : .refreshToken(secure("rt"), scope: app.scope)
         let error = TokenErrors.error(status: 401, data: Data(Self.azureError("invalid_client", code, "Refused.").utf8),
                                       headers: HTTPHeaders([("Content-Type", "application/json")]), app: app, grant: grant,
                                       endpoint: app.tokenEndpoint)
@@ -546,8 +508,8 @@ struct FlowUnitTests {
             let response = try TokenResponseParser.parseSuccess(Data(json.utf8), now: 1_700_000_000, endpoint: Self.endpoint)
             #expect(response.expiresIn == 3599, "\(raw)")
             #expect(response.tokenSet.expiresAt == 1_700_003_599, "\(raw): counted from now")
-            #expect(Self.text(response.tokenSet.accessToken) == "at-1")
-            #expect(response.tokenSet.refreshToken.map(Self.text) == "rt-1")
+            #expect(plaintext(response.tokenSet.accessToken) == "at-1")
+            #expect(response.tokenSet.refreshToken.map(plaintext) == "rt-1")
             #expect(response.tokenSet.grantedScope == "a b")
             #expect(response.tokenSet.tokenType == "Bearer")
             #expect(response.idTokenClaims == nil)
@@ -584,61 +546,55 @@ struct FlowUnitTests {
     }
 
     @Test func idTokenClaimsAreDecoded() throws {
-        let jwt = Self.jwt(["aud": Self.clientID, "iss": "https://login.microsoftonline.com/tid-1/v2.0", "preferred_username": "alice@contoso.example",
+        let jwt = unsignedJWT(["aud": FlowFixture.clientID, "iss": "https://login.microsoftonline.com/tid-1/v2.0", "preferred_username": "alice@contoso.example",
                             "nonce": "n-1", "tid": "tid-1", "exp": 2_000_000_000])
         let json = #"{"access_token":"a","expires_in":60,"id_token":"\#(jwt)"}"#
         let response = try TokenResponseParser.parseSuccess(Data(json.utf8), now: 0, endpoint: Self.endpoint)
         #expect(response.idTokenClaims?.account == "alice@contoso.example")
         #expect(response.tokenSet.account == "alice@contoso.example")
-        #expect(response.tokenSet.idToken.map(Self.text) == jwt)
+        #expect(response.tokenSet.idToken.map(plaintext) == jwt)
         // An unreadable ID token is reported with the answer (a refresh keeps its other tokens),
         // and the token set carries none.
         let garbage = try TokenResponseParser.parseSuccess(Data(#"{"access_token":"a","refresh_token":"r","id_token":"not-a-jwt"}"#.utf8),
                                                            now: 0, endpoint: Self.endpoint)
         #expect(garbage.idTokenProblem?.message == "the token endpoint returned an id_token that is not a JWT")
         #expect(garbage.tokenSet.idToken == nil && garbage.tokenSet.account == nil)
-        #expect(garbage.tokenSet.refreshToken.map(Self.text) == "r")
+        #expect(garbage.tokenSet.refreshToken.map(plaintext) == "r")
         #expect(throws: VaultError.self) {
-            try garbage.validateIDToken(clientID: Self.clientID, expectedIssuer: nil, nonce: nil, now: 0)
+            try garbage.validateIDToken(clientID: FlowFixture.clientID, expectedIssuer: nil, nonce: nil, now: 0)
         }
     }
 
     // MARK: - IDTokenClaims.validate
 
-    static func jwt(_ claims: [String: Any]) -> String {
-        let header = Sodium.base64URL(Array(#"{"alg":"RS256","typ":"JWT"}"#.utf8))
-        let payload = try! JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys])
-        return header + "." + Sodium.base64URL(Array(payload)) + ".c2lnbmF0dXJl"
-    }
-
     static func claims(_ values: [String: Any]) throws -> IDTokenClaims {
-        try IDTokenClaims.decode(jwt(values))
+        try IDTokenClaims.decode(unsignedJWT(values))
     }
 
     static let now: Int64 = 1_700_000_000
     static let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
     static var goodClaims: [String: Any] {
-        ["aud": clientID, "iss": "https://login.microsoftonline.com/\(tid)/v2.0", "tid": tid, "nonce": "nonce-1", "exp": now + 3600]
+        ["aud": FlowFixture.clientID, "iss": "https://login.microsoftonline.com/\(tid)/v2.0", "tid": tid, "nonce": "nonce-1", "exp": now + 3600]
     }
 
     @Test func validClaimsPass() throws {
         let c = try Self.claims(Self.goodClaims)
-        try c.validate(clientID: Self.clientID, expectedIssuer: "https://login.microsoftonline.com/{tenantid}/v2.0", nonce: "nonce-1", now: Self.now)
-        try c.validate(clientID: Self.clientID, expectedIssuer: "https://login.microsoftonline.com/\(Self.tid)/v2.0", nonce: nil, now: Self.now)
-        try c.validate(clientID: Self.clientID, expectedIssuer: nil, nonce: "nonce-1", now: Self.now)
+        try c.validate(clientID: FlowFixture.clientID, expectedIssuer: "https://login.microsoftonline.com/{tenantid}/v2.0", nonce: "nonce-1", now: Self.now)
+        try c.validate(clientID: FlowFixture.clientID, expectedIssuer: "https://login.microsoftonline.com/\(Self.tid)/v2.0", nonce: nil, now: Self.now)
+        try c.validate(clientID: FlowFixture.clientID, expectedIssuer: nil, nonce: "nonce-1", now: Self.now)
         var multi = Self.goodClaims
-        multi["aud"] = ["other", Self.clientID]
-        try Self.claims(multi).validate(clientID: Self.clientID, expectedIssuer: nil, nonce: nil, now: Self.now)
+        multi["aud"] = ["other", FlowFixture.clientID]
+        try Self.claims(multi).validate(clientID: FlowFixture.clientID, expectedIssuer: nil, nonce: nil, now: Self.now)
         // Five minutes of clock skew are allowed.
-        try c.validate(clientID: Self.clientID, expectedIssuer: nil, nonce: nil, now: Self.now + 3600 + 300)
+        try c.validate(clientID: FlowFixture.clientID, expectedIssuer: nil, nonce: nil, now: Self.now + 3600 + 300)
     }
 
     func expectRejected(_ values: [String: Any], issuer: String? = "https://login.microsoftonline.com/{tenantid}/v2.0",
-                        nonce: String? = "nonce-1", now: Int64 = FlowUnitTests.now, _ why: String) throws {
+                        nonce: String? = "nonce-1", now: Int64 = Self.now, _ why: String) throws {
         let c = try Self.claims(values)
         do {
-            try c.validate(clientID: Self.clientID, expectedIssuer: issuer, nonce: nonce, now: now)
+            try c.validate(clientID: FlowFixture.clientID, expectedIssuer: issuer, nonce: nonce, now: now)
             Issue.record("accepted: \(why)")
         } catch let error as VaultError {
             #expect(error.exitCode == 1)
@@ -784,26 +740,26 @@ struct FlowUnitTests {
     // MARK: - TokenService.expectedIssuer
 
     @Test func expectedIssuerForAGUIDTenant() throws {
-        let app = try Self.azureApp(tenant: "72F988BF-86F1-41AF-91AB-2D7CD011DB47")
+        let app = try FlowFixture.azureApp(tenant: "72F988BF-86F1-41AF-91AB-2D7CD011DB47")
         #expect(TokenService.expectedIssuer(for: app) == "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0")
     }
 
     @Test(arguments: ["contoso.onmicrosoft.com", "organizations", "common"])
     func expectedIssuerForADomainTenantIsATemplate(_ tenant: String) throws {
-        let app = try Self.azureApp(tenant: tenant)
+        let app = try FlowFixture.azureApp(tenant: tenant)
         #expect(TokenService.expectedIssuer(for: app) == "https://login.microsoftonline.com/{tenantid}/v2.0")
     }
 
     @Test func expectedIssuerKeepsSchemeAndPortOfALoopbackAuthority() throws {
-        let app = try Self.azureApp(tenant: "00000000-0000-0000-0000-0000000000aa", authorityHost: "http://127.0.0.1:49152")
+        let app = try FlowFixture.azureApp(tenant: "00000000-0000-0000-0000-0000000000aa", authorityHost: "http://127.0.0.1:49152")
         #expect(app.tokenEndpoint.hasPrefix("http://127.0.0.1:49152/"))
         #expect(TokenService.expectedIssuer(for: app) == "http://127.0.0.1:49152/00000000-0000-0000-0000-0000000000aa/v2.0")
-        let sovereign = try Self.azureApp(tenant: "contoso.onmicrosoft.us", authorityHost: "login.microsoftonline.us")
+        let sovereign = try FlowFixture.azureApp(tenant: "contoso.onmicrosoft.us", authorityHost: "login.microsoftonline.us")
         #expect(TokenService.expectedIssuer(for: sovereign) == "https://login.microsoftonline.us/{tenantid}/v2.0")
     }
 
     @Test func expectedIssuerIsUnknownForGenericServers() throws {
-        var app = try Self.genericApp()
+        var app = try FlowFixture.genericApp()
         #expect(TokenService.expectedIssuer(for: app) == nil)
         // Apps added by discovery carry their issuer, which wins.
         app.issuer = "https://idp.example.com"
@@ -811,7 +767,7 @@ struct FlowUnitTests {
     }
 
     @Test func scopeKeyNormalizesAndDefaults() throws {
-        let app = try Self.azureApp()
+        let app = try FlowFixture.azureApp()
         #expect(TokenService.scopeKey(nil, app: app) == "")
         #expect(TokenService.scopeKey(app.scope, app: app) == "")
         #expect(TokenService.scopeKey("  other/.default   offline_access ", app: app) == "other/.default offline_access")

@@ -178,7 +178,7 @@ struct HostileInputTokenEndpointTests {
     }
 
     static func app(_ server: HostileServer) throws -> App {
-        try FlowUnitTests.azureApp(tenant: Hostile.tenant, authorityHost: server.url, isPublic: true)
+        try FlowFixture.azureApp(tenant: Hostile.tenant, authorityHost: server.url, isPublic: true)
     }
 
     /// Runs a refresh against `server` with 1 s timeouts and returns its error. How soon the
@@ -188,7 +188,7 @@ struct HostileInputTokenEndpointTests {
         let app = try Self.app(server)
         let client = Self.shortTimeoutClient()
         let outcome = await Hostile.within(60, onTimeout: { server.stop() }) {
-            try await client.redeem(.refreshToken(FlowUnitTests.secure(Hostile.refreshToken), scope: app.scope), app: app, credential: .none)
+            try await client.redeem(.refreshToken(secure(Hostile.refreshToken), scope: app.scope), app: app, credential: .none)
         }
         switch outcome {
         case nil:

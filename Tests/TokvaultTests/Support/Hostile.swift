@@ -90,11 +90,6 @@ enum Hostile {
         HostileServer.response(status, contentType: "application/json", body: body, headers: headers)
     }
 
-    /// An unsigned JWT with these claims (tokvault reads ID token claims without the signature).
-    static func jwt(_ claims: [String: Any]) -> String {
-        FlowUnitTests.jwt(claims)
-    }
-
     /// Runs `body`; nil (after `onTimeout`, which must make `body` end) when it takes longer
     /// than `seconds`, so that a hang fails the test instead of stalling the run.
     static func within<T: Sendable>(_ seconds: Double, onTimeout: @escaping @Sendable () -> Void,
