@@ -117,7 +117,7 @@ struct BindingTests {
         let vault = try Vault.open(path: f.cli.vaultPath)
         let key = try vault.unlock(UnlockMaterial(keyFiles: [(f.keyFile, try KeyFile.load(path: f.keyFile))]))
         for name in ["alpha", "beta"] {
-            try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("\(name)-access-CANARY"), tokenType: "Bearer",
+            try vault.storeTokens(TokenSet(accessToken: secure("\(name)-access-CANARY"), tokenType: "Bearer",
                                            expiresAt: Int64(Date().timeIntervalSince1970) + 3600), for: try vault.app(named: name), key: key)
         }
         #expect(f.cli.run(["token", "alpha", "--key-file", f.keyFile]).stdout == "alpha-access-CANARY\n")
@@ -143,7 +143,7 @@ struct BindingTests {
         let app = try vault.app(named: "adme")
         let later = Int64(Date().timeIntervalSince1970) + 3600
         for scope in ["https://storage.azure.com/.default", "https://graph.microsoft.com/.default"] {
-            try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("token-for-\(scope)"), tokenType: "Bearer", expiresAt: later),
+            try vault.storeTokens(TokenSet(accessToken: secure("token-for-\(scope)"), tokenType: "Bearer", expiresAt: later),
                                   for: app, scopeKey: scope, key: key)
         }
         let storage = f.cli.run(["token", "adme", "--scope", "https://storage.azure.com/.default", "--key-file", f.keyFile])
@@ -177,7 +177,7 @@ struct BindingTests {
         let s = try Setup()
         let vault = try Vault.open(path: s.cli.vaultPath)
         let material = UnlockMaterial(keyFiles: [(s.f.keyFile, try KeyFile.load(path: s.f.keyFile))])
-        try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("at-CANARY"), tokenType: "Bearer",
+        try vault.storeTokens(TokenSet(accessToken: secure("at-CANARY"), tokenType: "Bearer",
                                        expiresAt: Int64(Date().timeIntervalSince1970) + 3600),
                               for: try vault.app(named: "adme"), key: try vault.unlock(material))
         #expect(s.cli.run(["set", "adme", "--rename", "prod", "--redirect-uri", "http://localhost:8400"] + s.key).status == 0)
@@ -220,7 +220,7 @@ struct BindingTests {
         let before = try vault.app(named: "adme")
         #expect(f.cli.run(["rotate-key", "--key-file", f.keyFile, "--passphrase-file", f.passphraseFile]).status == 0)
         let key = try vault.unlock(material)
-        try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("after-rotation-CANARY"), tokenType: "Bearer",
+        try vault.storeTokens(TokenSet(accessToken: secure("after-rotation-CANARY"), tokenType: "Bearer",
                                        expiresAt: Int64(Date().timeIntervalSince1970) + 3600), for: before, key: key)
         #expect(f.cli.run(["token", "adme", "--key-file", f.keyFile]).stdout == "after-rotation-CANARY\n")
         #expect(f.cli.run(["doctor", "--verify", "--key-file", f.keyFile]).status == 0)
@@ -233,7 +233,7 @@ struct BindingTests {
         #expect(f.addApp("adme", secret: "s").status == 0)
         let vault = try Vault.open(path: f.cli.vaultPath)
         let material = UnlockMaterial(keyFiles: [(f.keyFile, try KeyFile.load(path: f.keyFile))])
-        try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("raced-CANARY"), tokenType: "Bearer",
+        try vault.storeTokens(TokenSet(accessToken: secure("raced-CANARY"), tokenType: "Bearer",
                                        expiresAt: Int64(Date().timeIntervalSince1970) + 3600),
                               for: try vault.app(named: "adme"), key: try vault.unlock(material))
         let (app, _, tokens) = try vault.appState(named: "adme")

@@ -32,11 +32,6 @@ struct TamperTests {
         return (f, vault, key)
     }
 
-    static func secure(_ text: String) -> SecureBytes {
-        var bytes = Array(text.utf8)
-        return SecureBytes(consuming: &bytes)
-    }
-
     /// Edits the vault file directly, the way an attacker would.
     static func edit(_ path: String, _ body: (Database) throws -> Void) throws {
         let db = try DatabaseQueue(path: path)
