@@ -121,7 +121,7 @@ struct BindingTests {
                                            expiresAt: Int64(Date().timeIntervalSince1970) + 3600), for: try vault.app(named: name), key: key)
         }
         #expect(f.cli.run(["token", "alpha", "--key-file", f.keyFile]).stdout == "alpha-access-CANARY\n")
-        try TamperTests.edit(f.cli.vaultPath) { db in
+        try editVault(f.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE app SET name = 'swap' WHERE name = 'alpha'")
             try db.execute(sql: "UPDATE app SET name = 'alpha' WHERE name = 'beta'")
             try db.execute(sql: "UPDATE app SET name = 'beta' WHERE name = 'swap'")
@@ -148,7 +148,7 @@ struct BindingTests {
         }
         let storage = f.cli.run(["token", "adme", "--scope", "https://storage.azure.com/.default", "--key-file", f.keyFile])
         #expect(storage.stdout == "token-for-https://storage.azure.com/.default\n", "\(storage)")
-        try TamperTests.edit(f.cli.vaultPath) { db in
+        try editVault(f.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE access_token SET scope_key = 'x' WHERE scope_key = 'https://storage.azure.com/.default'")
             try db.execute(sql: "UPDATE access_token SET scope_key = 'https://storage.azure.com/.default' WHERE scope_key = 'https://graph.microsoft.com/.default'")
             try db.execute(sql: "UPDATE access_token SET scope_key = 'https://graph.microsoft.com/.default' WHERE scope_key = 'x'")

@@ -247,7 +247,7 @@ struct CertificateCredentialTests {
     // MARK: - The vault
 
     @Test func certificateKeysAreSealedRotatedAndSwitchedWithSecrets() throws {
-        let (dir, vault, keyFile) = try VaultLibraryTests.newVault()
+        let (dir, vault, keyFile) = try newLibraryVault()
         _ = dir
         let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
         let app = try Self.certificateApp()

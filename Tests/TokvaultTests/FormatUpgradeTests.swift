@@ -38,7 +38,7 @@ struct FormatUpgradeTests {
             keyFile = dir.write("format1.key", key)
             expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: FormatUpgradeTests.fixtures.appendingPathComponent("expected.json")))
             // The fixture's cached tokens expired long ago; their expiry is a public column.
-            try TamperTests.edit(cli.vaultPath) { db in
+            try editVault(cli.vaultPath) { db in
                 try db.execute(sql: "UPDATE access_token SET expires_at = ?", arguments: [Int64(Date().timeIntervalSince1970) + 3600])
             }
         }
@@ -114,7 +114,7 @@ struct FormatUpgradeTests {
         let old = try OldVault()
         #expect(old.cli.run(["doctor", "--verify", "--key-file", old.keyFile]).status == 0)
         #expect(try old.formatVersion() == 2)
-        try TamperTests.edit(old.cli.vaultPath) { db in
+        try editVault(old.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE vault SET format_version = 1")
             try db.execute(sql: "UPDATE app SET authorize_endpoint = 'https://evil.example/authorize', binding = NULL WHERE name = 'pub'")
         }
@@ -128,7 +128,7 @@ struct FormatUpgradeTests {
         }
         #expect(try Hostile.snapshot(old.cli.vaultPath) == before, "nothing was written")
         // A format 2 file without the binding column is not one tokvault wrote either.
-        try TamperTests.edit(old.cli.vaultPath) { db in
+        try editVault(old.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE vault SET format_version = 2")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = '0004_add_app_binding'")
         }

@@ -84,7 +84,7 @@ struct HostileInputEnvironmentTests {
 
     @Test(arguments: ["closed", "/dev/full"])
     func tokenWithAnUnwritableStdoutFails(_ target: String) throws {
-        let (f, _, _) = try TamperTests.populated()
+        let (f, _, _) = try populatedVault()
         let redirect = target == "closed" ? ">&-" : ">/dev/full"
         let result = CLI.exec(["/bin/sh", "-c", "exec \"$0\" token alpha --key-file \"$1\" \(redirect)", CLI.binary, f.keyFile],
                               environment: f.cli.environment, cwd: f.dir.path)

@@ -7,7 +7,7 @@ import Testing
 struct HostileInputVaultTests {
     @Test func formatVersionFromTheFutureIsRefusedWithoutWriting() throws {
         let f = Fixture()
-        try TamperTests.edit(f.cli.vaultPath) { try $0.execute(sql: "UPDATE vault SET format_version = 3") }
+        try editVault(f.cli.vaultPath) { try $0.execute(sql: "UPDATE vault SET format_version = 3") }
         let before = try Hostile.snapshot(f.cli.vaultPath)
         for args in [["list"], ["show", "x"], ["add-app", "a", "--tenant", "t", "--client-id", Fixture.clientID, "--public"]] {
             let result = f.cli.run(args)
@@ -21,7 +21,7 @@ struct HostileInputVaultTests {
     @Test(arguments: ["DELETE FROM vault", "DROP TABLE grdb_migrations", "DROP TABLE vault"])
     func missingSchemaOrVaultRecordIsDamage(_ sql: String) throws {
         let f = Fixture()
-        try TamperTests.edit(f.cli.vaultPath) { try $0.execute(sql: sql) }
+        try editVault(f.cli.vaultPath) { try $0.execute(sql: sql) }
         let before = try Hostile.snapshotOfFile(f.cli.vaultPath)
         for args in [["list"], ["show", "x", "--verify", "--key-file", f.keyFile]] {
             let result = f.cli.run(args)
@@ -66,10 +66,10 @@ struct HostileInputVaultTests {
 
     /// The cached access token's ciphertext edited: `token` must fail, not print what it got.
     @Test func tamperedCachedAccessTokenIsNeverPrinted() throws {
-        let (f, _, _) = try TamperTests.populated()
+        let (f, _, _) = try populatedVault()
         let good = f.cli.run(["token", "alpha", "--key-file", f.keyFile])
         #expect(good.status == 0 && good.stdout == "alpha-access\n", "\(good)")
-        try TamperTests.edit(f.cli.vaultPath) { db in
+        try editVault(f.cli.vaultPath) { db in
             let app = try String.fetchOne(db, sql: "SELECT id FROM app WHERE name = 'alpha'")!
             var sealed = try Data.fetchOne(db, sql: "SELECT token FROM access_token WHERE app_id = ?", arguments: [app])!
             sealed[sealed.startIndex + 30] ^= 0x01
@@ -89,7 +89,7 @@ struct HostileInputVaultTests {
         let server = try HostileServer(always: Hostile.json("200 OK", #"{"access_token":"at-CANARY-never","expires_in":3600}"#))
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
-        try TamperTests.edit(e.cli.vaultPath) { db in
+        try editVault(e.cli.vaultPath) { db in
             var sealed = try Data.fetchOne(db, sql: "SELECT refresh_token FROM session")!
             sealed[sealed.endIndex - 1] ^= 0x80
             try db.execute(sql: "UPDATE session SET refresh_token = ?", arguments: [sealed])

@@ -93,7 +93,7 @@ struct LoginTests {
 
     /// Makes the cached access token expire, as time would (expires_at is a public column).
     static func expireCachedToken(_ s: Setup) throws {
-        try TamperTests.edit(s.cli.vaultPath) { db in
+        try editVault(s.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE access_token SET expires_at = ?", arguments: [Int64(Date().timeIntervalSince1970) - 1])
         }
     }

@@ -4,14 +4,6 @@ import Testing
 
 @Suite("vault library")
 struct VaultLibraryTests {
-    static func newVault() throws -> (TempDir, Vault, KeyFile) {
-        let dir = TempDir()
-        let keyFile = KeyFile.generate()
-        let vault = try Vault.create(path: dir.file("v/vault.db"), passphrase: secure("pass phrase"),
-                                     kdf: KDFParameters(opsLimit: 1, memLimit: 8 << 20), keyFile: keyFile)
-        return (dir, vault, keyFile)
-    }
-
     static func azureApp(_ name: String) throws -> App {
         var fields = AppFields()
         fields.tenant = "contoso.onmicrosoft.com"
@@ -82,7 +74,7 @@ struct VaultLibraryTests {
     }
 
     @Test func unlockWithEachSlotAndWrongPassphrase() throws {
-        let (dir, vault, keyFile) = try Self.newVault()
+        let (dir, vault, keyFile) = try newLibraryVault()
         defer { withExtendedLifetime(dir) {} }
         let byFile = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
         let byPass = try vault.unlock(UnlockMaterial(passphrase: secure("pass phrase")))
@@ -97,7 +89,7 @@ struct VaultLibraryTests {
     }
 
     @Test func staleKeyCannotCommitAfterRotation() throws {
-        let (dir, vault, keyFile) = try Self.newVault()
+        let (dir, vault, keyFile) = try newLibraryVault()
         defer { withExtendedLifetime(dir) {} }
         let material = UnlockMaterial(keyFiles: [("k", keyFile)], passphrase: secure("pass phrase"))
         let stale = try vault.unlock(material)
@@ -118,7 +110,7 @@ struct VaultLibraryTests {
     }
 
     @Test func refreshTokenRotationKeepsOldOneOnlyWhenNoneReturned() throws {
-        let (dir, vault, keyFile) = try Self.newVault()
+        let (dir, vault, keyFile) = try newLibraryVault()
         defer { withExtendedLifetime(dir) {} }
         let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
         try vault.addApp(try Self.azureApp("adme"), clientSecret: secure("s"), key: key)
@@ -136,7 +128,7 @@ struct VaultLibraryTests {
 
     @Test func embeddedMigrationsAreNumberedAndApplied() throws {
         #expect(Vault.knownMigrations.first == "0001_create_vault")
-        let (dir, vault, _) = try Self.newVault()
+        let (dir, vault, _) = try newLibraryVault()
         defer { withExtendedLifetime(dir) {} }
         #expect(try vault.summary().appliedMigrations == Vault.knownMigrations)
     }
