@@ -248,7 +248,7 @@ struct ExportDestinationTests {
     }
 
     @Test func curlScriptIgnoresCurlrcAndRestrictsProtocols() throws {
-        let s = try LoginTests.Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
         let env = ["TOKVAULT_KEY_FILE": s.f.keyFile]

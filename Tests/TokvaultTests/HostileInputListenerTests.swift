@@ -8,7 +8,7 @@ import TokvaultFakeIdP
 struct HostileInputListenerTests {
     /// A `login --no-browser` waiting on its listener, with what the test needs to talk to it.
     struct WaitingLogin {
-        let s: LoginTests.Setup
+        let s: LoginSetup
         let process: LiveProcess
         let authorizeURL: String
         let port: Int
@@ -16,7 +16,7 @@ struct HostileInputListenerTests {
         let state: String
 
         init(extra: [String] = [], env: [String: String] = [:], noBrowser: Bool = true) throws {
-            s = try LoginTests.Setup(publicClient: true)
+            s = try LoginSetup(publicClient: true)
             process = try LiveProcess.tokvault(
                 s.cli, ["login", "adme", "--key-file", s.f.keyFile, "--port", "0", "--timeout", "30"] + (noBrowser ? ["--no-browser"] : []) + extra,
                 env: env)
@@ -197,7 +197,7 @@ struct HostileInputListenerTests {
 
     /// The same error URL pasted into `login --manual` on a terminal.
     @Test func pastedErrorURLWithControlCharactersIsShownWithoutThem() throws {
-        let s = try LoginTests.Setup(redirectURI: LoginTerminalTests.redirectURI)
+        let s = try LoginSetup(redirectURI: LoginTerminalTests.redirectURI)
         defer { s.idp.stop() }
         let session = try LoginTerminalTests.manualLogin(s)
         defer { session.kill() }

@@ -9,8 +9,6 @@ import TokvaultFakeIdP
 /// identity provider in this process.
 @Suite("login on a terminal", .serialized)
 struct LoginTerminalTests {
-    typealias Setup = LoginTests.Setup
-
     /// A command running under a pseudo-terminal: `script -qfec COMMAND /dev/null`. Its stdin
     /// is forwarded to the terminal; the terminal's output (stdout and stderr of the command,
     /// plus the echo of what was typed) is collected.
@@ -98,8 +96,8 @@ struct LoginTerminalTests {
 
     /// `tokvault login adme --manual` under a pseudo-terminal. The scripted browser does
     /// nothing (mode `never`), so the test plays the user's browser itself.
-    static func manualLogin(_ s: Setup) throws -> TerminalSession {
-        let words = ["env", "BROWSER=\(LoginTests.browser)", "SCRIPTED_BROWSER_MODE=never",
+    static func manualLogin(_ s: LoginSetup) throws -> TerminalSession {
+        let words = ["env", "BROWSER=\(LoginSetup.browser)", "SCRIPTED_BROWSER_MODE=never",
                      CLI.binary, "login", "adme", "--manual", "--key-file", s.f.keyFile]
         let command = "exec " + words.map(shellQuoted).joined(separator: " ")
         return try TerminalSession(command: command, environment: s.cli.environment, cwd: s.f.dir.path)
@@ -134,7 +132,7 @@ struct LoginTerminalTests {
     // MARK: - Manual paste on a terminal
 
     @Test func pastingTheRedirectURLLogsIn() throws {
-        let s = try Setup(redirectURI: Self.redirectURI)
+        let s = try LoginSetup(redirectURI: Self.redirectURI)
         defer { s.idp.stop() }
         let session = try Self.manualLogin(s)
         defer { session.kill() }
@@ -154,7 +152,7 @@ struct LoginTerminalTests {
     }
 
     @Test func pastingTheBareCodeLogsIn() throws {
-        let s = try Setup(redirectURI: Self.redirectURI)
+        let s = try LoginSetup(redirectURI: Self.redirectURI)
         defer { s.idp.stop() }
         let session = try Self.manualLogin(s)
         defer { session.kill() }
@@ -168,7 +166,7 @@ struct LoginTerminalTests {
     }
 
     @Test func pastedURLWithAnotherStateIsRefusedThenTheRightOneWorks() throws {
-        let s = try Setup(redirectURI: Self.redirectURI)
+        let s = try LoginSetup(redirectURI: Self.redirectURI)
         defer { s.idp.stop() }
         let session = try Self.manualLogin(s)
         defer { session.kill() }
@@ -191,11 +189,11 @@ struct LoginTerminalTests {
     }
 
     @Test func manualWithoutATerminalIsAUsageError() throws {
-        let s = try Setup(redirectURI: Self.redirectURI)
+        let s = try LoginSetup(redirectURI: Self.redirectURI)
         defer { s.idp.stop() }
         let log = s.f.dir.file("browser.log")
         let login = s.cli.run(["login", "adme", "--manual", "--key-file", s.f.keyFile],
-                              env: ["BROWSER": LoginTests.browser, "SCRIPTED_BROWSER_MODE": "log", "SCRIPTED_BROWSER_LOG": log])
+                              env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "log", "SCRIPTED_BROWSER_LOG": log])
         #expect(login.status == 64, "\(login)")
         #expect(login.stderr.contains("--manual needs a terminal"), "\(login)")
         #expect(s.idp.stats.authorizeRequests == 0)
@@ -211,11 +209,11 @@ struct LoginTerminalTests {
     // MARK: - Provider unreachable
 
     @Test func unreachableProviderIsExit3() throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         let login = s.login()
         #expect(login.status == 0, "\(login)")
-        try LoginTests.expireCachedToken(s)
+        try s.expireCachedToken()
         s.idp.stop()
         let started = Date()
         let token = s.token()
@@ -255,14 +253,14 @@ struct LoginTerminalTests {
     }
 
     @Test func secretsNeverAppearOnAnyCommandLine() throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
-        try LoginTests.expireCachedToken(s)
+        try s.expireCachedToken()
         // Keep the processes alive long enough to be seen: slow token answers, and a browser
         // that waits a second (with the authorize URL on its own argv) before signing in.
         s.idp.inject(.slow(milliseconds: 1200), times: 2)
-        let slowBrowser = s.f.dir.write("slow-browser.sh", "sleep 1\nexec \(Self.shellQuoted(LoginTests.browser)) \"$1\"\n")
+        let slowBrowser = s.f.dir.write("slow-browser.sh", "sleep 1\nexec \(Self.shellQuoted(LoginSetup.browser)) \"$1\"\n")
 
         var seen = Set<String>()
         let results = ResultBox()
@@ -317,7 +315,7 @@ struct LoginTerminalTests {
         #expect(leaking.isEmpty, "nor this login's authorize URL with its state and challenge: \(leaking)")
 
         for line in table {
-            #expect(!line.contains(LoginTests.clientSecret), "the client secret is on a command line: \(line)")
+            #expect(!line.contains(LoginSetup.clientSecret), "the client secret is on a command line: \(line)")
             for token in tokens {
                 #expect(!line.contains(token), "an access token is on a command line")
             }
@@ -340,7 +338,7 @@ struct LoginTerminalTests {
     // MARK: - A second resource
 
     @Test func anotherScopeIsCachedSeparately() throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
         let main = s.token()
@@ -353,7 +351,7 @@ struct LoginTerminalTests {
         let otherToken = other.stdout.trimmingCharacters(in: .newlines)
         #expect(!otherToken.isEmpty && otherToken != mainToken)
         #expect(s.idp.accessTokenInfo(otherToken)?.scope == "other/.default")
-        #expect(s.idp.accessTokenInfo(mainToken)?.scope.contains("\(LoginTests.clientID)/.default") == true)
+        #expect(s.idp.accessTokenInfo(mainToken)?.scope.contains("\(LoginSetup.clientID)/.default") == true)
         #expect(s.idp.stats.totalTokenRequests == requestsBefore + 1)
         let last = try #require(s.idp.stats.tokenLog.last)
         #expect(last.grantType == "refresh_token")
@@ -369,7 +367,7 @@ struct LoginTerminalTests {
         let rows = show.stdout.split(separator: "\n").filter { $0.hasPrefix("access token") }
         #expect(rows.count == 2, "\(show.stdout)")
         #expect(rows.contains { $0.contains("other/.default:") }, "\(show.stdout)")
-        #expect(rows.contains { $0.contains("\(LoginTests.clientID)/.default openid profile offline_access:") }, "\(show.stdout)")
+        #expect(rows.contains { $0.contains("\(LoginSetup.clientID)/.default openid profile offline_access:") }, "\(show.stdout)")
 
         // Both are served from the cache now.
         #expect(s.token(["--scope", "other/.default"]).stdout == other.stdout)

@@ -6,7 +6,7 @@ import TokvaultFakeIdP
 /// the device code flow, end to end: the built binary against the fake provider.
 @Suite("service principals and device code")
 struct ServicePrincipalTests {
-    static let clientID = LoginTests.clientID
+    static let clientID = LoginSetup.clientID
     static let secret = "svc-secret-CANARY-77f"
 
     /// A vault and a running fake provider with one registered client.
@@ -169,7 +169,7 @@ struct ServicePrincipalTests {
         let add = s.addApp(["--certificate", both])
         #expect(add.status == 0, "\(add)")
         let login = s.cli.run(["login", "deploy", "--port", "0"] + s.key,
-                              env: ["BROWSER": LoginTests.browser, "SCRIPTED_BROWSER_MODE": "normal"])
+                              env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "normal"])
         #expect(login.status == 0 && login.stdout.contains("refresh token: stored"), "\(login)")
         #expect(s.cli.run(["refresh", "deploy"] + s.key).status == 0)
         let log = s.idp.stats.tokenLog
