@@ -29,10 +29,10 @@ struct HostileInputListenerTests {
             let line = process.stderr.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
                 .first { $0.hasPrefix("http") && $0.contains("/oauth2/v2.0/authorize?") }
             authorizeURL = try #require(line)
-            let redirect = try #require(LoginTerminalTests.parameter("redirect_uri", of: authorizeURL).flatMap { URLComponents(string: $0) })
+            let redirect = try #require(SignIn.parameter("redirect_uri", of: authorizeURL).flatMap { URLComponents(string: $0) })
             port = try #require(redirect.port)
             path = redirect.path.isEmpty ? "/" : redirect.path
-            state = try #require(LoginTerminalTests.parameter("state", of: authorizeURL))
+            state = try #require(SignIn.parameter("state", of: authorizeURL))
         }
 
         func get(_ target: String) -> RawHTTP.Answer {
@@ -41,7 +41,7 @@ struct HostileInputListenerTests {
 
         /// Signs in at the fake provider and hands the real redirect to the listener.
         func completeSignIn() throws -> RawHTTP.Answer {
-            let location = try LoginTerminalTests.authorize(authorizeURL)
+            let location = try SignIn.authorize(authorizeURL)
             let url = try #require(URLComponents(string: location))
             return get(url.percentEncodedPath + "?" + (url.percentEncodedQuery ?? ""))
         }
@@ -197,13 +197,13 @@ struct HostileInputListenerTests {
 
     /// The same error URL pasted into `login --manual` on a terminal.
     @Test func pastedErrorURLWithControlCharactersIsShownWithoutThem() throws {
-        let s = try LoginSetup(redirectURI: LoginTerminalTests.redirectURI)
+        let s = try LoginSetup(redirectURI: SignIn.redirectURI)
         defer { s.idp.stop() }
-        let session = try LoginTerminalTests.manualLogin(s)
+        let session = try SignIn.manualLogin(s)
         defer { session.kill() }
-        let url = try LoginTerminalTests.authorizeURL(from: session)
-        let state = try #require(LoginTerminalTests.parameter("state", of: url))
-        session.type("\(LoginTerminalTests.redirectURI)?error=consent_required%1B%5D0%3Bpwned%07&error_description=AADSTS65001%3A%20no%07consent&state=\(state)")
+        let url = try SignIn.authorizeURL(from: session)
+        let state = try #require(SignIn.parameter("state", of: url))
+        session.type("\(SignIn.redirectURI)?error=consent_required%1B%5D0%3Bpwned%07&error_description=AADSTS65001%3A%20no%07consent&state=\(state)")
         let status = session.finish(seconds: 15)
         #expect(status == 1, "\(session.text)")
         #expect(session.text.contains("the sign-in failed: consent_required?]0;pwned? — AADSTS65001: no?consent"), "\(session.text.debugDescription)")
