@@ -70,7 +70,7 @@ struct HostileInputEnvironmentTests {
     /// completes it.
     @Test(arguments: ["/bin/false", "/nonexistent/browser"])
     func failingBrowserDoesNotBreakTheLogin(_ browser: String) throws {
-        let w = try HostileInputListenerTests.WaitingLogin(env: ["BROWSER": browser], noBrowser: false)
+        let w = try WaitingLogin(env: ["BROWSER": browser], noBrowser: false)
         defer { w.stop() }
         // Only when no fallback (xdg-open, open) exists on the PATH the CLI gets.
         let fallback = ["xdg-open", "open"].contains { name in ["/usr/local/bin", "/usr/bin", "/bin"].contains { access("\($0)/\(name)", X_OK) == 0 } }

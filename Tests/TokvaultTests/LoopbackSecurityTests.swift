@@ -77,7 +77,7 @@ struct LoopbackSecurityTests {
     @Test func browserGetsAOneTimeStartPageInsteadOfTheAuthorizeURL() throws {
         let dir = TempDir()
         let log = dir.file("browser.log")
-        let w = try HostileInputListenerTests.WaitingLogin(
+        let w = try WaitingLogin(
             env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "log", "SCRIPTED_BROWSER_LOG": log], noBrowser: false)
         defer { w.stop() }
         var logged = ""
