@@ -91,7 +91,7 @@ struct ExportDestinationTests {
     /// with EPERM (which used to be ignored, and the secret written).
     @Test(.enabled(if: isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
     func unprivilegedExportIntoAnotherUsersFileIsRefused() throws {
-        let s = PermissionTests.Sandbox()
+        let s = UnprivilegedSandbox()
         let key = s.dir.file("home/key")
         #expect(s.run(["init", "--no-passphrase", "--new-key-file", key]).status == 0)
         let add = s.run(["add-app", "adme", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-stdin", "--key-file", key],

@@ -5,7 +5,7 @@ import Testing
        .enabled(if: isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
 struct HostileInputPermissionTests {
     @Test func lockFileOfAnotherUserIsAClearErrorAndNothingIsWritten() throws {
-        let s = PermissionTests.Sandbox()
+        let s = UnprivilegedSandbox()
         let key = s.dir.file("home/key")
         #expect(s.run(["init", "--no-passphrase", "--new-key-file", key]).status == 0)
         let lock = s.cli.vaultPath + ".lock"
@@ -24,7 +24,7 @@ struct HostileInputPermissionTests {
     }
 
     @Test func readOnlyVaultFileCanBeListedButNotWritten() throws {
-        let s = PermissionTests.Sandbox()
+        let s = UnprivilegedSandbox()
         let key = s.dir.file("home/key")
         #expect(s.run(["init", "--no-passphrase", "--new-key-file", key]).status == 0)
         chmod(s.cli.vaultPath, 0o400)
@@ -39,7 +39,7 @@ struct HostileInputPermissionTests {
     }
 
     @Test func symlinkIntoAnotherUsersDirectoryIsAClearError() {
-        let s = PermissionTests.Sandbox()
+        let s = UnprivilegedSandbox()
         let other = TempDir()   // 0700, root's
         let target = other.write("vault.db", "SQLite format 3\u{0}")
         let link = s.dir.file("home/link.db")
