@@ -193,7 +193,7 @@ struct BindingTests {
     /// An Azure app's device endpoint is derived from its token endpoint, never read from its
     /// own column: even a bound column naming another host is not used.
     @Test func anAzureDeviceEndpointIsDerivedFromTheTokenEndpoint() throws {
-        let s = try ServicePrincipalTests.deviceSetup(.approveAfterPolls(1))
+        let s = try ProviderSetup.device(.approveAfterPolls(1))
         defer { s.idp.stop() }
         let elsewhere = try HostileServer(always: HostileServer.response("500 Internal Server Error"))
         #expect(s.addApp(["--public"]).status == 0)

@@ -23,7 +23,7 @@ struct HostileInputCertificateTests {
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
         #expect(result.status == status, "\(result)", sourceLocation: sourceLocation)
         #expect(result.stderr.contains(needle), "\(result.stderr.debugDescription)", sourceLocation: sourceLocation)
-        Hostile.expectClean(result, secrets: [ServicePrincipalTests.keyCanary(TestCertificate.shared.privateKeyPEM)], sourceLocation: sourceLocation)
+        Hostile.expectClean(result, secrets: [TestCertificate.keyCanary(TestCertificate.shared.privateKeyPEM)], sourceLocation: sourceLocation)
         #expect(try Hostile.snapshot(f.cli.vaultPath) == before, "nothing was added", sourceLocation: sourceLocation)
     }
 
