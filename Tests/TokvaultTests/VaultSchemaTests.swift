@@ -61,7 +61,7 @@ struct VaultSchemaTests {
     /// A vault from an older release (format 1, three migrations) passes the check before its
     /// migrations run: the check compares with what those migrations make.
     @Test func anOlderSchemaPassesBeforeItIsMigrated() throws {
-        let old = try FormatUpgradeTests.OldVault()
+        let old = try Format1Vault()
         let result = old.cli.run(["list"])
         #expect(result.status == 0, "\(result)")
     }
