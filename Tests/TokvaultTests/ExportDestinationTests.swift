@@ -143,7 +143,7 @@ struct ExportDestinationTests {
         let ok = f.cli.run(github, env: ["GITHUB_ENV": env, "GITHUB_OUTPUT": f.dir.write("github_output", "")])
         #expect(ok.status == 0, "\(ok)")
         #expect(ok.stdout == "::add-mask::\(Self.secret)\n")
-        #expect(ExportFormatTests.parseGitHubEnv(Self.contents(env))["AZURE_CLIENT_SECRET"] == Self.secret)
+        #expect(parseGitHubEnv(Self.contents(env))["AZURE_CLIENT_SECRET"] == Self.secret)
     }
 
     private func link_(_ from: String, _ to: String) -> Int32 { Glibc.link(from, to) }
@@ -200,7 +200,7 @@ struct ExportDestinationTests {
         }
         let appended = Self.contents(env)
         #expect(!appended.contains("::add-mask::"))
-        #expect(ExportFormatTests.parseGitHubEnv(appended)["ACCESS_TOKEN"] == token)
+        #expect(parseGitHubEnv(appended)["ACCESS_TOKEN"] == token)
         #expect(!r.stderr.contains("CANARY"))
     }
 
@@ -234,7 +234,7 @@ struct ExportDestinationTests {
         }
         #expect(process.finish(seconds: 10) == 0, "\(process.stderr)")
         let text = String(decoding: appended, as: UTF8.self)
-        #expect(ExportFormatTests.parseGitHubEnv(text)["AZURE_CLIENT_SECRET"] == Self.secret, "\(text.debugDescription)")
+        #expect(parseGitHubEnv(text)["AZURE_CLIENT_SECRET"] == Self.secret, "\(text.debugDescription)")
         #expect(!text.contains("::add-mask::"))
     }
 

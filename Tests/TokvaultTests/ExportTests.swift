@@ -90,26 +90,9 @@ struct ExportFormatTests {
         }
     }
 
-    /// $GITHUB_ENV: `NAME=value` lines, or `NAME<<DELIMITER` … `DELIMITER` blocks.
-    static func parseGitHubEnv(_ text: String) -> [String: String] {
-        var out: [String: String] = [:]
-        var lines = text.components(separatedBy: "\n")[...]
-        while let line = lines.popFirst() {
-            if let range = line.range(of: "<<") {
-                let name = String(line[..<range.lowerBound]), delimiter = String(line[range.upperBound...])
-                var value: [String] = []
-                while let next = lines.popFirst(), next != delimiter { value.append(next) }
-                out[name] = value.joined(separator: "\n")
-            } else if let eq = line.firstIndex(of: "=") {
-                out[String(line[..<eq])] = String(line[line.index(after: eq)...])
-            }
-        }
-        return out
-    }
-
     @Test func githubEnvRoundTripAndDelimiterCheck() throws {
         let rendered = try ExportFormat.github.render(Self.variables(Self.hostile))
-        let parsed = Self.parseGitHubEnv(rendered.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
+        let parsed = parseGitHubEnv(rendered.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
         for (index, value) in Self.hostile.enumerated() { #expect(parsed["V\(index)"] == value, "\(value.debugDescription)") }
         #expect(throws: VaultError.self) {
             try ExportFormat.github.render([ExportVariable(name: "X", text: "a\nDELIM\nb")], githubDelimiter: "DELIM")
@@ -172,7 +155,7 @@ struct ExportCommandTests {
         #expect(gh.status == 0, "\(gh)")
         #expect(gh.stdout.contains("::add-mask::\(token)"))
         #expect(gh.stdout.contains("::add-mask::\(LoginSetup.clientSecret)"))
-        let parsed = ExportFormatTests.parseGitHubEnv(try String(contentsOfFile: githubEnv, encoding: .utf8))
+        let parsed = parseGitHubEnv(try String(contentsOfFile: githubEnv, encoding: .utf8))
         #expect(parsed["ACCESS_TOKEN"] == token)
         #expect(parsed["AZURE_TENANT_ID"] == s.idp.configuration.tenant)
     }
