@@ -61,7 +61,7 @@ struct BadVaultFileTests {
 
     @Test func newerSchema() throws {
         let f = Fixture()
-        try TamperTests.edit(f.cli.vaultPath) { db in
+        try editVault(f.cli.vaultPath) { db in
             try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('9999_from_the_future')")
         }
         let result = f.cli.run(["list"])

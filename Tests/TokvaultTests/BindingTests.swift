@@ -117,11 +117,11 @@ struct BindingTests {
         let vault = try Vault.open(path: f.cli.vaultPath)
         let key = try vault.unlock(UnlockMaterial(keyFiles: [(f.keyFile, try KeyFile.load(path: f.keyFile))]))
         for name in ["alpha", "beta"] {
-            try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("\(name)-access-CANARY"), tokenType: "Bearer",
+            try vault.storeTokens(TokenSet(accessToken: secure("\(name)-access-CANARY"), tokenType: "Bearer",
                                            expiresAt: Int64(Date().timeIntervalSince1970) + 3600), for: try vault.app(named: name), key: key)
         }
         #expect(f.cli.run(["token", "alpha", "--key-file", f.keyFile]).stdout == "alpha-access-CANARY\n")
-        try TamperTests.edit(f.cli.vaultPath) { db in
+        try editVault(f.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE app SET name = 'swap' WHERE name = 'alpha'")
             try db.execute(sql: "UPDATE app SET name = 'alpha' WHERE name = 'beta'")
             try db.execute(sql: "UPDATE app SET name = 'beta' WHERE name = 'swap'")
@@ -143,12 +143,12 @@ struct BindingTests {
         let app = try vault.app(named: "adme")
         let later = Int64(Date().timeIntervalSince1970) + 3600
         for scope in ["https://storage.azure.com/.default", "https://graph.microsoft.com/.default"] {
-            try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("token-for-\(scope)"), tokenType: "Bearer", expiresAt: later),
+            try vault.storeTokens(TokenSet(accessToken: secure("token-for-\(scope)"), tokenType: "Bearer", expiresAt: later),
                                   for: app, scopeKey: scope, key: key)
         }
         let storage = f.cli.run(["token", "adme", "--scope", "https://storage.azure.com/.default", "--key-file", f.keyFile])
         #expect(storage.stdout == "token-for-https://storage.azure.com/.default\n", "\(storage)")
-        try TamperTests.edit(f.cli.vaultPath) { db in
+        try editVault(f.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE access_token SET scope_key = 'x' WHERE scope_key = 'https://storage.azure.com/.default'")
             try db.execute(sql: "UPDATE access_token SET scope_key = 'https://storage.azure.com/.default' WHERE scope_key = 'https://graph.microsoft.com/.default'")
             try db.execute(sql: "UPDATE access_token SET scope_key = 'https://graph.microsoft.com/.default' WHERE scope_key = 'x'")
@@ -177,7 +177,7 @@ struct BindingTests {
         let s = try Setup()
         let vault = try Vault.open(path: s.cli.vaultPath)
         let material = UnlockMaterial(keyFiles: [(s.f.keyFile, try KeyFile.load(path: s.f.keyFile))])
-        try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("at-CANARY"), tokenType: "Bearer",
+        try vault.storeTokens(TokenSet(accessToken: secure("at-CANARY"), tokenType: "Bearer",
                                        expiresAt: Int64(Date().timeIntervalSince1970) + 3600),
                               for: try vault.app(named: "adme"), key: try vault.unlock(material))
         #expect(s.cli.run(["set", "adme", "--rename", "prod", "--redirect-uri", "http://localhost:8400"] + s.key).status == 0)
@@ -193,7 +193,7 @@ struct BindingTests {
     /// An Azure app's device endpoint is derived from its token endpoint, never read from its
     /// own column: even a bound column naming another host is not used.
     @Test func anAzureDeviceEndpointIsDerivedFromTheTokenEndpoint() throws {
-        let s = try ServicePrincipalTests.deviceSetup(.approveAfterPolls(1))
+        let s = try ProviderSetup.device(.approveAfterPolls(1))
         defer { s.idp.stop() }
         let elsewhere = try HostileServer(always: HostileServer.response("500 Internal Server Error"))
         #expect(s.addApp(["--public"]).status == 0)
@@ -220,7 +220,7 @@ struct BindingTests {
         let before = try vault.app(named: "adme")
         #expect(f.cli.run(["rotate-key", "--key-file", f.keyFile, "--passphrase-file", f.passphraseFile]).status == 0)
         let key = try vault.unlock(material)
-        try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("after-rotation-CANARY"), tokenType: "Bearer",
+        try vault.storeTokens(TokenSet(accessToken: secure("after-rotation-CANARY"), tokenType: "Bearer",
                                        expiresAt: Int64(Date().timeIntervalSince1970) + 3600), for: before, key: key)
         #expect(f.cli.run(["token", "adme", "--key-file", f.keyFile]).stdout == "after-rotation-CANARY\n")
         #expect(f.cli.run(["doctor", "--verify", "--key-file", f.keyFile]).status == 0)
@@ -233,7 +233,7 @@ struct BindingTests {
         #expect(f.addApp("adme", secret: "s").status == 0)
         let vault = try Vault.open(path: f.cli.vaultPath)
         let material = UnlockMaterial(keyFiles: [(f.keyFile, try KeyFile.load(path: f.keyFile))])
-        try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("raced-CANARY"), tokenType: "Bearer",
+        try vault.storeTokens(TokenSet(accessToken: secure("raced-CANARY"), tokenType: "Bearer",
                                        expiresAt: Int64(Date().timeIntervalSince1970) + 3600),
                               for: try vault.app(named: "adme"), key: try vault.unlock(material))
         let (app, _, tokens) = try vault.appState(named: "adme")

@@ -12,8 +12,6 @@ import _CryptoExtras
 struct CertificateCredentialTests {
     static let tokenEndpoint = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
 
-    static func secure(_ text: String) -> SecureBytes { FlowUnitTests.secure(text) }
-
     static func keyDER(_ certificate: TestCertificate = .shared) throws -> SecureBytes {
         try CertificateCredential.privateKeyDER(fromPEM: secure(certificate.privateKeyPEM), source: "test")
     }
@@ -21,7 +19,7 @@ struct CertificateCredentialTests {
     static func certificateApp(flow: App.Flow = .clientCredentials, alg: App.AssertionAlgorithm = .ps256) throws -> App {
         var fields = AppFields()
         fields.tenant = "contoso.onmicrosoft.com"
-        fields.clientID = FlowUnitTests.clientID
+        fields.clientID = FlowFixture.clientID
         fields.flow = flow
         var app = try AppSpec.newApp(name: "deploy", fields: fields, isPublic: false)
         app.clientAuth = .privateKeyJWT
@@ -57,7 +55,7 @@ struct CertificateCredentialTests {
         let assertion = ClientAssertion(clientID: "client-1", audience: Self.tokenEndpoint,
                                         certificateDER: certificate.derBytes, algorithm: .ps256)
         let now: Int64 = 1_800_000_000
-        let jwt = try Self.decode(FlowUnitTests.text(try assertion.signed(with: Self.keyDER(), now: now)))
+        let jwt = try Self.decode(plaintext(try assertion.signed(with: Self.keyDER(), now: now)))
         #expect(jwt.header["alg"] as? String == "PS256")
         #expect(jwt.header["typ"] as? String == "JWT")
         #expect(jwt.header["x5t#S256"] as? String == certificate.sha256Thumbprint)
@@ -84,7 +82,7 @@ struct CertificateCredentialTests {
         let certificate = TestCertificate.shared
         let assertion = ClientAssertion(clientID: "client-1", audience: Self.tokenEndpoint,
                                         certificateDER: certificate.derBytes, algorithm: .rs256)
-        let jwt = try Self.decode(FlowUnitTests.text(try assertion.signed(with: Self.keyDER())))
+        let jwt = try Self.decode(plaintext(try assertion.signed(with: Self.keyDER())))
         #expect(jwt.header["alg"] as? String == "RS256")
         #expect(jwt.header["x5t"] as? String == certificate.sha1Thumbprint)
         #expect(jwt.header["x5t#S256"] == nil)
@@ -98,7 +96,7 @@ struct CertificateCredentialTests {
                                         certificateDER: TestCertificate.shared.derBytes, algorithm: .ps256)
         let key = try Self.keyDER()
         let ids = try (0..<5).map { _ in
-            try Self.decode(FlowUnitTests.text(try assertion.signed(with: key))).claims["jti"] as? String
+            try Self.decode(plaintext(try assertion.signed(with: key))).claims["jti"] as? String
         }
         #expect(Set(ids.compactMap { $0 }).count == 5)
     }
@@ -108,10 +106,10 @@ struct CertificateCredentialTests {
         let (body, basic) = try TokenClient.requestBody(
             app: app, grant: .clientCredentials(scope: app.scope), credential: .privateKey(Self.keyDER()))
         #expect(basic == nil)
-        let f = FlowUnitTests.fields(FlowUnitTests.text(body.encoded())[...])
+        let f = FlowFixture.fields(plaintext(body.encoded())[...])
         #expect(f["grant_type"] == ["client_credentials"])
-        #expect(f["scope"] == ["\(FlowUnitTests.clientID)/.default"])
-        #expect(f["client_id"] == [FlowUnitTests.clientID])
+        #expect(f["scope"] == ["\(FlowFixture.clientID)/.default"])
+        #expect(f["client_id"] == [FlowFixture.clientID])
         #expect(f["client_assertion_type"] == ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"])
         #expect(f["client_secret"] == nil)
         let jwt = try Self.decode(try #require(f["client_assertion"]?.first))
@@ -126,8 +124,8 @@ struct CertificateCredentialTests {
 
     @Test func pkcs1AndPkcs8KeysReadToTheSameKey() throws {
         let certificate = TestCertificate.shared
-        let fromPKCS8 = try CertificateCredential.privateKeyDER(fromPEM: Self.secure(certificate.privateKeyPEM), source: "k8")
-        let fromPKCS1 = try CertificateCredential.privateKeyDER(fromPEM: Self.secure(certificate.privateKeyPKCS1PEM), source: "k1")
+        let fromPKCS8 = try CertificateCredential.privateKeyDER(fromPEM: secure(certificate.privateKeyPEM), source: "k8")
+        let fromPKCS1 = try CertificateCredential.privateKeyDER(fromPEM: secure(certificate.privateKeyPKCS1PEM), source: "k1")
         #expect(fromPKCS8.constantTimeEquals(fromPKCS1))
         try CertificateCredential.checkMatch(privateKeyDER: fromPKCS1, certificateDER: certificate.derBytes)
         // A combined file: the certificate is found past the key.
@@ -149,18 +147,18 @@ struct CertificateCredentialTests {
         #expect(damaged?.exitCode == 64)
         let encrypted = usage {
             _ = try CertificateCredential.privateKeyDER(
-                fromPEM: Self.secure("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBAA==\n-----END ENCRYPTED PRIVATE KEY-----\n"), source: "enc.pem")
+                fromPEM: secure("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBAA==\n-----END ENCRYPTED PRIVATE KEY-----\n"), source: "enc.pem")
         }
         #expect(encrypted?.message.contains("encrypted") == true && encrypted?.hint?.contains("openssl pkey") == true)
         let other = try TestCertificate.make(commonName: "other")
         let mismatch = usage {
             try CertificateCredential.checkMatch(
-                privateKeyDER: CertificateCredential.privateKeyDER(fromPEM: Self.secure(other.privateKeyPEM), source: "o"),
+                privateKeyDER: CertificateCredential.privateKeyDER(fromPEM: secure(other.privateKeyPEM), source: "o"),
                 certificateDER: certificate.derBytes)
         }
         #expect(mismatch?.message == "the private key does not belong to the certificate")
         let small = try _RSA.Signing.PrivateKey(unsafeKeySize: .init(bitCount: 1024))
-        let tooSmall = usage { _ = try CertificateCredential.privateKeyDER(fromPEM: Self.secure(small.pemRepresentation), source: "s.pem") }
+        let tooSmall = usage { _ = try CertificateCredential.privateKeyDER(fromPEM: secure(small.pemRepresentation), source: "s.pem") }
         #expect(tooSmall?.message.contains("2048") == true)
     }
 
@@ -180,10 +178,10 @@ struct CertificateCredentialTests {
     @Test func clientCredentialsAppsGetTheDotDefaultScopeAndRefuseUserScopes() throws {
         var fields = AppFields()
         fields.tenant = "contoso.onmicrosoft.com"
-        fields.clientID = FlowUnitTests.clientID
+        fields.clientID = FlowFixture.clientID
         fields.flow = .clientCredentials
         let app = try AppSpec.newApp(name: "svc", fields: fields, isPublic: false)
-        #expect(app.scope == "\(FlowUnitTests.clientID)/.default")
+        #expect(app.scope == "\(FlowFixture.clientID)/.default")
         #expect(app.usesClientCredentialsFlow)
         for scope in ["openid", "api://x/.default offline_access", "User.Read", "https://graph.microsoft.com/User.Read"] {
             var bad = fields
@@ -211,15 +209,15 @@ struct CertificateCredentialTests {
     }
 
     @Test func switchingFlowsMovesADefaultScopeAlong() throws {
-        var app = try FlowUnitTests.azureApp()
+        var app = try FlowFixture.azureApp()
         #expect(app.scope.hasSuffix("offline_access"))
         var fields = AppFields()
         fields.flow = .clientCredentials
         try AppSpec.apply(fields, to: &app)
-        #expect(app.scope == "\(FlowUnitTests.clientID)/.default")
+        #expect(app.scope == "\(FlowFixture.clientID)/.default")
         fields.flow = .authorizationCode
         try AppSpec.apply(fields, to: &app)
-        #expect(app.scope == "\(FlowUnitTests.clientID)/.default openid profile offline_access")
+        #expect(app.scope == "\(FlowFixture.clientID)/.default openid profile offline_access")
     }
 
     // MARK: - Device authorization answers
@@ -230,7 +228,7 @@ struct CertificateCredentialTests {
              "expires_in":900,"interval":5,"message":"To sign in, use a web browser…"}
             """.utf8), endpoint: "https://login.example/devicecode")
         #expect(azure.userCode == "ABCD1234E" && azure.verificationURI == "https://microsoft.com/devicelogin")
-        #expect(FlowUnitTests.text(azure.deviceCode) == "dc-1")
+        #expect(plaintext(azure.deviceCode) == "dc-1")
         #expect(azure.expiresIn == 900 && azure.interval == 5)
         // v1 spelling, string numbers, no interval (RFC 8628: 5), a 0 interval clamped to 1.
         let v1 = try DeviceFlow.parse(Data(#"{"user_code":"X","device_code":"d","verification_url":"https://a.example/dev","expires_in":"600"}"#.utf8), endpoint: "e")
@@ -249,7 +247,7 @@ struct CertificateCredentialTests {
     // MARK: - The vault
 
     @Test func certificateKeysAreSealedRotatedAndSwitchedWithSecrets() throws {
-        let (dir, vault, keyFile) = try VaultLibraryTests.newVault()
+        let (dir, vault, keyFile) = try newLibraryVault()
         _ = dir
         let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
         let app = try Self.certificateApp()
@@ -274,7 +272,7 @@ struct CertificateCredentialTests {
         #expect(try vault.privateKey(of: stored, key: key)?.constantTimeEquals(der) == true)
 
         // A client secret replaces the certificate, and a certificate the secret.
-        try vault.updateApp(original: stored, updated: stored, changes: .init(newClientSecret: Self.secure("s3cret")), key: key)
+        try vault.updateApp(original: stored, updated: stored, changes: .init(newClientSecret: secure("s3cret")), key: key)
         stored = try vault.app(named: "deploy")
         #expect(stored.clientAuth == .post && stored.certificate == nil && stored.privateKey == nil && stored.assertionAlg == nil)
         var back = stored

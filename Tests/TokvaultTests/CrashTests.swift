@@ -24,10 +24,10 @@ struct CrashTests {
             app.createdAt = Int64(i)
             let secret = "secret-\(i)-\(UUID().uuidString)"
             expected[app.name] = secret
-            try vault.addApp(app, clientSecret: TamperTests.secure(secret), key: key)
+            try vault.addApp(app, clientSecret: secure(secret), key: key)
             let stored = try vault.app(named: app.name)
-            try vault.storeTokens(TokenSet(accessToken: TamperTests.secure("at-\(i)"), tokenType: "Bearer", expiresAt: 0,
-                                           refreshToken: TamperTests.secure("rt-\(i)")), for: stored, key: key)
+            try vault.storeTokens(TokenSet(accessToken: secure("at-\(i)"), tokenType: "Bearer", expiresAt: 0,
+                                           refreshToken: secure("rt-\(i)")), for: stored, key: key)
         }
         vault.releaseLock()
 
@@ -64,7 +64,7 @@ struct CrashTests {
             let reopened = try Vault.open(path: f.cli.vaultPath)
             #expect(try reopened.integrityCheck(full: true) == ["ok"])
             key = try reopened.unlock(material)
-            let passphraseKey = try reopened.unlock(UnlockMaterial(passphrase: TamperTests.secure(Fixture.passphrase)))
+            let passphraseKey = try reopened.unlock(UnlockMaterial(passphrase: secure(Fixture.passphrase)))
             #expect(passphraseKey.generation == key.generation, "every slot at the same generation")
             generations.insert(key.generation)
             #expect(try reopened.verifyAllSealedFields(key: key) == 900)

@@ -5,7 +5,7 @@ import Testing
 @Suite("exec")
 struct ExecTests {
     @Test func childGetsTheVariablesAndACleanSlate() throws {
-        let s = try LoginTests.Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
         let token = s.token().stdout.trimmingCharacters(in: .newlines)
@@ -19,7 +19,7 @@ struct ExecTests {
         #expect(parts.count == 6, "\(probe.stdout)")
         if parts.count == 6 {
             #expect(parts[0] == token)
-            #expect(parts[1] == LoginTests.clientID)
+            #expect(parts[1] == LoginSetup.clientID)
             #expect(parts[2] == "unset" && parts[3] == "unset", "unlock variables stay with tokvault")
             #expect(parts[4] != "0077", "the caller's umask, not tokvault's")
             // 0, 1, 2 and ls's own directory descriptor: nothing inherited from tokvault.

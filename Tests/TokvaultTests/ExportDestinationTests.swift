@@ -91,7 +91,7 @@ struct ExportDestinationTests {
     /// with EPERM (which used to be ignored, and the secret written).
     @Test(.enabled(if: isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
     func unprivilegedExportIntoAnotherUsersFileIsRefused() throws {
-        let s = PermissionTests.Sandbox()
+        let s = UnprivilegedSandbox()
         let key = s.dir.file("home/key")
         #expect(s.run(["init", "--no-passphrase", "--new-key-file", key]).status == 0)
         let add = s.run(["add-app", "adme", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-stdin", "--key-file", key],
@@ -143,7 +143,7 @@ struct ExportDestinationTests {
         let ok = f.cli.run(github, env: ["GITHUB_ENV": env, "GITHUB_OUTPUT": f.dir.write("github_output", "")])
         #expect(ok.status == 0, "\(ok)")
         #expect(ok.stdout == "::add-mask::\(Self.secret)\n")
-        #expect(ExportFormatTests.parseGitHubEnv(Self.contents(env))["AZURE_CLIENT_SECRET"] == Self.secret)
+        #expect(parseGitHubEnv(Self.contents(env))["AZURE_CLIENT_SECRET"] == Self.secret)
     }
 
     private func link_(_ from: String, _ to: String) -> Int32 { Glibc.link(from, to) }
@@ -200,7 +200,7 @@ struct ExportDestinationTests {
         }
         let appended = Self.contents(env)
         #expect(!appended.contains("::add-mask::"))
-        #expect(ExportFormatTests.parseGitHubEnv(appended)["ACCESS_TOKEN"] == token)
+        #expect(parseGitHubEnv(appended)["ACCESS_TOKEN"] == token)
         #expect(!r.stderr.contains("CANARY"))
     }
 
@@ -234,7 +234,7 @@ struct ExportDestinationTests {
         }
         #expect(process.finish(seconds: 10) == 0, "\(process.stderr)")
         let text = String(decoding: appended, as: UTF8.self)
-        #expect(ExportFormatTests.parseGitHubEnv(text)["AZURE_CLIENT_SECRET"] == Self.secret, "\(text.debugDescription)")
+        #expect(parseGitHubEnv(text)["AZURE_CLIENT_SECRET"] == Self.secret, "\(text.debugDescription)")
         #expect(!text.contains("::add-mask::"))
     }
 
@@ -248,7 +248,7 @@ struct ExportDestinationTests {
     }
 
     @Test func curlScriptIgnoresCurlrcAndRestrictsProtocols() throws {
-        let s = try LoginTests.Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
         let env = ["TOKVAULT_KEY_FILE": s.f.keyFile]

@@ -90,26 +90,9 @@ struct ExportFormatTests {
         }
     }
 
-    /// $GITHUB_ENV: `NAME=value` lines, or `NAME<<DELIMITER` … `DELIMITER` blocks.
-    static func parseGitHubEnv(_ text: String) -> [String: String] {
-        var out: [String: String] = [:]
-        var lines = text.components(separatedBy: "\n")[...]
-        while let line = lines.popFirst() {
-            if let range = line.range(of: "<<") {
-                let name = String(line[..<range.lowerBound]), delimiter = String(line[range.upperBound...])
-                var value: [String] = []
-                while let next = lines.popFirst(), next != delimiter { value.append(next) }
-                out[name] = value.joined(separator: "\n")
-            } else if let eq = line.firstIndex(of: "=") {
-                out[String(line[..<eq])] = String(line[line.index(after: eq)...])
-            }
-        }
-        return out
-    }
-
     @Test func githubEnvRoundTripAndDelimiterCheck() throws {
         let rendered = try ExportFormat.github.render(Self.variables(Self.hostile))
-        let parsed = Self.parseGitHubEnv(rendered.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
+        let parsed = parseGitHubEnv(rendered.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
         for (index, value) in Self.hostile.enumerated() { #expect(parsed["V\(index)"] == value, "\(value.debugDescription)") }
         #expect(throws: VaultError.self) {
             try ExportFormat.github.render([ExportVariable(name: "X", text: "a\nDELIM\nb")], githubDelimiter: "DELIM")
@@ -131,7 +114,7 @@ struct ExportFormatTests {
 @Suite("export command")
 struct ExportCommandTests {
     @Test func exportedVariablesMatchTheTokenAndFilesArePrivate() throws {
-        let s = try LoginTests.Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
         let token = s.token().stdout.trimmingCharacters(in: .newlines)
@@ -141,7 +124,7 @@ struct ExportCommandTests {
         #expect(shell.status == 0, "\(shell)")
         let eval = CLI.exec(["/bin/bash", "-c", "eval \"$0\"; printf '%s|%s|%s' \"$ADME_ACCESS_TOKEN\" \"$ADME_AZURE_CLIENT_ID\" \"${ADME_AZURE_CLIENT_SECRET-unset}\"",
                              shell.stdout], environment: [:])
-        #expect(eval.stdout == "\(token)|\(LoginTests.clientID)|unset")
+        #expect(eval.stdout == "\(token)|\(LoginSetup.clientID)|unset")
         #expect(!shell.stderr.contains(token))
 
         // --output: 0600, atomic, refuses a file others can read.
@@ -150,7 +133,7 @@ struct ExportCommandTests {
         #expect(written.status == 0, "\(written)")
         let mode = (try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int)
         #expect(mode == 0o600)
-        #expect(try String(contentsOfFile: out, encoding: .utf8).contains("AZURE_CLIENT_SECRET='\(LoginTests.clientSecret)'"))
+        #expect(try String(contentsOfFile: out, encoding: .utf8).contains("AZURE_CLIENT_SECRET='\(LoginSetup.clientSecret)'"))
         chmod(out, 0o644)
         #expect(s.cli.run(["export", "adme", "--env", "--output", out] + key).status == 1)
         #expect(s.cli.run(["export", "adme", "--env", "--output", out, "--force"] + key).status == 0)
@@ -171,8 +154,8 @@ struct ExportCommandTests {
         let gh = s.cli.run(["export", "adme", "--format", "github", "--with-secrets"] + key, env: ["GITHUB_ENV": githubEnv])
         #expect(gh.status == 0, "\(gh)")
         #expect(gh.stdout.contains("::add-mask::\(token)"))
-        #expect(gh.stdout.contains("::add-mask::\(LoginTests.clientSecret)"))
-        let parsed = ExportFormatTests.parseGitHubEnv(try String(contentsOfFile: githubEnv, encoding: .utf8))
+        #expect(gh.stdout.contains("::add-mask::\(LoginSetup.clientSecret)"))
+        let parsed = parseGitHubEnv(try String(contentsOfFile: githubEnv, encoding: .utf8))
         #expect(parsed["ACCESS_TOKEN"] == token)
         #expect(parsed["AZURE_TENANT_ID"] == s.idp.configuration.tenant)
     }
@@ -193,7 +176,7 @@ struct CurlSnippetTests {
     }
 
     @Test func snippetRefreshesAndCallsTheAPIWithoutSecretsOnArgv() throws {
-        let s = try LoginTests.Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
         let env = ["TOKVAULT_KEY_FILE": s.f.keyFile]
@@ -202,7 +185,7 @@ struct CurlSnippetTests {
         let made = s.cli.run(["export", "adme", "--curl", "--url", api, "--header", "data-partition-id: opendes", "--output", script], env: env)
         #expect(made.status == 0, "\(made)")
         let text = try String(contentsOfFile: script, encoding: .utf8)
-        #expect(!text.contains(LoginTests.clientSecret), "by default secrets are references, not values")
+        #expect(!text.contains(LoginSetup.clientSecret), "by default secrets are references, not values")
         #expect(text.contains("set -euo pipefail"))
 
         // Slow answers give the scanner time to see curl's command line.
@@ -220,7 +203,7 @@ struct CurlSnippetTests {
         #expect(run.stdout.contains("alice@contoso.example"), "the API accepted the refreshed token: \(run.stdout)")
         #expect(s.idp.stats.resourceAuthorized == 1)
         #expect(seen.contains("curl"), "the scanner saw curl running")
-        #expect(!seen.contains(LoginTests.clientSecret), "client secret on a command line")
+        #expect(!seen.contains(LoginSetup.clientSecret), "client secret on a command line")
         #expect(!seen.contains("fake-rt-") && !seen.contains("Bearer fake-at-"), "token on a command line")
 
         // --with-secrets defines them in the script, which then runs on its own.
@@ -239,7 +222,7 @@ struct CurlSnippetTests {
         let revealed = s.f.dir.file("revealed.sh")
         #expect(s.cli.run(["export", "adme", "--curl", "--reveal", "--output", revealed], env: env).status == 0)
         let revealedText = try String(contentsOfFile: revealed, encoding: .utf8)
-        #expect(revealedText.contains("<(printf %s '\(LoginTests.clientSecret)')"))
+        #expect(revealedText.contains("<(printf %s '\(LoginSetup.clientSecret)')"))
         #expect(!revealedText.contains("AZURE_CLIENT_SECRET="))
         let inline = CLI.exec(["/bin/bash", revealed], environment: ["PATH": "/usr/bin:/bin"])
         #expect(inline.status == 0, "\(inline)")
@@ -250,7 +233,7 @@ struct CurlSnippetTests {
 @Suite("export --output under kill -9")
 struct ExportKillTests {
     @Test func killedExportLeavesTheOldFileOrTheNewOneAndNoTemporaryFile() throws {
-        let s = try LoginTests.Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
         let out = s.f.dir.file("adme.env")

@@ -8,63 +8,8 @@ import Testing
 /// secret intact, and a file that claims format 1 but holds format 2 ciphertexts is refused.
 @Suite("format upgrade")
 struct FormatUpgradeTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-
-    struct Expected: Decodable {
-        struct Adme: Decodable {
-            var client_secret: String
-            var refresh_token: String
-            var access_token: String
-            var storage_access_token: String
-        }
-        var adme: Adme
-    }
-
-    /// The format 1 vault, rebuilt from its SQL dump at the CLI's vault path, with its key file.
-    struct OldVault {
-        let dir = TempDir()
-        let cli: CLI
-        let keyFile: String
-        let expected: Expected
-
-        init() throws {
-            cli = CLI(dir)
-            mkdir(dir.path + "/vault", 0o700)
-            let sql = try String(contentsOf: FormatUpgradeTests.fixtures.appendingPathComponent("format1-vault.sql"), encoding: .utf8)
-            let made = CLI.exec(["/usr/bin/sqlite3", cli.vaultPath], stdin: sql + "\nPRAGMA journal_mode = WAL;\n", environment: [:])
-            precondition(made.status == 0, "sqlite3 could not rebuild the fixture: \(made)")
-            chmod(cli.vaultPath, 0o600)
-            let key = try String(contentsOf: FormatUpgradeTests.fixtures.appendingPathComponent("format1.key"), encoding: .utf8)
-            keyFile = dir.write("format1.key", key)
-            expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: FormatUpgradeTests.fixtures.appendingPathComponent("expected.json")))
-            // The fixture's cached tokens expired long ago; their expiry is a public column.
-            try TamperTests.edit(cli.vaultPath) { db in
-                try db.execute(sql: "UPDATE access_token SET expires_at = ?", arguments: [Int64(Date().timeIntervalSince1970) + 3600])
-            }
-        }
-
-        var material: UnlockMaterial { get throws { UnlockMaterial(keyFiles: [(keyFile, try KeyFile.load(path: keyFile))]) } }
-
-        func formatVersion() throws -> Int {
-            try DatabaseQueue(path: cli.vaultPath).read { try Int.fetchOne($0, sql: "SELECT format_version FROM vault")! }
-        }
-
-        /// Every sealed field's plaintext, by place, read without changing the file.
-        func plaintexts() throws -> [String: [UInt8]] {
-            let vault = try Vault.open(path: cli.vaultPath, readOnly: true)
-            let key = try vault.unlock(try material)
-            let cells = try vault.read { db in try Vault.sealedCells(db) }
-            var out: [String: [UInt8]] = [:]
-            for cell in cells {
-                let plaintext = try SealedField.open(cell.sealed, key: key, place: cell.place, what: cell.what)
-                out["\(cell.table).\(cell.column).\(cell.row)"] = plaintext.withUnsafeBytes { Array($0) }
-            }
-            return out
-        }
-    }
-
     @Test func theFirstUnlockUpgradesWithEverySecretIntact() throws {
-        let old = try OldVault()
+        let old = try Format1Vault()
         #expect(try old.formatVersion() == 1)
         let before = try old.plaintexts()
         #expect(before.count == 8, "client secrets, private key, refresh and ID token, three access tokens")
@@ -100,7 +45,7 @@ struct FormatUpgradeTests {
     }
 
     @Test func setAndLoginOnAnOldVaultUpgradeFirst() throws {
-        let old = try OldVault()
+        let old = try Format1Vault()
         let set = old.cli.run(["set", "pub", "--scope", "openid offline_access", "--key-file", old.keyFile])
         #expect(set.status == 0, "\(set)")
         #expect(set.stderr.contains("upgraded vault"), "\(set)")
@@ -111,10 +56,10 @@ struct FormatUpgradeTests {
     /// A file that claims format 1 again after the upgrade holds format 2 ciphertexts: refused,
     /// never upgraded a second time (that would bind whatever the columns say now).
     @Test func aDowngradedFileIsRefused() throws {
-        let old = try OldVault()
+        let old = try Format1Vault()
         #expect(old.cli.run(["doctor", "--verify", "--key-file", old.keyFile]).status == 0)
         #expect(try old.formatVersion() == 2)
-        try TamperTests.edit(old.cli.vaultPath) { db in
+        try editVault(old.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE vault SET format_version = 1")
             try db.execute(sql: "UPDATE app SET authorize_endpoint = 'https://evil.example/authorize', binding = NULL WHERE name = 'pub'")
         }
@@ -128,7 +73,7 @@ struct FormatUpgradeTests {
         }
         #expect(try Hostile.snapshot(old.cli.vaultPath) == before, "nothing was written")
         // A format 2 file without the binding column is not one tokvault wrote either.
-        try TamperTests.edit(old.cli.vaultPath) { db in
+        try editVault(old.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE vault SET format_version = 2")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = '0004_add_app_binding'")
         }
@@ -139,7 +84,7 @@ struct FormatUpgradeTests {
 
     /// A backup of a format 1 vault verifies and restores; the restored vault upgrades on unlock.
     @Test func anOldBackupRestoresAndUpgrades() throws {
-        let old = try OldVault()
+        let old = try Format1Vault()
         let backupPath = old.dir.file("old-backup.db")
         let copy = CLI.exec(["/usr/bin/sqlite3", old.cli.vaultPath, ".backup '\(backupPath)'"], environment: [:])
         #expect(copy.status == 0, "\(copy)")

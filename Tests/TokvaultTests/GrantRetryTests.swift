@@ -143,7 +143,7 @@ struct GrantRetryTests {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) } }
         let port = Int(UInt16(bigEndian: address.sin_port))
-        let app = try FlowUnitTests.azureApp(tenant: Hostile.tenant, authorityHost: "http://127.0.0.1:\(port)", isPublic: true)
+        let app = try FlowFixture.azureApp(tenant: Hostile.tenant, authorityHost: "http://127.0.0.1:\(port)", isPublic: true)
         var options = TokenClient.Options()
         // Attempts at 0, 0.25, 0.75, 1.75 and 3.75 s: the server listens from about 1.2 s on.
         options.maxAttempts = 5
@@ -157,13 +157,13 @@ struct GrantRetryTests {
             close(holder)
             started.server = try? HostileServer(port: port) { _ in Self.success }
         }.start()
-        let response = try await client.redeem(.refreshToken(FlowUnitTests.secure(Hostile.refreshToken), scope: app.scope),
+        let response = try await client.redeem(.refreshToken(secure(Hostile.refreshToken), scope: app.scope),
                                                app: app, credential: .none)
         // The answer can come before the thread has stored the server it just started.
         for _ in 0..<100 where started.server == nil { usleep(10_000) }
         let server = try #require(started.server)
         defer { server.stop() }
-        #expect(FlowUnitTests.text(response.tokenSet.accessToken) == Self.newAccess)
+        #expect(plaintext(response.tokenSet.accessToken) == Self.newAccess)
         #expect(server.requests.count == 1, "one request reached the server")
     }
 

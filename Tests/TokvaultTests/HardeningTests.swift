@@ -9,7 +9,7 @@ struct HardeningTests {
     @Test func editedAuthorityColumnsCannotRedirectTheSecret() throws {
         let f = Fixture()
         #expect(f.addApp("adme", secret: "the-secret").status == 0)
-        try TamperTests.edit(f.cli.vaultPath) { db in
+        try editVault(f.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE app SET authority_host = 'attacker.example', cloud = NULL")
         }
         // An unrelated change must not re-derive (and re-seal for) a new endpoint: the edited
@@ -84,8 +84,8 @@ struct HardeningTests {
     }
 
     @Test func extremeValuesInTheFileDoNotCrash() throws {
-        let (f, _, _) = try TamperTests.populated()
-        try TamperTests.edit(f.cli.vaultPath) { db in
+        let (f, _, _) = try populatedVault()
+        try editVault(f.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE access_token SET expires_at = ?", arguments: [Int64.min])
             try db.execute(sql: "UPDATE app SET name = ? WHERE name = 'alpha'", arguments: ["alpha\u{1b}]0;pwned\u{07}"])
         }

@@ -9,139 +9,17 @@ import TokvaultFakeIdP
 /// identity provider in this process.
 @Suite("login on a terminal", .serialized)
 struct LoginTerminalTests {
-    typealias Setup = LoginTests.Setup
-
-    /// A command running under a pseudo-terminal: `script -qfec COMMAND /dev/null`. Its stdin
-    /// is forwarded to the terminal; the terminal's output (stdout and stderr of the command,
-    /// plus the echo of what was typed) is collected.
-    final class TerminalSession: @unchecked Sendable {
-        let process = Process()
-        private let input = Pipe()
-        private let output = Pipe()
-        private let lock = NSLock()
-        private var collected = Data()
-        private var reachedEnd = false
-
-        init(command: String, environment: [String: String], cwd: String) throws {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-            process.arguments = ["-q", "-f", "-e", "-c", command, "/dev/null"]
-            process.environment = environment.merging(["SHELL": "/bin/sh"]) { $1 }
-            process.currentDirectoryURL = URL(fileURLWithPath: cwd)
-            process.standardInput = input
-            process.standardOutput = output
-            process.standardError = output
-            // A write to a terminal whose command already ended must fail, not kill the test runner.
-            signal(SIGPIPE, SIG_IGN)
-            try process.run()
-            let fd = output.fileHandleForReading.fileDescriptor
-            Thread { [self] in
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
-                    lock.withLock { collected.append(contentsOf: buffer[0..<n]) }
-                }
-                lock.withLock { reachedEnd = true }
-            }.start()
-        }
-
-        /// Everything the terminal showed so far, with the terminal's CR LF turned into LF.
-        var text: String {
-            lock.withLock { String(decoding: collected, as: UTF8.self) }.replacingOccurrences(of: "\r\n", with: "\n")
-        }
-
-        /// Waits until `predicate` holds for the output; false on timeout or when the command ended first.
-        func wait(seconds: Double, until predicate: (String) -> Bool) -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if predicate(text) { return true }
-                if !process.isRunning && lock.withLock({ reachedEnd }) { return predicate(text) }
-                usleep(20_000)
-            }
-            return predicate(text)
-        }
-
-        /// Types a line (the terminal is in canonical mode: the command reads it on Enter).
-        func type(_ line: String) {
-            do {
-                try input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
-            } catch {
-                Issue.record("could not type into the terminal: \(error)")
-            }
-        }
-
-        /// The exit status, or nil if the command had to be killed after `seconds`.
-        func finish(seconds: Double) -> Int32? {
-            let deadline = Date().addingTimeInterval(seconds)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
-            if process.isRunning {
-                kill()
-                return nil
-            }
-            _ = wait(seconds: 2) { _ in lock.withLock { reachedEnd } }
-            try? input.fileHandleForWriting.close()
-            return process.terminationStatus
-        }
-
-        func kill() {
-            guard process.isRunning else { return }
-            process.terminate()
-            process.waitUntilExit()
-            try? input.fileHandleForWriting.close()
-        }
-    }
-
-    static func shellQuoted(_ word: String) -> String {
-        "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-
-    /// `tokvault login adme --manual` under a pseudo-terminal. The scripted browser does
-    /// nothing (mode `never`), so the test plays the user's browser itself.
-    static func manualLogin(_ s: Setup) throws -> TerminalSession {
-        let words = ["env", "BROWSER=\(LoginTests.browser)", "SCRIPTED_BROWSER_MODE=never",
-                     CLI.binary, "login", "adme", "--manual", "--key-file", s.f.keyFile]
-        let command = "exec " + words.map(shellQuoted).joined(separator: " ")
-        return try TerminalSession(command: command, environment: s.cli.environment, cwd: s.f.dir.path)
-    }
-
-    /// The authorize URL the CLI printed, once it asks for the paste.
-    static func authorizeURL(from session: TerminalSession) throws -> String {
-        let prompted = session.wait(seconds: 30) { $0.contains("paste the address bar's URL") }
-        #expect(prompted, "no paste prompt: \(session.text)")
-        let line = session.text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-            .first { $0.hasPrefix("http") && $0.contains("/oauth2/v2.0/authorize?") }
-        return try #require(line, "no authorize URL in: \(session.text)")
-    }
-
-    /// The user's browser: GET the authorize URL without following the redirect, and return
-    /// the Location (the redirect URI with `code` and `state`).
-    static func authorize(_ url: String) throws -> String {
-        let curl = CLI.exec(["/usr/bin/curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{redirect_url}", url],
-                            environment: ["PATH": "/usr/bin:/bin"])
-        #expect(curl.status == 0, "\(curl)")
-        let location = curl.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        try #require(location.contains("code="), "no code in the redirect: \(curl)")
-        return location
-    }
-
-    static func parameter(_ name: String, of url: String) -> String? {
-        URLComponents(string: url)?.queryItems?.first { $0.name == name }?.value
-    }
-
-    static let redirectURI = "http://localhost:8400/callback"
-
     // MARK: - Manual paste on a terminal
 
     @Test func pastingTheRedirectURLLogsIn() throws {
-        let s = try Setup(redirectURI: Self.redirectURI)
+        let s = try LoginSetup(redirectURI: SignIn.redirectURI)
         defer { s.idp.stop() }
-        let session = try Self.manualLogin(s)
+        let session = try SignIn.manualLogin(s)
         defer { session.kill() }
-        let url = try Self.authorizeURL(from: session)
-        #expect(Self.parameter("redirect_uri", of: url) == Self.redirectURI, "--manual sends the app's redirect URI as is")
-        let location = try Self.authorize(url)
-        #expect(location.hasPrefix(Self.redirectURI + "?"))
+        let url = try SignIn.authorizeURL(from: session)
+        #expect(SignIn.parameter("redirect_uri", of: url) == SignIn.redirectURI, "--manual sends the app's redirect URI as is")
+        let location = try SignIn.authorize(url)
+        #expect(location.hasPrefix(SignIn.redirectURI + "?"))
         session.type(location)
         let status = session.finish(seconds: 30)
         #expect(status == 0, "\(session.text)")
@@ -154,12 +32,12 @@ struct LoginTerminalTests {
     }
 
     @Test func pastingTheBareCodeLogsIn() throws {
-        let s = try Setup(redirectURI: Self.redirectURI)
+        let s = try LoginSetup(redirectURI: SignIn.redirectURI)
         defer { s.idp.stop() }
-        let session = try Self.manualLogin(s)
+        let session = try SignIn.manualLogin(s)
         defer { session.kill() }
-        let location = try Self.authorize(try Self.authorizeURL(from: session))
-        let code = try #require(Self.parameter("code", of: location))
+        let location = try SignIn.authorize(try SignIn.authorizeURL(from: session))
+        let code = try #require(SignIn.parameter("code", of: location))
         session.type(code)
         let status = session.finish(seconds: 30)
         #expect(status == 0, "\(session.text)")
@@ -168,12 +46,12 @@ struct LoginTerminalTests {
     }
 
     @Test func pastedURLWithAnotherStateIsRefusedThenTheRightOneWorks() throws {
-        let s = try Setup(redirectURI: Self.redirectURI)
+        let s = try LoginSetup(redirectURI: SignIn.redirectURI)
         defer { s.idp.stop() }
-        let session = try Self.manualLogin(s)
+        let session = try SignIn.manualLogin(s)
         defer { session.kill() }
-        let location = try Self.authorize(try Self.authorizeURL(from: session))
-        let state = try #require(Self.parameter("state", of: location))
+        let location = try SignIn.authorize(try SignIn.authorizeURL(from: session))
+        let state = try #require(SignIn.parameter("state", of: location))
         var stale = try #require(URLComponents(string: location))
         stale.queryItems = stale.queryItems?.map { $0.name == "state" ? URLQueryItem(name: "state", value: "stale-" + state) : $0 }
         let staleURL = try #require(stale.string)
@@ -191,11 +69,11 @@ struct LoginTerminalTests {
     }
 
     @Test func manualWithoutATerminalIsAUsageError() throws {
-        let s = try Setup(redirectURI: Self.redirectURI)
+        let s = try LoginSetup(redirectURI: SignIn.redirectURI)
         defer { s.idp.stop() }
         let log = s.f.dir.file("browser.log")
         let login = s.cli.run(["login", "adme", "--manual", "--key-file", s.f.keyFile],
-                              env: ["BROWSER": LoginTests.browser, "SCRIPTED_BROWSER_MODE": "log", "SCRIPTED_BROWSER_LOG": log])
+                              env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "log", "SCRIPTED_BROWSER_LOG": log])
         #expect(login.status == 64, "\(login)")
         #expect(login.stderr.contains("--manual needs a terminal"), "\(login)")
         #expect(s.idp.stats.authorizeRequests == 0)
@@ -211,11 +89,11 @@ struct LoginTerminalTests {
     // MARK: - Provider unreachable
 
     @Test func unreachableProviderIsExit3() throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         let login = s.login()
         #expect(login.status == 0, "\(login)")
-        try LoginTests.expireCachedToken(s)
+        try s.expireCachedToken()
         s.idp.stop()
         let started = Date()
         let token = s.token()
@@ -255,14 +133,14 @@ struct LoginTerminalTests {
     }
 
     @Test func secretsNeverAppearOnAnyCommandLine() throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
-        try LoginTests.expireCachedToken(s)
+        try s.expireCachedToken()
         // Keep the processes alive long enough to be seen: slow token answers, and a browser
         // that waits a second (with the authorize URL on its own argv) before signing in.
         s.idp.inject(.slow(milliseconds: 1200), times: 2)
-        let slowBrowser = s.f.dir.write("slow-browser.sh", "sleep 1\nexec \(Self.shellQuoted(LoginTests.browser)) \"$1\"\n")
+        let slowBrowser = s.f.dir.write("slow-browser.sh", "sleep 1\nexec \(shellQuoted(LoginSetup.browser)) \"$1\"\n")
 
         var seen = Set<String>()
         let results = ResultBox()
@@ -317,7 +195,7 @@ struct LoginTerminalTests {
         #expect(leaking.isEmpty, "nor this login's authorize URL with its state and challenge: \(leaking)")
 
         for line in table {
-            #expect(!line.contains(LoginTests.clientSecret), "the client secret is on a command line: \(line)")
+            #expect(!line.contains(LoginSetup.clientSecret), "the client secret is on a command line: \(line)")
             for token in tokens {
                 #expect(!line.contains(token), "an access token is on a command line")
             }
@@ -340,7 +218,7 @@ struct LoginTerminalTests {
     // MARK: - A second resource
 
     @Test func anotherScopeIsCachedSeparately() throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
         let main = s.token()
@@ -353,7 +231,7 @@ struct LoginTerminalTests {
         let otherToken = other.stdout.trimmingCharacters(in: .newlines)
         #expect(!otherToken.isEmpty && otherToken != mainToken)
         #expect(s.idp.accessTokenInfo(otherToken)?.scope == "other/.default")
-        #expect(s.idp.accessTokenInfo(mainToken)?.scope.contains("\(LoginTests.clientID)/.default") == true)
+        #expect(s.idp.accessTokenInfo(mainToken)?.scope.contains("\(LoginSetup.clientID)/.default") == true)
         #expect(s.idp.stats.totalTokenRequests == requestsBefore + 1)
         let last = try #require(s.idp.stats.tokenLog.last)
         #expect(last.grantType == "refresh_token")
@@ -369,7 +247,7 @@ struct LoginTerminalTests {
         let rows = show.stdout.split(separator: "\n").filter { $0.hasPrefix("access token") }
         #expect(rows.count == 2, "\(show.stdout)")
         #expect(rows.contains { $0.contains("other/.default:") }, "\(show.stdout)")
-        #expect(rows.contains { $0.contains("\(LoginTests.clientID)/.default openid profile offline_access:") }, "\(show.stdout)")
+        #expect(rows.contains { $0.contains("\(LoginSetup.clientID)/.default openid profile offline_access:") }, "\(show.stdout)")
 
         // Both are served from the cache now.
         #expect(s.token(["--scope", "other/.default"]).stdout == other.stdout)

@@ -6,47 +6,9 @@ import TokvaultFakeIdP
 /// provider in this process, and a scripted browser as $BROWSER.
 @Suite("login and tokens")
 struct LoginTests {
-    static let clientID = "0b6a2f1e-1111-4c4c-9a9a-123456789abc"
-    static let clientSecret = "fake-client-secret-CANARY-9d1"
-    static let browser: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Support/scripted-browser.py").path
-
-    /// A vault with one confidential Azure app pointed at a running fake provider.
-    struct Setup {
-        let f = Fixture()
-        let idp: FakeIdentityProvider
-        var cli: CLI { f.cli }
-
-        init(accessTokenLifetime: Int = 3600, codeLifetime: Int = 600, redirectURI: String = "http://localhost:0/callback",
-             publicClient: Bool = false) throws {
-            var config = FakeIdPConfiguration(clients: [FakeClient(
-                clientID: LoginTests.clientID, clientSecret: publicClient ? nil : LoginTests.clientSecret,
-                redirectURIs: ["http://localhost/callback"])])
-            config.accessTokenLifetime = accessTokenLifetime
-            config.codeLifetime = codeLifetime
-            idp = FakeIdentityProvider(config)
-            _ = try idp.start()
-            var args = ["add-app", "adme", "--tenant", config.tenant, "--client-id", LoginTests.clientID,
-                        "--authority-host", idp.baseURL, "--redirect-uri", redirectURI, "--key-file", f.keyFile]
-            args += publicClient ? ["--public"] : ["--secret-stdin"]
-            let add = f.cli.run(args, stdin: publicClient ? nil : LoginTests.clientSecret + "\n")
-            precondition(add.status == 0, "add-app failed: \(add)")
-        }
-
-        /// `tokvault login adme` with the scripted browser in `mode`.
-        func login(_ extra: [String] = [], mode: String = "normal") -> CLI.Result {
-            cli.run(["login", "adme", "--key-file", f.keyFile, "--port", "0"] + extra,
-                    env: ["BROWSER": LoginTests.browser, "SCRIPTED_BROWSER_MODE": mode])
-        }
-
-        func token(_ extra: [String] = []) -> CLI.Result {
-            cli.run(["token", "adme", "--key-file", f.keyFile] + extra)
-        }
-    }
-
     @Test(arguments: ["query", "form_post"])
     func loginThenTokenAndRefresh(_ mode: String) throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         let login = s.login(mode == "form_post" ? ["--form-post"] : [])
         #expect(login.status == 0, "\(login)")
@@ -85,28 +47,21 @@ struct LoginTests {
         #expect(after.stderr.contains("tokvault login adme"))
         // Nothing secret in any output, and only ciphertext on disk.
         for output in [login, token, refresh, show, logout, after] {
-            #expect(!output.stderr.contains(accessToken) && !output.stderr.contains(LoginTests.clientSecret))
+            #expect(!output.stderr.contains(accessToken) && !output.stderr.contains(LoginSetup.clientSecret))
         }
         #expect(filesContaining(accessToken, under: s.f.dir.path).isEmpty)
-        #expect(filesContaining(LoginTests.clientSecret, under: s.f.dir.path).isEmpty)
-    }
-
-    /// Makes the cached access token expire, as time would (expires_at is a public column).
-    static func expireCachedToken(_ s: Setup) throws {
-        try TamperTests.edit(s.cli.vaultPath) { db in
-            try db.execute(sql: "UPDATE access_token SET expires_at = ?", arguments: [Int64(Date().timeIntervalSince1970) - 1])
-        }
+        #expect(filesContaining(LoginSetup.clientSecret, under: s.f.dir.path).isEmpty)
     }
 
     @Test func expiredTokenIsRefreshedAndTheRefreshTokenRotates() throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
-        try Self.expireCachedToken(s)
+        try s.expireCachedToken()
         let first = s.token()
         #expect(first.status == 0, "\(first)")
         #expect(s.idp.stats.refreshRotations == 1)
-        try Self.expireCachedToken(s)
+        try s.expireCachedToken()
         let second = s.token()
         #expect(second.status == 0)
         #expect(s.idp.stats.refreshRotations == 2, "each refresh presented the newest refresh token")
@@ -117,7 +72,7 @@ struct LoginTests {
     }
 
     @Test func reusedRefreshTokenMeansLoginRequired() throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
         let backup = s.f.dir.file("before.db")
@@ -133,10 +88,10 @@ struct LoginTests {
     }
 
     @Test func concurrentTokenCallsAtExpiryMakeOneRefresh() throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
-        try Self.expireCachedToken(s)
+        try s.expireCachedToken()
         let before = s.idp.stats.refreshRotations
         let results = runConcurrently(32) { _ in s.token() }
         #expect(results.count == 32)
@@ -148,7 +103,7 @@ struct LoginTests {
 
     @Test func wrongOrMissingStateIsNeverRedeemed() throws {
         for mode in ["wrong-state", "no-state"] {
-            let s = try Setup()
+            let s = try LoginSetup()
             defer { s.idp.stop() }
             let login = s.login(["--timeout", "10"], mode: mode)
             #expect(login.status == 1, "\(mode): \(login)")
@@ -159,7 +114,7 @@ struct LoginTests {
     }
 
     @Test func errorRedirectEndsTheLogin() throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         s.idp.denyNextAuthorization(error: "access_denied", description: "AADSTS65004: User declined to consent to access the app.")
         let login = s.login()
@@ -171,17 +126,17 @@ struct LoginTests {
 
     @Test func busyPortIsNamed() throws {
         // The provider's own port is taken: use it as the redirect port.
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         let busy = s.cli.run(["login", "adme", "--key-file", s.f.keyFile, "--port", String(s.idp.port)],
-                             env: ["BROWSER": LoginTests.browser])
+                             env: ["BROWSER": LoginSetup.browser])
         #expect(busy.status == 1, "\(busy)")
         #expect(busy.stderr.contains("port \(s.idp.port)"))
         #expect(busy.stderr.contains("--manual"))
     }
 
     @Test func providerFaultsGiveOneClearMessageAndExitCode() throws {
-        let s = try Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
         let cases: [(FakeFault, Int, Int32, String)] = [
@@ -195,7 +150,7 @@ struct LoginTests {
             s.idp.clearFaults()
             s.idp.inject(fault, times: times)
             let before = s.idp.stats.tokenRequests["refresh_token"] ?? 0
-            try Self.expireCachedToken(s)
+            try s.expireCachedToken()
             let result = s.token()
             #expect(result.status == status, "\(fault): \(result)")
             #expect(result.stderr.hasPrefix("tokvault: error: "), "\(fault): \(result.stderr)")
@@ -208,7 +163,7 @@ struct LoginTests {
         // 429 with a short Retry-After is waited out, then the refresh succeeds.
         s.idp.clearFaults()
         s.idp.inject(.tooManyRequests(retryAfter: 1), times: 1)
-        try Self.expireCachedToken(s)
+        try s.expireCachedToken()
         let throttled = s.token()
         #expect(throttled.status == 0, "\(throttled)")
     }
@@ -216,19 +171,19 @@ struct LoginTests {
     @Test func issuerDiscoveryResolvesEndpointsAndChecksTheIssuer() throws {
         let f = Fixture()
         let idp = FakeIdentityProvider(FakeIdPConfiguration(clients: [FakeClient(
-            clientID: LoginTests.clientID, clientSecret: LoginTests.clientSecret, redirectURIs: ["http://localhost/callback"])]))
+            clientID: LoginSetup.clientID, clientSecret: LoginSetup.clientSecret, redirectURIs: ["http://localhost/callback"])]))
         _ = try idp.start()
         defer { idp.stop() }
         let issuer = "\(idp.baseURL)/\(idp.configuration.tenant)/v2.0"
-        let add = f.cli.run(["add-app", "oidc", "--issuer", issuer, "--client-id", LoginTests.clientID,
+        let add = f.cli.run(["add-app", "oidc", "--issuer", issuer, "--client-id", LoginSetup.clientID,
                              "--redirect-uri", "http://localhost:0/callback", "--secret-stdin", "--key-file", f.keyFile],
-                            stdin: LoginTests.clientSecret + "\n")
+                            stdin: LoginSetup.clientSecret + "\n")
         #expect(add.status == 0, "\(add)")
         let show = try #require(try JSONSerialization.jsonObject(with: Data(f.cli.run(["show", "oidc", "--json"]).stdout.utf8)) as? [String: Any])
         #expect(show["token_endpoint"] as? String == idp.tokenEndpoint)
         #expect(show["issuer"] as? String == issuer)
         #expect(show["scope"] as? String == "openid offline_access")
-        let login = f.cli.run(["login", "oidc", "--key-file", f.keyFile, "--port", "0"], env: ["BROWSER": LoginTests.browser])
+        let login = f.cli.run(["login", "oidc", "--key-file", f.keyFile, "--port", "0"], env: ["BROWSER": LoginSetup.browser])
         #expect(login.status == 0, "\(login)")
         #expect(idp.stats.tokenLog.last?.clientAuth == .basic || idp.stats.tokenLog.last?.clientAuth == .post)
 
@@ -243,7 +198,7 @@ struct LoginTests {
     }
 
     @Test func expiredCodeSaysLoginAgain() throws {
-        let s = try Setup(codeLifetime: 0)
+        let s = try LoginSetup(codeLifetime: 0)
         defer { s.idp.stop() }
         let login = s.login()
         #expect(login.status == 1, "\(login)")
@@ -253,12 +208,12 @@ struct LoginTests {
     }
 
     @Test func publicClientSendsNoSecret() throws {
-        let s = try Setup(publicClient: true)
+        let s = try LoginSetup(publicClient: true)
         defer { s.idp.stop() }
         let login = s.login()
         #expect(login.status == 0, "\(login)")
         #expect(s.idp.stats.tokenLog.allSatisfy { $0.clientAuth == .none })
-        try Self.expireCachedToken(s)
+        try s.expireCachedToken()
         #expect(s.token().status == 0)
         #expect(s.idp.stats.tokenLog.allSatisfy { $0.clientAuth == .none })
     }

@@ -60,10 +60,10 @@ struct LoopbackSecurityTests {
             if let candidate = IPv6Listener(), Self.ipv4PortIsFree(candidate.port) { listener = candidate; break }
         }
         let busy = try #require(listener, "a port free on 127.0.0.1 and held on ::1")
-        let s = try LoginTests.Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         let login = s.cli.run(["login", "adme", "--key-file", s.f.keyFile, "--port", String(busy.port), "--timeout", "10"],
-                              env: ["BROWSER": LoginTests.browser])
+                              env: ["BROWSER": LoginSetup.browser])
         #expect(login.status == 1, "\(login)")
         #expect(login.stderr.contains("port \(busy.port) on [::1] is already in use"), "\(login.stderr)")
         #expect(login.stderr.contains("tokvault: hint:"), "\(login.stderr)")
@@ -77,8 +77,8 @@ struct LoopbackSecurityTests {
     @Test func browserGetsAOneTimeStartPageInsteadOfTheAuthorizeURL() throws {
         let dir = TempDir()
         let log = dir.file("browser.log")
-        let w = try HostileInputListenerTests.WaitingLogin(
-            env: ["BROWSER": LoginTests.browser, "SCRIPTED_BROWSER_MODE": "log", "SCRIPTED_BROWSER_LOG": log], noBrowser: false)
+        let w = try WaitingLogin(
+            env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "log", "SCRIPTED_BROWSER_LOG": log], noBrowser: false)
         defer { w.stop() }
         var logged = ""
         for _ in 0..<200 where logged.isEmpty {
@@ -116,11 +116,11 @@ struct LoopbackSecurityTests {
 
     @Test func signInThroughTheStartPageWithTheScriptedBrowser() throws {
         for mode in ["query", "form_post"] {
-            let s = try LoginTests.Setup()
+            let s = try LoginSetup()
             defer { s.idp.stop() }
             let log = s.f.dir.file("browser-\(mode).log")
             let login = s.cli.run(["login", "adme", "--key-file", s.f.keyFile, "--port", "0"] + (mode == "form_post" ? ["--form-post"] : []),
-                                  env: ["BROWSER": LoginTests.browser, "SCRIPTED_BROWSER_MODE": "record", "SCRIPTED_BROWSER_LOG": log])
+                                  env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "record", "SCRIPTED_BROWSER_LOG": log])
             #expect(login.status == 0, "\(mode): \(login)")
             let browserURL = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             #expect(browserURL.hasPrefix("http://127.0.0.1:") && !browserURL.contains("state") && !browserURL.contains("code_challenge"),
@@ -150,7 +150,7 @@ struct LoopbackSecurityTests {
     // MARK: - --login-hint
 
     @Test func loginHintMismatchIsRefusedAndNothingIsStored() throws {
-        let s = try LoginTests.Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         let wrong = s.login(["--login-hint", "bob@contoso.example"])
         #expect(wrong.status == 1, "\(wrong)")
@@ -167,10 +167,10 @@ struct LoopbackSecurityTests {
     }
 
     @Test func loginHintWithoutAnAccountClaimIsRefused() throws {
-        let s = try LoginTests.Setup()
+        let s = try LoginSetup()
         defer { s.idp.stop() }
         // Without openid no ID token comes back, so nothing names the signed-in account.
-        let set = s.cli.run(["set", "adme", "--scope", "\(LoginTests.clientID)/.default offline_access", "--key-file", s.f.keyFile])
+        let set = s.cli.run(["set", "adme", "--scope", "\(LoginSetup.clientID)/.default offline_access", "--key-file", s.f.keyFile])
         #expect(set.status == 0, "\(set)")
         let login = s.login(["--login-hint", "alice@contoso.example"])
         #expect(login.status == 1, "\(login)")

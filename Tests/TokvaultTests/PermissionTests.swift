@@ -5,35 +5,8 @@ import Testing
 /// CI runs as root.
 @Suite("permissions as an unprivileged user", .enabled(if: isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
 struct PermissionTests {
-    /// A directory owned by `nobody` holding a copy of the binary it can execute.
-    struct Sandbox {
-        let dir = TempDir()
-        let binary: String
-        let cli: CLI
-
-        init() {
-            chmod(dir.path, 0o755)
-            binary = dir.file("tokvault")
-            try? FileManager.default.copyItem(atPath: CLI.binary, toPath: binary)
-            chmod(binary, 0o755)
-            mkdir(dir.file("home"), 0o700)
-            let nobody = getpwnam("nobody")!.pointee
-            chown(dir.file("home"), nobody.pw_uid, nobody.pw_gid)
-            cli = CLI(dir, environment: ["HOME": dir.file("home"), "TOKVAULT_VAULT": dir.file("home/v/vault.db")])
-        }
-
-        @discardableResult
-        func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:]) -> CLI.Result {
-            cli.run(args, stdin: stdin, env: env, user: "nobody", binary: binary)
-        }
-
-        func mode(_ path: String) -> Int? {
-            (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int
-        }
-    }
-
     @Test func createdFilesArePrivate() throws {
-        let s = Sandbox()
+        let s = UnprivilegedSandbox()
         let whoami = CLI.exec(["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/id", "-u"], environment: [:])
         #expect(whoami.stdout.trimmingCharacters(in: .whitespacesAndNewlines) != "0", "the test really runs unprivileged")
         let key = s.dir.file("home/key")
@@ -55,7 +28,7 @@ struct PermissionTests {
     }
 
     @Test func worldReadableVaultIsRefusedWithHint() throws {
-        let s = Sandbox()
+        let s = UnprivilegedSandbox()
         let key = s.dir.file("home/key")
         #expect(s.run(["init", "--no-passphrase", "--new-key-file", key]).status == 0)
         #expect(s.run(["list"], env: [:]).status == 0)
@@ -68,7 +41,7 @@ struct PermissionTests {
     }
 
     @Test func unreadableFilesGiveCleanErrors() throws {
-        let s = Sandbox()
+        let s = UnprivilegedSandbox()
         let key = s.dir.file("home/key")
         #expect(s.run(["init", "--no-passphrase", "--new-key-file", key]).status == 0)
         // Someone else's key file.

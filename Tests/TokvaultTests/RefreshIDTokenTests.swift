@@ -23,11 +23,11 @@ struct RefreshIDTokenTests {
     }
 
     static let cases: [BadIDToken] = [
-        BadIDToken(name: "wrong audience", make: { issuer in Hostile.jwt(["aud": "someone-else", "iss": issuer, "exp": 4_000_000_000]) },
+        BadIDToken(name: "wrong audience", make: { issuer in unsignedJWT(["aud": "someone-else", "iss": issuer, "exp": 4_000_000_000]) },
                    warning: "the ID token failed validation: its audience is not client id \(Hostile.clientID)"),
-        BadIDToken(name: "wrong issuer", make: { _ in Hostile.jwt(["aud": Hostile.clientID, "iss": "https://evil.example/v2.0", "exp": 4_000_000_000]) },
+        BadIDToken(name: "wrong issuer", make: { _ in unsignedJWT(["aud": Hostile.clientID, "iss": "https://evil.example/v2.0", "exp": 4_000_000_000]) },
                    warning: "the ID token failed validation: its issuer https://evil.example/v2.0 is not "),
-        BadIDToken(name: "expired", make: { issuer in Hostile.jwt(["aud": Hostile.clientID, "iss": issuer, "exp": 1_000_000_000]) },
+        BadIDToken(name: "expired", make: { issuer in unsignedJWT(["aud": Hostile.clientID, "iss": issuer, "exp": 1_000_000_000]) },
                    warning: "the ID token failed validation: it expired at 1000000000"),
         BadIDToken(name: "not a JWT", make: { _ in "garbage.!!!.x" }, warning: "returned an id_token that is not a JWT"),
         BadIDToken(name: "claims not JSON", make: { _ in "eyJhbGciOiJub25lIn0.bm90IGpzb24.x" }, warning: "returned an id_token whose claims are not JSON"),
@@ -53,7 +53,7 @@ struct RefreshIDTokenTests {
             case 1:
                 // Stored as expired at once, so that the next `token` refreshes.
                 return Self.answer(access: Self.firstAccess, refresh: Self.rotated, expiresIn: 0,
-                                   idToken: Hostile.jwt(["aud": Hostile.clientID, "iss": issuer, "exp": 4_000_000_000,
+                                   idToken: unsignedJWT(["aud": Hostile.clientID, "iss": issuer, "exp": 4_000_000_000,
                                                          "preferred_username": "alice@contoso.com"]))
             case 2:
                 return Self.answer(access: Self.secondAccess, refresh: Self.rotatedAgain, expiresIn: 3600, idToken: c.make(issuer))
@@ -118,19 +118,4 @@ struct RefreshIDTokenTests {
         Hostile.expectClean(login, secrets: [Hostile.clientSecret, Hostile.refreshToken, Self.rotated, Self.firstAccess, "dc-CANARY-idt"])
         #expect(try Hostile.snapshot(e.cli.vaultPath) == before, "nothing stored")
     }
-}
-
-/// The issuer the scripted server signs into ID tokens (known only once it listens), and a
-/// request counter.
-final class IssuerBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = ""
-    private var requests = 0
-
-    var issuer: String {
-        get { lock.withLock { value } }
-        set { lock.withLock { value = newValue } }
-    }
-
-    func count() -> Int { lock.withLock { requests += 1; return requests } }
 }

@@ -83,7 +83,7 @@ struct RetryAfterTests {
 
     /// The answer's error for each stop: exit 3 for 429 and for a 5xx to a single-use grant.
     @Test func stoppedAnswersHaveTheDocumentedExitAndHint() throws {
-        let app = try FlowUnitTests.azureApp()
+        let app = try FlowFixture.azureApp()
         var options = TokenClient.Options()
         options.maxAttempts = 3
         func outcome(_ status: Int, _ grant: TokenClient.Grant, attempt: Int = 1, retryAfter: String? = nil,
@@ -182,7 +182,7 @@ struct HostileNumberTests {
     /// An ID token whose `exp` is near Int64.max trapped in `exp + 300`.
     @Test(arguments: [Int64.max, Int64.max - 299, Int64.min])
     func extremeExpiryInAnIDTokenIsNoTrap(_ exp: Int64) throws {
-        let claims = try IDTokenClaims.decode(FlowUnitTests.jwt(["aud": "c", "exp": NSNumber(value: exp)]))
+        let claims = try IDTokenClaims.decode(unsignedJWT(["aud": "c", "exp": NSNumber(value: exp)]))
         #expect(claims.exp == exp)
         let failure = claims.failure(clientID: "c", expectedIssuer: nil, nonce: nil, now: 1_700_000_000)
         #expect(exp > 0 ? failure == nil : failure == "it expired at \(exp)")
@@ -192,7 +192,7 @@ struct HostileNumberTests {
     @Test func extremeExpiryInARefreshedIDTokenIsNoTrap() throws {
         let box = IssuerBox()
         let server = try HostileServer { _ in
-            Hostile.json("200 OK", #"{"access_token":"at-CANARY-exp","token_type":"Bearer","expires_in":3600,"id_token":"\#(Hostile.jwt(["aud": Hostile.clientID, "iss": box.issuer, "exp": NSNumber(value: Int64.max)]))"}"#)
+            Hostile.json("200 OK", #"{"access_token":"at-CANARY-exp","token_type":"Bearer","expires_in":3600,"id_token":"\#(unsignedJWT(["aud": Hostile.clientID, "iss": box.issuer, "exp": NSNumber(value: Int64.max)]))"}"#)
         }
         defer { server.stop() }
         box.issuer = "\(server.url)/\(Hostile.tenant)/v2.0"

@@ -6,33 +6,6 @@ import TokvaultFakeIdP
 /// the device code flow, end to end: the built binary against the fake provider.
 @Suite("service principals and device code")
 struct ServicePrincipalTests {
-    static let clientID = LoginTests.clientID
-    static let secret = "svc-secret-CANARY-77f"
-
-    /// A vault and a running fake provider with one registered client.
-    struct Setup {
-        let f = Fixture()
-        let idp: FakeIdentityProvider
-        var cli: CLI { f.cli }
-        var key: [String] { ["--key-file", f.keyFile] }
-
-        init(client: FakeClient, configure: (inout FakeIdPConfiguration) -> Void = { _ in }) throws {
-            var config = FakeIdPConfiguration(clients: [client])
-            configure(&config)
-            idp = FakeIdentityProvider(config)
-            _ = try idp.start()
-        }
-
-        /// `add-app deploy` against the fake provider with extra arguments.
-        func addApp(_ extra: [String], stdin: String? = nil, name: String = "deploy", host: String? = nil) -> CLI.Result {
-            cli.run(["add-app", name, "--tenant", FakeIdPConfiguration(clients: []).tenant, "--client-id", ServicePrincipalTests.clientID,
-                     "--authority-host", host ?? idp.baseURL, "--redirect-uri", "http://localhost:0/callback"] + extra + key,
-                    stdin: stdin)
-        }
-
-        func file(_ name: String, _ text: String) -> String { f.dir.write(name, text) }
-    }
-
     static func noSecrets(in results: [CLI.Result], _ secrets: [String]) {
         for result in results {
             for secret in secrets {
@@ -41,20 +14,14 @@ struct ServicePrincipalTests {
         }
     }
 
-    /// One line from the middle of a PEM private key: present only where the key is.
-    static func keyCanary(_ pem: String) -> String {
-        let lines = pem.split(separator: "\n").map(String.init)
-        return lines[lines.count / 2]
-    }
-
     // MARK: - Client credentials
 
     @Test func clientCredentialsWithASecretThroughTokenExportExecAndLogin() throws {
-        let s = try Setup(client: FakeClient(clientID: Self.clientID, clientSecret: Self.secret))
+        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
         defer { s.idp.stop() }
-        let add = s.addApp(["--flow", "client-credentials", "--secret-stdin"], stdin: Self.secret + "\n")
+        let add = s.addApp(["--flow", "client-credentials", "--secret-stdin"], stdin: ProviderSetup.clientSecret + "\n")
         #expect(add.status == 0, "\(add)")
-        #expect(add.stdout.contains("scope \(Self.clientID)/.default"))
+        #expect(add.stdout.contains("scope \(ProviderSetup.clientID)/.default"))
 
         let token = s.cli.run(["token", "deploy"] + s.key)
         #expect(token.status == 0, "\(token)")
@@ -63,7 +30,7 @@ struct ServicePrincipalTests {
         #expect(info.userOID == nil, "an app-only token")
         #expect(s.idp.stats.tokenRequests["client_credentials"] == 1)
         #expect(s.idp.stats.tokenLog.last?.clientAuth == .post)
-        #expect(s.idp.stats.tokenLog.last?.scope == "\(Self.clientID)/.default")
+        #expect(s.idp.stats.tokenLog.last?.scope == "\(ProviderSetup.clientID)/.default")
 
         // Cached: no second request while it is valid.
         #expect(s.cli.run(["token", "deploy"] + s.key).stdout == token.stdout)
@@ -90,17 +57,17 @@ struct ServicePrincipalTests {
         let ran = CLI.exec(["/bin/bash", script], environment: ["PATH": "/usr/bin:/bin"])
         #expect(ran.status == 0 && s.idp.accessTokenInfo(ran.stdout.trimmingCharacters(in: .newlines)) != nil, "\(ran)")
 
-        Self.noSecrets(in: [add, token, exec, refresh, login, device], [Self.secret])
-        #expect(filesContaining(Self.secret, under: s.f.dir.path) == [script], "the secret is only in the exported script")
+        Self.noSecrets(in: [add, token, exec, refresh, login, device], [ProviderSetup.clientSecret])
+        #expect(filesContaining(ProviderSetup.clientSecret, under: s.f.dir.path) == [script], "the secret is only in the exported script")
         #expect(filesContaining(accessToken, under: s.f.dir.path).isEmpty)
     }
 
     @Test func clientCredentialsRefusesUserScopesAndPublicClients() throws {
-        let s = try Setup(client: FakeClient(clientID: Self.clientID, clientSecret: Self.secret))
+        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
         defer { s.idp.stop() }
-        let user = s.addApp(["--flow", "client-credentials", "--scope", "api://x/.default offline_access", "--secret-stdin"], stdin: Self.secret)
+        let user = s.addApp(["--flow", "client-credentials", "--scope", "api://x/.default offline_access", "--secret-stdin"], stdin: ProviderSetup.clientSecret)
         #expect(user.status == 64 && user.stderr.contains("\"offline_access\" needs a signed-in user"), "\(user)")
-        let notDefault = s.addApp(["--flow", "client-credentials", "--scope", "User.Read", "--secret-stdin"], stdin: Self.secret)
+        let notDefault = s.addApp(["--flow", "client-credentials", "--scope", "User.Read", "--secret-stdin"], stdin: ProviderSetup.clientSecret)
         #expect(notDefault.status == 64 && notDefault.stderr.contains("RESOURCE/.default"), "\(notDefault)")
         let pub = s.addApp(["--flow", "client-credentials", "--public"])
         #expect(pub.status == 64, "\(pub)")
@@ -108,9 +75,9 @@ struct ServicePrincipalTests {
     }
 
     @Test func eightProcessesAtExpiryMakeOneClientCredentialsRequest() throws {
-        let s = try Setup(client: FakeClient(clientID: Self.clientID, clientSecret: Self.secret))
+        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
         defer { s.idp.stop() }
-        #expect(s.addApp(["--flow", "client-credentials", "--secret-stdin"], stdin: Self.secret).status == 0)
+        #expect(s.addApp(["--flow", "client-credentials", "--secret-stdin"], stdin: ProviderSetup.clientSecret).status == 0)
         s.idp.inject(.slow(milliseconds: 400))
         let all = runConcurrently(8) { _ in s.cli.run(["token", "deploy"] + s.key) }
         #expect(all.allSatisfy { $0.status == 0 }, "\(all.filter { $0.status != 0 })")
@@ -122,7 +89,7 @@ struct ServicePrincipalTests {
 
     @Test func certificateCredentialSignsPS256AndRS256AssertionsAndNeverStoresTheKeyInTheClear() throws {
         let certificate = TestCertificate.shared
-        let s = try Setup(client: FakeClient(clientID: Self.clientID, certificatePEMs: [certificate.certificatePEM]))
+        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, certificatePEMs: [certificate.certificatePEM]))
         defer { s.idp.stop() }
         let certFile = s.file("cert.pem", certificate.certificatePEM)
         let keyFile = s.file("key.pem", certificate.privateKeyPKCS1PEM)
@@ -151,8 +118,8 @@ struct ServicePrincipalTests {
         #expect(s.idp.stats.assertionsAccepted == 2 && s.idp.stats.assertionsRejected.isEmpty)
 
         // The key: sealed in the vault, in no output, in no file (the vault and its WAL included).
-        let canary = Self.keyCanary(certificate.privateKeyPKCS1PEM)
-        let pkcs8Canary = Self.keyCanary(certificate.privateKeyPEM)
+        let canary = TestCertificate.keyCanary(certificate.privateKeyPKCS1PEM)
+        let pkcs8Canary = TestCertificate.keyCanary(certificate.privateKeyPEM)
         #expect(filesContaining(canary, under: s.f.dir.path).isEmpty)
         #expect(filesContaining(pkcs8Canary, under: s.f.dir.path).isEmpty)
         Self.noSecrets(in: [add, token, show, set, refresh], [canary, pkcs8Canary])
@@ -162,14 +129,14 @@ struct ServicePrincipalTests {
 
     @Test func userSignInAndRefreshAuthenticateWithTheCertificate() throws {
         let certificate = TestCertificate.shared
-        let s = try Setup(client: FakeClient(clientID: Self.clientID, redirectURIs: ["http://localhost/callback"],
+        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, redirectURIs: ["http://localhost/callback"],
                                              certificatePEMs: [certificate.certificatePEM]))
         defer { s.idp.stop() }
         let both = s.file("both.pem", certificate.certificatePEM + certificate.privateKeyPEM)
         let add = s.addApp(["--certificate", both])
         #expect(add.status == 0, "\(add)")
         let login = s.cli.run(["login", "deploy", "--port", "0"] + s.key,
-                              env: ["BROWSER": LoginTests.browser, "SCRIPTED_BROWSER_MODE": "normal"])
+                              env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "normal"])
         #expect(login.status == 0 && login.stdout.contains("refresh token: stored"), "\(login)")
         #expect(s.cli.run(["refresh", "deploy"] + s.key).status == 0)
         let log = s.idp.stats.tokenLog
@@ -183,7 +150,7 @@ struct ServicePrincipalTests {
         let other = try TestCertificate.make(commonName: "not-registered")
         let expired = try TestCertificate.make(key: registered.privateKey(), commonName: "expired",
                                                notValidBefore: Date() - 86400 * 60, notValidAfter: Date() - 86400)
-        let s = try Setup(client: FakeClient(clientID: Self.clientID,
+        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID,
                                              certificatePEMs: [registered.certificatePEM, expired.certificatePEM]))
         defer { s.idp.stop() }
         func add(_ name: String, _ certificate: TestCertificate, host: String? = nil) -> CLI.Result {
@@ -215,13 +182,13 @@ struct ServicePrincipalTests {
     }
 
     @Test func aKeyThatIsNotTheCertificatesIsRefusedAtAddApp() throws {
-        let s = try Setup(client: FakeClient(clientID: Self.clientID, clientSecret: Self.secret))
+        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
         defer { s.idp.stop() }
         let other = try TestCertificate.make(commonName: "other")
         let add = s.addApp(["--certificate", s.file("c.pem", TestCertificate.shared.certificatePEM),
                             "--private-key-stdin"], stdin: other.privateKeyPEM)
         #expect(add.status == 64 && add.stderr.contains("does not belong to the certificate"), "\(add)")
-        #expect(!add.stderr.contains(Self.keyCanary(other.privateKeyPEM)))
+        #expect(!add.stderr.contains(TestCertificate.keyCanary(other.privateKeyPEM)))
         let noKey = s.addApp(["--certificate", s.file("c2.pem", TestCertificate.shared.certificatePEM)])
         #expect(noKey.status == 64 && noKey.stderr.contains("--private-key-file"), "\(noKey)")
         #expect(s.cli.run(["list", "--json"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
@@ -229,18 +196,8 @@ struct ServicePrincipalTests {
 
     // MARK: - Device code
 
-    static func deviceSetup(_ approval: FakeDeviceApproval, clientSecret: String? = nil, allowPublicFlows: Bool = false,
-                            lifetime: Int = 900, slowDownPolls: Int = 0) throws -> Setup {
-        try Setup(client: FakeClient(clientID: clientID, clientSecret: clientSecret, allowPublicClientFlows: allowPublicFlows)) {
-            $0.deviceApproval = approval
-            $0.deviceCodeInterval = 1
-            $0.deviceCodeLifetime = lifetime
-            $0.deviceSlowDownPolls = slowDownPolls
-        }
-    }
-
     @Test func deviceCodeApprovedStoresTokensThatRefresh() throws {
-        let s = try Self.deviceSetup(.approveAfterPolls(2))
+        let s = try ProviderSetup.device(.approveAfterPolls(2))
         defer { s.idp.stop() }
         #expect(s.addApp(["--public"]).status == 0)
         let login = s.cli.run(["login", "deploy", "--device"] + s.key)
@@ -256,19 +213,19 @@ struct ServicePrincipalTests {
     }
 
     @Test func deviceCodeDeclinedExpiredAndSlowedDown() throws {
-        let declined = try Self.deviceSetup(.declineAfterPolls(1))
+        let declined = try ProviderSetup.device(.declineAfterPolls(1))
         defer { declined.idp.stop() }
         #expect(declined.addApp(["--public"]).status == 0)
         let no = declined.cli.run(["login", "deploy", "--device"] + declined.key)
         #expect(no.status == 1 && no.stderr.contains("declined") && no.stderr.contains("--device"), "\(no)")
 
-        let expired = try Self.deviceSetup(.never, lifetime: 3)
+        let expired = try ProviderSetup.device(.never, lifetime: 3)
         defer { expired.idp.stop() }
         #expect(expired.addApp(["--public"]).status == 0)
         let late = expired.cli.run(["login", "deploy", "--device"] + expired.key)
         #expect(late.status == 1 && late.stderr.contains("expired before the sign-in was completed"), "\(late)")
 
-        let slowed = try Self.deviceSetup(.approveAfterPolls(0), slowDownPolls: 1)
+        let slowed = try ProviderSetup.device(.approveAfterPolls(0), slowDownPolls: 1)
         defer { slowed.idp.stop() }
         #expect(slowed.addApp(["--public"]).status == 0)
         let start = Date()
@@ -282,21 +239,21 @@ struct ServicePrincipalTests {
 
     @Test func deviceCodeForAConfidentialRegistrationWithoutPublicFlows() throws {
         // The registration has a secret; the vault's app does not send it: Azure's AADSTS7000218.
-        let s = try Self.deviceSetup(.approveAfterPolls(0), clientSecret: Self.secret)
+        let s = try ProviderSetup.device(.approveAfterPolls(0), clientSecret: ProviderSetup.clientSecret)
         defer { s.idp.stop() }
         #expect(s.addApp(["--public"]).status == 0)
         let refused = s.cli.run(["login", "deploy", "--device"] + s.key)
         #expect(refused.status == 1 && refused.stderr.contains("AADSTS7000218"), "\(refused)")
         #expect(refused.stderr.contains("Allow public client flows"))
         // With the secret stored, the poll authenticates and succeeds.
-        #expect(s.cli.run(["set", "deploy", "--secret-stdin"] + s.key, stdin: Self.secret).status == 0)
+        #expect(s.cli.run(["set", "deploy", "--secret-stdin"] + s.key, stdin: ProviderSetup.clientSecret).status == 0)
         let ok = s.cli.run(["login", "deploy", "--device"] + s.key)
         #expect(ok.status == 0, "\(ok)")
         #expect(s.idp.stats.tokenLog.last?.clientAuth == .post)
     }
 
     @Test func ctrlCStopsADeviceLoginCleanly() throws {
-        let s = try Self.deviceSetup(.manual)
+        let s = try ProviderSetup.device(.manual)
         defer { s.idp.stop() }
         #expect(s.addApp(["--public"]).status == 0)
         let run = CLI.exec(["/usr/bin/timeout", "--preserve-status", "-s", "INT", "3", CLI.binary, "login", "deploy", "--device"] + s.key,

@@ -14,36 +14,6 @@ struct TamperTests {
         ("access_token", "token"),
     ]
 
-    /// A vault with two apps, each with every sealed column filled.
-    static func populated() throws -> (Fixture, Vault, DataKey) {
-        let f = Fixture()
-        #expect(f.addApp("alpha", secret: "alpha-client-secret").status == 0)
-        #expect(f.addApp("beta", secret: "beta-client-secret", clientID: "2b6a2f1e-1111-4c4c-9a9a-123456789abc").status == 0)
-        let vault = try Vault.open(path: f.cli.vaultPath)
-        let key = try vault.unlock(UnlockMaterial(keyFiles: [(f.keyFile, try KeyFile.load(path: f.keyFile))]))
-        for name in ["alpha", "beta"] {
-            let app = try vault.app(named: name)
-            try vault.storeTokens(
-                TokenSet(accessToken: secure("\(name)-access"), tokenType: "Bearer", expiresAt: Int64(Date().timeIntervalSince1970) + 3600,
-                         grantedScope: app.scope, refreshToken: secure("\(name)-refresh"), idToken: secure("\(name)-id"), account: "\(name)@example.com"),
-                for: app, key: key)
-        }
-        #expect(try vault.verifyAllSealedFields(key: key) == 8)
-        return (f, vault, key)
-    }
-
-    static func secure(_ text: String) -> SecureBytes {
-        var bytes = Array(text.utf8)
-        return SecureBytes(consuming: &bytes)
-    }
-
-    /// Edits the vault file directly, the way an attacker would.
-    static func edit(_ path: String, _ body: (Database) throws -> Void) throws {
-        let db = try DatabaseQueue(path: path)
-        try db.write(body)
-        try db.close()
-    }
-
     static func expectTampered(_ vault: Vault, _ key: DataKey, _ note: String) {
         do {
             _ = try vault.verifyAllSealedFields(key: key)
@@ -59,29 +29,29 @@ struct TamperTests {
     @Test(arguments: TamperTests.sealedColumns.map { "\($0.table).\($0.column)" })
     func bitFlipsAnywhereAreDetected(_ place: String) throws {
         let (table, column) = (String(place.split(separator: ".")[0]), String(place.split(separator: ".")[1]))
-        let (f, vault, key) = try Self.populated()
+        let (f, vault, key) = try populatedVault()
         let original = try vault.read { db in try Data.fetchOne(db, sql: "SELECT \(column) FROM \(table) LIMIT 1")! }
         // Version byte, nonce, ciphertext, tag: first, middle and last byte of each region.
         let positions = [0, 1, 12, 24, 25, original.count / 2, original.count - 16, original.count - 1]
         for position in positions {
             var damaged = original
             damaged[damaged.startIndex + position] ^= 0x01
-            try Self.edit(f.cli.vaultPath) { db in
+            try editVault(f.cli.vaultPath) { db in
                 try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [damaged, original])
             }
             Self.expectTampered(vault, key, "\(place) byte \(position)")
-            try Self.edit(f.cli.vaultPath) { db in
+            try editVault(f.cli.vaultPath) { db in
                 try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [original, damaged])
             }
             #expect(try vault.verifyAllSealedFields(key: key) == 8)
         }
         // Truncated and emptied values.
         for damaged in [original.prefix(20), Data(), original + Data([0])] {
-            try Self.edit(f.cli.vaultPath) { db in
+            try editVault(f.cli.vaultPath) { db in
                 try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [damaged, original])
             }
             Self.expectTampered(vault, key, "\(place) resized to \(damaged.count)")
-            try Self.edit(f.cli.vaultPath) { db in
+            try editVault(f.cli.vaultPath) { db in
                 try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [original, damaged])
             }
         }
@@ -90,8 +60,8 @@ struct TamperTests {
     @Test(arguments: TamperTests.sealedColumns.map { "\($0.table).\($0.column)" })
     func swappingBetweenRowsIsDetected(_ place: String) throws {
         let (table, column) = (String(place.split(separator: ".")[0]), String(place.split(separator: ".")[1]))
-        let (f, vault, key) = try Self.populated()
-        try Self.edit(f.cli.vaultPath) { db in
+        let (f, vault, key) = try populatedVault()
+        try editVault(f.cli.vaultPath) { db in
             let rows = try Row.fetchAll(db, sql: "SELECT id, \(column) AS v FROM \(table) ORDER BY id")
             #expect(rows.count == 2)
             try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE id = ?", arguments: [rows[1]["v"] as Data, rows[0]["id"] as String])
@@ -101,14 +71,14 @@ struct TamperTests {
     }
 
     @Test func swappingBetweenColumnsIsDetected() throws {
-        let (f, vault, key) = try Self.populated()
-        try Self.edit(f.cli.vaultPath) { db in
+        let (f, vault, key) = try populatedVault()
+        try editVault(f.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE session SET refresh_token = id_token, id_token = refresh_token")
         }
         Self.expectTampered(vault, key, "refresh_token <-> id_token")
 
-        let (g, vault2, key2) = try Self.populated()
-        try Self.edit(g.cli.vaultPath) { db in
+        let (g, vault2, key2) = try populatedVault()
+        try editVault(g.cli.vaultPath) { db in
             // The access token of an app copied into its refresh token slot.
             try db.execute(sql: """
                 UPDATE session SET refresh_token = (SELECT token FROM access_token WHERE access_token.app_id = session.app_id)
@@ -116,8 +86,8 @@ struct TamperTests {
         }
         Self.expectTampered(vault2, key2, "access_token.token -> session.refresh_token")
 
-        let (h, vault3, key3) = try Self.populated()
-        try Self.edit(h.cli.vaultPath) { db in
+        let (h, vault3, key3) = try populatedVault()
+        try editVault(h.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE app SET client_secret = (SELECT refresh_token FROM session WHERE session.app_id = app.id)")
         }
         Self.expectTampered(vault3, key3, "session.refresh_token -> app.client_secret")
@@ -125,9 +95,9 @@ struct TamperTests {
 
     @Test(arguments: ["token_endpoint", "client_id"])
     func redirectingSecretsElsewhereIsDetected(_ column: String) throws {
-        let (f, vault, key) = try Self.populated()
+        let (f, vault, key) = try populatedVault()
         let value = column == "token_endpoint" ? "https://evil.example/token" : "3b6a2f1e-1111-4c4c-9a9a-123456789abc"
-        try Self.edit(f.cli.vaultPath) { db in
+        try editVault(f.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE app SET \(column) = ? WHERE name = 'alpha'", arguments: [value])
         }
         Self.expectTampered(vault, key, "app.\(column) edited")
@@ -151,8 +121,8 @@ struct TamperTests {
     }
 
     @Test func damagedKeySlotIsAnUnlockError() throws {
-        let (f, _, _) = try Self.populated()
-        try Self.edit(f.cli.vaultPath) { db in
+        let (f, _, _) = try populatedVault()
+        try editVault(f.cli.vaultPath) { db in
             let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM key_slot WHERE kind = 'keyfile'")!
             var damaged = wrapped
             damaged[damaged.startIndex + 30] ^= 0x80
@@ -165,7 +135,7 @@ struct TamperTests {
         #expect(f.cli.run(["show", "alpha", "--verify", "--passphrase-file", f.passphraseFile]).status == 0)
 
         // KDF parameters raised to absurd values are refused before hashing, not obeyed.
-        try Self.edit(f.cli.vaultPath) { db in
+        try editVault(f.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE key_slot SET kdf_memlimit = ? WHERE kind = 'passphrase'", arguments: [Int64(64) << 30])
         }
         let huge = f.cli.run(["show", "alpha", "--verify", "--passphrase-file", f.passphraseFile])
@@ -173,7 +143,7 @@ struct TamperTests {
         #expect(huge.stderr.contains("out-of-range KDF parameters"))
 
         // A slot from an older key generation does not open the current data.
-        try Self.edit(f.cli.vaultPath) { db in try db.execute(sql: "UPDATE vault SET key_generation = 2") }
+        try editVault(f.cli.vaultPath) { db in try db.execute(sql: "UPDATE vault SET key_generation = 2") }
         #expect(f.cli.run(["show", "alpha", "--verify", "--key-file", f.keyFile]).status == 4)
     }
 }

@@ -9,10 +9,10 @@ import TokvaultFakeIdP
 @Suite("torture regressions")
 struct TortureRegressionTests {
     @Test func tokenAndExportWaitingForARotationGetTheirToken() throws {
-        let client = FakeClient(clientID: ServicePrincipalTests.clientID, clientSecret: ServicePrincipalTests.secret)
-        let s = try ServicePrincipalTests.Setup(client: client)
+        let client = FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret)
+        let s = try ProviderSetup(client: client)
         defer { s.idp.stop() }
-        let add = s.addApp(["--flow", "client-credentials", "--secret-stdin"], stdin: ServicePrincipalTests.secret + "\n")
+        let add = s.addApp(["--flow", "client-credentials", "--secret-stdin"], stdin: ProviderSetup.clientSecret + "\n")
         #expect(add.status == 0, "\(add)")
         // rotate-key derives the passphrase key twice while it holds the lock exclusively; at
         // these costs that keeps the lock for seconds, long enough to start the others inside.
@@ -47,7 +47,7 @@ struct TortureRegressionTests {
         let accessToken = token.stdout.trimmingCharacters(in: .newlines)
         #expect(s.idp.accessTokenInfo(accessToken) != nil)
         #expect(export.stdout.contains("ACCESS_TOKEN='\(accessToken)'"))
-        #expect(export.stdout.contains("AZURE_CLIENT_SECRET='\(ServicePrincipalTests.secret)'"))
+        #expect(export.stdout.contains("AZURE_CLIENT_SECRET='\(ProviderSetup.clientSecret)'"))
         #expect(s.idp.stats.tokenRequests["client_credentials"] == 1, "one request for both")
         let doctor = s.cli.run(["doctor", "--verify"] + s.key)
         #expect(doctor.status == 0 && doctor.stdout.contains("generation 2"), "\(doctor)")

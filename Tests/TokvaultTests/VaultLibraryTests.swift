@@ -4,16 +4,6 @@ import Testing
 
 @Suite("vault library")
 struct VaultLibraryTests {
-    static func secure(_ text: String) -> SecureBytes { TamperTests.secure(text) }
-
-    static func newVault() throws -> (TempDir, Vault, KeyFile) {
-        let dir = TempDir()
-        let keyFile = KeyFile.generate()
-        let vault = try Vault.create(path: dir.file("v/vault.db"), passphrase: secure("pass phrase"),
-                                     kdf: KDFParameters(opsLimit: 1, memLimit: 8 << 20), keyFile: keyFile)
-        return (dir, vault, keyFile)
-    }
-
     static func azureApp(_ name: String) throws -> App {
         var fields = AppFields()
         fields.tenant = "contoso.onmicrosoft.com"
@@ -22,7 +12,7 @@ struct VaultLibraryTests {
     }
 
     @Test func secretTypesPrintRedacted() {
-        let secret = Self.secure("hunter2-canary")
+        let secret = secure("hunter2-canary")
         #expect(String(describing: secret) == "<redacted>")
         #expect(String(reflecting: secret) == "<redacted>")
         #expect("\(secret)" == "<redacted>")
@@ -41,13 +31,13 @@ struct VaultLibraryTests {
     @Test func sealOpenRoundTripAndPlaceBinding() throws {
         let key = DataKey(bytes: .random(count: 32), generation: 1, vaultID: "v")
         let place = SealedFieldPlace(table: "app", column: "client_secret", row: "r1", app: "r1", clientID: "c", tokenEndpoint: "https://t")
-        let sealed = SealedField.seal(Self.secure("value"), key: key, place: place)
+        let sealed = SealedField.seal(secure("value"), key: key, place: place)
         #expect(sealed.count == 1 + 24 + 5 + 16)
         #expect(sealed[0] == 1)
         let opened = try SealedField.open(sealed, key: key, place: place, what: "x")
         #expect(opened.withUnsafeBytes { Array($0) } == Array("value".utf8))
         // Fresh nonce every time.
-        #expect(SealedField.seal(Self.secure("value"), key: key, place: place) != sealed)
+        #expect(SealedField.seal(secure("value"), key: key, place: place) != sealed)
         var moved = place
         moved.row = "r2"
         #expect(throws: VaultError.self) { try SealedField.open(sealed, key: key, place: moved, what: "x") }
@@ -79,18 +69,18 @@ struct VaultLibraryTests {
         #expect(keyFile.fingerprint.count == 32)
         let raw = try #require(KeyFile.parse(keyFile.key))
         #expect(raw.fingerprint == keyFile.fingerprint)
-        #expect(KeyFile.parse(Self.secure("tokvault-keyfile-v1:!!!")) == nil)
-        #expect(KeyFile.parse(Self.secure("hello")) == nil)
+        #expect(KeyFile.parse(secure("tokvault-keyfile-v1:!!!")) == nil)
+        #expect(KeyFile.parse(secure("hello")) == nil)
     }
 
     @Test func unlockWithEachSlotAndWrongPassphrase() throws {
-        let (dir, vault, keyFile) = try Self.newVault()
+        let (dir, vault, keyFile) = try newLibraryVault()
         defer { withExtendedLifetime(dir) {} }
         let byFile = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
-        let byPass = try vault.unlock(UnlockMaterial(passphrase: Self.secure("pass phrase")))
+        let byPass = try vault.unlock(UnlockMaterial(passphrase: secure("pass phrase")))
         #expect(byFile.bytes.constantTimeEquals(byPass.bytes))
         do {
-            _ = try vault.unlock(UnlockMaterial(passphrase: Self.secure("pass phrasf")))
+            _ = try vault.unlock(UnlockMaterial(passphrase: secure("pass phrasf")))
             Issue.record("wrong passphrase accepted")
         } catch let error as VaultError {
             #expect(error.exitCode == 4)
@@ -99,15 +89,15 @@ struct VaultLibraryTests {
     }
 
     @Test func staleKeyCannotCommitAfterRotation() throws {
-        let (dir, vault, keyFile) = try Self.newVault()
+        let (dir, vault, keyFile) = try newLibraryVault()
         defer { withExtendedLifetime(dir) {} }
-        let material = UnlockMaterial(keyFiles: [("k", keyFile)], passphrase: Self.secure("pass phrase"))
+        let material = UnlockMaterial(keyFiles: [("k", keyFile)], passphrase: secure("pass phrase"))
         let stale = try vault.unlock(material)
         // Another process rotates the key meanwhile.
         let other = try Vault.open(path: vault.path)
         _ = try other.rotateKey(material: material, dropOtherSlots: false)
         do {
-            try vault.addApp(try Self.azureApp("late"), clientSecret: Self.secure("x"), key: stale)
+            try vault.addApp(try Self.azureApp("late"), clientSecret: secure("x"), key: stale)
             Issue.record("a value sealed under the old key was committed")
         } catch let error as VaultError {
             #expect(error.message.contains("rotated while this command ran"))
@@ -115,20 +105,20 @@ struct VaultLibraryTests {
         #expect(try vault.apps().isEmpty)
         let fresh = try vault.unlock(material)
         #expect(fresh.generation == 2)
-        try vault.addApp(try Self.azureApp("late"), clientSecret: Self.secure("x"), key: fresh)
+        try vault.addApp(try Self.azureApp("late"), clientSecret: secure("x"), key: fresh)
         #expect(try vault.verifyAllSealedFields(key: fresh) == 1)
     }
 
     @Test func refreshTokenRotationKeepsOldOneOnlyWhenNoneReturned() throws {
-        let (dir, vault, keyFile) = try Self.newVault()
+        let (dir, vault, keyFile) = try newLibraryVault()
         defer { withExtendedLifetime(dir) {} }
         let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
-        try vault.addApp(try Self.azureApp("adme"), clientSecret: Self.secure("s"), key: key)
+        try vault.addApp(try Self.azureApp("adme"), clientSecret: secure("s"), key: key)
         let app = try vault.app(named: "adme")
-        try vault.storeTokens(TokenSet(accessToken: Self.secure("a1"), tokenType: "Bearer", expiresAt: 100, refreshToken: Self.secure("r1")), for: app, key: key)
-        try vault.storeTokens(TokenSet(accessToken: Self.secure("a2"), tokenType: "Bearer", expiresAt: 200), for: app, key: key)
+        try vault.storeTokens(TokenSet(accessToken: secure("a1"), tokenType: "Bearer", expiresAt: 100, refreshToken: secure("r1")), for: app, key: key)
+        try vault.storeTokens(TokenSet(accessToken: secure("a2"), tokenType: "Bearer", expiresAt: 200), for: app, key: key)
         #expect(try vault.refreshToken(of: app, key: key)?.withUnsafeBytes { Array($0) } == Array("r1".utf8))
-        try vault.storeTokens(TokenSet(accessToken: Self.secure("a3"), tokenType: "Bearer", expiresAt: 300, refreshToken: Self.secure("r2")), for: app, key: key)
+        try vault.storeTokens(TokenSet(accessToken: secure("a3"), tokenType: "Bearer", expiresAt: 300, refreshToken: secure("r2")), for: app, key: key)
         #expect(try vault.refreshToken(of: app, key: key)?.withUnsafeBytes { Array($0) } == Array("r2".utf8))
         let access = try #require(try vault.accessToken(of: app, key: key))
         #expect(access.token.withUnsafeBytes { Array($0) } == Array("a3".utf8))
@@ -138,7 +128,7 @@ struct VaultLibraryTests {
 
     @Test func embeddedMigrationsAreNumberedAndApplied() throws {
         #expect(Vault.knownMigrations.first == "0001_create_vault")
-        let (dir, vault, _) = try Self.newVault()
+        let (dir, vault, _) = try newLibraryVault()
         defer { withExtendedLifetime(dir) {} }
         #expect(try vault.summary().appliedMigrations == Vault.knownMigrations)
     }

@@ -46,7 +46,7 @@ struct VaultSchemaTests {
     func aPlantedOrChangedSchemaObjectIsRefused(_ sql: String) throws {
         let f = Fixture()
         #expect(f.addApp("adme", secret: "schema-secret-CANARY").status == 0)
-        try TamperTests.edit(f.cli.vaultPath) { try $0.execute(sql: sql) }
+        try editVault(f.cli.vaultPath) { try $0.execute(sql: sql) }
         let before = try Hostile.snapshot(f.cli.vaultPath)
         for args in [["list"], ["show", "adme"], ["token", "adme", "--key-file", f.keyFile], ["doctor"]] {
             let result = f.cli.run(args)
@@ -61,7 +61,7 @@ struct VaultSchemaTests {
     /// A vault from an older release (format 1, three migrations) passes the check before its
     /// migrations run: the check compares with what those migrations make.
     @Test func anOlderSchemaPassesBeforeItIsMigrated() throws {
-        let old = try FormatUpgradeTests.OldVault()
+        let old = try Format1Vault()
         let result = old.cli.run(["list"])
         #expect(result.status == 0, "\(result)")
     }

@@ -53,6 +53,12 @@ struct TestCertificate {
 
     /// The private key, parsed back from PEM (either form).
     func privateKey() throws -> _RSA.Signing.PrivateKey { try _RSA.Signing.PrivateKey(pemRepresentation: privateKeyPEM) }
+
+    /// One line from the middle of a PEM private key: present only where the key is.
+    static func keyCanary(_ pem: String) -> String {
+        let lines = pem.split(separator: "\n").map(String.init)
+        return lines[lines.count / 2]
+    }
 }
 
 private func testBase64URL(_ bytes: [UInt8]) -> String {
