@@ -10,7 +10,7 @@ let package = Package(
     products: [
         .executable(name: "tokvault", targets: ["tokvault"]),
         .executable(name: "tokvault-fake-idp", targets: ["tokvault-fake-idp"]),
-        // For packages built against tokvault's modules, such as the fuzzers in Fuzz/.
+        // For the fuzzers in Fuzz/, which import the modules @testable (their API is `package`).
         .library(name: "TokvaultKit", targets: ["TokvaultVault", "TokvaultFlow", "TokvaultExport"]),
     ],
     dependencies: [
@@ -72,6 +72,13 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ]
         ),
+        // What the commands do, below the command line: sign-in, token (the refresh single
+        // flight), the variables of an export. Each takes parsed input and returns results;
+        // no terminal I/O, no argument parsing.
+        .target(
+            name: "TokvaultUseCases",
+            dependencies: ["TokvaultVault", "TokvaultFlow", "TokvaultExport"]
+        ),
         // Renderers for `export`: each format quoted for the program that reads it.
         .target(
             name: "TokvaultExport",
@@ -100,6 +107,7 @@ let package = Package(
                 "TokvaultVault",
                 "TokvaultFlow",
                 "TokvaultExport",
+                "TokvaultUseCases",
                 "CTokvault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -123,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "TokvaultTests",
             dependencies: [
-                "TokvaultVault", "TokvaultFlow", "TokvaultExport", "TokvaultCLI", "TokvaultFakeIdP", "CSodium", "tokvault", "tokvault-fake-idp",
+                "TokvaultVault", "TokvaultFlow", "TokvaultExport", "TokvaultUseCases", "TokvaultCLI", "TokvaultFakeIdP", "CSodium", "tokvault", "tokvault-fake-idp",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

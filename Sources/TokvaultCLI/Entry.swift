@@ -2,6 +2,7 @@ import ArgumentParser
 import CTokvault
 import Foundation
 import TokvaultFlow
+import TokvaultUseCases
 import TokvaultVault
 
 /// Process set-up and error reporting around the commands. `main.swift` only calls `run`.

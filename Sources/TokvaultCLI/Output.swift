@@ -1,10 +1,8 @@
 import Foundation
+import TokvaultExport
 import TokvaultVault
 
 enum Output {
-    static func line(_ text: String = "") {
-        print(text)
-    }
 
     /// Text from the vault file shown on a terminal: control characters (escape sequences)
     /// replaced, whatever an edited file holds.
@@ -79,19 +77,8 @@ enum Output {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    /// ISO 8601 UTC ("2026-11-27T15:04:05Z") via gmtime_r: Foundation's date formatters
-    /// load ICU data, which costs more than the rest of `show`.
-    static func isoTime(_ epoch: Int64) -> String {
-        var seconds = time_t(max(-1 << 40, min(1 << 40, epoch)))
-        var t = tm()
-        gmtime_r(&seconds, &t)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
-        }
-        return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T"
-            + "\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2))Z"
-    }
+    /// ISO 8601 UTC ("2026-11-27T15:04:05Z").
+    static func isoTime(_ epoch: Int64) -> String { Timestamp.iso8601(epoch) }
 
     /// "in 42m", "3h ago", for token expiry.
     static func relative(_ epoch: Int64, now: Int64 = Int64(Date().timeIntervalSince1970)) -> String {

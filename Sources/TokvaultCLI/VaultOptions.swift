@@ -94,13 +94,10 @@ struct VaultOptions: ParsableArguments {
         try vault.unlock(material(for: vault))
     }
 
-    /// Unlocks for a write: any prompt first, then the vault lock (held until the command
-    /// ends, so no rotation can slip in between unlocking and sealing), then the key.
-    func unlockForWriting(_ vault: Vault) throws -> DataKey {
-        let material = try material(for: vault)
-        try vault.upgradeIfNeeded(material)
-        try vault.holdLock(exclusive: false)
-        return try vault.unlock(material)
+    /// Runs a write: any prompt first, then, under the vault lock (so no rotation can slip in
+    /// between unlocking and sealing), `body` with the key.
+    func writing<T>(_ vault: Vault, _ body: (DataKey) throws -> T) throws -> T {
+        try vault.withUnlocked(material(for: vault), body)
     }
 
     /// The same first-line rule as files and the prompt, so that every way of giving a

@@ -7,24 +7,24 @@ import TokvaultVault
 /// /proc: they are passed as `--data-urlencode name@<(printf %s "$VAR")` (printf is a bash
 /// builtin, so no process sees them either) and the Authorization header is read from a file
 /// descriptor with `-H @…`.
-public struct CurlSnippet: Sendable {
-    public var appName: String
-    public var tokenEndpoint: String
-    public var clientID: String
-    public var scope: String
-    public var clientAuth: App.ClientAuth
+package struct CurlSnippet: Sendable {
+    package var appName: String
+    package var tokenEndpoint: String
+    package var clientID: String
+    package var scope: String
+    package var clientAuth: App.ClientAuth
     /// The app gets tokens as itself: a client_credentials request, no refresh token.
-    public var clientCredentials: Bool
+    package var clientCredentials: Bool
     /// Secret values to define in the script (--with-secrets), or nil to expect them in the environment.
-    public var clientSecret: SecureBytes?
-    public var refreshToken: SecureBytes?
-    public var defineSecrets = false
+    package var clientSecret: SecureBytes?
+    package var refreshToken: SecureBytes?
+    package var defineSecrets = false
     /// Inline the secrets' values (shell-quoted) where they are used, instead of "$VARS".
-    public var revealSecrets = false
-    public var apiURL: String?
-    public var headers: [String] = []
+    package var revealSecrets = false
+    package var apiURL: String?
+    package var headers: [String] = []
 
-    public init(app: App) {
+    package init(app: App) {
         appName = app.name
         tokenEndpoint = app.tokenEndpoint
         clientID = app.clientID
@@ -69,7 +69,7 @@ public struct CurlSnippet: Sendable {
         }
     }
 
-    public func render() throws -> SecureBytes {
+    package func render() throws -> SecureBytes {
         for header in headers {
             guard header.contains(":"), !header.contains("\n"), !header.contains("\r") else {
                 throw VaultError.usage("--header takes 'Name: value' on one line")

@@ -2,12 +2,12 @@ import Foundation
 import TokvaultVault
 
 /// The fields `export` can emit and their default variable names (the Azure SDKs' names).
-public enum ExportField: String, CaseIterable, Sendable {
+package enum ExportField: String, CaseIterable, Sendable {
     case tenant, clientID = "client_id", accessToken = "access_token", expiresOn = "expires_on",
          expiresAt = "expires_at", tokenType = "token_type", scope, tokenEndpoint = "token_endpoint",
          clientSecret = "client_secret", refreshToken = "refresh_token"
 
-    public var defaultName: String {
+    package var defaultName: String {
         switch self {
         case .tenant: return "AZURE_TENANT_ID"
         case .clientID: return "AZURE_CLIENT_ID"
@@ -23,20 +23,19 @@ public enum ExportField: String, CaseIterable, Sendable {
     }
 
     /// Secrets leave the vault only with --with-secrets.
-    public var isSecret: Bool { self == .clientSecret || self == .refreshToken }
-    public var isToken: Bool { self == .accessToken }
+    package var isSecret: Bool { self == .clientSecret || self == .refreshToken }
 }
 
 /// Which fields, under which names.
-public struct ExportNaming: Sendable {
-    public var prefix = ""
-    public var renames: [ExportField: String] = [:]
-    public var only: [ExportField]?
-    public var withSecrets = false
+package struct ExportNaming: Sendable {
+    package var prefix = ""
+    package var renames: [ExportField: String] = [:]
+    package var only: [ExportField]?
+    package var withSecrets = false
 
-    public init() {}
+    package init() {}
 
-    public func selected() throws -> [(field: ExportField, name: String)] {
+    package func selected() throws -> [(field: ExportField, name: String)] {
         var fields = only ?? ExportField.allCases.filter { !$0.isSecret || withSecrets }
         if !withSecrets, let secret = fields.first(where: \.isSecret) {
             throw VaultError.usage("\(secret.rawValue) is a secret: add --with-secrets to export it")
@@ -53,7 +52,7 @@ public struct ExportNaming: Sendable {
     }
 
     /// `--var NAME=field`.
-    public mutating func addRename(_ spec: String) throws {
+    package mutating func addRename(_ spec: String) throws {
         let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, let field = ExportField(rawValue: parts[1]) else {
             throw VaultError.usage("--var takes NAME=FIELD, FIELD one of \(ExportField.allCases.map(\.rawValue).joined(separator: ", "))")

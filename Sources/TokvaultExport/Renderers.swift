@@ -2,30 +2,30 @@ import Foundation
 import TokvaultVault
 
 /// One exported variable. Values stay in guarded memory until rendered.
-public struct ExportVariable: Sendable {
-    public var name: String
-    public var value: SecureBytes
-    public var isSecret: Bool
+package struct ExportVariable: Sendable {
+    package var name: String
+    package var value: SecureBytes
+    package var isSecret: Bool
 
-    public init(name: String, value: SecureBytes, isSecret: Bool) {
+    package init(name: String, value: SecureBytes, isSecret: Bool) {
         self.name = name
         self.value = value
         self.isSecret = isSecret
     }
 
-    public init(name: String, text: String, isSecret: Bool = false) {
+    package init(name: String, text: String, isSecret: Bool = false) {
         var bytes = Array(text.utf8)
         self.init(name: name, value: SecureBytes(consuming: &bytes), isSecret: isSecret)
     }
 }
 
 /// Output formats, each quoted for the program that reads it.
-public enum ExportFormat: String, CaseIterable, Sendable {
+package enum ExportFormat: String, CaseIterable, Sendable {
     case dotenv, shell, json, github, docker
 
     /// Renders `variables`; values a format cannot carry exactly are refused, naming the
     /// variable (never showing the value).
-    public func render(_ variables: [ExportVariable], githubDelimiter: String? = nil) throws -> SecureBytes {
+    package func render(_ variables: [ExportVariable], githubDelimiter: String? = nil) throws -> SecureBytes {
         for variable in variables { try ExportNames.validate(variable.name) }
         var out: [UInt8] = []
         switch self {
@@ -119,7 +119,7 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     /// command's data by turning `%0D` into CR, `%0A` into LF and `%25` into `%`, so the value
     /// is escaped the other way round (`%` first). The runner masks log output line by line:
     /// a multi-line value is masked whole and each of its lines on its own as well.
-    public static func githubMaskCommands(_ variables: [ExportVariable]) -> SecureBytes {
+    package static func githubMaskCommands(_ variables: [ExportVariable]) -> SecureBytes {
         var out: [UInt8] = []
         for variable in variables where variable.isSecret {
             variable.value.withUnsafeBytes { bytes in
@@ -152,9 +152,9 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     }
 }
 
-public enum ExportNames {
+package enum ExportNames {
     /// Shell identifiers: what every consumer accepts.
-    public static func validate(_ name: String) throws {
+    package static func validate(_ name: String) throws {
         let ok = !name.isEmpty && name.utf8.count <= 128 && name.unicodeScalars.enumerated().allSatisfy { index, s in
             s == "_" || ("A"..."Z").contains(s) || ("a"..."z").contains(s) || (index > 0 && ("0"..."9").contains(s))
         }

@@ -2,28 +2,28 @@ import Foundation
 import TokvaultVault
 
 /// The authorization request (RFC 6749 §4.1.1 + PKCE + OIDC nonce).
-public struct AuthorizeRequest: Sendable {
-    public enum ResponseMode: String, Sendable { case query, formPost = "form_post" }
+package struct AuthorizeRequest: Sendable {
+    package enum ResponseMode: String, Sendable { case query, formPost = "form_post" }
 
-    public var app: App
-    public var redirectURI: String
-    public var secrets: LoginSecrets
-    public var responseMode: ResponseMode = .query
-    public var prompt: String?
-    public var loginHint: String?
-    public var domainHint: String?
+    package var app: App
+    package var redirectURI: String
+    package var secrets: LoginSecrets
+    package var responseMode: ResponseMode = .query
+    package var prompt: String?
+    package var loginHint: String?
+    package var domainHint: String?
 
-    public init(app: App, redirectURI: String, secrets: LoginSecrets) {
+    package init(app: App, redirectURI: String, secrets: LoginSecrets) {
         self.app = app
         self.redirectURI = redirectURI
         self.secrets = secrets
     }
 
-    public var wantsIDToken: Bool { app.scope.split(separator: " ").contains("openid") }
+    package var wantsIDToken: Bool { app.scope.split(separator: " ").contains("openid") }
 
     /// The URL the browser opens. It holds no secret: the PKCE challenge is a hash, and
     /// `state`/`nonce` are single-use values that are worthless without the verifier.
-    public var url: String {
+    package var url: String {
         var fields: [(String, String)] = [
             ("client_id", app.clientID),
             ("response_type", "code"),
@@ -44,17 +44,17 @@ public struct AuthorizeRequest: Sendable {
 }
 
 /// What came back to the redirect URI.
-public enum AuthorizationResponse: Equatable, Sendable {
+package enum AuthorizationResponse: Equatable, Sendable {
     /// A code and the state it came with.
     case code(String, state: String?)
     /// `error=…&error_description=…` from the authorization server.
     case error(String, description: String?, state: String?)
 }
 
-public enum RedirectParser {
+package enum RedirectParser {
     /// Parses redirect parameters (a query string or a form_post body). Duplicated
     /// `code`/`state`/`error` parameters are refused: which one is real cannot be told.
-    public static func parse(parameters: Substring) throws -> AuthorizationResponse {
+    package static func parse(parameters: Substring) throws -> AuthorizationResponse {
         guard let fields = FormEncoding.parse(parameters) else {
             throw VaultError.failure("the redirect carried malformed parameters")
         }
@@ -72,7 +72,7 @@ public enum RedirectParser {
     }
 
     /// What a user pasted: the whole redirect URL from the address bar, or the bare code.
-    public static func parsePasted(_ text: String) throws -> AuthorizationResponse {
+    package static func parsePasted(_ text: String) throws -> AuthorizationResponse {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw VaultError.usage("nothing was pasted") }
         if let q = trimmed.firstIndex(of: "?"), trimmed.contains("://") || trimmed.hasPrefix("/") {
@@ -92,7 +92,7 @@ public enum RedirectParser {
 
     /// A URL fit for error messages: `code`, `state`, `code_verifier`, `client_secret`,
     /// `password` and tokens removed from the query.
-    public static func redacted(_ url: String) -> String {
+    package static func redacted(_ url: String) -> String {
         guard let q = url.firstIndex(of: "?") else { return url }
         let sensitive: Set<String> = ["code", "state", "code_verifier", "client_secret", "password", "access_token",
                                       "refresh_token", "id_token", "assertion", "client_assertion"]

@@ -6,19 +6,19 @@ import X509
 import _CryptoExtras
 
 /// Public facts about an app's certificate, for `show`, `doctor` and the assertion header.
-public struct CertificateInfo: Sendable, Equatable {
-    public var subject: String
-    public var notValidBefore: Date
-    public var notValidAfter: Date
+package struct CertificateInfo: Sendable, Equatable {
+    package var subject: String
+    package var notValidBefore: Date
+    package var notValidAfter: Date
     /// Hex SHA-1 of the DER, upper case: what the Azure portal lists as the thumbprint.
-    public var sha1Hex: String
-    public var sha256Hex: String
+    package var sha1Hex: String
+    package var sha256Hex: String
     /// base64url thumbprints for the JWS header (`x5t`, `x5t#S256`).
-    public var x5t: String
-    public var x5tS256: String
-    public var keyBits: Int
+    package var x5t: String
+    package var x5tS256: String
+    package var keyBits: Int
 
-    public init(der: [UInt8]) throws {
+    package init(der: [UInt8]) throws {
         let certificate: Certificate
         do {
             certificate = try Certificate(derEncoded: der)
@@ -43,17 +43,17 @@ public struct CertificateInfo: Sendable, Equatable {
     }
 
     /// Whole days from `now` until the certificate expires (negative once expired).
-    public func daysLeft(now: Date = Date()) -> Int {
+    package func daysLeft(now: Date = Date()) -> Int {
         Int((notValidAfter.timeIntervalSince(now) / 86400).rounded(.down))
     }
 }
 
 /// Reading a certificate and its private key from PEM text, and checking that they belong
 /// together. Everything here fails with a message that names the file, never its content.
-public enum CertificateCredential {
+package enum CertificateCredential {
     /// The first `CERTIFICATE` block of `pem` (a file may hold the key too, as
     /// `openssl pkcs12 -nodes` writes it), as DER.
-    public static func certificateDER(fromPEM text: String, source: String) throws -> [UInt8] {
+    package static func certificateDER(fromPEM text: String, source: String) throws -> [UInt8] {
         let documents = try pemDocuments(text, source: source)
         guard let document = documents.first(where: { $0.discriminator == "CERTIFICATE" }) else {
             throw VaultError.usage(
@@ -65,7 +65,7 @@ public enum CertificateCredential {
     }
 
     /// The private key in `pem` (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`) as DER.
-    public static func privateKeyDER(fromPEM secret: SecureBytes, source: String) throws -> SecureBytes {
+    package static func privateKeyDER(fromPEM secret: SecureBytes, source: String) throws -> SecureBytes {
         let text = secret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
         // Checked before parsing: the PEM parser refuses the Proc-Type headers of legacy
         // encrypted keys as damage, which would hide the real problem.
@@ -93,7 +93,7 @@ public enum CertificateCredential {
     }
 
     /// Refuses a key that does not belong to the certificate: every assertion would fail.
-    public static func checkMatch(privateKeyDER: SecureBytes, certificateDER: [UInt8]) throws {
+    package static func checkMatch(privateKeyDER: SecureBytes, certificateDER: [UInt8]) throws {
         let key = try signingKey(privateKeyDER)
         let certificate = try Certificate(derEncoded: certificateDER)
         guard let certificateKey = _RSA.Signing.PublicKey(certificate.publicKey),
@@ -128,16 +128,16 @@ public enum CertificateCredential {
 
 /// A client assertion (RFC 7523, Microsoft "certificate credentials"): a JWT signed with the
 /// certificate's key that stands in for a client secret on one token request.
-public struct ClientAssertion: Sendable {
-    public var clientID: String
-    public var audience: String
-    public var certificateDER: [UInt8]
-    public var algorithm: App.AssertionAlgorithm
-    public static let type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+package struct ClientAssertion: Sendable {
+    package var clientID: String
+    package var audience: String
+    package var certificateDER: [UInt8]
+    package var algorithm: App.AssertionAlgorithm
+    package static let type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     /// Lifetime of an assertion: long enough for clock skew, short enough to be useless later.
-    public static let lifetime: Int64 = 300
+    package static let lifetime: Int64 = 300
 
-    public init(clientID: String, audience: String, certificateDER: [UInt8], algorithm: App.AssertionAlgorithm) {
+    package init(clientID: String, audience: String, certificateDER: [UInt8], algorithm: App.AssertionAlgorithm) {
         self.clientID = clientID
         self.audience = audience
         self.certificateDER = certificateDER
@@ -163,7 +163,7 @@ public struct ClientAssertion: Sendable {
     }
 
     /// A freshly signed assertion; `jti` is a new random UUID each time (servers reject reuse).
-    public func signed(with privateKeyDER: SecureBytes, now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> SecureBytes {
+    package func signed(with privateKeyDER: SecureBytes, now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> SecureBytes {
         let key = try CertificateCredential.signingKey(privateKeyDER)
         let info = try CertificateInfo(der: certificateDER)
         let header = Header(alg: algorithm.rawValue,

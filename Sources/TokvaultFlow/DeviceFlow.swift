@@ -2,29 +2,29 @@ import Foundation
 import TokvaultVault
 
 /// A device authorization (RFC 8628 §3.2): what the user must do on another device.
-public struct DeviceAuthorization: Sendable {
-    public var deviceCode: SecureBytes
-    public var userCode: String
-    public var verificationURI: String
-    public var verificationURIComplete: String?
-    public var expiresIn: Int64
+package struct DeviceAuthorization: Sendable {
+    package var deviceCode: SecureBytes
+    package var userCode: String
+    package var verificationURI: String
+    package var verificationURIComplete: String?
+    package var expiresIn: Int64
     /// Seconds between polls (RFC 8628: 5 when the server names none).
-    public var interval: Int64
+    package var interval: Int64
     /// The server's own instructions (Azure sends a sentence with the URL and code).
-    public var message: String?
+    package var message: String?
 }
 
 /// The device code flow (RFC 8628) for machines without a browser: ask the device
 /// authorization endpoint for a code, show it, and poll the token endpoint until the user has
 /// signed in elsewhere, declined, or the code expired.
-public struct DeviceFlow: Sendable {
-    public var client: TokenClient
+package struct DeviceFlow: Sendable {
+    package var client: TokenClient
     /// Replaced in tests; the real one sleeps.
-    public var sleep: @Sendable (Int64) async throws -> Void = { seconds in
+    package var sleep: @Sendable (Int64) async throws -> Void = { seconds in
         try await Task.sleep(nanoseconds: UInt64(seconds) * 1_000_000_000)
     }
 
-    public init(client: TokenClient = TokenClient()) {
+    package init(client: TokenClient = TokenClient()) {
         self.client = client
     }
 
@@ -52,7 +52,7 @@ public struct DeviceFlow: Sendable {
 
     /// Asks for a device code. Azure's endpoint takes only the client id and scope; other
     /// servers get the client's authentication as on the token endpoint (RFC 8628 §3.1).
-    public func start(app: App, credential: TokenClient.Credential) async throws -> DeviceAuthorization {
+    package func start(app: App, credential: TokenClient.Credential) async throws -> DeviceAuthorization {
         guard let endpoint = app.deviceEndpoint else {
             throw VaultError.usage(
                 "app \"\(app.name)\" has no device authorization endpoint",
@@ -103,7 +103,7 @@ public struct DeviceFlow: Sendable {
 
     /// Polls until the user finished. `authorization_pending` waits another interval,
     /// `slow_down` adds 5 s to it for good (RFC 8628 §3.5); every other answer ends the wait.
-    public func poll(_ authorization: DeviceAuthorization, app: App, credential: TokenClient.Credential,
+    package func poll(_ authorization: DeviceAuthorization, app: App, credential: TokenClient.Credential,
                      onSlowDown: @Sendable (Int64) -> Void = { _ in }) async throws -> TokenResponse {
         var interval = authorization.interval
         let deadline = Date().addingTimeInterval(TimeInterval(authorization.expiresIn))

@@ -4,12 +4,12 @@ import NIOCore
 import TokvaultVault
 
 /// OpenID Connect discovery (OpenID Connect Discovery 1.0 §4; RFC 8414 for the issuer rule).
-public struct DiscoveryDocument: Decodable, Sendable, Equatable {
-    public var issuer: String
-    public var authorizationEndpoint: String
-    public var tokenEndpoint: String
-    public var deviceAuthorizationEndpoint: String?
-    public var tokenEndpointAuthMethodsSupported: [String]?
+package struct DiscoveryDocument: Decodable, Sendable, Equatable {
+    package var issuer: String
+    package var authorizationEndpoint: String
+    package var tokenEndpoint: String
+    package var deviceAuthorizationEndpoint: String?
+    package var tokenEndpointAuthMethodsSupported: [String]?
 
     enum CodingKeys: String, CodingKey {
         case issuer
@@ -20,12 +20,12 @@ public struct DiscoveryDocument: Decodable, Sendable, Equatable {
     }
 
     /// The document URL for an issuer: `{issuer}/.well-known/openid-configuration`.
-    public static func url(for issuer: String) -> String {
+    package static func url(for issuer: String) -> String {
         (issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer) + "/.well-known/openid-configuration"
     }
 
     /// Parses and checks a document fetched for `expectedIssuer`.
-    public static func parse(_ data: Data, expectedIssuer: String) throws -> DiscoveryDocument {
+    package static func parse(_ data: Data, expectedIssuer: String) throws -> DiscoveryDocument {
         guard let document = try? JSONDecoder().decode(DiscoveryDocument.self, from: data) else {
             throw VaultError.failure(
                 "the discovery document of \(expectedIssuer) is not OpenID Connect metadata (missing issuer, authorization_endpoint or token_endpoint)",
@@ -48,7 +48,7 @@ public struct DiscoveryDocument: Decodable, Sendable, Equatable {
 
     /// The client authentication to use: what the server lists, client_secret_basic when it
     /// lists nothing (the OAuth default).
-    public var preferredClientAuth: App.ClientAuth {
+    package var preferredClientAuth: App.ClientAuth {
         guard let methods = tokenEndpointAuthMethodsSupported, !methods.isEmpty else { return .basic }
         if methods.contains("client_secret_basic") { return .basic }
         if methods.contains("client_secret_post") { return .post }
@@ -56,7 +56,7 @@ public struct DiscoveryDocument: Decodable, Sendable, Equatable {
     }
 
     /// Fetches and checks the document (https only, except loopback; no redirects; 1 MiB cap).
-    public static func fetch(issuer: String) async throws -> DiscoveryDocument {
+    package static func fetch(issuer: String) async throws -> DiscoveryDocument {
         _ = try AppSpec.validateEndpoint(issuer, option: "--issuer")
         let url = Self.url(for: issuer)
         var configuration = HTTPClient.Configuration(

@@ -3,11 +3,11 @@ import TokvaultVault
 /// `application/x-www-form-urlencoded`, written out because Foundation's URLComponents leaves
 /// `+` unescaped (a server then reads it as a space). Only RFC 3986 unreserved characters
 /// stay as they are.
-public enum FormEncoding {
+package enum FormEncoding {
     static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
     static let hex = Array("0123456789ABCDEF".utf8)
 
-    public static func encode(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    package static func encode(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         for byte in bytes {
             if unreserved.contains(byte) {
                 out.append(byte)
@@ -19,7 +19,7 @@ public enum FormEncoding {
         }
     }
 
-    public static func encode(_ text: String) -> String {
+    package static func encode(_ text: String) -> String {
         var out: [UInt8] = []
         var bytes = Array(text.utf8)
         bytes.withUnsafeBytes { encode($0, into: &out) }
@@ -28,7 +28,7 @@ public enum FormEncoding {
     }
 
     /// Decodes a form/query component: `+` is a space, `%XX` a byte. Nil when malformed.
-    public static func decode(_ text: Substring) -> String? {
+    package static func decode(_ text: Substring) -> String? {
         var out: [UInt8] = []
         var bytes = Array(text.utf8)[...]
         while let byte = bytes.popFirst() {
@@ -53,7 +53,7 @@ public enum FormEncoding {
     }
 
     /// Parses `a=1&b=2`; a repeated name is kept as given (callers reject duplicates that matter).
-    public static func parse(_ query: Substring) -> [(name: String, value: String)]? {
+    package static func parse(_ query: Substring) -> [(name: String, value: String)]? {
         var fields: [(String, String)] = []
         for part in query.split(separator: "&", omittingEmptySubsequences: true) {
             let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -67,24 +67,24 @@ public enum FormEncoding {
 
 /// A form body that may carry secrets. The bytes live in guarded memory until they are
 /// handed to the HTTP client (which copies them into its own buffers).
-public struct FormBody {
+package struct FormBody {
     private var fields: [(name: String, value: SecureBytes)] = []
 
-    public init() {}
+    package init() {}
 
-    public mutating func add(_ name: String, _ value: String) {
+    package mutating func add(_ name: String, _ value: String) {
         var bytes = Array(value.utf8)
         fields.append((name, SecureBytes(consuming: &bytes)))
     }
 
-    public mutating func add(_ name: String, secret: SecureBytes) {
+    package mutating func add(_ name: String, secret: SecureBytes) {
         fields.append((name, secret))
     }
 
-    public var names: [String] { fields.map(\.name) }
+    package var names: [String] { fields.map(\.name) }
 
     /// The encoded body.
-    public func encoded() -> SecureBytes {
+    package func encoded() -> SecureBytes {
         var out: [UInt8] = []
         for (index, field) in fields.enumerated() {
             if index > 0 { out.append(UInt8(ascii: "&")) }

@@ -8,15 +8,15 @@ import TokvaultVault
 /// The redirect URI's listener: a one-shot HTTP server on the loopback interface that waits
 /// for the authorization response (GET with a query, or a `form_post` POST), checks `state`,
 /// answers the browser with a short page, and hands the result to `login`.
-public final class LoopbackReceiver: @unchecked Sendable {
+package final class LoopbackReceiver: @unchecked Sendable {
     /// What arrived, already checked against this login's `state`.
-    public enum Outcome: Sendable, Equatable {
+    package enum Outcome: Sendable, Equatable {
         case code(String)
         case error(String, description: String?)
     }
 
-    public let port: Int
-    public let path: String
+    package let port: Int
+    package let path: String
     private let channels: [Channel]
     private let box: OutcomeBox
     private let startPage: StartPage
@@ -24,14 +24,14 @@ public final class LoopbackReceiver: @unchecked Sendable {
     private let host: String
 
     /// Called (on an event-loop thread) for each redirect that is ignored, e.g. a wrong state.
-    public typealias Notice = @Sendable (String) -> Void
+    package typealias Notice = @Sendable (String) -> Void
 
     /// Binds 127.0.0.1 (and ::1 for a `localhost` redirect URI) on the redirect URI's port,
     /// or `portOverride`. Never binds a non-loopback address. Every address must be bound:
     /// a port already taken on one of them (by anyone, possibly another local user) would let
     /// the browser deliver the redirect there, so that is an error. Only a host without IPv6
     /// (::1 not available) skips ::1.
-    public static func start(redirectURI: String, portOverride: Int?, secrets: LoginSecrets, appName: String,
+    package static func start(redirectURI: String, portOverride: Int?, secrets: LoginSecrets, appName: String,
                              notice: @escaping Notice) throws -> LoopbackReceiver {
         guard let components = URLComponents(string: redirectURI), components.scheme?.lowercased() == "http",
               let host = components.host?.lowercased(), AppSpec.isLoopbackHost(host) else {
@@ -69,7 +69,7 @@ public final class LoopbackReceiver: @unchecked Sendable {
 
     /// A listener that serves only the start page (for `login --manual`, which receives no
     /// redirect): 127.0.0.1 on a free port.
-    public static func startPageServer(secrets: LoginSecrets, appName: String) throws -> LoopbackReceiver {
+    package static func startPageServer(secrets: LoginSecrets, appName: String) throws -> LoopbackReceiver {
         let box = OutcomeBox(), startPage = StartPage()
         do {
             let (channels, bound) = try bind(["127.0.0.1"], port: 0, redirectPath: nil, secrets: secrets, appName: appName,
@@ -148,25 +148,25 @@ public final class LoopbackReceiver: @unchecked Sendable {
     /// `url`, so that the authorize URL's `state`, `nonce` and PKCE challenge stay off the
     /// browser's command line (which every local user can read in /proc). Its path is random;
     /// it is served once, and answers 404 after that.
-    public func startPage(redirectingTo url: String) -> String {
+    package func startPage(redirectingTo url: String) -> String {
         let path = "/start-" + Sodium.base64URL(Sodium.randomBytes(24))
         startPage.set(path: path, target: url)
         return "http://\(host):\(port)\(path)"
     }
 
     /// The redirect URI to send in the authorize request (the bound port, when it differs).
-    public func redirectURI(replacingPortOf uri: String) -> String {
+    package func redirectURI(replacingPortOf uri: String) -> String {
         guard var components = URLComponents(string: uri), components.port != port else { return uri }
         components.port = port
         return components.string ?? uri
     }
 
     /// Registers the callback that receives the first accepted outcome (exactly once).
-    public func onOutcome(_ body: @escaping @Sendable (Outcome) -> Void) {
+    package func onOutcome(_ body: @escaping @Sendable (Outcome) -> Void) {
         box.setCallback(body)
     }
 
-    public func close() {
+    package func close() {
         for channel in channels { try? channel.close().wait() }
     }
 }

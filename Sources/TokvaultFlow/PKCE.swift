@@ -1,16 +1,16 @@
 import TokvaultVault
 
 /// Per-login secrets: PKCE verifier (RFC 7636, S256), `state` and `nonce`.
-public struct LoginSecrets: Sendable {
+package struct LoginSecrets: Sendable {
     /// 43 base64url characters from 32 random bytes (the RFC's recommended construction).
-    public let codeVerifier: SecureBytes
-    public let codeChallenge: String
+    package let codeVerifier: SecureBytes
+    package let codeChallenge: String
     /// 32 random bytes, base64url: ties the redirect to this login (CSRF).
-    public let state: String
+    package let state: String
     /// 32 random bytes, base64url: ties the ID token to this login (replay).
-    public let nonce: String
+    package let nonce: String
 
-    public init() {
+    package init() {
         let verifierText = SecureBytes.random(count: 32).withUnsafeBytes { Sodium.base64URL($0) }
         var verifierBytes = Array(verifierText.utf8)
         codeChallenge = verifierBytes.withUnsafeBytes { Sodium.base64URL(Sodium.sha256($0)) }
@@ -20,12 +20,12 @@ public struct LoginSecrets: Sendable {
     }
 
     /// The S256 challenge of a verifier.
-    public static func challenge(for verifier: SecureBytes) -> String {
+    package static func challenge(for verifier: SecureBytes) -> String {
         verifier.withUnsafeBytes { Sodium.base64URL(Sodium.sha256($0)) }
     }
 
     /// Constant-time comparison of a received `state` with ours.
-    public func stateMatches(_ received: String?) -> Bool {
+    package func stateMatches(_ received: String?) -> Bool {
         guard let received else { return false }
         return Sodium.constantTimeEquals(Array(received.utf8), Array(state.utf8))
     }

@@ -4,14 +4,14 @@ import TokvaultVault
 
 /// `HTTPS_PROXY` / `NO_PROXY`, as curl reads them (AsyncHTTPClient does not read them itself).
 /// Loopback hosts are always reached directly.
-public struct ProxySettings: Sendable, Equatable {
-    public var host: String
-    public var port: Int
-    public var username: String?
-    public var password: String?
+package struct ProxySettings: Sendable, Equatable {
+    package var host: String
+    package var port: Int
+    package var username: String?
+    package var password: String?
 
     /// The proxy for `url`'s host, or nil for a direct connection.
-    public static func forURL(_ url: String, environment: (String) -> String? = VaultFile.environment) throws -> ProxySettings? {
+    package static func forURL(_ url: String, environment: (String) -> String? = VaultFile.environment) throws -> ProxySettings? {
         guard let components = URLComponents(string: url), let host = components.host?.lowercased() else { return nil }
         if AppSpec.isLoopbackHost(host) { return nil }
         guard components.scheme?.lowercased() == "https" else { return nil }

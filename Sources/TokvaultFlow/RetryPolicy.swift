@@ -2,11 +2,11 @@ import CTokvault
 import Foundation
 
 /// `Retry-After` (RFC 9110 §10.2.3): delta-seconds or an HTTP-date, as whole seconds from now.
-public enum RetryAfter {
+package enum RetryAfter {
     /// The seconds to wait, or nil when the value counts as absent: missing, negative, not
     /// delta-seconds or an HTTP-date, beyond Int64 (overflowing), or a date that is not in the
     /// future. `now` is seconds since 1970. Whether a wait is too long is the caller's cap.
-    public static func seconds(_ value: String?, now: Int64) -> Int64? {
+    package static func seconds(_ value: String?, now: Int64) -> Int64? {
         guard let value else { return nil }
         let trimmed = value.trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
         guard !trimmed.isEmpty else { return nil }
@@ -34,11 +34,11 @@ public enum RetryAfter {
 
 /// What to do after one attempt at a token endpoint request: wait and send again, or stop
 /// and report. Pure, so that every path can be tested and fuzzed without a network.
-public enum RetryDecision: Equatable, Sendable {
+package enum RetryDecision: Equatable, Sendable {
     case retry(afterMilliseconds: Int64)
     case stop(StopReason)
 
-    public enum StopReason: Equatable, Sendable {
+    package enum StopReason: Equatable, Sendable {
         /// An answer that retrying cannot change (success, a 4xx, a 3xx).
         case final
         /// A 5xx to a grant that is single-use: the server may have used the code or refresh
@@ -53,7 +53,7 @@ public enum RetryDecision: Equatable, Sendable {
     }
 }
 
-public enum RetryPolicy {
+package enum RetryPolicy {
     /// Back-off before the next attempt when the server named no usable wait.
     static func backoffMilliseconds(afterAttempt attempt: Int, base: Int64) -> Int64 {
         base << Int64(min(max(attempt - 1, 0), 8))
@@ -71,7 +71,7 @@ public enum RetryPolicy {
     ///   code polling); for an authorization code or a refresh token it stops: a proxy
     ///   answers 502/503/504 after forwarding, and a server may fail after using the grant.
     /// - Everything else is final.
-    public static func decide(status: Int, singleUseGrant: Bool, attempt: Int, retryAfter: String?, now: Int64,
+    package static func decide(status: Int, singleUseGrant: Bool, attempt: Int, retryAfter: String?, now: Int64,
                               maxAttempts: Int, maxRetryAfter: Int) -> RetryDecision {
         let throttled = status == 429
         let serverError = (500...599).contains(status)
@@ -86,7 +86,7 @@ public enum RetryPolicy {
 
     /// After a transport failure of attempt `attempt`: retried (every grant) only when the
     /// request certainly did not leave.
-    public static func decide(transportFailureNotSent notSent: Bool, attempt: Int, maxAttempts: Int) -> RetryDecision {
+    package static func decide(transportFailureNotSent notSent: Bool, attempt: Int, maxAttempts: Int) -> RetryDecision {
         guard notSent else { return .stop(.maybeSent) }
         guard attempt < maxAttempts else { return .stop(.attemptsExhausted) }
         return .retry(afterMilliseconds: backoffMilliseconds(afterAttempt: attempt, base: connectBackoff))
@@ -103,7 +103,7 @@ public enum RetryPolicy {
 extension TokenClient.Grant {
     /// A grant the server accepts once: an authorization code, or a refresh token that may
     /// rotate (servers with reuse detection revoke the whole token family on a second use).
-    public var isSingleUse: Bool {
+    package var isSingleUse: Bool {
         switch self {
         case .authorizationCode, .refreshToken: return true
         case .clientCredentials, .deviceCode: return false
@@ -114,13 +114,13 @@ extension TokenClient.Grant {
 extension TokenClient.Options {
     /// Seconds one attempt may take: connecting (TLS and a proxy's CONNECT included) and the
     /// whole answer, bounded by the per-attempt deadline of `TokenClient.send`.
-    public var attemptSeconds: Double {
+    package var attemptSeconds: Double {
         Double((connectTimeout + readTimeout + TokenClient.deadlineSlack).nanoseconds) / 1e9
     }
 
     /// The longest a `redeem` with these options can legitimately take: every attempt to its
     /// deadline, and the longest wait between attempts (the Retry-After cap or the back-off).
-    public var longestExchangeSeconds: Double {
+    package var longestExchangeSeconds: Double {
         let attempts = max(1, maxAttempts)
         var total = Double(attempts) * attemptSeconds
         for attempt in 1..<attempts {

@@ -13,24 +13,24 @@ import TokvaultVault
 /// the server said it did not process it (429); a 5xx, a timeout or a reset after the request
 /// may have been written ends the exchange for an authorization code or a refresh token
 /// (`RetryPolicy`). Client credentials and device code polls are retried after a 5xx too.
-public struct TokenClient: Sendable {
-    public struct Options: Sendable {
-        public var connectTimeout: TimeAmount = .seconds(10)
-        public var readTimeout: TimeAmount = .seconds(30)
-        public var maxAttempts = 3
-        public var maxResponseBytes = 1 << 20
+package struct TokenClient: Sendable {
+    package struct Options: Sendable {
+        package var connectTimeout: TimeAmount = .seconds(10)
+        package var readTimeout: TimeAmount = .seconds(30)
+        package var maxAttempts = 3
+        package var maxResponseBytes = 1 << 20
         /// Longest Retry-After honoured; beyond it the 429 is reported instead.
-        public var maxRetryAfter: Int = 30
-        public init() {}
+        package var maxRetryAfter: Int = 30
+        package init() {}
     }
 
-    public var options: Options
+    package var options: Options
 
-    public init(options: Options = Options()) {
+    package init(options: Options = Options()) {
         self.options = options
     }
 
-    public enum Grant: Sendable {
+    package enum Grant: Sendable {
         case authorizationCode(code: SecureBytes, verifier: SecureBytes, redirectURI: String)
         case refreshToken(SecureBytes, scope: String)
         /// The app as itself (RFC 6749 §4.4): no user, no refresh token.
@@ -50,22 +50,22 @@ public struct TokenClient: Sendable {
 
     /// What the client authenticates with: nothing (public client), its secret, or the key of
     /// its certificate (a client assertion is signed per request).
-    public enum Credential: Sendable {
+    package enum Credential: Sendable {
         case none
         case secret(SecureBytes)
         case privateKey(SecureBytes)
 
-        public init(secret: SecureBytes?) {
+        package init(secret: SecureBytes?) {
             self = secret.map { .secret($0) } ?? .none
         }
     }
 
     /// Builds the form body and headers for `grant` (exposed for tests and for `export --curl`).
-    public static func requestBody(app: App, grant: Grant, clientSecret: SecureBytes?) throws -> (body: FormBody, basicAuth: SecureBytes?) {
+    package static func requestBody(app: App, grant: Grant, clientSecret: SecureBytes?) throws -> (body: FormBody, basicAuth: SecureBytes?) {
         try requestBody(app: app, grant: grant, credential: Credential(secret: clientSecret))
     }
 
-    public static func requestBody(app: App, grant: Grant, credential: Credential,
+    package static func requestBody(app: App, grant: Grant, credential: Credential,
                                    now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> (body: FormBody, basicAuth: SecureBytes?) {
         var form = FormBody()
         form.add("grant_type", grant.name)
@@ -120,7 +120,7 @@ public struct TokenClient: Sendable {
         return nil
     }
 
-    public static func missingSecret(_ app: App) -> VaultError {
+    package static func missingSecret(_ app: App) -> VaultError {
         if app.usesCertificate {
             return VaultError.failure("app \"\(app.name)\" authenticates with a certificate but its private key is missing",
                                       hint: "store it with `tokvault set \(app.name) --certificate CERT.pem --private-key-file KEY.pem`")
@@ -131,13 +131,13 @@ public struct TokenClient: Sendable {
 
     /// Sends one grant and returns the tokens. Errors are `VaultError`s with the documented
     /// exit codes (2 login required, 3 unreachable, 1 otherwise).
-    public func redeem(_ grant: Grant, app: App, clientSecret: SecureBytes?) async throws -> TokenResponse {
+    package func redeem(_ grant: Grant, app: App, clientSecret: SecureBytes?) async throws -> TokenResponse {
         try await redeem(grant, app: app, credential: Credential(secret: clientSecret))
     }
 
     /// Sends one grant. OAuth errors named in `passing` are thrown as `OAuthRefusal` instead of
     /// a `VaultError` (the device flow's `authorization_pending` and `slow_down`).
-    public func redeem(_ grant: Grant, app: App, credential: Credential, passing: Set<String> = []) async throws -> TokenResponse {
+    package func redeem(_ grant: Grant, app: App, credential: Credential, passing: Set<String> = []) async throws -> TokenResponse {
         let endpoint = try AppSpec.validateEndpoint(app.tokenEndpoint, option: "token endpoint")
         let data = try await post(to: endpoint, app: app, grant: grant, passing: passing) {
             // Built per attempt: a client assertion's jti must not be sent twice.
@@ -263,8 +263,8 @@ public struct TokenClient: Sendable {
     }
 
     /// An OAuth error answer the caller asked to handle itself.
-    public struct OAuthRefusal: Error, Sendable {
-        public var body: OAuthErrorBody
+    package struct OAuthRefusal: Error, Sendable {
+        package var body: OAuthErrorBody
     }
 
     /// Errors raised before any byte of the request could have been written. The connection

@@ -3,25 +3,25 @@ import TokvaultVault
 
 /// A successful token endpoint answer (RFC 6749 §5.1). Token strings are moved into guarded
 /// memory as soon as they are decoded.
-public struct TokenResponse: Sendable {
-    public var tokenSet: TokenSet
-    public var expiresIn: Int64
-    public var idTokenClaims: IDTokenClaims?
+package struct TokenResponse: Sendable {
+    package var tokenSet: TokenSet
+    package var expiresIn: Int64
+    package var idTokenClaims: IDTokenClaims?
     /// Why the answer's `id_token` could not be read (not a JWT, claims not JSON); the token
     /// set then carries no ID token and no account. `login` refuses such an answer, a refresh
     /// keeps its new access and refresh tokens (`validateIDToken`).
-    public var idTokenProblem: VaultError?
+    package var idTokenProblem: VaultError?
 
     /// The ID token's checks (OIDC Core 3.1.3.7): throws when it could not be read or fails
     /// `IDTokenClaims.validate`. An answer without an ID token passes.
-    public func validateIDToken(clientID: String, expectedIssuer: String?, nonce: String?, now: Int64) throws {
+    package func validateIDToken(clientID: String, expectedIssuer: String?, nonce: String?, now: Int64) throws {
         if let idTokenProblem { throw idTokenProblem }
         try idTokenClaims?.validate(clientID: clientID, expectedIssuer: expectedIssuer, nonce: nonce, now: now)
     }
 
     /// Why the ID token cannot be trusted, in words that fit after "the ID token …", or nil
     /// when it passes (or there is none).
-    public func idTokenFailure(clientID: String, expectedIssuer: String?, nonce: String?, now: Int64) -> String? {
+    package func idTokenFailure(clientID: String, expectedIssuer: String?, nonce: String?, now: Int64) -> String? {
         if let idTokenProblem { return idTokenProblem.message }
         return idTokenClaims?.failure(clientID: clientID, expectedIssuer: expectedIssuer, nonce: nonce, now: now)
             .map { "the ID token failed validation: " + $0 }
@@ -29,13 +29,13 @@ public struct TokenResponse: Sendable {
 }
 
 /// An error answer (RFC 6749 §5.2), with Microsoft's extra fields when present.
-public struct OAuthErrorBody: Decodable, Sendable, Equatable {
-    public var error: String
-    public var errorDescription: String?
-    public var errorCodes: [Int]?
-    public var traceID: String?
-    public var correlationID: String?
-    public var suberror: String?
+package struct OAuthErrorBody: Decodable, Sendable, Equatable {
+    package var error: String
+    package var errorDescription: String?
+    package var errorCodes: [Int]?
+    package var traceID: String?
+    package var correlationID: String?
+    package var suberror: String?
 
     enum CodingKeys: String, CodingKey {
         case error, suberror
@@ -46,7 +46,7 @@ public struct OAuthErrorBody: Decodable, Sendable, Equatable {
     }
 
     /// `AADSTS70008` from the description or the first of `error_codes`.
-    public var aadstsCode: String? {
+    package var aadstsCode: String? {
         if let description = errorDescription,
            let range = description.range(of: #"AADSTS[0-9]+"#, options: .regularExpression) {
             return String(description[range])
@@ -55,7 +55,7 @@ public struct OAuthErrorBody: Decodable, Sendable, Equatable {
     }
 
     /// The first line of the description (Azure appends trace and correlation ids on new lines).
-    public var summary: String? {
+    package var summary: String? {
         errorDescription?.split(whereSeparator: \.isNewline).first.map { String($0).trimmingCharacters(in: .whitespaces) }
     }
 }
@@ -135,16 +135,16 @@ enum TokenResponseParser {
 
 /// The claims tokvault reads from an ID token. The signature is not checked: the token came
 /// straight from the token endpoint over TLS (OIDC Core 3.1.3.7, point 6).
-public struct IDTokenClaims: Decodable, Sendable, Equatable {
-    public var iss: String?
-    public var aud: Audience?
-    public var exp: Int64?
-    public var nonce: String?
-    public var tid: String?
-    public var preferredUsername: String?
-    public var upn: String?
-    public var email: String?
-    public var name: String?
+package struct IDTokenClaims: Decodable, Sendable, Equatable {
+    package var iss: String?
+    package var aud: Audience?
+    package var exp: Int64?
+    package var nonce: String?
+    package var tid: String?
+    package var preferredUsername: String?
+    package var upn: String?
+    package var email: String?
+    package var name: String?
 
     enum CodingKeys: String, CodingKey {
         case iss, aud, exp, nonce, tid, upn, email, name
@@ -152,15 +152,15 @@ public struct IDTokenClaims: Decodable, Sendable, Equatable {
     }
 
     /// `aud` is a string or an array of strings.
-    public struct Audience: Decodable, Sendable, Equatable {
-        public var values: [String]
-        public init(from decoder: Decoder) throws {
+    package struct Audience: Decodable, Sendable, Equatable {
+        package var values: [String]
+        package init(from decoder: Decoder) throws {
             let c = try decoder.singleValueContainer()
             if let one = try? c.decode(String.self) { values = [one] } else { values = try c.decode([String].self) }
         }
     }
 
-    public var account: String? { preferredUsername ?? upn ?? email ?? name }
+    package var account: String? { preferredUsername ?? upn ?? email ?? name }
 
     static func decode(_ jwt: String) throws -> IDTokenClaims {
         let parts = jwt.split(separator: ".", omittingEmptySubsequences: false)
@@ -176,7 +176,7 @@ public struct IDTokenClaims: Decodable, Sendable, Equatable {
 
     /// OIDC Core 3.1.3.7: issuer, audience, expiry and nonce. `expectedIssuer` may contain
     /// Azure's `{tenantid}` template, filled from the `tid` claim.
-    public func validate(clientID: String, expectedIssuer: String?, nonce expectedNonce: String?, now: Int64) throws {
+    package func validate(clientID: String, expectedIssuer: String?, nonce expectedNonce: String?, now: Int64) throws {
         if let why = failure(clientID: clientID, expectedIssuer: expectedIssuer, nonce: expectedNonce, now: now) {
             throw VaultError.failure("the ID token failed validation: \(why); the tokens were not stored",
                                      hint: "this points at a misconfigured app or a tampered response; try `tokvault login` again")
@@ -184,7 +184,7 @@ public struct IDTokenClaims: Decodable, Sendable, Equatable {
     }
 
     /// The first check `validate` fails, as "its audience is not …", or nil.
-    public func failure(clientID: String, expectedIssuer: String?, nonce expectedNonce: String?, now: Int64) -> String? {
+    package func failure(clientID: String, expectedIssuer: String?, nonce expectedNonce: String?, now: Int64) -> String? {
         guard aud?.values.contains(clientID) == true else { return "its audience is not client id \(clientID)" }
         // `exp` is the server's number: compared without arithmetic on it (exp + 300 traps
         // for an exp near Int64.max); `now` is this machine's clock.

@@ -2,7 +2,7 @@
 /// of an app that decides where its secrets, tokens and sign-in go. The columns stay plain (so
 /// `list` and `show` need no key); anyone who edits one in the file without the data key makes
 /// the MAC fail, and every command that would send, open or print something for the app stops.
-public enum AppBinding {
+package enum AppBinding {
     /// Label of the MAC key derived from the data key (BLAKE2b keyed with the data key).
     static let keyLabel = "tokvault app binding key v2"
     static let length = 32
@@ -10,7 +10,7 @@ public enum AppBinding {
     /// The bound columns, in order, as `AssociatedData` fields. A NULL column is left out (the
     /// field names keep the encoding unambiguous). A later column that steers a secret or a token
     /// joins this list under a new format version.
-    public static func fields(of app: App, vaultID: String, generation: Int64) -> [(String, String)] {
+    package static func fields(of app: App, vaultID: String, generation: Int64) -> [(String, String)] {
         var fields: [(String, String)] = [
             ("tokvault", "app-binding"),
             ("version", "2"),
@@ -39,13 +39,13 @@ public enum AppBinding {
     }
 
     /// The MAC of `app`'s bound columns under `key`.
-    public static func mac(of app: App, key: DataKey) -> [UInt8] {
+    package static func mac(of app: App, key: DataKey) -> [UInt8] {
         let message = AssociatedData.encode(fields(of: app, vaultID: key.vaultID, generation: key.generation))
         return Sodium.keyedHash(key: key.bindingKey, message: message, length: length).withUnsafeBytes { [UInt8]($0) }
     }
 
     /// Whether `app.binding` is the MAC of its columns (constant-time).
-    public static func holds(for app: App, key: DataKey) -> Bool {
+    package static func holds(for app: App, key: DataKey) -> Bool {
         guard let stored = app.binding, stored.count == length else { return false }
         return Sodium.constantTimeEquals([UInt8](stored), mac(of: app, key: key))
     }

@@ -2,13 +2,13 @@ import Foundation
 
 /// Validation and endpoint derivation for app registrations. Everything here is about
 /// public data; errors quote the offending input.
-public enum AppSpec {
-    public static let defaultRedirectURI = "http://localhost:8080"
+package enum AppSpec {
+    package static let defaultRedirectURI = "http://localhost:8080"
 
-    public enum Cloud: String, CaseIterable, Sendable {
+    package enum Cloud: String, CaseIterable, Sendable {
         case `public`, usgov, china
 
-        public var host: String {
+        package var host: String {
             switch self {
             case .public: return "login.microsoftonline.com"
             case .usgov: return "login.microsoftonline.us"
@@ -19,7 +19,7 @@ public enum AppSpec {
 
     // MARK: - Field validation
 
-    public static func validateName(_ name: String) throws {
+    package static func validateName(_ name: String) throws {
         guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"#, options: .regularExpression) != nil else {
             throw VaultError.usage(
                 "invalid app name \"\(printable(name))\"",
@@ -27,7 +27,7 @@ public enum AppSpec {
         }
     }
 
-    public static func validateTenant(_ tenant: String) throws {
+    package static func validateTenant(_ tenant: String) throws {
         guard tenant.range(of: #"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$"#, options: .regularExpression) != nil else {
             throw VaultError.usage(
                 "invalid tenant \"\(printable(tenant))\"",
@@ -38,12 +38,12 @@ public enum AppSpec {
     static let guidPattern = #"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"#
 
     /// 8-4-4-4-12 hex digits, without a regex (used on the `token` path).
-    public static func isGUID(_ text: String) -> Bool {
+    package static func isGUID(_ text: String) -> Bool {
         let groups = text.split(separator: "-", omittingEmptySubsequences: false)
         return groups.map(\.count) == [8, 4, 4, 4, 12] && groups.allSatisfy { $0.allSatisfy(\.isHexDigit) && $0.allSatisfy(\.isASCII) }
     }
 
-    public static func validateClientID(_ clientID: String, azure: Bool) throws {
+    package static func validateClientID(_ clientID: String, azure: Bool) throws {
         if azure {
             guard clientID.range(of: guidPattern, options: .regularExpression) != nil else {
                 throw VaultError.usage(
@@ -59,7 +59,7 @@ public enum AppSpec {
     }
 
     /// Scope: space-separated RFC 6749 scope tokens; runs of whitespace collapse to one space.
-    public static func normalizeScope(_ scope: String) throws -> String {
+    package static func normalizeScope(_ scope: String) throws -> String {
         let tokens = scope.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
         guard !tokens.isEmpty else { throw VaultError.usage("empty --scope") }
         for token in tokens {
@@ -73,7 +73,7 @@ public enum AppSpec {
         return tokens.joined(separator: " ")
     }
 
-    public static func isLoopbackHost(_ host: String) -> Bool {
+    package static func isLoopbackHost(_ host: String) -> Bool {
         let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         if h == "localhost" || h == "::1" { return true }
         // 127.0.0.0/8, checked without a regex: NSRegularExpression loads ICU's tables, which
@@ -84,7 +84,7 @@ public enum AppSpec {
     }
 
     /// An endpoint tokvault may send secrets to: https, or http on a loopback host.
-    public static func validateEndpoint(_ text: String, option: String) throws -> String {
+    package static func validateEndpoint(_ text: String, option: String) throws -> String {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
               let host = url.host, !host.isEmpty else {
             throw VaultError.usage("\(option): \"\(printable(text))\" is not an absolute URL", hint: "e.g. https://login.example.com/oauth2/token")
@@ -102,7 +102,7 @@ public enum AppSpec {
     }
 
     /// A redirect URI: http on a loopback host (the loopback listener) or https.
-    public static func validateRedirectURI(_ text: String) throws -> String {
+    package static func validateRedirectURI(_ text: String) throws -> String {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
               let host = url.host, !host.isEmpty, url.fragment == nil, url.user == nil else {
             throw VaultError.usage("--redirect-uri: \"\(printable(text))\" is not an absolute URL without a #fragment", hint: "the default is \(defaultRedirectURI)")
@@ -120,7 +120,7 @@ public enum AppSpec {
 
     /// `login.example.com` or `https://login.example.com` → `login.example.com`; a loopback
     /// authority (a local test identity provider) keeps its `http://` scheme.
-    public static func normalizeAuthorityHost(_ text: String) throws -> String {
+    package static func normalizeAuthorityHost(_ text: String) throws -> String {
         var host = text
         var scheme = "https://"
         if host.lowercased().hasPrefix("https://") { host = String(host.dropFirst(8)) }
@@ -141,7 +141,7 @@ public enum AppSpec {
     }
 
     /// `authority` is a host (https) or `http://host:port` for a loopback test provider.
-    public static func azureEndpoints(host authority: String, tenant: String) -> (authorize: String, token: String, device: String) {
+    package static func azureEndpoints(host authority: String, tenant: String) -> (authorize: String, token: String, device: String) {
         let origin = authority.hasPrefix("http://") ? authority : "https://\(authority)"
         let base = "\(origin)/\(tenant)/oauth2/v2.0/"
         return (base + "authorize", base + "token", base + "devicecode")
@@ -153,7 +153,7 @@ public enum AppSpec {
         return azureEndpoints(host: host, tenant: app.tenant ?? "organizations")
     }
 
-    public static func defaultScope(provider: App.Provider, clientID: String, flow: App.Flow = .authorizationCode) -> String {
+    package static func defaultScope(provider: App.Provider, clientID: String, flow: App.Flow = .authorizationCode) -> String {
         switch (provider, flow) {
         case (.azure, .authorizationCode): return "\(clientID)/.default openid profile offline_access"
         case (.azure, .clientCredentials): return "\(clientID)/.default"
@@ -184,7 +184,7 @@ public enum AppSpec {
     }
 
     /// Control characters and very long inputs are not echoed verbatim into errors.
-    public static func printable(_ text: String) -> String {
+    package static func printable(_ text: String) -> String {
         // C0, DEL and C1 controls: terminal escape sequences must not come through.
         let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map {
             $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? "?" : $0
@@ -194,19 +194,19 @@ public enum AppSpec {
 }
 
 /// The public fields of an app as given on the command line; nil means "not given".
-public struct AppFields: Sendable {
-    public var tenant: String?
-    public var clientID: String?
-    public var cloud: AppSpec.Cloud?
-    public var authorityHost: String?
-    public var authorizeEndpoint: String?
-    public var tokenEndpoint: String?
-    public var redirectURI: String?
-    public var scope: String?
-    public var clientAuth: App.ClientAuth?
-    public var flow: App.Flow?
+package struct AppFields: Sendable {
+    package var tenant: String?
+    package var clientID: String?
+    package var cloud: AppSpec.Cloud?
+    package var authorityHost: String?
+    package var authorizeEndpoint: String?
+    package var tokenEndpoint: String?
+    package var redirectURI: String?
+    package var scope: String?
+    package var clientAuth: App.ClientAuth?
+    package var flow: App.Flow?
 
-    public init() {}
+    package init() {}
 
     var namesAzureAuthority: Bool { cloud != nil || authorityHost != nil }
     var namesEndpoints: Bool { authorizeEndpoint != nil || tokenEndpoint != nil }
@@ -214,7 +214,7 @@ public struct AppFields: Sendable {
 
 extension AppSpec {
     /// A new app from command-line fields (no secret yet).
-    public static func newApp(name: String, fields: AppFields, isPublic: Bool) throws -> App {
+    package static func newApp(name: String, fields: AppFields, isPublic: Bool) throws -> App {
         try validateName(name)
         guard let clientID = fields.clientID else {
             throw VaultError.usage("missing --client-id", hint: "give the app registration's Application (client) ID")
@@ -251,7 +251,7 @@ extension AppSpec {
     }
 
     /// Applies changed fields to an app, re-deriving Azure endpoints when tenant/cloud/host move.
-    public static func apply(_ fields: AppFields, to app: inout App, isNew: Bool = false) throws {
+    package static func apply(_ fields: AppFields, to app: inout App, isNew: Bool = false) throws {
         let original = app
         if let tenant = fields.tenant {
             try validateTenant(tenant)

@@ -6,7 +6,7 @@ extension KeyFile {
     /// read it (and unlock any vault file they can copy), or replace it (and have their own key
     /// added by `keyfile add`). A pipe, a FIFO or a `/dev/fd/N` that is one is not a file others
     /// can open later, and stays allowed (`--key-file <(…)`).
-    public static func loadPrivate(path: String) throws -> KeyFile {
+    package static func loadPrivate(path: String) throws -> KeyFile {
         var st = stat()
         // stat follows symlinks (a Kubernetes Secret volume links each key to its data);
         // when it fails, `load` reports why.

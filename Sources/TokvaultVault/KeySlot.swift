@@ -2,11 +2,11 @@ import Foundation
 import GRDB
 
 /// Argon2id cost parameters of a passphrase slot.
-public struct KDFParameters: Sendable, Equatable, CustomStringConvertible {
-    public var opsLimit: UInt64
-    public var memLimit: Int
+package struct KDFParameters: Sendable, Equatable, CustomStringConvertible {
+    package var opsLimit: UInt64
+    package var memLimit: Int
 
-    public init(opsLimit: UInt64, memLimit: Int) {
+    package init(opsLimit: UInt64, memLimit: Int) {
         self.opsLimit = opsLimit
         self.memLimit = memLimit
     }
@@ -14,28 +14,28 @@ public struct KDFParameters: Sendable, Equatable, CustomStringConvertible {
     /// 3 passes over 128 MiB: about 0.2 s on a 2-core x86_64 build machine, inside the
     /// 0.1–0.5 s budget for one unlock, and twice the memory of libsodium's "interactive"
     /// preset (64 MiB), which is what makes GPU guessing expensive.
-    public static let `default` = KDFParameters(opsLimit: 3, memLimit: 128 << 20)
+    package static let `default` = KDFParameters(opsLimit: 3, memLimit: 128 << 20)
 
     /// Bounds checked when a slot is read (and when one is created): a tampered slot must
     /// not make tokvault allocate gigabytes or loop for minutes, nor be weaker than this floor.
-    public static let minOps: UInt64 = 1
-    public static let maxOps: UInt64 = 16
-    public static let minMem = 8 << 20
-    public static let maxMem = 1 << 30
+    package static let minOps: UInt64 = 1
+    package static let maxOps: UInt64 = 16
+    package static let minMem = 8 << 20
+    package static let maxMem = 1 << 30
 
-    public var isWithinBounds: Bool {
+    package var isWithinBounds: Bool {
         (Self.minOps...Self.maxOps).contains(opsLimit) && (Self.minMem...Self.maxMem).contains(memLimit)
     }
 
-    public var description: String { "argon2id ops=\(opsLimit) mem=\(memLimit >> 20)MiB" }
+    package var description: String { "argon2id ops=\(opsLimit) mem=\(memLimit >> 20)MiB" }
 }
 
 /// A 32-byte random key kept in a file, for hosts that unlock without a person.
 ///
 /// On disk: the line `tokvault-keyfile-v1:` + base64url(key) (no padding) + "\n".
 /// Exactly 32 raw bytes are accepted too.
-public final class KeyFile: @unchecked Sendable, CustomStringConvertible {
-    public static let prefix = "tokvault-keyfile-v1:"
+package final class KeyFile: @unchecked Sendable, CustomStringConvertible {
+    package static let prefix = "tokvault-keyfile-v1:"
     let key: SecureBytes
 
     init(key: SecureBytes) {
@@ -43,10 +43,10 @@ public final class KeyFile: @unchecked Sendable, CustomStringConvertible {
         self.key = key
     }
 
-    public static func generate() -> KeyFile { KeyFile(key: .random(count: 32)) }
+    package static func generate() -> KeyFile { KeyFile(key: .random(count: 32)) }
 
     /// Parses key-file contents; nil when they are neither form.
-    public static func parse(_ contents: SecureBytes) -> KeyFile? {
+    package static func parse(_ contents: SecureBytes) -> KeyFile? {
         if contents.count == 32 && !contents.withUnsafeBytes({ $0.starts(with: Array(prefix.utf8)) }) {
             return KeyFile(key: contents.prefix(32))
         }
@@ -62,7 +62,7 @@ public final class KeyFile: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// Reads and parses a key file.
-    public static func load(path: String) throws -> KeyFile {
+    package static func load(path: String) throws -> KeyFile {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw VaultError.unlock("cannot read key file \(path): \(String(cString: strerror(errno)))")
@@ -84,13 +84,13 @@ public final class KeyFile: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// The text form written to disk.
-    public func rendered() -> SecureBytes {
+    package func rendered() -> SecureBytes {
         var text = Array((KeyFile.prefix + key.withUnsafeBytes { Sodium.base64URL($0) } + "\n").utf8)
         return SecureBytes(consuming: &text)
     }
 
     /// Public identifier of the key file: hex of keyed BLAKE2b-128, safe to show and store.
-    public var fingerprint: String {
+    package var fingerprint: String {
         let hash = Sodium.keyedHash(key: key, message: Array("tokvault keyfile fingerprint v1".utf8), length: 16)
         return hash.withUnsafeBytes { Sodium.hex(Array($0)) }
     }
@@ -100,27 +100,27 @@ public final class KeyFile: @unchecked Sendable, CustomStringConvertible {
         Sodium.keyedHash(key: key, message: Array("tokvault keyfile kek v1".utf8), length: 32)
     }
 
-    public var description: String { "<redacted>" }
+    package var description: String { "<redacted>" }
 }
 
 /// One way of unlocking: the data key wrapped under a passphrase- or key-file-derived key.
-public struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable {
-    public static let databaseTableName = "key_slot"
+package struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable {
+    package static let databaseTableName = "key_slot"
 
-    public enum Kind: String, Codable, Sendable {
+    package enum Kind: String, Codable, Sendable {
         case passphrase
         case keyfile
     }
 
-    public var id: String
-    public var kind: Kind
-    public var keyGeneration: Int64
-    public var kdfSalt: Data?
-    public var kdfOpslimit: Int64?
-    public var kdfMemlimit: Int64?
-    public var keyfileFingerprint: String?
-    public var wrappedKey: Data
-    public var createdAt: Int64
+    package var id: String
+    package var kind: Kind
+    package var keyGeneration: Int64
+    package var kdfSalt: Data?
+    package var kdfOpslimit: Int64?
+    package var kdfMemlimit: Int64?
+    package var keyfileFingerprint: String?
+    package var wrappedKey: Data
+    package var createdAt: Int64
 
     enum CodingKeys: String, CodingKey {
         case id, kind
@@ -133,13 +133,13 @@ public struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, Id
         case createdAt = "created_at"
     }
 
-    public var kdfParameters: KDFParameters? {
+    package var kdfParameters: KDFParameters? {
         guard let ops = kdfOpslimit, let mem = kdfMemlimit, ops > 0, mem > 0 else { return nil }
         return KDFParameters(opsLimit: UInt64(ops), memLimit: Int(mem))
     }
 
     /// A short public label: "passphrase" or "keyfile 1a2b3c4d…".
-    public var label: String {
+    package var label: String {
         switch kind {
         case .passphrase: return "passphrase"
         case .keyfile: return "keyfile \(keyfileFingerprint?.prefix(16) ?? "?")"
@@ -232,7 +232,7 @@ public struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, Id
 }
 
 extension KeySlot {
-    public init(row: Row) throws {
+    package init(row: Row) throws {
         id = row["id"]
         kind = Kind(rawValue: row["kind"] ?? "") ?? .keyfile
         keyGeneration = row["key_generation"]
@@ -246,16 +246,16 @@ extension KeySlot {
 }
 
 /// The secrets a command was given to unlock the vault.
-public struct UnlockMaterial: Sendable {
-    public var keyFiles: [(path: String, keyFile: KeyFile)] = []
-    public var passphrase: SecureBytes?
+package struct UnlockMaterial: Sendable {
+    package var keyFiles: [(path: String, keyFile: KeyFile)] = []
+    package var passphrase: SecureBytes?
 
-    public init(keyFiles: [(path: String, keyFile: KeyFile)] = [], passphrase: SecureBytes? = nil) {
+    package init(keyFiles: [(path: String, keyFile: KeyFile)] = [], passphrase: SecureBytes? = nil) {
         self.keyFiles = keyFiles
         self.passphrase = passphrase
     }
 
-    public var isEmpty: Bool { keyFiles.isEmpty && passphrase == nil }
+    package var isEmpty: Bool { keyFiles.isEmpty && passphrase == nil }
 }
 
 enum Clock {

@@ -22,11 +22,11 @@ struct VaultRow: Codable, FetchableRecord, PersistableRecord {
 }
 
 /// An app registration. Every column but `client_secret` and `private_key` is public.
-public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable, Equatable {
-    public static let databaseTableName = "app"
+package struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable, Equatable {
+    package static let databaseTableName = "app"
 
-    public enum Provider: String, Codable, Sendable { case azure, oauth }
-    public enum ClientAuth: String, Codable, Sendable, CaseIterable {
+    package enum Provider: String, Codable, Sendable { case azure, oauth }
+    package enum ClientAuth: String, Codable, Sendable, CaseIterable {
         case post = "client_secret_post"
         case basic = "client_secret_basic"
         /// A client assertion JWT signed with the private key of a registered certificate.
@@ -35,43 +35,43 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
     }
 
     /// How the app gets tokens: a user's sign-in (then refresh tokens), or as itself.
-    public enum Flow: String, Codable, Sendable, CaseIterable {
+    package enum Flow: String, Codable, Sendable, CaseIterable {
         case authorizationCode = "authorization_code"
         case clientCredentials = "client_credentials"
     }
 
     /// JWS algorithm of the client assertion: PS256 (x5t#S256 header) or RS256 (x5t, SHA-1).
-    public enum AssertionAlgorithm: String, Codable, Sendable, CaseIterable {
+    package enum AssertionAlgorithm: String, Codable, Sendable, CaseIterable {
         case ps256 = "PS256"
         case rs256 = "RS256"
     }
 
-    public var id: String
-    public var name: String
-    public var provider: Provider
-    public var tenant: String?
-    public var cloud: String?
-    public var authorityHost: String?
-    public var clientID: String
-    public var authorizeEndpoint: String
-    public var tokenEndpoint: String
-    public var deviceEndpoint: String?
-    public var redirectURI: String
-    public var scope: String
-    public var flow: String
-    public var clientAuth: ClientAuth
-    public var clientSecret: Data?
-    public var createdAt: Int64
-    public var updatedAt: Int64
+    package var id: String
+    package var name: String
+    package var provider: Provider
+    package var tenant: String?
+    package var cloud: String?
+    package var authorityHost: String?
+    package var clientID: String
+    package var authorizeEndpoint: String
+    package var tokenEndpoint: String
+    package var deviceEndpoint: String?
+    package var redirectURI: String
+    package var scope: String
+    package var flow: String
+    package var clientAuth: ClientAuth
+    package var clientSecret: Data?
+    package var createdAt: Int64
+    package var updatedAt: Int64
     /// The OpenID Connect issuer, for apps added by discovery.
-    public var issuer: String? = nil
+    package var issuer: String? = nil
     /// X.509 DER of the certificate whose key signs client assertions (public).
-    public var certificate: Data? = nil
+    package var certificate: Data? = nil
     /// The certificate's RSA private key, sealed (DER).
-    public var privateKey: Data? = nil
-    public var assertionAlg: AssertionAlgorithm? = nil
+    package var privateKey: Data? = nil
+    package var assertionAlg: AssertionAlgorithm? = nil
     /// Format 2: the MAC of the columns above that steer secrets and sign-ins (`AppBinding`).
-    public var binding: Data? = nil
+    package var binding: Data? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, name, provider, tenant, cloud, scope, flow, issuer
@@ -91,12 +91,12 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
         case binding
     }
 
-    public var flowKind: Flow { Flow(rawValue: flow) ?? .authorizationCode }
-    public var usesClientCredentialsFlow: Bool { flowKind == .clientCredentials }
-    public var usesCertificate: Bool { clientAuth == .privateKeyJWT }
-    public var hasPrivateKey: Bool { privateKey != nil }
+    package var flowKind: Flow { Flow(rawValue: flow) ?? .authorizationCode }
+    package var usesClientCredentialsFlow: Bool { flowKind == .clientCredentials }
+    package var usesCertificate: Bool { clientAuth == .privateKeyJWT }
+    package var hasPrivateKey: Bool { privateKey != nil }
     /// Has what its client authentication needs (a secret, or a certificate's key).
-    public var hasCredential: Bool {
+    package var hasCredential: Bool {
         switch clientAuth {
         case .none: return true
         case .privateKeyJWT: return privateKey != nil && certificate != nil
@@ -104,17 +104,17 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
         }
     }
 
-    public var isPublicClient: Bool { clientAuth == .none }
+    package var isPublicClient: Bool { clientAuth == .none }
 
     /// The same app with the same columns, but for what a rotation or upgrade re-seals (the
     /// sealed columns and the binding) and the timestamps.
-    public func steersLike(_ other: App) -> Bool {
+    package func steersLike(_ other: App) -> Bool {
         var (a, b) = (self, other)
         (a.clientSecret, a.privateKey, a.binding, a.updatedAt) = (nil, nil, nil, 0)
         (b.clientSecret, b.privateKey, b.binding, b.updatedAt) = (nil, nil, nil, 0)
         return a == b
     }
-    public var hasClientSecret: Bool { clientSecret != nil }
+    package var hasClientSecret: Bool { clientSecret != nil }
 
     /// Where a sealed field of this app lives, for its AAD.
     func place(table: String, column: String, row: String, scopeKey: String = "") -> SealedFieldPlace {
@@ -131,16 +131,16 @@ public struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Identi
 }
 
 /// A user's sign-in for an app: refresh and ID tokens (sealed) and who signed in (public).
-public struct Session: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable, Equatable {
-    public static let databaseTableName = "session"
-    public var id: String
-    public var appID: String
-    public var refreshToken: Data?
-    public var idToken: Data?
-    public var account: String?
-    public var grantedScope: String?
-    public var obtainedAt: Int64
-    public var refreshedAt: Int64?
+package struct Session: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable, Equatable {
+    package static let databaseTableName = "session"
+    package var id: String
+    package var appID: String
+    package var refreshToken: Data?
+    package var idToken: Data?
+    package var account: String?
+    package var grantedScope: String?
+    package var obtainedAt: Int64
+    package var refreshedAt: Int64?
 
     enum CodingKeys: String, CodingKey {
         case id, account
@@ -154,16 +154,16 @@ public struct Session: Codable, FetchableRecord, PersistableRecord, Sendable, Id
 }
 
 /// A cached access token for one app and scope.
-public struct AccessToken: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable, Equatable {
-    public static let databaseTableName = "access_token"
-    public var id: String
-    public var appID: String
-    public var scopeKey: String
-    public var token: Data
-    public var tokenType: String
-    public var grantedScope: String?
-    public var expiresAt: Int64
-    public var obtainedAt: Int64
+package struct AccessToken: Codable, FetchableRecord, PersistableRecord, Sendable, Identifiable, Equatable {
+    package static let databaseTableName = "access_token"
+    package var id: String
+    package var appID: String
+    package var scopeKey: String
+    package var token: Data
+    package var tokenType: String
+    package var grantedScope: String?
+    package var expiresAt: Int64
+    package var obtainedAt: Int64
 
     enum CodingKeys: String, CodingKey {
         case id, token
@@ -177,15 +177,15 @@ public struct AccessToken: Codable, FetchableRecord, PersistableRecord, Sendable
 }
 
 /// An audit event. `detail` never holds a secret.
-public struct Event: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
-    public static let databaseTableName = "event"
-    public var id: Int64?
-    public var at: Int64
-    public var action: String
-    public var app: String?
-    public var detail: String
+package struct Event: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    package static let databaseTableName = "event"
+    package var id: Int64?
+    package var at: Int64
+    package var action: String
+    package var app: String?
+    package var detail: String
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    package mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 // Row decoding written out: Codable's decoder costs more than the query on the
@@ -193,7 +193,7 @@ public struct Event: Codable, FetchableRecord, MutablePersistableRecord, Sendabl
 // using the Codable encoding.
 
 extension App {
-    public init(row: Row) throws {
+    package init(row: Row) throws {
         id = row["id"]
         name = row["name"]
         provider = Provider(rawValue: row["provider"] ?? "") ?? .oauth
@@ -224,7 +224,7 @@ extension App {
 }
 
 extension Session {
-    public init(row: Row) throws {
+    package init(row: Row) throws {
         id = row["id"]
         appID = row["app_id"]
         refreshToken = row["refresh_token"]
@@ -237,7 +237,7 @@ extension Session {
 }
 
 extension AccessToken {
-    public init(row: Row) throws {
+    package init(row: Row) throws {
         id = row["id"]
         appID = row["app_id"]
         scopeKey = row["scope_key"]
@@ -261,7 +261,7 @@ extension VaultRow {
 }
 
 extension Event {
-    public init(row: Row) throws {
+    package init(row: Row) throws {
         id = row["id"]
         at = row["at"]
         action = row["action"]

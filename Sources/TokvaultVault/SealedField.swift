@@ -1,10 +1,10 @@
 /// The unlocked data key of one vault, at one key generation and format version.
-public final class DataKey: @unchecked Sendable, CustomStringConvertible, CustomReflectable {
+package final class DataKey: @unchecked Sendable, CustomStringConvertible, CustomReflectable {
     let bytes: SecureBytes
-    public let generation: Int64
-    public let vaultID: String
+    package let generation: Int64
+    package let vaultID: String
     /// `vault.format_version` the key was unlocked at: which AAD (§5.2) it seals and opens with.
-    public let formatVersion: Int
+    package let formatVersion: Int
     /// The key of the app-binding MACs (format 2), derived once per unlock.
     let bindingKey: SecureBytes
 
@@ -22,28 +22,28 @@ public final class DataKey: @unchecked Sendable, CustomStringConvertible, Custom
         DataKey(bytes: bytes, generation: generation, vaultID: vaultID, formatVersion: version)
     }
 
-    public var description: String { "<redacted>" }
-    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .class) }
+    package var description: String { "<redacted>" }
+    package var customMirror: Mirror { Mirror(self, children: [], displayStyle: .class) }
 }
 
 /// Where a sealed value lives and where its plaintext may be sent. All of it goes into the
 /// associated data, so a ciphertext moved to another row/column, or an app whose binding
 /// (format 2; client id and token endpoint in format 1) was edited in the file, fails to open.
-public struct SealedFieldPlace: Sendable, Equatable {
-    public var table: String
-    public var column: String
-    public var row: String
-    public var app: String
+package struct SealedFieldPlace: Sendable, Equatable {
+    package var table: String
+    package var column: String
+    package var row: String
+    package var app: String
     /// Format 1 only.
-    public var clientID: String
+    package var clientID: String
     /// Format 1 only.
-    public var tokenEndpoint: String
+    package var tokenEndpoint: String
     /// Format 2: the owning app's `binding` MAC.
-    public var binding: [UInt8]
+    package var binding: [UInt8]
     /// Format 2: the access token's `scope_key` (`''` for every other field).
-    public var scopeKey: String
+    package var scopeKey: String
 
-    public init(table: String, column: String, row: String, app: String, clientID: String, tokenEndpoint: String,
+    package init(table: String, column: String, row: String, app: String, clientID: String, tokenEndpoint: String,
                 binding: [UInt8] = [], scopeKey: String = "") {
         self.table = table
         self.column = column
@@ -58,8 +58,8 @@ public struct SealedFieldPlace: Sendable, Equatable {
 
 /// Associated-data encoding: `name:LEN:value\n` per field, LEN the value's UTF-8 byte count.
 /// Length prefixes make the encoding unambiguous whatever the values contain.
-public enum AssociatedData {
-    public static func encode(_ fields: [(String, String)]) -> [UInt8] {
+package enum AssociatedData {
+    package static func encode(_ fields: [(String, String)]) -> [UInt8] {
         var out: [UInt8] = []
         for (name, value) in fields {
             out += Array(name.utf8)
@@ -72,13 +72,13 @@ public enum AssociatedData {
 }
 
 /// Sealed field = version (0x01) || 24-byte nonce || XChaCha20-Poly1305 ciphertext+tag.
-public enum SealedField {
-    public static let version: UInt8 = 1
+package enum SealedField {
+    package static let version: UInt8 = 1
 
     /// The sealed-field AAD of vault format `format` (docs/vault-format.md §5.2): the same
     /// place fields in both, then what the ciphertext is bound to (format 2: the app's binding
     /// and the access token's scope key; format 1: the client id and token endpoint).
-    public static func associatedData(vaultID: String, generation: Int64, place: SealedFieldPlace, format: Int = 1) -> [UInt8] {
+    package static func associatedData(vaultID: String, generation: Int64, place: SealedFieldPlace, format: Int = 1) -> [UInt8] {
         let bound: [(String, String)] = format >= 2
             ? [("scope_key", place.scopeKey), ("binding", Sodium.hex(place.binding))]
             : [("client_id", place.clientID), ("token_endpoint", place.tokenEndpoint)]
@@ -94,14 +94,14 @@ public enum SealedField {
         ] + bound)
     }
 
-    public static func seal(_ plaintext: SecureBytes, key: DataKey, place: SealedFieldPlace) -> [UInt8] {
+    package static func seal(_ plaintext: SecureBytes, key: DataKey, place: SealedFieldPlace) -> [UInt8] {
         let aad = associatedData(vaultID: key.vaultID, generation: key.generation, place: place, format: key.formatVersion)
         let body = plaintext.withUnsafeBytes { Sodium.aeadSeal(key: key.bytes, plaintext: $0, aad: aad) }
         return [version] + body
     }
 
     /// Opens a sealed field; `what` names it in the error (e.g. `app "adme" client_secret`).
-    public static func open(_ sealed: [UInt8], key: DataKey, place: SealedFieldPlace, what: String) throws -> SecureBytes {
+    package static func open(_ sealed: [UInt8], key: DataKey, place: SealedFieldPlace, what: String) throws -> SecureBytes {
         guard let first = sealed.first, first == version else {
             throw VaultError.tampered(what)
         }

@@ -6,12 +6,12 @@ import Glibc
 ///
 /// The bytes are reachable only through the scoped `withUnsafeBytes` accessor, and every
 /// textual or reflective rendering of the value says `<redacted>`.
-public final class SecureBytes: @unchecked Sendable {
+package final class SecureBytes: @unchecked Sendable {
     private let pointer: UnsafeMutableRawPointer
-    public let count: Int
+    package let count: Int
 
     /// Zero-filled guarded memory of `count` bytes.
-    public init(count: Int) {
+    package init(count: Int) {
         Sodium.initialize()
         guard let memory = sodium_malloc(Swift.max(count, 1)) else {
             fatalError("sodium_malloc(\(count)) failed: out of memory")
@@ -22,7 +22,7 @@ public final class SecureBytes: @unchecked Sendable {
     }
 
     /// Copies `bytes` into guarded memory. The caller remains responsible for its own copy.
-    public convenience init(copying bytes: UnsafeRawBufferPointer) {
+    package convenience init(copying bytes: UnsafeRawBufferPointer) {
         self.init(count: bytes.count)
         if let base = bytes.baseAddress, bytes.count > 0 {
             pointer.copyMemory(from: base, byteCount: bytes.count)
@@ -30,7 +30,7 @@ public final class SecureBytes: @unchecked Sendable {
     }
 
     /// Copies the array into guarded memory and wipes the array.
-    public convenience init(consuming bytes: inout [UInt8]) {
+    package convenience init(consuming bytes: inout [UInt8]) {
         self.init(count: bytes.count)
         bytes.withUnsafeMutableBytes { buffer in
             if let base = buffer.baseAddress, buffer.count > 0 {
@@ -42,7 +42,7 @@ public final class SecureBytes: @unchecked Sendable {
     }
 
     /// `count` bytes from the operating system's CSPRNG.
-    public static func random(count: Int) -> SecureBytes {
+    package static func random(count: Int) -> SecureBytes {
         let bytes = SecureBytes(count: count)
         bytes.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, $0.count) }
         return bytes
@@ -53,21 +53,21 @@ public final class SecureBytes: @unchecked Sendable {
         sodium_free(pointer)
     }
 
-    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(start: pointer, count: count))
     }
 
-    public func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+    package func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeMutableRawBufferPointer(start: pointer, count: count))
     }
 
     /// A new buffer holding the first `length` bytes.
-    public func prefix(_ length: Int) -> SecureBytes {
+    package func prefix(_ length: Int) -> SecureBytes {
         withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0.prefix(length))) }
     }
 
     /// Constant-time comparison.
-    public func constantTimeEquals(_ other: SecureBytes) -> Bool {
+    package func constantTimeEquals(_ other: SecureBytes) -> Bool {
         guard count == other.count else { return false }
         if count == 0 { return true }
         return withUnsafeBytes { a in
@@ -76,21 +76,21 @@ public final class SecureBytes: @unchecked Sendable {
     }
 
     /// Whether the bytes are valid UTF-8 (secrets sent in form bodies must be text).
-    public var isValidUTF8: Bool {
+    package var isValidUTF8: Bool {
         withUnsafeBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) != nil }
     }
 }
 
 extension SecureBytes: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    public var description: String { "<redacted>" }
-    public var debugDescription: String { "<redacted>" }
-    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+    package var description: String { "<redacted>" }
+    package var debugDescription: String { "<redacted>" }
+    package var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }
 
 extension SecureBytes {
     /// Reads a file descriptor to its end into guarded memory, refusing more than `limit` bytes.
     /// Returns nil when the input is longer than `limit`.
-    public static func read(fileDescriptor fd: Int32, limit: Int) throws -> SecureBytes? {
+    package static func read(fileDescriptor fd: Int32, limit: Int) throws -> SecureBytes? {
         var buffer = SecureBytes(count: Swift.min(limit + 1, 4096))
         var used = 0
         while true {
@@ -115,7 +115,7 @@ extension SecureBytes {
     }
 
     /// The same bytes without one trailing "\n" or "\r\n" (as left by `echo` or an editor).
-    public func trimmingFinalNewline() -> SecureBytes {
+    package func trimmingFinalNewline() -> SecureBytes {
         withUnsafeBytes { bytes in
             var end = bytes.count
             if end > 0 && bytes[end - 1] == 0x0A { end -= 1 }

@@ -3,9 +3,9 @@ import Foundation
 
 /// Files that hold secrets: created 0600, written completely, fsynced, then linked into place,
 /// so a reader (or a kill at any moment) sees either no file or the whole file.
-public enum SecureFile {
+package enum SecureFile {
     /// Writes a new file; fails if `path` exists (never replaces one).
-    public static func createNew(_ path: String, contents: SecureBytes) throws {
+    package static func createNew(_ path: String, contents: SecureBytes) throws {
         // Preferred: an unnamed O_TMPFILE file, named only once complete (a kill leaves nothing).
         let fd = tokvault_open_tmpfile(directory(of: path), 0o600)
         if fd >= 0 {
@@ -50,7 +50,7 @@ public enum SecureFile {
     /// Writes `path` whole or not at all, replacing an existing file: a complete, fsynced
     /// 0600 temporary file in the same directory is renamed over it. (A kill in between leaves
     /// a `.NAME.tokvault-tmp-*` file, removed by the next write after a minute.)
-    public static func replace(_ path: String, contents: SecureBytes) throws {
+    package static func replace(_ path: String, contents: SecureBytes) throws {
         VaultFile.sweepStaleTemporaries(beside: path)
         let temporary: String
         let fd = tokvault_open_tmpfile(directory(of: path), 0o600)
@@ -74,7 +74,7 @@ public enum SecureFile {
     }
 
     /// fchmod 0600 (unless `chmod` is false), write everything, fsync.
-    public static func writeAll(_ fd: Int32, _ contents: SecureBytes, path: String, chmod: Bool = true) throws {
+    package static func writeAll(_ fd: Int32, _ contents: SecureBytes, path: String, chmod: Bool = true) throws {
         var ok = !chmod || fchmod(fd, 0o600) == 0
         contents.withUnsafeBytes { bytes in
             var offset = 0

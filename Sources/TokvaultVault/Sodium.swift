@@ -1,25 +1,25 @@
 import CSodium
 
 /// The libsodium primitives the vault uses, and nothing else.
-public enum Sodium {
+package enum Sodium {
     /// A valid pointer for zero-length buffers: libsodium reads nothing from it but rejects NULL.
     nonisolated(unsafe) private static let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
 
     private static let initialized: Bool = sodium_init() >= 0
 
-    public static func initialize() {
+    package static func initialize() {
         precondition(initialized, "libsodium failed to initialize")
     }
 
     /// Non-secret random bytes (salts, nonces, identifiers).
-    public static func randomBytes(_ count: Int) -> [UInt8] {
+    package static func randomBytes(_ count: Int) -> [UInt8] {
         initialize()
         var bytes = [UInt8](repeating: 0, count: count)
         bytes.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, count) }
         return bytes
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String {
+    package static func hex(_ bytes: [UInt8]) -> String {
         initialize()
         var out = [CChar](repeating: 0, count: bytes.count * 2 + 1)
         _ = bytes.withUnsafeBufferPointer { sodium_bin2hex(&out, out.count, $0.baseAddress, bytes.count) }
@@ -27,7 +27,7 @@ public enum Sodium {
     }
 
     /// Base64url without padding (RFC 4648 §5), as used by key files, PKCE and `state`.
-    public static func base64URL(_ bytes: UnsafeRawBufferPointer) -> String {
+    package static func base64URL(_ bytes: UnsafeRawBufferPointer) -> String {
         initialize()
         let variant = Int32(sodium_base64_VARIANT_URLSAFE_NO_PADDING)
         let length = sodium_base64_encoded_len(bytes.count, variant)
@@ -36,12 +36,12 @@ public enum Sodium {
         return String(decoding: out.prefix(length - 1).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    public static func base64URL(_ bytes: [UInt8]) -> String {
+    package static func base64URL(_ bytes: [UInt8]) -> String {
         bytes.withUnsafeBytes { base64URL($0) }
     }
 
     /// Decodes base64url without padding into guarded memory; nil when malformed.
-    public static func decodeBase64URL(_ text: String, into maxLength: Int) -> SecureBytes? {
+    package static func decodeBase64URL(_ text: String, into maxLength: Int) -> SecureBytes? {
         initialize()
         // libsodium 1.0.18 (Debian 12) decodes every byte >= 0x80 as if it were "_", so a key
         // file or JWT with non-ASCII bytes would be accepted: check the alphabet first.
@@ -66,12 +66,12 @@ public enum Sodium {
 
     // MARK: - XChaCha20-Poly1305-IETF
 
-    public static let keyBytes = Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES)
-    public static let nonceBytes = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
-    public static let tagBytes = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
+    package static let keyBytes = Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES)
+    package static let nonceBytes = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+    package static let tagBytes = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
 
     /// Encrypts with a fresh random nonce; returns nonce || ciphertext || tag.
-    public static func aeadSeal(key: SecureBytes, plaintext: UnsafeRawBufferPointer, aad: [UInt8]) -> [UInt8] {
+    package static func aeadSeal(key: SecureBytes, plaintext: UnsafeRawBufferPointer, aad: [UInt8]) -> [UInt8] {
         initialize()
         precondition(key.count == keyBytes)
         let nonce = randomBytes(nonceBytes)
@@ -91,7 +91,7 @@ public enum Sodium {
     }
 
     /// Decrypts nonce || ciphertext || tag into guarded memory; nil when authentication fails.
-    public static func aeadOpen(key: SecureBytes, sealed: ArraySlice<UInt8>, aad: [UInt8]) -> SecureBytes? {
+    package static func aeadOpen(key: SecureBytes, sealed: ArraySlice<UInt8>, aad: [UInt8]) -> SecureBytes? {
         initialize()
         guard key.count == keyBytes, sealed.count >= nonceBytes + tagBytes else { return nil }
         let plaintext = SecureBytes(count: sealed.count - nonceBytes - tagBytes)
@@ -113,10 +113,10 @@ public enum Sodium {
 
     // MARK: - Argon2id
 
-    public static let saltBytes = Int(crypto_pwhash_SALTBYTES)
+    package static let saltBytes = Int(crypto_pwhash_SALTBYTES)
 
     /// Argon2id v1.3 of the passphrase; nil when libsodium refuses (out of memory).
-    public static func argon2id(passphrase: SecureBytes, salt: [UInt8], opsLimit: UInt64, memLimit: Int) -> SecureBytes? {
+    package static func argon2id(passphrase: SecureBytes, salt: [UInt8], opsLimit: UInt64, memLimit: Int) -> SecureBytes? {
         initialize()
         precondition(salt.count == saltBytes)
         let out = SecureBytes(count: keyBytes)
@@ -136,7 +136,7 @@ public enum Sodium {
     // MARK: - SHA-256
 
     /// SHA-256 (PKCE S256 challenges, certificate thumbprints).
-    public static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+    package static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         initialize()
         var out = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
         _ = crypto_hash_sha256(&out, bytes.bindMemory(to: UInt8.self).baseAddress ?? UnsafePointer(scratch), UInt64(bytes.count))
@@ -144,7 +144,7 @@ public enum Sodium {
     }
 
     /// Constant-time equality of two byte strings of equal length (false when lengths differ).
-    public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    package static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         initialize()
         guard a.count == b.count else { return false }
         if a.isEmpty { return true }
@@ -154,7 +154,7 @@ public enum Sodium {
     // MARK: - BLAKE2b
 
     /// Keyed BLAKE2b of `message`, `length` bytes long.
-    public static func keyedHash(key: SecureBytes, message: [UInt8], length: Int) -> SecureBytes {
+    package static func keyedHash(key: SecureBytes, message: [UInt8], length: Int) -> SecureBytes {
         initialize()
         let out = SecureBytes(count: length)
         out.withUnsafeMutableBytes { o in

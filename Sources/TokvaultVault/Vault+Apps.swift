@@ -4,7 +4,7 @@ import GRDB
 extension Vault {
     /// Adds an app, bound (format 2) with `key`; `clientSecret` or the certificate's
     /// `privateKey` (DER) is sealed with it in the same transaction.
-    public func addApp(_ app: App, clientSecret: SecureBytes?, privateKey: SecureBytes? = nil, key: DataKey) throws {
+    package func addApp(_ app: App, clientSecret: SecureBytes?, privateKey: SecureBytes? = nil, key: DataKey) throws {
         var app = app
         if key.formatVersion >= 2 { app.binding = Data(AppBinding.mac(of: app, key: key)) }
         if let clientSecret {
@@ -25,15 +25,15 @@ extension Vault {
     }
 
     /// What `set` changes besides public fields.
-    public struct AppChanges {
-        public var newClientSecret: SecureBytes?
+    package struct AppChanges {
+        package var newClientSecret: SecureBytes?
         /// A new certificate key (DER); the certificate and algorithm are public fields of the
         /// updated app. Replaces a client secret, as a new secret replaces a certificate.
-        public var newPrivateKey: SecureBytes?
-        public var makePublic = false
-        public var refreshToken: SecureBytes?
+        package var newPrivateKey: SecureBytes?
+        package var makePublic = false
+        package var refreshToken: SecureBytes?
 
-        public init(newClientSecret: SecureBytes? = nil, newPrivateKey: SecureBytes? = nil, makePublic: Bool = false,
+        package init(newClientSecret: SecureBytes? = nil, newPrivateKey: SecureBytes? = nil, makePublic: Bool = false,
                     refreshToken: SecureBytes? = nil) {
             self.newClientSecret = newClientSecret
             self.newPrivateKey = newPrivateKey
@@ -42,11 +42,11 @@ extension Vault {
         }
     }
 
-    public struct UpdateReport: Sendable {
-        public var changedColumns: [String] = []
-        public var resealed = 0
-        public var droppedTokens = false
-        public var droppedAccessTokens = false
+    package struct UpdateReport: Sendable {
+        package var changedColumns: [String] = []
+        package var resealed = 0
+        package var droppedTokens = false
+        package var droppedAccessTokens = false
     }
 
     /// Applies an edited app. The original's binding is checked first (an edit made in the file
@@ -54,7 +54,7 @@ extension Vault {
     /// field the app keeps is re-sealed under the new binding. Tokens issued to the old client,
     /// endpoint or flow are dropped, never sent elsewhere.
     @discardableResult
-    public func updateApp(original: App, updated: App, changes: AppChanges, key: DataKey) throws -> UpdateReport {
+    package func updateApp(original: App, updated: App, changes: AppChanges, key: DataKey) throws -> UpdateReport {
         var app = updated
         app.id = original.id
         app.createdAt = original.createdAt
@@ -180,7 +180,7 @@ extension Vault {
     }
 
     /// Removes an app and every token of it.
-    public func removeApp(_ app: App) throws {
+    package func removeApp(_ app: App) throws {
         try sealingWrite(key: nil) { db in
             guard try App.deleteOne(db, key: app.id) else {
                 throw VaultError.failure("no app named \"\(app.name)\"")

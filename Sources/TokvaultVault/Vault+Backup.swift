@@ -5,7 +5,7 @@ extension Vault {
     /// Copies the vault to `destination` with SQLite's online backup API. The copy is still
     /// encrypted, mode 0600, a single file (rollback journal, no -wal), and appears atomically:
     /// linked into place (never replacing a file) unless `overwrite`, then renamed.
-    public func backup(to destination: String, overwrite: Bool, recordEvent: Bool = true,
+    package func backup(to destination: String, overwrite: Bool, recordEvent: Bool = true,
                        beforePlacing: () -> Void = {}) throws {
         var st = stat()
         if lstat(destination, &st) == 0 {
@@ -44,15 +44,15 @@ extension Vault {
         }
     }
 
-    public struct VerifyReport: Sendable {
-        public var apps: Int
-        public var sealedFields: Int
-        public var slots: [String]
-        public var integrity: [String]
+    package struct VerifyReport: Sendable {
+        package var apps: Int
+        package var sealedFields: Int
+        package var slots: [String]
+        package var integrity: [String]
     }
 
     /// Full check of a vault file: SQLite integrity, identity, schema, unlock, every sealed field.
-    public func verify(material: UnlockMaterial) throws -> VerifyReport {
+    package func verify(material: UnlockMaterial) throws -> VerifyReport {
         let integrity = try integrityCheck(full: true)
         guard integrity == ["ok"] else {
             throw VaultError.damaged("\(path) failed SQLite's integrity check: \(integrity.prefix(3).joined(separator: "; "))")
@@ -74,7 +74,7 @@ extension Vault {
     /// backup fully (it must unlock with `material`); the backup itself is only read. The
     /// vault it replaces, damaged or not, is kept beside it as `VAULT.pre-restore-TIMESTAMP`
     /// (hard links to its file and its -wal, so its newest commits are kept too).
-    public static func restore(backupPath: String, to requestedPath: String, material: UnlockMaterial) throws -> (report: VerifyReport, saved: String?) {
+    package static func restore(backupPath: String, to requestedPath: String, material: UnlockMaterial) throws -> (report: VerifyReport, saved: String?) {
         let backup = try Vault.open(path: backupPath, readOnly: true)
         let report = try backup.verify(material: material)
         // A symlinked vault is restored where the link points, as every other command uses it.

@@ -3,7 +3,7 @@ import GRDB
 
 extension Vault {
     /// Sets (or adds) the passphrase slot: the data key is rewrapped, nothing else changes.
-    public func changePassphrase(_ newPassphrase: SecureBytes, kdf: KDFParameters = .default, key: DataKey) throws {
+    package func changePassphrase(_ newPassphrase: SecureBytes, kdf: KDFParameters = .default, key: DataKey) throws {
         let slot = try KeySlot.passphrase(newPassphrase, dataKey: key, parameters: kdf)
         try sealingWrite(key: key) { db in
             let replaced = try KeySlot.filter(Column("kind") == KeySlot.Kind.passphrase.rawValue).deleteAll(db)
@@ -13,7 +13,7 @@ extension Vault {
     }
 
     /// Adds a key-file slot.
-    public func addKeyFileSlot(_ keyFile: KeyFile, key: DataKey) throws {
+    package func addKeyFileSlot(_ keyFile: KeyFile, key: DataKey) throws {
         let slot = KeySlot.keyFile(keyFile, dataKey: key)
         try sealingWrite(key: key) { db in
             if try KeySlot.filter(Column("keyfile_fingerprint") == keyFile.fingerprint).fetchCount(db) > 0 {
@@ -27,7 +27,7 @@ extension Vault {
     /// Removes key-file slots whose fingerprint starts with `fingerprintPrefix`; refuses to
     /// remove the last slot, or to guess between several matches.
     @discardableResult
-    public func removeKeyFileSlot(fingerprintPrefix: String) throws -> KeySlot {
+    package func removeKeyFileSlot(fingerprintPrefix: String) throws -> KeySlot {
         let prefix = fingerprintPrefix.lowercased()
         guard prefix.count >= 8, prefix.allSatisfy({ $0.isHexDigit }) else {
             throw VaultError.usage("give at least 8 hex digits of the key file's fingerprint (see `tokvault keyfile list`), or the key file's path")
@@ -50,18 +50,18 @@ extension Vault {
         }
     }
 
-    public struct RotationReport: Sendable {
-        public var newGeneration: Int64
-        public var resealed: Int
-        public var keptSlots: [String]
-        public var droppedSlots: [String]
+    package struct RotationReport: Sendable {
+        package var newGeneration: Int64
+        package var resealed: Int
+        package var keptSlots: [String]
+        package var droppedSlots: [String]
     }
 
     /// Replaces the data key. Every slot is rewrapped under the new key when its secret is in
     /// `material`; otherwise the rotation is refused unless `dropOtherSlots`. All sealed fields
     /// are re-encrypted in one transaction under the exclusive vault lock: a kill at any moment
     /// leaves either the old vault or the new one.
-    public func rotateKey(material: UnlockMaterial, dropOtherSlots: Bool, kdf: KDFParameters? = nil) throws -> RotationReport {
+    package func rotateKey(material: UnlockMaterial, dropOtherSlots: Bool, kdf: KDFParameters? = nil) throws -> RotationReport {
         try lock.acquire(.exclusive)
         defer { lock.release() }
         try checkNotReplaced()

@@ -2,16 +2,16 @@ import Foundation
 import GRDB
 
 /// What a token endpoint answered, ready to be sealed.
-public struct TokenSet: Sendable {
-    public var accessToken: SecureBytes
-    public var tokenType: String
-    public var expiresAt: Int64
-    public var grantedScope: String?
-    public var refreshToken: SecureBytes?
-    public var idToken: SecureBytes?
-    public var account: String?
+package struct TokenSet: Sendable {
+    package var accessToken: SecureBytes
+    package var tokenType: String
+    package var expiresAt: Int64
+    package var grantedScope: String?
+    package var refreshToken: SecureBytes?
+    package var idToken: SecureBytes?
+    package var account: String?
 
-    public init(accessToken: SecureBytes, tokenType: String, expiresAt: Int64, grantedScope: String? = nil,
+    package init(accessToken: SecureBytes, tokenType: String, expiresAt: Int64, grantedScope: String? = nil,
                 refreshToken: SecureBytes? = nil, idToken: SecureBytes? = nil, account: String? = nil) {
         self.accessToken = accessToken
         self.tokenType = tokenType
@@ -24,18 +24,18 @@ public struct TokenSet: Sendable {
 }
 
 /// Held while one process refreshes an app's tokens; others wait, then reuse the result.
-public final class RefreshLock: @unchecked Sendable {
+final class RefreshLock: @unchecked Sendable {
     let lock: VaultLock
 
     init(_ lock: VaultLock) { self.lock = lock }
 
-    public func release() { lock.release() }
+    func release() { lock.release() }
 }
 
 extension Vault {
     /// The per-app single-flight lock (`flock(2)` on `VAULT.lock-APPID`). Readers of a token
     /// that is still valid never take it.
-    public func acquireRefreshLock(for app: App, timeoutSeconds: Double) throws -> RefreshLock {
+    func acquireRefreshLock(for app: App, timeoutSeconds: Double) throws -> RefreshLock {
         let lock = VaultLock(vaultPath: path, name: app.id)
         try lock.acquire(.exclusive, timeout: timeoutSeconds)
         return RefreshLock(lock)
@@ -43,7 +43,7 @@ extension Vault {
 
     /// Deletes an app's refresh token, ID token and cached access tokens.
     @discardableResult
-    public func logout(_ app: App) throws -> Bool {
+    package func logout(_ app: App) throws -> Bool {
         try sealingWrite(key: nil) { db in
             let sessions = try Session.filter(Column("app_id") == app.id).deleteAll(db)
             let tokens = try AccessToken.filter(Column("app_id") == app.id).deleteAll(db)
@@ -55,7 +55,7 @@ extension Vault {
     /// Stores a token response in one transaction: the access token for `scopeKey` ('' = the
     /// app's own scope) and, when present, the rotated refresh token and the ID token. A
     /// refresh token the server did not rotate is kept.
-    public func storeTokens(_ tokens: TokenSet, for obtainedFor: App, scopeKey: String = "", key: DataKey, action: String = "tokens") throws {
+    package func storeTokens(_ tokens: TokenSet, for obtainedFor: App, scopeKey: String = "", key: DataKey, action: String = "tokens") throws {
         try sealingWrite(key: key) { db in
             // The tokens go to the app they were obtained for, with the same columns: an app edited
             // meanwhile does not get them. Its binding may have moved (a rotate-key while a browser
@@ -100,14 +100,14 @@ extension Vault {
     }
 
     /// Opens an access token record already read (no second query on the cache-hit path).
-    public func openAccessToken(_ record: AccessToken, of app: App, key: DataKey) throws -> SecureBytes {
+    package func openAccessToken(_ record: AccessToken, of app: App, key: DataKey) throws -> SecureBytes {
         try verifyBinding(app, key: key)
         return try SealedField.open([UInt8](record.token), key: key, place: app.accessTokenPlace(record),
                                     what: "app \"\(app.name)\" access_token")
     }
 
     /// Opens the cached access token for `scopeKey`; nil when none is stored.
-    public func accessToken(of app: App, scopeKey: String = "", key: DataKey) throws -> (token: SecureBytes, record: AccessToken)? {
+    package func accessToken(of app: App, scopeKey: String = "", key: DataKey) throws -> (token: SecureBytes, record: AccessToken)? {
         guard let record = try accessTokens(appID: app.id).first(where: { $0.scopeKey == scopeKey }) else { return nil }
         return (try openAccessToken(record, of: app, key: key), record)
     }

@@ -57,7 +57,7 @@ extension Vault {
 
     /// Upgrades a format 1 vault now, before the caller reads rows or takes the vault lock (under
     /// which `unlock` cannot upgrade). Nothing to do, and no unlock, for a current vault.
-    public func upgradeIfNeeded(_ material: UnlockMaterial) throws {
+    package func upgradeIfNeeded(_ material: UnlockMaterial) throws {
         if format < Self.formatVersion && !readOnly && lock.held == nil { _ = try unlock(material) }
     }
 

@@ -5,14 +5,14 @@ import GRDBSQLite
 
 /// One vault file. Owns the database connection, runs the migrations, and offers named
 /// transactional operations; nothing outside this module writes SQL.
-public final class Vault: @unchecked Sendable {
+package final class Vault: @unchecked Sendable {
     /// The format this build writes (docs/vault-format.md). Format 1 vaults are upgraded by the
     /// first unlock (`upgradeFormat`).
-    public static let formatVersion = 2
+    package static let formatVersion = 2
     /// `PRAGMA application_id` of every vault ("tkvt").
-    public static let applicationID: Int32 = 0x746B_7674
+    package static let applicationID: Int32 = 0x746B_7674
 
-    public let path: String
+    package let path: String
     let dbQueue: DatabaseQueue
     let lock: VaultLock
     /// The file this connection opened: a `restore` swaps another file in under the same name.
@@ -20,9 +20,9 @@ public final class Vault: @unchecked Sendable {
     let readOnly: Bool
     /// `vault.format_version` as last read (at open, and after an upgrade by this process).
     /// Rows read while it was 1 are not bound: after an upgrade they must be read again.
-    public internal(set) var format: Int = Vault.formatVersion
+    package internal(set) var format: Int = Vault.formatVersion
     /// Told what an upgrade of the format sealed (the CLI prints it on stderr).
-    nonisolated(unsafe) public static var upgradeNotice: ((String) -> Void)?
+    nonisolated(unsafe) package static var upgradeNotice: ((String) -> Void)?
 
     private init(path: String, dbQueue: DatabaseQueue, readOnly: Bool = false) {
         self.path = path
@@ -92,13 +92,13 @@ public final class Vault: @unchecked Sendable {
     static let bindingMigration = "0004_add_app_binding"
 
     /// Identifiers of the migrations this build knows, oldest first.
-    public static var knownMigrations: [String] { embeddedMigrations.map(\.identifier) }
+    package static var knownMigrations: [String] { embeddedMigrations.map(\.identifier) }
 
     // MARK: - Opening and creating
 
     /// Opens an existing vault, checking that it is one, and applying pending migrations.
     /// `readOnly` (backups being verified or restored) never writes, not even migrations.
-    public static func open(path requested: String, readOnly: Bool = false) throws -> Vault {
+    package static func open(path requested: String, readOnly: Bool = false) throws -> Vault {
         try VaultFile.checkOpenable(requested)
         let path = canonical(requested)
         // A backup is only read (and verified whole), so its directory may be shared.
@@ -163,7 +163,7 @@ public final class Vault: @unchecked Sendable {
     ///
     /// The vault is built under a temporary name and linked into place only when complete,
     /// so an interrupted `init` leaves nothing behind, and an existing file is never replaced.
-    public static func create(
+    package static func create(
         path: String, passphrase: SecureBytes?, kdf: KDFParameters = .default, keyFile: KeyFile?
     ) throws -> Vault {
         precondition(passphrase != nil || keyFile != nil)
@@ -275,12 +275,12 @@ public final class Vault: @unchecked Sendable {
     }
 
     /// Takes the vault lock for the life of this Vault (or until `releaseLock`).
-    public func holdLock(exclusive: Bool) throws {
+    func holdLock(exclusive: Bool) throws {
         try lock.acquire(exclusive ? .exclusive : .shared)
         try checkNotReplaced()
     }
 
-    public func releaseLock() { lock.release() }
+    func releaseLock() { lock.release() }
 
     static func record(_ db: Database, _ action: String, app: String? = nil, detail: String = "") throws {
         var event = Event(id: nil, at: Clock.now(), action: action, app: app, detail: detail)
@@ -289,16 +289,16 @@ public final class Vault: @unchecked Sendable {
 
     // MARK: - Reading (no unlock needed)
 
-    public struct Summary: Sendable {
-        public var vaultID: String
-        public var formatVersion: Int
-        public var keyGeneration: Int64
-        public var createdAt: Int64
-        public var rotatedAt: Int64?
-        public var appliedMigrations: [String]
+    package struct Summary: Sendable {
+        package var vaultID: String
+        package var formatVersion: Int
+        package var keyGeneration: Int64
+        package var createdAt: Int64
+        package var rotatedAt: Int64?
+        package var appliedMigrations: [String]
     }
 
-    public func summary() throws -> Summary {
+    package func summary() throws -> Summary {
         try read { db in
             guard let row = try VaultRow.fetchOne(db) else { throw VaultError.damaged("vault \(path) has no vault record") }
             let applied = try Self.migrator.appliedIdentifiers(db).sorted()
@@ -308,15 +308,15 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    public func keySlots() throws -> [KeySlot] {
+    package func keySlots() throws -> [KeySlot] {
         try read { db in try KeySlot.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY created_at, id") }
     }
 
-    public func apps() throws -> [App] {
+    package func apps() throws -> [App] {
         try read { db in try App.fetchAll(db, sql: "SELECT * FROM app ORDER BY name") }
     }
 
-    public func app(named name: String) throws -> App {
+    package func app(named name: String) throws -> App {
         // Plain SQL on the paths every token, export and exec takes: the query builder costs
         // millions of instructions on its first use in a process (docs/performance.md).
         let app = try read { db in try App.fetchOne(db, sql: "SELECT * FROM app WHERE name = ?", arguments: [name]) }
@@ -331,19 +331,19 @@ public final class Vault: @unchecked Sendable {
     /// for a rotation to finish) holds ciphertexts of the previous key, which the key unlocked
     /// now cannot open (a false "the file was modified", exit 5). Refused when the name now
     /// belongs to another app.
-    public func reread(_ app: App) throws -> App {
+    package func reread(_ app: App) throws -> App {
         let again = try self.app(named: app.name)
         guard again.id == app.id else { throw Self.replaced(app.name) }
         return again
     }
 
     /// The error for an app that was removed and added again under its name while a command ran.
-    public static func replaced(_ name: String) -> VaultError {
+    package static func replaced(_ name: String) -> VaultError {
         VaultError.failure("app \"\(name)\" was replaced while this command ran")
     }
 
     /// An app with its session and cached access tokens, in one read.
-    public func appState(named name: String) throws -> (app: App, session: Session?, tokens: [AccessToken]) {
+    package func appState(named name: String) throws -> (app: App, session: Session?, tokens: [AccessToken]) {
         let state = try read { db -> (App, Session?, [AccessToken])? in
             // Plain SQL: the query builder's first use costs more than these queries.
             guard let app = try App.fetchOne(db, sql: "SELECT * FROM app WHERE name = ?", arguments: [name]) else { return nil }
@@ -359,7 +359,7 @@ public final class Vault: @unchecked Sendable {
 
     /// Calls `body` for every app (by name) with its session and access tokens, in one read,
     /// decoding one app at a time so memory stays flat however many apps there are.
-    public func forEachAppState(_ body: (App, Session?, [AccessToken]) throws -> Void) throws {
+    package func forEachAppState(_ body: (App, Session?, [AccessToken]) throws -> Void) throws {
         try read { db in
             var sessions: [String: Session] = [:]
             for session in try Session.fetchAll(db, sql: "SELECT * FROM session") { sessions[session.appID] = session }
@@ -374,15 +374,15 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    public func session(appID: String) throws -> Session? {
+    package func session(appID: String) throws -> Session? {
         try read { db in try Session.fetchOne(db, sql: "SELECT * FROM session WHERE app_id = ?", arguments: [appID]) }
     }
 
-    public func accessTokens(appID: String) throws -> [AccessToken] {
+    package func accessTokens(appID: String) throws -> [AccessToken] {
         try read { db in try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token WHERE app_id = ? ORDER BY scope_key", arguments: [appID]) }
     }
 
-    public func events(app: String? = nil, limit: Int) throws -> [Event] {
+    package func events(app: String? = nil, limit: Int) throws -> [Event] {
         try read { db in
             var request = Event.order(Column("id").desc).limit(limit)
             if let app { request = request.filter(Column("app") == app) }
@@ -391,7 +391,7 @@ public final class Vault: @unchecked Sendable {
     }
 
     /// `PRAGMA quick_check` (or the full `integrity_check`): "ok" or SQLite's findings.
-    public func integrityCheck(full: Bool = false) throws -> [String] {
+    package func integrityCheck(full: Bool = false) throws -> [String] {
         try read { db in try String.fetchAll(db, sql: full ? "PRAGMA integrity_check" : "PRAGMA quick_check") }
     }
 
@@ -401,7 +401,7 @@ public final class Vault: @unchecked Sendable {
     /// upgraded first (§6) unless this process holds the vault lock (a shared lock cannot be
     /// turned into the exclusive one safely): rows read before an upgrade must be read again
     /// (`format` tells).
-    public func unlock(_ material: UnlockMaterial) throws -> DataKey {
+    package func unlock(_ material: UnlockMaterial) throws -> DataKey {
         let key = try unlockSlot(material)
         if key.formatVersion < Self.formatVersion && !readOnly && lock.held == nil {
             return try upgradeFormat(from: key, material: material)
@@ -452,7 +452,7 @@ public final class Vault: @unchecked Sendable {
     /// are the ones that were sealed (`AppBinding`). Every accessor that opens a secret of an
     /// app calls it first; commands that send nothing secret (a public client's sign-in) call it
     /// before they print, open or send anything. A format 1 vault has no binding yet.
-    public func verifyBinding(_ app: App, key: DataKey) throws {
+    package func verifyBinding(_ app: App, key: DataKey) throws {
         guard key.formatVersion >= 2 else { return }
         guard AppBinding.holds(for: app, key: key) else {
             throw VaultError.damaged(
@@ -463,20 +463,20 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    public func clientSecret(of app: App, key: DataKey) throws -> SecureBytes? {
+    package func clientSecret(of app: App, key: DataKey) throws -> SecureBytes? {
         try verifyBinding(app, key: key)
         guard let sealed = app.clientSecret else { return nil }
         return try SealedField.open([UInt8](sealed), key: key, place: app.clientSecretPlace, what: "app \"\(app.name)\" client_secret")
     }
 
     /// The DER of the app's certificate key, for signing client assertions.
-    public func privateKey(of app: App, key: DataKey) throws -> SecureBytes? {
+    package func privateKey(of app: App, key: DataKey) throws -> SecureBytes? {
         try verifyBinding(app, key: key)
         guard let sealed = app.privateKey else { return nil }
         return try SealedField.open([UInt8](sealed), key: key, place: app.privateKeyPlace, what: "app \"\(app.name)\" private_key")
     }
 
-    public func refreshToken(of app: App, key: DataKey) throws -> SecureBytes? {
+    package func refreshToken(of app: App, key: DataKey) throws -> SecureBytes? {
         try verifyBinding(app, key: key)
         guard let session = try session(appID: app.id), let sealed = session.refreshToken else { return nil }
         return try SealedField.open(
@@ -531,7 +531,7 @@ public final class Vault: @unchecked Sendable {
 
     /// Checks every app's binding and opens every sealed field; returns how many fields there
     /// are. Throws on the first that fails.
-    public func verifyAllSealedFields(key: DataKey) throws -> Int {
+    package func verifyAllSealedFields(key: DataKey) throws -> Int {
         let (apps, cells) = try read { db in (try App.fetchAll(db, sql: "SELECT * FROM app"), try Self.sealedCells(db)) }
         for app in apps { try verifyBinding(app, key: key) }
         for cell in cells {
@@ -542,7 +542,7 @@ public final class Vault: @unchecked Sendable {
 
     /// Checks the binding of one app (as stored now) and opens its sealed fields; returns how
     /// many there are.
-    public func verifySealedFields(of app: App, key: DataKey) throws -> Int {
+    package func verifySealedFields(of app: App, key: DataKey) throws -> Int {
         let (current, cells) = try read { db in
             (try App.fetchOne(db, sql: "SELECT * FROM app WHERE id = ?", arguments: [app.id]), try Self.sealedCells(db, appID: app.id))
         }

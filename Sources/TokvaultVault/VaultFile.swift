@@ -2,9 +2,9 @@ import Foundation
 
 /// Checks on the vault path made before SQLite ever sees the file, so that a directory, a
 /// device, an empty or foreign file, or a file other users can read gets a clear error.
-public enum VaultFile {
+package enum VaultFile {
     /// `$XDG_DATA_HOME/tokvault/vault.db`, else `~/.local/share/tokvault/vault.db`.
-    public static func defaultPath() -> String {
+    package static func defaultPath() -> String {
         if let xdg = environment("XDG_DATA_HOME"), xdg.hasPrefix("/") {
             return xdg + "/tokvault/vault.db"
         }
@@ -14,30 +14,30 @@ public enum VaultFile {
 
     /// One environment variable. getenv(3) instead of ProcessInfo, whose first use copies the
     /// whole environment into a dictionary (a measurable share of a `show`).
-    public static func environment(_ name: String) -> String? {
+    package static func environment(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
     }
 
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0
     }
 
     /// The file's mode bits, following symlinks; nil when it does not exist.
-    public static func mode(_ path: String) -> mode_t? {
+    package static func mode(_ path: String) -> mode_t? {
         var st = stat()
         return stat(path, &st) == 0 ? st.st_mode & 0o7777 : nil
     }
 
     /// The directory part of a path ("." for a bare file name), without Foundation's NSString.
-    public static func directory(of path: String) -> String {
+    package static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let dir = String(path[..<slash])
         return dir.isEmpty ? "/" : dir
     }
 
     /// The last path component.
-    public static func fileName(of path: String) -> String {
+    package static func fileName(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return path }
         return String(path[path.index(after: slash)...])
     }
@@ -225,16 +225,16 @@ public enum VaultFile {
 
 /// An advisory `flock(2)` on `VAULT.lock`: writers that seal hold it shared, `rotate-key` and
 /// `restore` hold it exclusive, so no write sealed under an old key races a rotation.
-public final class VaultLock: @unchecked Sendable {
+package final class VaultLock: @unchecked Sendable {
     enum Kind { case shared, exclusive }
     private let path: String
     private var fd: Int32 = -1
     private(set) var held: Kind?
 
     /// Called once when a lock is not granted within a second (the CLI prints it).
-    nonisolated(unsafe) public static var waitingNotice: ((String) -> Void)?
+    nonisolated(unsafe) package static var waitingNotice: ((String) -> Void)?
     /// How long to wait for another tokvault process before giving up.
-    nonisolated(unsafe) public static var timeoutSeconds: Double = 120
+    nonisolated(unsafe) package static var timeoutSeconds: Double = 120
 
     init(vaultPath: String) { path = vaultPath + ".lock" }
 

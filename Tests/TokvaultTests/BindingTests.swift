@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import TokvaultFakeIdP
 @testable import TokvaultFlow
+@testable import TokvaultUseCases
 @testable import TokvaultVault
 
 /// Format 2's app binding: anyone who can write the vault file but has no key must not be able

@@ -151,13 +151,13 @@ struct HostileInputListenerTests {
 
     /// The same error URL pasted into `login --manual` on a terminal.
     @Test func pastedErrorURLWithControlCharactersIsShownWithoutThem() throws {
-        let s = try LoginSetup(redirectURI: SignIn.redirectURI)
+        let s = try LoginSetup(redirectURI: ScriptedSignIn.redirectURI)
         defer { s.idp.stop() }
-        let session = try SignIn.manualLogin(s)
+        let session = try ScriptedSignIn.manualLogin(s)
         defer { session.kill() }
-        let url = try SignIn.authorizeURL(from: session)
-        let state = try #require(SignIn.parameter("state", of: url))
-        session.type("\(SignIn.redirectURI)?error=consent_required%1B%5D0%3Bpwned%07&error_description=AADSTS65001%3A%20no%07consent&state=\(state)")
+        let url = try ScriptedSignIn.authorizeURL(from: session)
+        let state = try #require(ScriptedSignIn.parameter("state", of: url))
+        session.type("\(ScriptedSignIn.redirectURI)?error=consent_required%1B%5D0%3Bpwned%07&error_description=AADSTS65001%3A%20no%07consent&state=\(state)")
         let status = session.finish(seconds: 15)
         #expect(status == 1, "\(session.text)")
         #expect(session.text.contains("the sign-in failed: consent_required?]0;pwned? — AADSTS65001: no?consent"), "\(session.text.debugDescription)")

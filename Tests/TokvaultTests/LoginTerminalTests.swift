@@ -12,14 +12,14 @@ struct LoginTerminalTests {
     // MARK: - Manual paste on a terminal
 
     @Test func pastingTheRedirectURLLogsIn() throws {
-        let s = try LoginSetup(redirectURI: SignIn.redirectURI)
+        let s = try LoginSetup(redirectURI: ScriptedSignIn.redirectURI)
         defer { s.idp.stop() }
-        let session = try SignIn.manualLogin(s)
+        let session = try ScriptedSignIn.manualLogin(s)
         defer { session.kill() }
-        let url = try SignIn.authorizeURL(from: session)
-        #expect(SignIn.parameter("redirect_uri", of: url) == SignIn.redirectURI, "--manual sends the app's redirect URI as is")
-        let location = try SignIn.authorize(url)
-        #expect(location.hasPrefix(SignIn.redirectURI + "?"))
+        let url = try ScriptedSignIn.authorizeURL(from: session)
+        #expect(ScriptedSignIn.parameter("redirect_uri", of: url) == ScriptedSignIn.redirectURI, "--manual sends the app's redirect URI as is")
+        let location = try ScriptedSignIn.authorize(url)
+        #expect(location.hasPrefix(ScriptedSignIn.redirectURI + "?"))
         session.type(location)
         let status = session.finish(seconds: 30)
         #expect(status == 0, "\(session.text)")
@@ -32,12 +32,12 @@ struct LoginTerminalTests {
     }
 
     @Test func pastingTheBareCodeLogsIn() throws {
-        let s = try LoginSetup(redirectURI: SignIn.redirectURI)
+        let s = try LoginSetup(redirectURI: ScriptedSignIn.redirectURI)
         defer { s.idp.stop() }
-        let session = try SignIn.manualLogin(s)
+        let session = try ScriptedSignIn.manualLogin(s)
         defer { session.kill() }
-        let location = try SignIn.authorize(try SignIn.authorizeURL(from: session))
-        let code = try #require(SignIn.parameter("code", of: location))
+        let location = try ScriptedSignIn.authorize(try ScriptedSignIn.authorizeURL(from: session))
+        let code = try #require(ScriptedSignIn.parameter("code", of: location))
         session.type(code)
         let status = session.finish(seconds: 30)
         #expect(status == 0, "\(session.text)")
@@ -46,12 +46,12 @@ struct LoginTerminalTests {
     }
 
     @Test func pastedURLWithAnotherStateIsRefusedThenTheRightOneWorks() throws {
-        let s = try LoginSetup(redirectURI: SignIn.redirectURI)
+        let s = try LoginSetup(redirectURI: ScriptedSignIn.redirectURI)
         defer { s.idp.stop() }
-        let session = try SignIn.manualLogin(s)
+        let session = try ScriptedSignIn.manualLogin(s)
         defer { session.kill() }
-        let location = try SignIn.authorize(try SignIn.authorizeURL(from: session))
-        let state = try #require(SignIn.parameter("state", of: location))
+        let location = try ScriptedSignIn.authorize(try ScriptedSignIn.authorizeURL(from: session))
+        let state = try #require(ScriptedSignIn.parameter("state", of: location))
         var stale = try #require(URLComponents(string: location))
         stale.queryItems = stale.queryItems?.map { $0.name == "state" ? URLQueryItem(name: "state", value: "stale-" + state) : $0 }
         let staleURL = try #require(stale.string)
@@ -69,7 +69,7 @@ struct LoginTerminalTests {
     }
 
     @Test func manualWithoutATerminalIsAUsageError() throws {
-        let s = try LoginSetup(redirectURI: SignIn.redirectURI)
+        let s = try LoginSetup(redirectURI: ScriptedSignIn.redirectURI)
         defer { s.idp.stop() }
         let log = s.f.dir.file("browser.log")
         let login = s.cli.run(["login", "adme", "--manual", "--key-file", s.f.keyFile],

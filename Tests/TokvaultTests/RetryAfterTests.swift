@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 @testable import TokvaultFlow
+@testable import TokvaultUseCases
 @testable import TokvaultVault
 
 /// `Retry-After` (RFC 9110 §10.2.3) and the retry decision, as pure functions.

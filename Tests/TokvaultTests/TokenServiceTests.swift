@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TokvaultFlow
+@testable import TokvaultUseCases
 @testable import TokvaultVault
 
 /// The issuer an app's ID tokens must name, and the token cache's scope keys.

@@ -1,7 +1,7 @@
 import Foundation
 import FuzzSupport
 @testable import TokvaultFlow
-import TokvaultVault
+@testable import TokvaultVault
 
 // A device authorization endpoint's answer (DeviceFlow.parse): its user code, URL and
 // message are printed on the terminal, its expires_in and interval drive the polling loop.

@@ -1,7 +1,7 @@
 import Foundation
 import FuzzSupport
-import TokvaultFlow
-import TokvaultVault
+@testable import TokvaultFlow
+@testable import TokvaultVault
 
 // An OpenID Connect discovery document (DiscoveryDocument.parse), fetched for the issuer
 // below; the issuer check stands between the document and the endpoints it names.

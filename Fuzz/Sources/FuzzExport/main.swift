@@ -1,7 +1,7 @@
 import Foundation
 import FuzzSupport
 @testable import TokvaultExport
-import TokvaultFlow
+@testable import TokvaultFlow
 @testable import TokvaultVault
 
 // `tokvault export`: random names and values, rendered in each format, must read back to the

@@ -1,6 +1,6 @@
 import FuzzSupport
 @testable import TokvaultFlow
-import TokvaultVault
+@testable import TokvaultVault
 
 // Certificate and private key files given to add-app/set (--certificate, --private-key-file,
 // --private-key-stdin): CertificateCredential.certificateDER and privateKeyDER on the input

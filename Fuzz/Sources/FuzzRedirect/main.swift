@@ -1,6 +1,6 @@
 import FuzzSupport
 @testable import TokvaultFlow
-import TokvaultVault
+@testable import TokvaultVault
 
 // What `login` reads from the terminal (the pasted redirect URL or bare code) and what the
 // loopback listener reads from a query string or form_post body.

@@ -1,7 +1,7 @@
 import Foundation
 import FuzzSupport
 @testable import TokvaultFlow
-import TokvaultVault
+@testable import TokvaultVault
 
 // A token endpoint's 200 answer (TokenResponseParser.parseSuccess) and the ID token in it
 // (IDTokenClaims.decode and validate). The input is the response body; it is also tried

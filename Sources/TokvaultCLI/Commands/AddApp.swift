@@ -91,8 +91,9 @@ struct AddApp: AsyncParsableCommand {
             clientSecret = read
         }
         // Every app is bound to the data key (its endpoints and client id), public ones too.
-        let key = try vaultOptions.unlockForWriting(vault)
-        try vault.addApp(app, clientSecret: clientSecret, privateKey: certificate?.privateKeyDER, key: key)
+        try vaultOptions.writing(vault) { key in
+            try vault.addApp(app, clientSecret: clientSecret, privateKey: certificate?.privateKeyDER, key: key)
+        }
         let credential = certificate.map { "certificate \($0.info.sha1Hex), key sealed, \($0.algorithm.rawValue) assertions" }
             ?? (`public` ? "public client" : "client secret sealed")
         print("Added app \(name): client id \(app.clientID), token endpoint \(app.tokenEndpoint) (\(credential))")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TokvaultExport
 import TokvaultFlow
+import TokvaultUseCases
 import TokvaultVault
 
 struct Export: AsyncParsableCommand {
@@ -110,20 +111,15 @@ extension Export {
             try ExportOutput.protectStdout(hasSecrets: selection.withSecrets || reveal, force: force)
         }
         let vault = try vaultOptions.open()
-        // The script sends a refresh token to the app's token endpoint: unlocked even without
-        // secrets, so that the endpoint and client id it names are proven (the app's binding).
         let read = try vault.app(named: name)
-        let key = try vaultOptions.unlock(vault)
-        let app = try vault.reread(read)
-        try vault.verifyBinding(app, key: key)
-        var snippet = CurlSnippet(app: app)
+        let material = try vaultOptions.material(for: vault)
+        var snippet = try ExportVariables(vault: vault, material: material).curlSnippet(
+            for: read, withSecrets: selection.withSecrets || reveal)
         snippet.apiURL = url
         snippet.headers = header
         if selection.withSecrets || reveal {
             snippet.defineSecrets = !reveal
             snippet.revealSecrets = reveal
-            snippet.clientSecret = try vault.clientSecret(of: app, key: key)
-            snippet.refreshToken = try vault.refreshToken(of: app, key: key)
         }
         let rendered = try snippet.render()
         if let output {

@@ -20,16 +20,17 @@ struct KeyFileCommand: ParsableCommand {
 
         func run() throws {
             let vault = try vaultOptions.open()
-            let key = try vaultOptions.unlockForWriting(vault)
-            let keyFile = KeyFile.generate()
-            try SecureFile.createNew(file, contents: keyFile.rendered())
-            do {
-                try vault.addKeyFileSlot(keyFile, key: key)
-            } catch {
-                unlink(file)
-                throw error
+            try vaultOptions.writing(vault) { key in
+                let keyFile = KeyFile.generate()
+                try SecureFile.createNew(file, contents: keyFile.rendered())
+                do {
+                    try vault.addKeyFileSlot(keyFile, key: key)
+                } catch {
+                    unlink(file)
+                    throw error
+                }
+                print("Key file written to \(file) (fingerprint \(keyFile.fingerprint.prefix(16))); it now unlocks \(vault.path)")
             }
-            print("Key file written to \(file) (fingerprint \(keyFile.fingerprint.prefix(16))); it now unlocks \(vault.path)")
         }
     }
 
@@ -46,8 +47,7 @@ struct KeyFileCommand: ParsableCommand {
         func run() throws {
             let vault = try vaultOptions.open()
             let keyFile = try KeyFile.loadPrivate(path: file)
-            let key = try vaultOptions.unlockForWriting(vault)
-            try vault.addKeyFileSlot(keyFile, key: key)
+            try vaultOptions.writing(vault) { key in try vault.addKeyFileSlot(keyFile, key: key) }
             print("Key file \(file) (fingerprint \(keyFile.fingerprint.prefix(16))) now unlocks \(vault.path)")
         }
     }

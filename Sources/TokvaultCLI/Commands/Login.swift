@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TokvaultFlow
+import TokvaultUseCases
 import TokvaultVault
 
 struct Login: AsyncParsableCommand {
@@ -67,21 +68,17 @@ struct Login: AsyncParsableCommand {
     func run() async throws {
         let vault = try vaultOptions.open()
         let read = try vault.app(named: name)
-        // Unlock first: the passphrase prompt must not eat into the code's lifetime. The app is
-        // read again (an unlock may have upgraded the vault), and its binding proves that the
-        // flow, endpoints, redirect URI and client id used below are the ones that were sealed.
         let material = try vaultOptions.material(for: vault)
-        let key = try vault.unlock(material)
-        let app = try vault.reread(read)
-        let credential = try vault.credential(of: app, key: key)
+        let signIn = try SignIn(vault: vault, app: read, material: material, loginHint: loginHint)
+        let app = signIn.app
         if app.usesClientCredentialsFlow {
             guard !device else {
                 throw VaultError.usage("app \"\(name)\" uses the client credentials flow: it gets tokens as itself, without a user's sign-in")
             }
-            return try await loginAsClient(app, vault: vault, material: material)
+            return try await loginAsClient(signIn)
         }
         if device {
-            return try await loginWithDeviceCode(app, vault: vault, material: material, key: key, credential: credential)
+            return try await loginWithDeviceCode(signIn)
         }
 
         let interactive = isatty(STDIN_FILENO) == 1
@@ -153,15 +150,10 @@ struct Login: AsyncParsableCommand {
         }
         Diagnostics.note("received the authorization code; redeeming it…")
         var codeBytes = Array(code.utf8)
-        let tokens = try await TokenClient().redeem(
-            .authorizationCode(code: SecureBytes(consuming: &codeBytes), verifier: secrets.codeVerifier, redirectURI: redirectURI),
-            app: app, credential: credential)
-        // A sign-in stores nothing unless the ID token is readable and passes its checks.
-        try tokens.validateIDToken(clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app),
-                                   nonce: request.wantsIDToken ? secrets.nonce : nil, now: Int64(Date().timeIntervalSince1970))
-        try checkLoginHint(tokens.idTokenClaims)
-        try store(tokens.tokenSet, app: app, vault: vault, material: material, key: key)
-        report(tokens.tokenSet, app: app)
+        let tokens = try await signIn.redeem(
+            code: SecureBytes(consuming: &codeBytes), verifier: secrets.codeVerifier, redirectURI: redirectURI,
+            nonce: request.wantsIDToken ? secrets.nonce : nil)
+        report(tokens, app: app)
     }
 
     /// Starts the browser at a one-time local start page that redirects to `url` (the
@@ -183,37 +175,11 @@ struct Login: AsyncParsableCommand {
         return Browser.open(pages.startPage(redirectingTo: url))
     }
 
-    /// With --login-hint, the signed-in account (the ID token's preferred_username, upn or
-    /// email, the one shown as "Logged in … as") must be that user, compared without case.
-    /// No ID token naming an account means it cannot be checked: refused too.
-    func checkLoginHint(_ claims: IDTokenClaims?) throws {
-        guard let loginHint else { return }
-        guard let account = claims?.preferredUsername ?? claims?.upn ?? claims?.email else {
-            throw VaultError.failure(
-                "cannot check --login-hint \(AppSpec.printable(loginHint)): the provider returned no ID token naming the signed-in account (preferred_username, upn or email); nothing was stored",
-                hint: "include openid and profile in the app's scope (`tokvault show \(name)`), or sign in without --login-hint")
-        }
-        guard account.lowercased() == loginHint.lowercased() else {
-            throw VaultError.failure(
-                "signed in as \(AppSpec.printable(account)), not as --login-hint \(AppSpec.printable(loginHint)); nothing was stored",
-                hint: "run `tokvault login \(name) --prompt select_account --login-hint \(AppSpec.printable(loginHint))` and pick that account")
-        }
-    }
-
     func report(_ set: TokenSet, app: App) {
         print("Logged in to \(name)\(set.account.map { " as \(Output.safe($0))" } ?? "")")
         print("  scope:         \(Output.safe(set.grantedScope ?? app.scope))")
         print("  access token:  valid until \(Output.isoTime(set.expiresAt)) (\(Output.relative(set.expiresAt)))")
         print("  refresh token: \(set.refreshToken == nil ? "none returned (add offline_access to the scope to get one)" : "stored")")
-    }
-
-    /// Stores under the vault lock; if a rotate-key slipped in during the browser wait, unlock
-    /// again and store under the new key rather than lose the tokens.
-    func store(_ set: TokenSet, app: App, vault: Vault, material: UnlockMaterial, key: DataKey) throws {
-        try vault.holdLock(exclusive: false)
-        defer { vault.releaseLock() }
-        let current = try vault.unlock(material)
-        try vault.storeTokens(set, for: app, key: current.generation == key.generation ? key : current, action: "login")
     }
 
     static func hint(forAuthorizeError error: String, description: String?, app: App) -> String {

@@ -25,12 +25,12 @@ struct Passwd: ParsableCommand {
         // prompt must not block other tokvault processes.
         let material = try vaultOptions.material(for: vault)
         let passphrase = try NewPassphrase.read(file: newPassphraseFile, purpose: vault.path)
-        try vault.upgradeIfNeeded(material)
-        try vault.holdLock(exclusive: false)
-        let key = try vault.unlock(material)
-        let existing = try vault.keySlots().first { $0.kind == .passphrase }
-        let parameters = kdf.parameters ?? existing?.kdfParameters.flatMap { $0.isWithinBounds ? $0 : nil } ?? .default
-        try vault.changePassphrase(passphrase, kdf: parameters, key: key)
+        let (existing, parameters) = try vault.withUnlocked(material) { key in
+            let existing = try vault.keySlots().first { $0.kind == .passphrase }
+            let parameters = kdf.parameters ?? existing?.kdfParameters.flatMap { $0.isWithinBounds ? $0 : nil } ?? .default
+            try vault.changePassphrase(passphrase, kdf: parameters, key: key)
+            return (existing, parameters)
+        }
         print(existing == nil ? "Added a passphrase slot to \(vault.path) (\(parameters))." : "Changed the passphrase of \(vault.path) (\(parameters)).")
     }
 }

@@ -115,12 +115,13 @@ struct SetCommand: ParsableCommand {
                 refusal: "refusing to delete the client secret of \"\(name)\" without confirmation") else { return }
         }
         // Every change is bound anew to the data key (and the old binding checked first).
-        let key = try vaultOptions.unlockForWriting(vault)
-        // Read again under the lock: an upgrade of a format 1 vault by this unlock re-sealed the
-        // row (new ciphertexts and binding, same columns); any other change is refused by updateApp.
-        var current = try vault.reread(original)
-        if !current.steersLike(original) || current.updatedAt != original.updatedAt { current = original }
-        let report = try vault.updateApp(original: current, updated: updated, changes: changes, key: key)
+        let report = try vaultOptions.writing(vault) { key in
+            // Read again under the lock: an upgrade of a format 1 vault by this unlock re-sealed the
+            // row (new ciphertexts and binding, same columns); any other change is refused by updateApp.
+            var current = try vault.reread(original)
+            if !current.steersLike(original) || current.updatedAt != original.updatedAt { current = original }
+            return try vault.updateApp(original: current, updated: updated, changes: changes, key: key)
+        }
         print("Updated app \(updated.name): \(report.changedColumns.joined(separator: ", "))")
         if original.tokenEndpoint != updated.tokenEndpoint {
             print("Token endpoint: \(original.tokenEndpoint) -> \(updated.tokenEndpoint) (the client secret is now sent there)")

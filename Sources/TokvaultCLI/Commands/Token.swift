@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TokvaultFlow
+import TokvaultUseCases
 import TokvaultVault
 
 /// Options shared by `token` and `refresh`.

@@ -24,10 +24,10 @@ struct WaitingLogin {
         let line = process.stderr.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .first { $0.hasPrefix("http") && $0.contains("/oauth2/v2.0/authorize?") }
         authorizeURL = try #require(line)
-        let redirect = try #require(SignIn.parameter("redirect_uri", of: authorizeURL).flatMap { URLComponents(string: $0) })
+        let redirect = try #require(ScriptedSignIn.parameter("redirect_uri", of: authorizeURL).flatMap { URLComponents(string: $0) })
         port = try #require(redirect.port)
         path = redirect.path.isEmpty ? "/" : redirect.path
-        state = try #require(SignIn.parameter("state", of: authorizeURL))
+        state = try #require(ScriptedSignIn.parameter("state", of: authorizeURL))
     }
 
     func get(_ target: String) -> RawHTTP.Answer {
@@ -36,7 +36,7 @@ struct WaitingLogin {
 
     /// Signs in at the fake provider and hands the real redirect to the listener.
     func completeSignIn() throws -> RawHTTP.Answer {
-        let location = try SignIn.authorize(authorizeURL)
+        let location = try ScriptedSignIn.authorize(authorizeURL)
         let url = try #require(URLComponents(string: location))
         return get(url.percentEncodedPath + "?" + (url.percentEncodedQuery ?? ""))
     }

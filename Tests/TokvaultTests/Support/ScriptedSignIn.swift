@@ -3,7 +3,7 @@ import Testing
 
 /// The user's side of a sign-in at the fake provider: `login --manual` on a terminal, and the
 /// browser that follows the authorize URL.
-enum SignIn {
+enum ScriptedSignIn {
     /// `tokvault login adme --manual` under a pseudo-terminal. The scripted browser does
     /// nothing (mode `never`), so the test plays the user's browser itself.
     static func manualLogin(_ s: LoginSetup) throws -> TerminalSession {

@@ -1,19 +1,20 @@
 import Foundation
+import TokvaultFlow
 import TokvaultVault
 
 /// `token` and `refresh`: a cached access token when it is valid long enough, otherwise one
 /// refresh per expiry across all processes (single flight on the app's refresh lock).
-public struct TokenService: Sendable {
-    public let vault: Vault
-    public let client: TokenClient
+package struct TokenService: Sendable {
+    package let vault: Vault
+    package let client: TokenClient
     /// How long a process waits for another one's refresh before giving up: at least as long
     /// as that refresh can legitimately take (`refreshLockWait`).
-    public var lockTimeout: Double
+    package var lockTimeout: Double
 
     /// Where warnings go (the CLI prints them on stderr as `tokvault: warning: …`).
-    nonisolated(unsafe) public static var warningNotice: ((String) -> Void)?
+    nonisolated(unsafe) package static var warningNotice: ((String) -> Void)?
 
-    public init(vault: Vault, client: TokenClient = TokenClient()) {
+    package init(vault: Vault, client: TokenClient = TokenClient()) {
         self.vault = vault
         self.client = client
         self.lockTimeout = Self.refreshLockWait(for: client.options)
@@ -22,27 +23,27 @@ public struct TokenService: Sendable {
     /// Seconds beyond the token endpoint exchange that a holder of the refresh lock may
     /// spend: unlocking (Argon2id at the largest costs a slot may have takes seconds on a busy
     /// machine), reading and storing, and shutting the HTTP client down.
-    public static let vaultWorkSeconds: Double = 30
+    package static let vaultWorkSeconds: Double = 30
 
     /// How long to wait for another process's refresh: the longest exchange its client can
     /// have (every attempt to its deadline, the Retry-After cap or back-off between them) plus
     /// the vault work, so that a slow provider is never reported as a stuck lock. 225 s with
     /// the default options (3 × (10 + 30 + 5) + 2 × 30 + 30).
-    public static func refreshLockWait(for options: TokenClient.Options) -> Double {
+    package static func refreshLockWait(for options: TokenClient.Options) -> Double {
         // The holder may itself wait for the vault lock (behind a rotate-key or restore).
         options.longestExchangeSeconds + vaultWorkSeconds + VaultLock.timeoutSeconds
     }
 
-    public struct Result: Sendable {
-        public var token: SecureBytes
-        public var record: AccessToken
-        public var refreshed: Bool
+    package struct Result: Sendable {
+        package var token: SecureBytes
+        package var record: AccessToken
+        package var refreshed: Bool
         /// The app's row whose binding was proven with the key the token was opened with.
-        public var app: App
+        package var app: App
     }
 
     /// A token valid for at least `minValid` seconds (or a fresh one when `force`).
-    public func accessToken(appName: String, scope: String?, minValid: Int64, force: Bool, material: UnlockMaterial) async throws -> Result {
+    package func accessToken(appName: String, scope: String?, minValid: Int64, force: Bool, material: UnlockMaterial) async throws -> Result {
         // A format 1 vault is upgraded before anything is read or locked (rows read before are not bound).
         try vault.upgradeIfNeeded(material)
         let (app, _, tokens) = try vault.appState(named: appName)
@@ -54,8 +55,16 @@ public struct TokenService: Sendable {
             let (token, record) = try openCached(seen, of: app, key: key, material: material)
             return Result(token: token, record: record, refreshed: false, app: app)
         }
-        let refreshLock = try vault.acquireRefreshLock(for: app, timeoutSeconds: lockTimeout)
-        defer { refreshLock.release() }
+        return try await vault.withSingleFlight(for: app, timeoutSeconds: lockTimeout) {
+            try await refreshOrReuse(app, seen: seen, scopeKey: scopeKey, minValid: minValid, force: force, material: material)
+        }
+    }
+
+    /// Under the app's refresh lock: the token another process stored while this one waited,
+    /// or one new token (a refresh, or a client credentials grant).
+    func refreshOrReuse(_ app: App, seen: AccessToken?, scopeKey: String, minValid: Int64, force: Bool,
+                        material: UnlockMaterial) async throws -> Result {
+        let appName = app.name
         // Another process may have refreshed while this one waited: reuse its result.
         let (current, session, _) = try vault.appState(named: appName)
         guard current.id == app.id else { throw Vault.replaced(appName) }
@@ -78,60 +87,56 @@ public struct TokenService: Sendable {
                              hint: "run `tokvault login \(appName)` (or import one with `tokvault set \(appName) --refresh-token-stdin`)")
         }
         // No rotation may slip in between reading the refresh token and storing its successor.
-        try vault.holdLock(exclusive: false)
-        defer { vault.releaseLock() }
-        let locked = try vault.reread(current)
-        let key = try vault.unlock(material)
-        guard let refreshToken = try vault.refreshToken(of: locked, key: key) else {
-            throw VaultError(exitCode: VaultError.Code.loginRequired, "login required for app \"\(appName)\"", hint: "run `tokvault login \(appName)`")
+        return try await vault.withUnlocked(material, rereading: current) { locked, key in
+            guard let refreshToken = try vault.refreshToken(of: locked, key: key) else {
+                throw VaultError(exitCode: VaultError.Code.loginRequired, "login required for app \"\(appName)\"",
+                                 hint: "run `tokvault login \(appName)`")
+            }
+            let credential = try vault.credential(of: locked, key: key)
+            let requestScope = scopeKey.isEmpty ? locked.scope : scopeKey
+            let response = try await client.redeem(.refreshToken(refreshToken, scope: requestScope), app: locked, credential: credential)
+            // The server may have rotated the refresh token: its answer is stored even when the ID
+            // token in it fails its checks (only that one is dropped, the previous one is kept),
+            // since the old refresh token may no longer work. `login` refuses such an answer.
+            var received = response.tokenSet
+            if let failure = response.idTokenFailure(for: locked, nonce: nil) {
+                received.idToken = nil
+                received.account = nil
+                Self.warningNotice?(
+                    "app \"\(locked.name)\": \(failure); that ID token was not stored (the previous one is kept), "
+                    + "the new access and refresh tokens were; if this repeats, check the app's client id and issuer (`tokvault show \(locked.name)`)")
+            }
+            try vault.storeTokens(received, for: locked, scopeKey: scopeKey, key: key, action: "refresh")
+            guard let stored = try vault.accessToken(of: locked, scopeKey: scopeKey, key: key) else {
+                throw VaultError.failure("the refreshed token was not stored")
+            }
+            return Result(token: stored.token, record: stored.record, refreshed: true, app: locked)
         }
-        let credential = try vault.credential(of: locked, key: key)
-        let requestScope = scopeKey.isEmpty ? locked.scope : scopeKey
-        let response = try await client.redeem(.refreshToken(refreshToken, scope: requestScope), app: locked, credential: credential)
-        // The server may have rotated the refresh token: its answer is stored even when the ID
-        // token in it fails its checks (only that one is dropped, the previous one is kept),
-        // since the old refresh token may no longer work. `login` refuses such an answer.
-        var received = response.tokenSet
-        if let failure = response.idTokenFailure(clientID: locked.clientID, expectedIssuer: Self.expectedIssuer(for: locked),
-                                                 nonce: nil, now: Int64(Date().timeIntervalSince1970)) {
-            received.idToken = nil
-            received.account = nil
-            Self.warningNotice?(
-                "app \"\(locked.name)\": \(failure); that ID token was not stored (the previous one is kept), "
-                + "the new access and refresh tokens were; if this repeats, check the app's client id and issuer (`tokvault show \(locked.name)`)")
-        }
-        try vault.storeTokens(received, for: locked, scopeKey: scopeKey, key: key, action: "refresh")
-        guard let stored = try vault.accessToken(of: locked, scopeKey: scopeKey, key: key) else {
-            throw VaultError.failure("the refreshed token was not stored")
-        }
-        return Result(token: stored.token, record: stored.record, refreshed: true, app: locked)
     }
 
     /// The client credentials grant (the caller holds the app's refresh lock): a new access
     /// token for the app itself. There is no refresh token to lose, only the cache to update.
     func acquireAsClient(_ readBeforeLock: App, scopeKey: String, material: UnlockMaterial) async throws -> Result {
-        try vault.holdLock(exclusive: false)
-        defer { vault.releaseLock() }
-        let app = try vault.reread(readBeforeLock)
-        let key = try vault.unlock(material)
-        let credential = try vault.credential(of: app, key: key)
-        if case .none = credential {
-            throw VaultError.failure(
-                "app \"\(app.name)\" uses the client credentials flow but has no client secret or certificate",
-                hint: "store one with `tokvault set \(app.name) --secret-prompt` or `--certificate CERT.pem --private-key-file KEY.pem`")
+        try await vault.withUnlocked(material, rereading: readBeforeLock) { app, key in
+            let credential = try vault.credential(of: app, key: key)
+            if case .none = credential {
+                throw VaultError.failure(
+                    "app \"\(app.name)\" uses the client credentials flow but has no client secret or certificate",
+                    hint: "store one with `tokvault set \(app.name) --secret-prompt` or `--certificate CERT.pem --private-key-file KEY.pem`")
+            }
+            let scope = scopeKey.isEmpty ? app.scope : scopeKey
+            let response = try await client.redeem(.clientCredentials(scope: scope), app: app, credential: credential)
+            var tokens = response.tokenSet
+            // Nothing but the access token belongs to a client credentials grant.
+            tokens.refreshToken = nil
+            tokens.idToken = nil
+            tokens.account = nil
+            try vault.storeTokens(tokens, for: app, scopeKey: scopeKey, key: key, action: "client-credentials")
+            guard let stored = try vault.accessToken(of: app, scopeKey: scopeKey, key: key) else {
+                throw VaultError.failure("the new access token was not stored")
+            }
+            return Result(token: stored.token, record: stored.record, refreshed: true, app: app)
         }
-        let scope = scopeKey.isEmpty ? app.scope : scopeKey
-        let response = try await client.redeem(.clientCredentials(scope: scope), app: app, credential: credential)
-        var tokens = response.tokenSet
-        // Nothing but the access token belongs to a client credentials grant.
-        tokens.refreshToken = nil
-        tokens.idToken = nil
-        tokens.account = nil
-        try vault.storeTokens(tokens, for: app, scopeKey: scopeKey, key: key, action: "client-credentials")
-        guard let stored = try vault.accessToken(of: app, scopeKey: scopeKey, key: key) else {
-            throw VaultError.failure("the new access token was not stored")
-        }
-        return Result(token: stored.token, record: stored.record, refreshed: true, app: app)
     }
 
     func cachedToken(app: App, scopeKey: String, minValid: Int64, material: UnlockMaterial) throws -> (token: SecureBytes, record: AccessToken)? {
@@ -183,14 +188,14 @@ public struct TokenService: Sendable {
     }
 
     /// '' for the app's own scope; another scope is cached under its normalized text.
-    public static func scopeKey(_ scope: String?, app: App) -> String {
+    package static func scopeKey(_ scope: String?, app: App) -> String {
         guard let scope, let normalized = try? AppSpec.normalizeScope(scope), normalized != app.scope else { return "" }
         return normalized
     }
 
     /// The `iss` an ID token of this app must carry: Azure's v2 issuer (with the `{tenantid}`
     /// template for multi-tenant authorities), nil when unknown (generic servers).
-    public static func expectedIssuer(for app: App) -> String? {
+    package static func expectedIssuer(for app: App) -> String? {
         if let issuer = app.issuer { return issuer }
         guard app.provider == .azure, let url = URLComponents(string: app.tokenEndpoint),
               let scheme = url.scheme, let host = url.host else { return nil }
@@ -203,7 +208,7 @@ public struct TokenService: Sendable {
 
 extension Vault {
     /// What `app` authenticates with at the token endpoint, opened with `key`.
-    public func credential(of app: App, key: DataKey) throws -> TokenClient.Credential {
+    package func credential(of app: App, key: DataKey) throws -> TokenClient.Credential {
         switch app.clientAuth {
         case .none:
             try verifyBinding(app, key: key)
