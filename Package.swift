@@ -24,6 +24,8 @@ let package = Package(
         // RSA signatures (PS256/RS256) for certificate client credentials, and X.509 parsing.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        // DER parsing of private keys (CertificateCredential); also in the graph through X509.
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),
     ],
     targets: [
         // libsodium from Debian's libsodium-dev, found through pkg-config.
@@ -70,6 +72,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
         // What the commands do, below the command line: sign-in, token (the refresh single
