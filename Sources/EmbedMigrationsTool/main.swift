@@ -33,7 +33,8 @@ for path in arguments.dropFirst().sorted() {
     let url = URL(fileURLWithPath: path)
     let identifier = url.deletingPathExtension().lastPathComponent
     guard identifier.range(of: #"^[0-9]{4}_[a-z0-9_]+$"#, options: .regularExpression) != nil else {
-        FileHandle.standardError.write(Data("error: migration file name \(url.lastPathComponent) is not NNNN_name.sql\n".utf8))
+        FileHandle.standardError.write(
+            Data("error: migration file name \(url.lastPathComponent) is not NNNN_name.sql\n".utf8))
         exit(65)
     }
     let number = String(identifier.prefix(4))

@@ -10,32 +10,50 @@ struct AppFieldOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Application (client) id.", valueName: "id"))
     var clientID: String?
 
-    @Option(name: .long, help: ArgumentHelp("Azure cloud: public, usgov or china (default public).", valueName: "cloud"))
+    @Option(
+        name: .long, help: ArgumentHelp("Azure cloud: public, usgov or china (default public).", valueName: "cloud"))
     var cloud: String?
 
-    @Option(name: .long, help: ArgumentHelp("Azure authority host instead of --cloud, e.g. login.microsoftonline.us.", valueName: "host"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Azure authority host instead of --cloud, e.g. login.microsoftonline.us.", valueName: "host")
+    )
     var authorityHost: String?
 
-    @Option(name: .long, help: ArgumentHelp("Authorization endpoint of a non-Azure OAuth server (with --token-endpoint).", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Authorization endpoint of a non-Azure OAuth server (with --token-endpoint).", valueName: "url"))
     var authorizeEndpoint: String?
 
-    @Option(name: .long, help: ArgumentHelp("Token endpoint of a non-Azure OAuth server (with --authorize-endpoint).", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Token endpoint of a non-Azure OAuth server (with --authorize-endpoint).", valueName: "url"))
     var tokenEndpoint: String?
 
-    @Option(name: .long, help: ArgumentHelp("Redirect URI registered for the app (default http://localhost:8080).", valueName: "uri"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Redirect URI registered for the app (default http://localhost:8080).", valueName: "uri"))
     var redirectURI: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Scopes, space-separated (default: '{client_id}/.default openid profile offline_access' for Azure, 'openid offline_access' otherwise).",
-        valueName: "scopes"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Scopes, space-separated (default: '{client_id}/.default openid profile offline_access' for Azure, 'openid offline_access' otherwise).",
+            valueName: "scopes"))
     var scope: String?
 
-    @Option(name: .long, help: ArgumentHelp("Client authentication: post or basic (default post for Azure, basic otherwise).", valueName: "method"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Client authentication: post or basic (default post for Azure, basic otherwise).", valueName: "method"))
     var clientAuth: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "How tokens are obtained: authorization-code (a user signs in; default) or client-credentials (the app as itself, no user).",
-        valueName: "flow"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How tokens are obtained: authorization-code (a user signs in; default) or client-credentials (the app as itself, no user).",
+            valueName: "flow"))
     var flow: String?
 
     func fields() throws -> AppFields {
@@ -44,7 +62,9 @@ struct AppFieldOptions: ParsableArguments {
         fields.clientID = clientID
         if let cloud {
             guard let parsed = AppSpec.Cloud(rawValue: cloud.lowercased()) else {
-                throw VaultError.usage("unknown --cloud \"\(AppSpec.printable(cloud))\"", hint: "use public, usgov or china, or --authority-host HOST")
+                throw VaultError.usage(
+                    "unknown --cloud \"\(AppSpec.printable(cloud))\"",
+                    hint: "use public, usgov or china, or --authority-host HOST")
             }
             fields.cloud = parsed
         }
@@ -57,7 +77,9 @@ struct AppFieldOptions: ParsableArguments {
             switch clientAuth.lowercased() {
             case "post", "client_secret_post": fields.clientAuth = .post
             case "basic", "client_secret_basic": fields.clientAuth = .basic
-            default: throw VaultError.usage("unknown --client-auth \"\(AppSpec.printable(clientAuth))\"", hint: "use post or basic")
+            default:
+                throw VaultError.usage(
+                    "unknown --client-auth \"\(AppSpec.printable(clientAuth))\"", hint: "use post or basic")
             }
         }
         if let flow {
@@ -65,8 +87,11 @@ struct AppFieldOptions: ParsableArguments {
             case "authorization-code", "code": fields.flow = .authorizationCode
             case "client-credentials": fields.flow = .clientCredentials
             default:
-                throw VaultError.usage("unknown --flow \"\(AppSpec.printable(flow))\"",
-                                       hint: "use authorization-code or client-credentials (the device code flow is `tokvault login APP --device`)")
+                throw VaultError.usage(
+                    "unknown --flow \"\(AppSpec.printable(flow))\"",
+                    hint:
+                        "use authorization-code or client-credentials (the device code flow is `tokvault login APP --device`)"
+                )
             }
         }
         return fields

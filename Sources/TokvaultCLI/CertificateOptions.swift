@@ -6,19 +6,26 @@ import TokvaultVault
 /// A certificate credential: the certificate (public) and its private key (sealed). The key
 /// comes from a file or standard input, never from argv.
 struct CertificateOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "PEM certificate registered on the app (Certificates & secrets); the client then authenticates with signed assertions instead of a secret. The file may hold the unencrypted key too.",
-        valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "PEM certificate registered on the app (Certificates & secrets); the client then authenticates with signed assertions instead of a secret. The file may hold the unencrypted key too.",
+            valueName: "file"))
     var certificate: String?
 
-    @Option(name: .long, help: ArgumentHelp("Read the certificate's unencrypted PEM private key from this file.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Read the certificate's unencrypted PEM private key from this file.", valueName: "file"))
     var privateKeyFile: String?
 
     @Flag(name: .long, help: "Read the certificate's unencrypted PEM private key from standard input.")
     var privateKeyStdin = false
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Client assertion signature: ps256 (default; x5t#S256 header) or rs256 (x5t header, for older tenants).", valueName: "alg"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Client assertion signature: ps256 (default; x5t#S256 header) or rs256 (x5t header, for older tenants).",
+            valueName: "alg"))
     var assertionAlg: String?
 
     var isGiven: Bool { certificate != nil }
@@ -67,7 +74,9 @@ struct CertificateOptions: ParsableArguments {
             keyPEM = try Self.readPEM(path: privateKeyFile, what: "private key file")
         } else {
             // A combined PEM (as `openssl pkcs12 -nodes` writes it) carries the key itself.
-            let hasKey = certificateText.withUnsafeBytes { String(decoding: $0, as: UTF8.self).contains("PRIVATE KEY-----") }
+            let hasKey = certificateText.withUnsafeBytes {
+                String(decoding: $0, as: UTF8.self).contains("PRIVATE KEY-----")
+            }
             guard hasKey else {
                 throw VaultError.usage(
                     "no private key for the certificate \(certificate)",
@@ -78,8 +87,9 @@ struct CertificateOptions: ParsableArguments {
         }
         let keyDER = try CertificateCredential.privateKeyDER(fromPEM: keyPEM, source: keySource)
         try CertificateCredential.checkMatch(privateKeyDER: keyDER, certificateDER: der)
-        return Loaded(certificateDER: der, info: try CertificateInfo(der: der), privateKeyDER: keyDER,
-                      algorithm: try algorithm() ?? .ps256)
+        return Loaded(
+            certificateDER: der, info: try CertificateInfo(der: der), privateKeyDER: keyDER,
+            algorithm: try algorithm() ?? .ps256)
     }
 
     static func readPEM(path: String, what: String) throws -> SecureBytes {
@@ -101,10 +111,12 @@ struct CertificateOptions: ParsableArguments {
     static func expiryWarning(_ info: CertificateInfo, appName: String) -> String? {
         let days = info.daysLeft()
         if info.notValidAfter < Date() {
-            return "the certificate of app \"\(appName)\" expired on \(Output.isoTime(Int64(info.notValidAfter.timeIntervalSince1970))); the identity provider will refuse it"
+            return
+                "the certificate of app \"\(appName)\" expired on \(Output.isoTime(Int64(info.notValidAfter.timeIntervalSince1970))); the identity provider will refuse it"
         }
         if days < 30 {
-            return "the certificate of app \"\(appName)\" expires in \(days) day\(days == 1 ? "" : "s") (\(Output.isoTime(Int64(info.notValidAfter.timeIntervalSince1970))))"
+            return
+                "the certificate of app \"\(appName)\" expires in \(days) day\(days == 1 ? "" : "s") (\(Output.isoTime(Int64(info.notValidAfter.timeIntervalSince1970))))"
         }
         return nil
     }

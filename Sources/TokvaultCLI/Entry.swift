@@ -66,8 +66,9 @@ public enum Entry {
         }
         let full = Tokvault.fullMessage(for: error)
         let usage = full.split(separator: "\n").first { $0.hasPrefix("Usage:") }
-        Diagnostics.error(Tokvault.message(for: error).replacingOccurrences(of: "Error: ", with: ""),
-                          hint: usage.map { "usage: \($0.dropFirst("Usage: ".count)) (see `tokvault help`)" })
+        Diagnostics.error(
+            Tokvault.message(for: error).replacingOccurrences(of: "Error: ", with: ""),
+            hint: usage.map { "usage: \($0.dropFirst("Usage: ".count)) (see `tokvault help`)" })
         return code == .validationFailure ? VaultError.Code.usage : code.rawValue
     }
 }

@@ -9,10 +9,13 @@ struct ExportSelection: ParsableArguments {
     @Flag(name: .long, help: "Also include the client secret and the refresh token.")
     var withSecrets = false
 
-    @Option(name: .long, help: ArgumentHelp("Prefix for every default variable name (e.g. ADME_).", valueName: "prefix"))
+    @Option(
+        name: .long, help: ArgumentHelp("Prefix for every default variable name (e.g. ADME_).", valueName: "prefix"))
     var prefix: String = ""
 
-    @Option(name: .customLong("var"), help: ArgumentHelp("Rename a field: NAME=FIELD (repeatable).", valueName: "NAME=FIELD"))
+    @Option(
+        name: .customLong("var"),
+        help: ArgumentHelp("Rename a field: NAME=FIELD (repeatable).", valueName: "NAME=FIELD"))
     var renames: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Only these fields (repeatable).", valueName: "field"))
@@ -32,8 +35,9 @@ struct ExportSelection: ParsableArguments {
         if !only.isEmpty {
             naming.only = try only.map { field in
                 guard let f = ExportField(rawValue: field) else {
-                    throw VaultError.usage("unknown field \"\(AppSpec.printable(field))\"",
-                                           hint: "fields: \(ExportField.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw VaultError.usage(
+                        "unknown field \"\(AppSpec.printable(field))\"",
+                        hint: "fields: \(ExportField.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 return f
             }
@@ -42,7 +46,9 @@ struct ExportSelection: ParsableArguments {
     }
 
     /// The variables for `appName`, with a token valid for --min-valid (refreshed if needed).
-    func variables(app appName: String, tokenOptions: TokenOptions, vaultOptions: VaultOptions) async throws -> [ExportVariable] {
+    func variables(app appName: String, tokenOptions: TokenOptions, vaultOptions: VaultOptions) async throws
+        -> [ExportVariable]
+    {
         let selected = try naming().selected()
         let vault = try vaultOptions.open()
         let material = try vaultOptions.material(for: vault)

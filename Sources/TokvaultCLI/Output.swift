@@ -7,8 +7,12 @@ enum Output {
     /// Text from the vault file shown on a terminal: control characters (escape sequences)
     /// replaced, whatever an edited file holds.
     static func safe(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else { return text }
-        return String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? "?" : $0 }))
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
+            return text
+        }
+        return String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.map { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? "?" : $0 }))
     }
 
     /// `text` followed by spaces up to `width` characters (Foundation's padding bridges to
@@ -40,7 +44,9 @@ enum Output {
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
         func line(_ row: [String]) -> String {
             var out = ""
-            for (i, cell) in row.enumerated() { out += i == row.count - 1 ? safe(cell) : pad(safe(cell), widths[i]) + "  " }
+            for (i, cell) in row.enumerated() {
+                out += i == row.count - 1 ? safe(cell) : pad(safe(cell), widths[i]) + "  "
+            }
             return out
         }
         print(line(header))

@@ -7,7 +7,10 @@ struct SecretOptions: ParsableArguments {
     @Flag(name: .long, help: "Read the client secret from standard input (one trailing newline is dropped).")
     var secretStdin = false
 
-    @Option(name: .long, help: ArgumentHelp("Read the client secret from this file (one trailing newline is dropped).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Read the client secret from this file (one trailing newline is dropped).", valueName: "file"))
     var secretFile: String?
 
     var isGiven: Bool { secretStdin || secretFile != nil }
@@ -34,7 +37,8 @@ enum SecretInput {
     static func fromStandardInput(what: String) throws -> SecureBytes {
         if isatty(STDIN_FILENO) == 1 {
             // Typed at a terminal: don't echo it.
-            guard let typed = try Terminal.readSecret(prompt: "\(what.prefix(1).uppercased() + what.dropFirst()): ") else {
+            guard let typed = try Terminal.readSecret(prompt: "\(what.prefix(1).uppercased() + what.dropFirst()): ")
+            else {
                 throw VaultError.usage("cannot read the \(what) from the terminal")
             }
             return try check(typed, what: what)
@@ -61,7 +65,8 @@ enum SecretInput {
         guard secret.isValidUTF8 else { throw VaultError.usage("the \(what) is not valid UTF-8 text") }
         let hasControl = secret.withUnsafeBytes { $0.contains { $0 < 0x20 || $0 == 0x7F } }
         guard !hasControl else {
-            throw VaultError.usage("the \(what) contains a line break or control character", hint: "give the secret on one line")
+            throw VaultError.usage(
+                "the \(what) contains a line break or control character", hint: "give the secret on one line")
         }
         return secret
     }

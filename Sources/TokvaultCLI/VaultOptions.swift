@@ -4,23 +4,31 @@ import TokvaultVault
 
 /// Where the vault is and how to unlock it. Shared by every command that touches a vault.
 struct VaultOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "Vault file (default: $TOKVAULT_VAULT, else $XDG_DATA_HOME/tokvault/vault.db).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Vault file (default: $TOKVAULT_VAULT, else $XDG_DATA_HOME/tokvault/vault.db).", valueName: "path"))
     var vault: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Unlock with this key file (repeatable for rotate-key). Overrides $TOKVAULT_KEY_FILE.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Unlock with this key file (repeatable for rotate-key). Overrides $TOKVAULT_KEY_FILE.", valueName: "file"))
     var keyFile: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Unlock with the passphrase in this file (first line). Overrides $TOKVAULT_PASSPHRASE_FILE and $TOKVAULT_PASSPHRASE.",
-        valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Unlock with the passphrase in this file (first line). Overrides $TOKVAULT_PASSPHRASE_FILE and $TOKVAULT_PASSPHRASE.",
+            valueName: "file"))
     var passphraseFile: String?
 
     var path: String { Self.resolvePath(vault) }
 
     /// The variables that unlock the vault: never passed on to a browser or an exec'd command.
-    static let unlockVariables: Set<String> = ["TOKVAULT_PASSPHRASE", "TOKVAULT_PASSPHRASE_FILE", "TOKVAULT_NEW_PASSPHRASE", "TOKVAULT_KEY_FILE"]
+    static let unlockVariables: Set<String> = [
+        "TOKVAULT_PASSPHRASE", "TOKVAULT_PASSPHRASE_FILE", "TOKVAULT_NEW_PASSPHRASE", "TOKVAULT_KEY_FILE"
+    ]
 
     /// The environment minus the unlock variables.
     static var environmentWithoutUnlockVariables: [String: String] {
@@ -30,7 +38,9 @@ struct VaultOptions: ParsableArguments {
     /// PATH lookup as execvp(3) does it; a name with a slash is used as it is.
     static func executable(named name: String) -> String? {
         if name.contains("/") { return name }
-        for dir in (VaultFile.environment("PATH") ?? "/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+        for dir in (VaultFile.environment("PATH") ?? "/usr/bin:/bin").split(
+            separator: ":", omittingEmptySubsequences: false)
+        {
             let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
             if access(candidate, X_OK) == 0 { return candidate }
         }
@@ -55,8 +65,10 @@ struct VaultOptions: ParsableArguments {
         if let passphraseFile { material.passphrase = try Self.readPassphraseFile(passphraseFile) }
         if !material.isEmpty && !everything { return material }
         // 2. Environment.
-        if let path = VaultFile.environment("TOKVAULT_KEY_FILE"), !path.isEmpty, material.keyFiles.isEmpty || everything,
-           !material.keyFiles.contains(where: { $0.path == path }) {
+        if let path = VaultFile.environment("TOKVAULT_KEY_FILE"), !path.isEmpty,
+            material.keyFiles.isEmpty || everything,
+            !material.keyFiles.contains(where: { $0.path == path })
+        {
             material.keyFiles.append((path, try KeyFile.loadPrivate(path: path)))
             if !everything { return material }
         }
@@ -84,7 +96,9 @@ struct VaultOptions: ParsableArguments {
             }
             throw VaultError.unlock(
                 "no way to unlock vault \(vault.path): no terminal to ask for the passphrase",
-                hint: "pass --key-file/--passphrase-file, or set TOKVAULT_KEY_FILE, TOKVAULT_PASSPHRASE_FILE or TOKVAULT_PASSPHRASE")
+                hint:
+                    "pass --key-file/--passphrase-file, or set TOKVAULT_KEY_FILE, TOKVAULT_PASSPHRASE_FILE or TOKVAULT_PASSPHRASE"
+            )
         }
         return material
     }
@@ -130,10 +144,15 @@ struct VaultOptions: ParsableArguments {
 
 /// Argon2id cost for new passphrase slots.
 struct KDFOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Argon2id passes for the new passphrase slot (1–16, default 3).", valueName: "n"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Argon2id passes for the new passphrase slot (1–16, default 3).", valueName: "n"))
     var kdfOps: UInt64?
 
-    @Option(name: .long, help: ArgumentHelp("Argon2id memory in MiB for the new passphrase slot (8–1024, default 128).", valueName: "mib"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Argon2id memory in MiB for the new passphrase slot (8–1024, default 128).", valueName: "mib"))
     var kdfMemMib: Int?
 
     var parameters: KDFParameters? {
@@ -164,7 +183,9 @@ enum NewPassphrase {
                 hint: "pass --new-passphrase-file FILE or set TOKVAULT_NEW_PASSPHRASE")
         }
         _ = try check(first)
-        guard let second = try Terminal.readSecret(prompt: "Repeat the new passphrase: "), first.constantTimeEquals(second) else {
+        guard let second = try Terminal.readSecret(prompt: "Repeat the new passphrase: "),
+            first.constantTimeEquals(second)
+        else {
             throw VaultError.usage("the passphrases did not match; nothing was changed")
         }
         return first
@@ -174,10 +195,12 @@ enum NewPassphrase {
         guard passphrase.count > 0 else { throw VaultError.usage("the new passphrase is empty") }
         guard passphrase.isValidUTF8 else { throw VaultError.usage("the new passphrase is not valid UTF-8 text") }
         guard !passphrase.withUnsafeBytes({ $0.contains { $0 < 0x20 || $0 == 0x7F } }) else {
-            throw VaultError.usage("the new passphrase contains control characters", hint: "a passphrase is one line of text")
+            throw VaultError.usage(
+                "the new passphrase contains control characters", hint: "a passphrase is one line of text")
         }
         if passphrase.count < 12 {
-            Diagnostics.warning("the new passphrase is shorter than 12 characters; consider a longer one (or a key file)")
+            Diagnostics.warning(
+                "the new passphrase is shorter than 12 characters; consider a longer one (or a key file)")
         }
         return passphrase
     }

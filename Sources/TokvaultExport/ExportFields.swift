@@ -3,9 +3,18 @@ import TokvaultVault
 
 /// The fields `export` can emit and their default variable names (the Azure SDKs' names).
 package enum ExportField: String, CaseIterable, Sendable {
-    case tenant, clientID = "client_id", accessToken = "access_token", expiresOn = "expires_on",
-         expiresAt = "expires_at", tokenType = "token_type", scope, tokenEndpoint = "token_endpoint",
-         clientSecret = "client_secret", refreshToken = "refresh_token"
+    case tenant
+    case clientID = "client_id"
+    case accessToken = "access_token"
+    case expiresOn = "expires_on"
+    case
+        expiresAt = "expires_at"
+    case tokenType = "token_type"
+    case scope
+    case tokenEndpoint = "token_endpoint"
+    case
+        clientSecret = "client_secret"
+    case refreshToken = "refresh_token"
 
     package var defaultName: String {
         switch self {
@@ -55,7 +64,8 @@ package struct ExportNaming: Sendable {
     package mutating func addRename(_ spec: String) throws {
         let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, let field = ExportField(rawValue: parts[1]) else {
-            throw VaultError.usage("--var takes NAME=FIELD, FIELD one of \(ExportField.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw VaultError.usage(
+                "--var takes NAME=FIELD, FIELD one of \(ExportField.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         try ExportNames.validate(parts[0])
         renames[field] = parts[0]

@@ -32,32 +32,43 @@ package enum ExportFormat: String, CaseIterable, Sendable {
         case .shell:
             for v in variables {
                 try v.value.withUnsafeBytes { bytes in
-                    guard !bytes.contains(0) else { throw refuse(v, "contains a NUL byte, which no shell variable can hold") }
+                    guard !bytes.contains(0) else {
+                        throw refuse(v, "contains a NUL byte, which no shell variable can hold")
+                    }
                     out += Array("export \(v.name)='".utf8)
                     // Inside single quotes only ' is special: close, escaped quote, reopen.
-                    for byte in bytes { if byte == UInt8(ascii: "'") { out += Array("'\\''".utf8) } else { out.append(byte) } }
+                    for byte in bytes {
+                        if byte == UInt8(ascii: "'") { out += Array("'\\''".utf8) } else { out.append(byte) }
+                    }
                     out += Array("'\n".utf8)
                 }
             }
         case .dotenv:
             for v in variables {
                 try v.value.withUnsafeBytes { bytes in
-                    guard String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) != nil, !bytes.contains(0) else {
+                    guard String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) != nil, !bytes.contains(0)
+                    else {
                         throw refuse(v, "is not UTF-8 text without NUL bytes")
                     }
                     // python-dotenv (and docker compose) expand ${…} even inside single quotes.
-                    if zip(bytes, bytes.dropFirst()).contains(where: { $0 == UInt8(ascii: "$") && $1 == UInt8(ascii: "{") }) {
+                    if zip(bytes, bytes.dropFirst()).contains(where: {
+                        $0 == UInt8(ascii: "$") && $1 == UInt8(ascii: "{")
+                    }) {
                         throw refuse(v, "contains \"${\", which dotenv readers expand; use --format shell or json")
                     }
                     // python-dotenv reads files with universal newlines: a carriage return would come
                     // back as "\n".
                     if bytes.contains(0x0D) {
-                        throw refuse(v, "contains a carriage return, which dotenv readers turn into a line break; use --format shell or json")
+                        throw refuse(
+                            v,
+                            "contains a carriage return, which dotenv readers turn into a line break; use --format shell or json"
+                        )
                     }
                     // python-dotenv reads an escaped backslash right before the closing quote as an
                     // escaped quote, and the value runs on into the next lines.
                     if bytes.last == UInt8(ascii: "\\") {
-                        throw refuse(v, "ends with a backslash, which dotenv readers misread; use --format shell or json")
+                        throw refuse(
+                            v, "ends with a backslash, which dotenv readers misread; use --format shell or json")
                     }
                     out += Array("\(v.name)='".utf8)
                     for byte in bytes {
@@ -78,7 +89,9 @@ package enum ExportFormat: String, CaseIterable, Sendable {
                         throw refuse(v, "is not UTF-8 text, which docker's --env-file cannot carry")
                     }
                     guard !bytes.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) else {
-                        throw refuse(v, "contains a line break or NUL, which docker's --env-file cannot carry; use --format json")
+                        throw refuse(
+                            v, "contains a line break or NUL, which docker's --env-file cannot carry; use --format json"
+                        )
                     }
                     out += Array("\(v.name)=".utf8) + Array(bytes) + [0x0A]
                 }
@@ -88,7 +101,8 @@ package enum ExportFormat: String, CaseIterable, Sendable {
             let delimiter = githubDelimiter ?? "ghadelimiter_" + UUID().uuidString
             for v in variables {
                 try v.value.withUnsafeBytes { bytes in
-                    guard !bytes.contains(0), String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) != nil else {
+                    guard !bytes.contains(0), String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) != nil
+                    else {
                         throw refuse(v, "is not UTF-8 text without NUL bytes")
                     }
                     guard !Data(bytes).contains(Data(delimiter.utf8)) else {
@@ -106,7 +120,8 @@ package enum ExportFormat: String, CaseIterable, Sendable {
                     }
                     let encoded = try JSONEncoder().encode([v.name: text])
                     // {"NAME":"value"} → "NAME":"value"
-                    out += (index == 0 ? Array("\n  ".utf8) : Array(",\n  ".utf8)) + Array(encoded.dropFirst().dropLast())
+                    out +=
+                        (index == 0 ? Array("\n  ".utf8) : Array(",\n  ".utf8)) + Array(encoded.dropFirst().dropLast())
                 }
             }
             out += Array((variables.isEmpty ? "}\n" : "\n}\n").utf8)
@@ -129,7 +144,8 @@ package enum ExportFormat: String, CaseIterable, Sendable {
                 for (index, value) in values.enumerated() {
                     // The runner refuses (and warns about) an empty or all-whitespace mask.
                     guard value.contains(where: { $0 != 0x20 && $0 != 0x09 && !isLineBreak($0) }),
-                          !values[..<index].contains(where: { $0.elementsEqual(value) }) else { continue }
+                        !values[..<index].contains(where: { $0.elementsEqual(value) })
+                    else { continue }
                     out += Array("::add-mask::".utf8)
                     for byte in value {
                         switch byte {
@@ -147,20 +163,24 @@ package enum ExportFormat: String, CaseIterable, Sendable {
     }
 
     func refuse(_ variable: ExportVariable, _ why: String) -> VaultError {
-        VaultError.failure("cannot export \(variable.name) as \(rawValue): its value \(why)",
-                           hint: variable.isSecret ? "the value is not shown because it is secret" : nil)
+        VaultError.failure(
+            "cannot export \(variable.name) as \(rawValue): its value \(why)",
+            hint: variable.isSecret ? "the value is not shown because it is secret" : nil)
     }
 }
 
 package enum ExportNames {
     /// Shell identifiers: what every consumer accepts.
     package static func validate(_ name: String) throws {
-        let ok = !name.isEmpty && name.utf8.count <= 128 && name.unicodeScalars.enumerated().allSatisfy { index, s in
-            s == "_" || ("A"..."Z").contains(s) || ("a"..."z").contains(s) || (index > 0 && ("0"..."9").contains(s))
-        }
+        let ok =
+            !name.isEmpty && name.utf8.count <= 128
+            && name.unicodeScalars.enumerated().allSatisfy { index, s in
+                s == "_" || ("A"..."Z").contains(s) || ("a"..."z").contains(s) || (index > 0 && ("0"..."9").contains(s))
+            }
         guard ok else {
-            throw VaultError.usage("invalid variable name \"\(AppSpec.printable(name))\"",
-                                   hint: "use letters, digits and _, not starting with a digit (e.g. ADME_ACCESS_TOKEN)")
+            throw VaultError.usage(
+                "invalid variable name \"\(AppSpec.printable(name))\"",
+                hint: "use letters, digits and _, not starting with a digit (e.g. ADME_ACCESS_TOKEN)")
         }
     }
 }

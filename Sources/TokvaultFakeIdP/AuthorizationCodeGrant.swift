@@ -7,35 +7,43 @@ extension FakeIdPCore {
         _ p: [String: String], client: FakeClient, error: (Int, String, Int, String) -> FakeResponse
     ) -> FakeResponse {
         guard let code = p["code"], !code.isEmpty else {
-            return error(400, "invalid_request", 900144, "The request body must contain the following parameter: 'code'.")
+            return error(
+                400, "invalid_request", 900144, "The request body must contain the following parameter: 'code'.")
         }
         guard var record = codes[code] else {
-            return error(400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
+            return error(400, "invalid_grant", 9_002_313, "Invalid request. Request is malformed or invalid.")
         }
         if record.used {
             stats.codeReuseDetections += 1
             if let family = record.family { revokeFamily(family) }
             return error(
                 400, "invalid_grant", 54005,
-                "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.")
+                "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."
+            )
         }
         guard record.clientID == client.clientID else {
-            return error(400, "invalid_grant", 70000, "Provided grant is invalid or malformed. The code was issued to another client.")
+            return error(
+                400, "invalid_grant", 70000,
+                "Provided grant is invalid or malformed. The code was issued to another client.")
         }
         guard now() < record.issuedAt + Double(config.codeLifetime) else {
             return error(
                 400, "invalid_grant", 70008,
-                "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.")
+                "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource."
+            )
         }
         guard let redirectURI = p["redirect_uri"], redirectURI == record.redirectURI else {
             // Azure answers a mismatch with AADSTS50011 ("...does not match the reply address ... provided
             // when requesting Authorization code"); the fake uses error=invalid_grant for it.
             return error(
                 400, "invalid_grant", 50011,
-                "The redirect URI '\(p["redirect_uri"] ?? "")' specified in the request does not match the redirect URI '\(record.redirectURI)' provided when requesting Authorization code.")
+                "The redirect URI '\(p["redirect_uri"] ?? "")' specified in the request does not match the redirect URI '\(record.redirectURI)' provided when requesting Authorization code."
+            )
         }
         guard let verifier = p["code_verifier"], !verifier.isEmpty else {
-            return error(400, "invalid_request", 900144, "The request body must contain the following parameter: 'code_verifier'.")
+            return error(
+                400, "invalid_request", 900144,
+                "The request body must contain the following parameter: 'code_verifier'.")
         }
         guard FakePKCE.s256Challenge(for: verifier) == record.challenge else {
             return error(

@@ -24,9 +24,10 @@ extension FakeIdPCore {
         do {
             p = try parseForm(source)
         } catch .duplicate(let name) {
-            return page(9002313, "Invalid request. Request is malformed or invalid. Parameter '\(name)' is duplicated.")
+            return page(
+                9_002_313, "Invalid request. Request is malformed or invalid. Parameter '\(name)' is duplicated.")
         } catch {
-            return page(9002313, "Invalid request. Request is malformed or invalid.")
+            return page(9_002_313, "Invalid request. Request is malformed or invalid.")
         }
         record.clientID = p["client_id"]
         record.redirectURI = p["redirect_uri"]
@@ -85,10 +86,13 @@ extension FakeIdPCore {
             return fail("invalid_request", 90100, "response_mode parameter is empty or not valid.")
         }
         guard let responseType = p["response_type"], !responseType.isEmpty else {
-            return fail("invalid_request", 900144, "The request body must contain the following parameter: 'response_type'.")
+            return fail(
+                "invalid_request", 900144, "The request body must contain the following parameter: 'response_type'.")
         }
         guard responseType == "code" else {
-            return fail("unsupported_response_type", 700054, "response_type '\(responseType)' is not enabled for the application.")
+            return fail(
+                "unsupported_response_type", 700054,
+                "response_type '\(responseType)' is not enabled for the application.")
         }
         guard let scope = p["scope"], !scope.trimmingCharacters(in: .whitespaces).isEmpty else {
             return fail("invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
@@ -96,7 +100,8 @@ extension FakeIdPCore {
         guard let challenge = p["code_challenge"], !challenge.isEmpty else {
             return fail(
                 "invalid_request", 900144,
-                "The request body must contain the following parameter: 'code_challenge'. Proof Key for Code Exchange is required by this application.")
+                "The request body must contain the following parameter: 'code_challenge'. Proof Key for Code Exchange is required by this application."
+            )
         }
         guard p["code_challenge_method"] == "S256" else {
             return fail(
@@ -141,8 +146,10 @@ extension FakeIdPCore {
             """
         return FakeResponse(
             status: 400,
-            headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store, no-cache"),
-                ("x-ms-request-id", trace)],
+            headers: [
+                ("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store, no-cache"),
+                ("x-ms-request-id", trace)
+            ],
             body: Array(html.utf8))
     }
 
@@ -202,7 +209,8 @@ private struct LoopbackURI {
         let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
         let authority = afterScheme[..<authorityEnd]
         guard !authority.contains("@") else { return nil }
-        let host: Substring, portPart: Substring
+        let host: Substring
+        let portPart: Substring
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { return nil }
             host = authority[...close]

@@ -54,7 +54,8 @@ struct RegisteredCertificate: @unchecked Sendable {
 
 /// The DER contents of every `-----BEGIN label-----` block of `text`.
 func pemBlocks(_ text: String, label: String) -> [[UInt8]] {
-    let begin = "-----BEGIN \(label)-----", end = "-----END \(label)-----"
+    let begin = "-----BEGIN \(label)-----"
+    let end = "-----END \(label)-----"
     var blocks: [[UInt8]] = []
     var rest = Substring(text)
     while let start = rest.range(of: begin), let stop = rest[start.upperBound...].range(of: end) {
@@ -91,8 +92,9 @@ struct AssertionRejection: Error {
     /// client-credential codes and is the fake's own.
     static func replayed(jti: String, clientID: String) -> AssertionRejection {
         AssertionRejection(
-            status: 401, error: "invalid_client", code: 7000274,
-            text: "Client assertion replay detected: the jti '\(jti)' was already used by application '\(clientID)'. Every client assertion must carry a new jti.",
+            status: 401, error: "invalid_client", code: 7_000_274,
+            text:
+                "Client assertion replay detected: the jti '\(jti)' was already used by application '\(clientID)'. Every client assertion must carry a new jti.",
             reason: "replay")
     }
 }
@@ -113,7 +115,9 @@ struct DecodedAssertion {
 enum ClientAssertionVerifier {
     /// Splits and decodes a compact JWS; checks only the form and the header's `alg` and `typ`.
     /// The header members are returned even when `alg`/`typ` are refused, for the statistics.
-    static func decode(_ jwt: String) -> (header: [String: String]?, result: Result<DecodedAssertion, AssertionRejection>) {
+    static func decode(_ jwt: String) -> (
+        header: [String: String]?, result: Result<DecodedAssertion, AssertionRejection>
+    ) {
         let parts = jwt.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3 else {
             return (nil, .failure(.malformed("The client assertion must have three dot-separated parts.")))
@@ -137,10 +141,12 @@ enum ClientAssertionVerifier {
         guard alg == "PS256" || alg == "RS256" else {
             return (
                 strings,
-                .failure(AssertionRejection(
-                    status: 400, error: "invalid_request", code: 5002730,
-                    text: "Invalid JWT token. Unsupported key for the signing algorithm. The client assertion 'alg' '\(alg)' is not PS256 or RS256.",
-                    reason: "alg"))
+                .failure(
+                    AssertionRejection(
+                        status: 400, error: "invalid_request", code: 5_002_730,
+                        text:
+                            "Invalid JWT token. Unsupported key for the signing algorithm. The client assertion 'alg' '\(alg)' is not PS256 or RS256.",
+                        reason: "alg"))
             )
         }
         if let typ = header["typ"] {
@@ -151,8 +157,9 @@ enum ClientAssertionVerifier {
         let input = Array(parts[0].utf8) + [UInt8(ascii: ".")] + Array(parts[1].utf8)
         return (
             strings,
-            .success(DecodedAssertion(
-                alg: alg, headerStrings: strings, claims: claims, signingInput: input, signature: signature))
+            .success(
+                DecodedAssertion(
+                    alg: alg, headerStrings: strings, claims: claims, signingInput: input, signature: signature))
         )
     }
 
@@ -177,58 +184,76 @@ enum ClientAssertionVerifier {
             presented = ""
         }
         guard let certificate else {
-            return .failure(AssertionRejection(
-                status: 401, error: "invalid_client", code: 700027,
-                text: "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '\(presented)', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '\(clientID)'.]",
-                reason: "unknown_key"))
+            return .failure(
+                AssertionRejection(
+                    status: 401, error: "invalid_client", code: 700027,
+                    text:
+                        "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '\(presented)', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '\(clientID)'.]",
+                    reason: "unknown_key"))
         }
-        let found = "Found key 'Start=\(keyDate(certificate.notValidBefore)), End=\(keyDate(certificate.notValidAfter))'"
+        let found =
+            "Found key 'Start=\(keyDate(certificate.notValidBefore)), End=\(keyDate(certificate.notValidAfter))'"
         if certificate.notValidAfter.timeIntervalSince1970 < now {
-            return .failure(AssertionRejection(
-                status: 401, error: "invalid_client", code: 700027,
-                text: "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '\(certificate.sha1Hex)', \(found)]",
-                reason: "expired_key"))
+            return .failure(
+                AssertionRejection(
+                    status: 401, error: "invalid_client", code: 700027,
+                    text:
+                        "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '\(certificate.sha1Hex)', \(found)]",
+                    reason: "expired_key"))
         }
         if certificate.notValidBefore.timeIntervalSince1970 > now {
-            return .failure(AssertionRejection(
-                status: 401, error: "invalid_client", code: 700027,
-                text: "Client assertion contains an invalid signature. [Reason - The key is not yet valid., Thumbprint of key used by client: '\(certificate.sha1Hex)', \(found)]",
-                reason: "key_not_yet_valid"))
+            return .failure(
+                AssertionRejection(
+                    status: 401, error: "invalid_client", code: 700027,
+                    text:
+                        "Client assertion contains an invalid signature. [Reason - The key is not yet valid., Thumbprint of key used by client: '\(certificate.sha1Hex)', \(found)]",
+                    reason: "key_not_yet_valid"))
         }
         let digest = SHA256.hash(data: assertion.signingInput)
         let padding: _RSA.Signing.Padding = assertion.alg == "PS256" ? .PSS : .insecurePKCS1v1_5
         guard let key = certificate.publicKey,
-            key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: assertion.signature), for: digest, padding: padding)
+            key.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: assertion.signature), for: digest, padding: padding)
         else {
-            return .failure(AssertionRejection(
-                status: 401, error: "invalid_client", code: 700027,
-                text: "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '\(certificate.sha1Hex)', \(found)]",
-                reason: "signature"))
+            return .failure(
+                AssertionRejection(
+                    status: 401, error: "invalid_client", code: 700027,
+                    text:
+                        "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '\(certificate.sha1Hex)', \(found)]",
+                    reason: "signature"))
         }
 
         let claims = assertion.claims
         let audiences: [String] =
             if let single = claims["aud"] as? String { [single] } else { claims["aud"] as? [String] ?? [] }
         guard audiences.contains(audience) else {
-            return .failure(AssertionRejection(
-                status: 401, error: "invalid_client", code: 700023,
-                text: "Client assertion audience claim does not match Realm issuer. Review the documentation at \(certificateCredentialsDoc) .",
-                reason: "audience"))
+            return .failure(
+                AssertionRejection(
+                    status: 401, error: "invalid_client", code: 700023,
+                    text:
+                        "Client assertion audience claim does not match Realm issuer. Review the documentation at \(certificateCredentialsDoc) .",
+                    reason: "audience"))
         }
         guard claims["iss"] as? String == clientID, claims["sub"] as? String == clientID else {
-            return .failure(AssertionRejection(
-                status: 401, error: "invalid_client", code: 700021,
-                text: "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at \(certificateCredentialsDoc) .",
-                reason: "issuer"))
+            return .failure(
+                AssertionRejection(
+                    status: 401, error: "invalid_client", code: 700021,
+                    text:
+                        "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at \(certificateCredentialsDoc) .",
+                    reason: "issuer"))
         }
 
-        let exp = number(claims["exp"]), nbf = number(claims["nbf"]), iat = number(claims["iat"])
+        let exp = number(claims["exp"])
+        let nbf = number(claims["nbf"])
+        let iat = number(claims["iat"])
         let validFrom = nbf ?? iat
         func outOfRange(_ extra: String = "") -> Result<String, AssertionRejection> {
-            .failure(AssertionRejection(
-                status: 401, error: "invalid_client", code: 700024,
-                text: "Client assertion is not within its valid time range. Current time: \(isoTime(now)), assertion valid from \(isoTime(validFrom ?? 0)), expiry time of assertion \(isoTime(exp ?? 0)).\(extra) Review the documentation at \(certificateCredentialsDoc) .",
-                reason: "time"))
+            .failure(
+                AssertionRejection(
+                    status: 401, error: "invalid_client", code: 700024,
+                    text:
+                        "Client assertion is not within its valid time range. Current time: \(isoTime(now)), assertion valid from \(isoTime(validFrom ?? 0)), expiry time of assertion \(isoTime(exp ?? 0)).\(extra) Review the documentation at \(certificateCredentialsDoc) .",
+                    reason: "time"))
         }
         guard let exp, exp > now else { return outOfRange() }
         if let nbf, nbf > now + clientAssertionNotBeforeSkew { return outOfRange() }
@@ -254,7 +279,8 @@ enum ClientAssertionVerifier {
 
     /// "2024-10-02T22:05:03.0000000Z", as Azure writes times in AADSTS700024.
     private static func isoTime(_ seconds: Double) -> String {
-        azureTimestamp(seconds).replacingOccurrences(of: " ", with: "T").replacingOccurrences(of: "Z", with: ".0000000Z")
+        azureTimestamp(seconds).replacingOccurrences(of: " ", with: "T").replacingOccurrences(
+            of: "Z", with: ".0000000Z")
     }
 
     /// "08/18/2024 19:33:23", as Azure writes key validity in AADSTS700027.

@@ -11,19 +11,22 @@ extension FakeIdPCore {
         guard let scope = p["scope"], !scope.trimmingCharacters(in: .whitespaces).isEmpty else {
             return error(
                 400, "invalid_request", 90014,
-                "The required field 'scope' is missing from the credential. Ensure that you have all the necessary parameters for the login request.")
+                "The required field 'scope' is missing from the credential. Ensure that you have all the necessary parameters for the login request."
+            )
         }
         let scopes = scope.split(separator: " ")
         if let bad = scopes.first(where: { !$0.hasSuffix("/.default") || $0.count <= "/.default".count }) {
             return error(
-                400, "invalid_scope", 1002012,
-                "The provided value for scope \(bad) is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
+                400, "invalid_scope", 1_002_012,
+                "The provided value for scope \(bad) is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            )
         }
         // Azure issues a token for a single resource; AADSTS70011 is its generic invalid-scope answer.
         guard scopes.count == 1 else {
             return error(
                 400, "invalid_scope", 70011,
-                "The provided value for the input parameter 'scope' is not valid. The scope '\(scope)' names more than one resource.")
+                "The provided value for the input parameter 'scope' is not valid. The scope '\(scope)' names more than one resource."
+            )
         }
         let family = nextFamily
         nextFamily += 1
@@ -34,11 +37,13 @@ extension FakeIdPCore {
             expiresAt: now() + Double(config.accessTokenLifetime))
         families[family]?.accessTokens.append(accessToken)
         stats.tokensIssued += 1
-        return .json(200, .object([
-            ("token_type", .string("Bearer")),
-            ("expires_in", .int(config.accessTokenLifetime)),
-            ("ext_expires_in", .int(config.accessTokenLifetime)),
-            ("access_token", .string(accessToken)),
-        ]))
+        return .json(
+            200,
+            .object([
+                ("token_type", .string("Bearer")),
+                ("expires_in", .int(config.accessTokenLifetime)),
+                ("ext_expires_in", .int(config.accessTokenLifetime)),
+                ("access_token", .string(accessToken))
+            ]))
     }
 }

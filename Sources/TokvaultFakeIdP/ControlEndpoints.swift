@@ -66,7 +66,9 @@ extension FakeIdPCore {
             return .json(200, ok)
         case (_, "callback"):
             append(&stats.callbacks, FakeCallbackRecord(method: request.method, parameters: p), cap: 1000)
-            return .text(200, "<html><body>Authentication complete. You can close this window.</body></html>\n", type: "text/html; charset=utf-8")
+            return .text(
+                200, "<html><body>Authentication complete. You can close this window.</body></html>\n",
+                type: "text/html; charset=utf-8")
         case ("GET", "device"), ("HEAD", "device"):
             let pending = devices.pendingUserCodes(now: now())
             if request.header("accept")?.lowercased().contains("text/html") == true {
@@ -91,10 +93,12 @@ extension FakeIdPCore {
             guard record.userOID != nil else {
                 return .json(200, .object([("appid", .string(record.clientID)), ("scope", .string(record.scope))]))
             }
-            return .json(200, .object([
-                ("oid", .string(config.user.oid)), ("preferred_username", .string(config.user.username)),
-                ("name", .string(config.user.name)), ("scope", .string(record.scope)),
-            ]))
+            return .json(
+                200,
+                .object([
+                    ("oid", .string(config.user.oid)), ("preferred_username", .string(config.user.username)),
+                    ("name", .string(config.user.name)), ("scope", .string(record.scope))
+                ]))
         default:
             return notFound(request.path)
         }
@@ -106,7 +110,8 @@ extension FakeIdPCore {
         var rows = ""
         for code in pending {
             let value = htmlEscape(code)
-            rows += "<li><code>\(value)</code> "
+            rows +=
+                "<li><code>\(value)</code> "
                 + "<form method=\"POST\" action=\"/_fake/device/approve\" style=\"display:inline\"><input type=\"hidden\" name=\"user_code\" value=\"\(value)\"><button>Approve</button></form> "
                 + "<form method=\"POST\" action=\"/_fake/device/decline\" style=\"display:inline\"><input type=\"hidden\" name=\"user_code\" value=\"\(value)\"><button>Decline</button></form></li>\n"
         }
@@ -127,7 +132,10 @@ extension FakeIdPCore {
         let base: [(String, JSON)] = [
             ("authorize_requests", .int(stats.authorizeRequests)),
             ("codes_issued", .int(stats.codesIssued)),
-            ("token_requests", .object(stats.tokenRequests.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            (
+                "token_requests",
+                .object(stats.tokenRequests.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })
+            ),
             ("token_requests_total", .int(stats.totalTokenRequests)),
             ("tokens_issued", .int(stats.tokensIssued)),
             ("refresh_rotations", .int(stats.refreshRotations)),
@@ -139,37 +147,56 @@ extension FakeIdPCore {
             ("not_found", .int(stats.notFound)),
             ("resource_requests", .int(stats.resourceRequests)),
             ("resource_authorized", .int(stats.resourceAuthorized)),
-            ("token_log", .array(stats.tokenLog.map { r in
-                .object([
-                    ("grant_type", opt(r.grantType)), ("client_id", opt(r.clientID)),
-                    ("client_auth", .string(r.clientAuth.rawValue)), ("scope_sent", .bool(r.scopeSent)),
-                    ("scope", opt(r.scope)), ("status", .int(r.status)), ("error", opt(r.error)),
-                    ("aadsts", r.aadsts.map { .int($0) } ?? .null), ("fault", opt(r.fault)),
-                ])
-            })),
-            ("authorize_log", .array(stats.authorizeLog.map { r in
-                .object([
-                    ("client_id", opt(r.clientID)), ("redirect_uri", opt(r.redirectURI)),
-                    ("response_mode", opt(r.responseMode)), ("scope", opt(r.scope)), ("prompt", opt(r.prompt)),
-                    ("login_hint", opt(r.loginHint)), ("has_nonce", .bool(r.nonce != nil)),
-                    ("has_state", .bool(r.state != nil)), ("code_challenge_method", opt(r.codeChallengeMethod)),
-                    ("outcome", .string(r.outcome)),
-                ])
-            })),
-            ("callbacks", .array(stats.callbacks.map { c in
-                .object([
-                    ("method", .string(c.method)),
-                    ("parameters", .object(c.parameters.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-                ])
-            })),
-            ("not_found_paths", .array(stats.notFoundPaths.map { .string($0) })),
+            (
+                "token_log",
+                .array(
+                    stats.tokenLog.map { r in
+                        .object([
+                            ("grant_type", opt(r.grantType)), ("client_id", opt(r.clientID)),
+                            ("client_auth", .string(r.clientAuth.rawValue)), ("scope_sent", .bool(r.scopeSent)),
+                            ("scope", opt(r.scope)), ("status", .int(r.status)), ("error", opt(r.error)),
+                            ("aadsts", r.aadsts.map { .int($0) } ?? .null), ("fault", opt(r.fault))
+                        ])
+                    })
+            ),
+            (
+                "authorize_log",
+                .array(
+                    stats.authorizeLog.map { r in
+                        .object([
+                            ("client_id", opt(r.clientID)), ("redirect_uri", opt(r.redirectURI)),
+                            ("response_mode", opt(r.responseMode)), ("scope", opt(r.scope)), ("prompt", opt(r.prompt)),
+                            ("login_hint", opt(r.loginHint)), ("has_nonce", .bool(r.nonce != nil)),
+                            ("has_state", .bool(r.state != nil)), ("code_challenge_method", opt(r.codeChallengeMethod)),
+                            ("outcome", .string(r.outcome))
+                        ])
+                    })
+            ),
+            (
+                "callbacks",
+                .array(
+                    stats.callbacks.map { c in
+                        .object([
+                            ("method", .string(c.method)),
+                            (
+                                "parameters",
+                                .object(c.parameters.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
+                            )
+                        ])
+                    })
+            ),
+            ("not_found_paths", .array(stats.notFoundPaths.map { .string($0) }))
         ]
         return .object(base + assertionAndDeviceStatsJSON())
     }
 
     private func assertionAndDeviceStatsJSON() -> [(String, JSON)] {
-        let rejected: [(String, JSON)] = stats.assertionsRejected.sorted { $0.key < $1.key }.map { ($0.key, JSON.int($0.value)) }
-        let header: [(String, JSON)] = stats.lastAssertionHeader.sorted { $0.key < $1.key }.map { ($0.key, JSON.string($0.value)) }
+        let rejected: [(String, JSON)] = stats.assertionsRejected.sorted { $0.key < $1.key }.map {
+            ($0.key, JSON.int($0.value))
+        }
+        let header: [(String, JSON)] = stats.lastAssertionHeader.sorted { $0.key < $1.key }.map {
+            ($0.key, JSON.string($0.value))
+        }
         let pending: [JSON] = devices.pendingUserCodes(now: now()).map { JSON.string($0) }
         return [
             ("assertions_accepted", .int(stats.assertionsAccepted)),
@@ -178,7 +205,7 @@ extension FakeIdPCore {
             ("device_authorizations", .int(stats.deviceAuthorizations)),
             ("device_polls", .int(stats.devicePolls)),
             ("device_slow_downs", .int(stats.deviceSlowDowns)),
-            ("pending_device_user_codes", .array(pending)),
+            ("pending_device_user_codes", .array(pending))
         ]
     }
 }

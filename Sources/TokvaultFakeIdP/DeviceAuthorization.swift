@@ -48,7 +48,9 @@ struct DeviceAuthorizationStore {
     /// Issue order, so pending user codes list oldest first.
     private var order: [String] = []
 
-    mutating func create(clientID: String, scope: String, now: Double, lifetime: Int, interval: Int) -> DeviceAuthorization {
+    mutating func create(clientID: String, scope: String, now: Double, lifetime: Int, interval: Int)
+        -> DeviceAuthorization
+    {
         var userCode = ""
         repeat {
             userCode = String((0..<9).map { _ in userCodeAlphabet.randomElement()! })

@@ -17,10 +17,11 @@ extension FakeIdPCore {
                 p = try parseForm(Substring(String(decoding: request.body, as: UTF8.self)))
             } catch .duplicate(let name) {
                 return azureError(
-                    400, "invalid_request", 9002313,
+                    400, "invalid_request", 9_002_313,
                     "Invalid request. Request is malformed or invalid. Parameter '\(name)' is duplicated.", request)
             } catch {
-                return azureError(400, "invalid_request", 9002313, "Invalid request. Request is malformed or invalid.", request)
+                return azureError(
+                    400, "invalid_request", 9_002_313, "Invalid request. Request is malformed or invalid.", request)
             }
         }
         guard tenantIsValid(tenant) else {
@@ -31,7 +32,8 @@ extension FakeIdPCore {
         }
         guard let clientID = p["client_id"], !clientID.isEmpty else {
             return azureError(
-                400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.", request)
+                400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.",
+                request)
         }
         guard config.clients.contains(where: { $0.clientID == clientID }) else {
             return azureError(
@@ -41,21 +43,28 @@ extension FakeIdPCore {
         }
         guard let scope = p["scope"], !scope.trimmingCharacters(in: .whitespaces).isEmpty else {
             return azureError(
-                400, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.", request)
+                400, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.",
+                request)
         }
         let record = devices.create(
             clientID: clientID, scope: scope, now: now(), lifetime: config.deviceCodeLifetime,
             interval: config.deviceCodeInterval)
         stats.deviceAuthorizations += 1
         let verificationURI = "\(baseURLLocked)/_fake/device"
-        return .json(200, .object([
-            ("user_code", .string(record.userCode)),
-            ("device_code", .string(record.deviceCode)),
-            ("verification_uri", .string(verificationURI)),
-            ("expires_in", .int(config.deviceCodeLifetime)),
-            ("interval", .int(config.deviceCodeInterval)),
-            ("message", .string(
-                "To sign in, use a web browser to open the page \(verificationURI) and enter the code \(record.userCode) to authenticate.")),
-        ]))
+        return .json(
+            200,
+            .object([
+                ("user_code", .string(record.userCode)),
+                ("device_code", .string(record.deviceCode)),
+                ("verification_uri", .string(verificationURI)),
+                ("expires_in", .int(config.deviceCodeLifetime)),
+                ("interval", .int(config.deviceCodeInterval)),
+                (
+                    "message",
+                    .string(
+                        "To sign in, use a web browser to open the page \(verificationURI) and enter the code \(record.userCode) to authenticate."
+                    )
+                )
+            ]))
     }
 }

@@ -12,7 +12,8 @@ extension FakeIdPCore {
         _ p: [String: String], client: FakeClient, error: (Int, String, Int, String) -> FakeResponse
     ) -> FakeResponse {
         guard let deviceCode = p["device_code"], !deviceCode.isEmpty else {
-            return error(400, "invalid_request", 900144, "The request body must contain the following parameter: 'device_code'.")
+            return error(
+                400, "invalid_request", 900144, "The request body must contain the following parameter: 'device_code'.")
         }
         stats.devicePolls += 1
         let outcome = devices.poll(
@@ -22,13 +23,17 @@ extension FakeIdPCore {
         case .unknown:
             return error(
                 400, "bad_verification_code", 70018,
-                "The provided value for the input parameter 'device_code' is not valid. The device code was not recognized.")
+                "The provided value for the input parameter 'device_code' is not valid. The device code was not recognized."
+            )
         case .otherClient:
-            return error(400, "invalid_grant", 70000, "Provided grant is invalid or malformed. The device code was issued to another client.")
+            return error(
+                400, "invalid_grant", 70000,
+                "Provided grant is invalid or malformed. The device code was issued to another client.")
         case .redeemed:
             return error(
                 400, "invalid_grant", 54005,
-                "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token. The device code has already been exchanged for tokens.")
+                "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token. The device code has already been exchanged for tokens."
+            )
         case .expired:
             return error(
                 400, "expired_token", 70020,
@@ -37,9 +42,12 @@ extension FakeIdPCore {
             stats.deviceSlowDowns += 1
             return error(
                 400, "slow_down", 70016,
-                "OAuth 2.0 device flow error. The client is polling too frequently; wait at least \(interval) seconds between requests.")
+                "OAuth 2.0 device flow error. The client is polling too frequently; wait at least \(interval) seconds between requests."
+            )
         case .pending:
-            return error(400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
+            return error(
+                400, "authorization_pending", 70016,
+                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
         case .declined:
             return error(400, "authorization_declined", 65004, "User declined to consent to access the app.")
         case .approved(let scope):

@@ -21,7 +21,10 @@ extension FakeIdPCore {
         func strings(_ values: [String]) -> JSON { .array(values.map { .string($0) }) }
         let body = JSON.object([
             ("token_endpoint", .string("\(prefix)/oauth2/v2.0/token")),
-            ("token_endpoint_auth_methods_supported", strings(["client_secret_post", "private_key_jwt", "client_secret_basic"])),
+            (
+                "token_endpoint_auth_methods_supported",
+                strings(["client_secret_post", "private_key_jwt", "client_secret_basic"])
+            ),
             ("jwks_uri", .string("\(prefix)/discovery/v2.0/keys")),
             ("response_modes_supported", strings(["query", "fragment", "form_post"])),
             ("subject_types_supported", strings(["pairwise"])),
@@ -36,17 +39,22 @@ extension FakeIdPCore {
             ("http_logout_supported", .bool(true)),
             ("frontchannel_logout_supported", .bool(true)),
             ("end_session_endpoint", .string("\(prefix)/oauth2/v2.0/logout")),
-            ("claims_supported", strings([
-                "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host",
-                "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash",
-                "c_hash", "email",
-            ])),
+            (
+                "claims_supported",
+                strings([
+                    "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+                    "msgraph_host",
+                    "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver",
+                    "at_hash",
+                    "c_hash", "email"
+                ])
+            ),
             ("code_challenge_methods_supported", strings(["S256"])),
             ("tenant_region_scope", .string("EU")),
             ("cloud_instance_name", .string("microsoftonline.com")),
             ("cloud_graph_host_name", .string("graph.windows.net")),
             ("msgraph_host", .string("graph.microsoft.com")),
-            ("rbac_url", .string("https://pas.windows.net")),
+            ("rbac_url", .string("https://pas.windows.net"))
         ])
         return .json(200, body)
     }

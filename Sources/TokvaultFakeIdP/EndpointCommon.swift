@@ -25,7 +25,8 @@ extension FakeIdPCore {
         extraHeaders: [(String, String)] = []
     ) -> FakeResponse {
         let trace = randomGUID()
-        let correlation = request.header("client-request-id").flatMap { UUID(uuidString: $0) }?.uuidString.lowercased()
+        let correlation =
+            request.header("client-request-id").flatMap { UUID(uuidString: $0) }?.uuidString.lowercased()
             ?? randomGUID()
         let timestamp = azureTimestamp(now())
         let description =
@@ -37,7 +38,7 @@ extension FakeIdPCore {
             ("timestamp", .string(timestamp)),
             ("trace_id", .string(trace)),
             ("correlation_id", .string(correlation)),
-            ("error_uri", .string("https://login.microsoftonline.com/error?code=\(code)")),
+            ("error_uri", .string("https://login.microsoftonline.com/error?code=\(code)"))
         ])
         return .json(
             status, body,

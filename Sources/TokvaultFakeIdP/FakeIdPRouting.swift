@@ -46,7 +46,7 @@ struct FakeResponse: Sendable {
             headers: [
                 ("Content-Type", "application/json; charset=utf-8"),
                 ("Cache-Control", "no-store, no-cache"),
-                ("Pragma", "no-cache"),
+                ("Pragma", "no-cache")
             ] + extra,
             body: Array(json.text.utf8))
     }

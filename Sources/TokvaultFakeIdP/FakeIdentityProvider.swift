@@ -114,7 +114,8 @@ package final class FakeIdentityProvider: Sendable {
     /// The next authorize request that would succeed redirects with this error instead (as when
     /// the user cancels the sign-in or declines consent).
     package func denyNextAuthorization(
-        error: String = "access_denied", description: String = "AADSTS65004: User declined to consent to access the app."
+        error: String = "access_denied",
+        description: String = "AADSTS65004: User declined to consent to access the app."
     ) {
         core.denyNextAuthorization(error: error, description: description)
     }
@@ -139,7 +140,9 @@ package final class FakeIdentityProvider: Sendable {
 
     /// The user declines; the next poll gets authorization_declined.
     @discardableResult
-    package func declineDevice(userCode: String? = nil) -> Int { core.decideDevices(userCode: userCode, approve: false) }
+    package func declineDevice(userCode: String? = nil) -> Int {
+        core.decideDevices(userCode: userCode, approve: false)
+    }
 
     /// User codes of the device authorizations still waiting for the user, oldest first.
     package var pendingDeviceUserCodes: [String] { core.pendingDeviceUserCodes }
@@ -158,22 +161,29 @@ final class ConnectionRegistry: @unchecked Sendable {
     private var running = false
     private(set) var portValue = 0
 
-    var port: Int { lock.lock(); defer { lock.unlock() }; return portValue }
+    var port: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return portValue
+    }
 
     func beginStart() -> Bool {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard !starting && !running else { return false }
         starting = true
         return true
     }
 
     func abortStart() {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         starting = false
     }
 
     func started(server: Channel) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         self.server = server
         self.portValue = server.localAddress?.port ?? 0
         starting = false
@@ -182,14 +192,16 @@ final class ConnectionRegistry: @unchecked Sendable {
 
     /// Returns false (and the caller closes the channel) when the provider is not running.
     func add(_ channel: Channel) -> Bool {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard running else { return false }
         children[ObjectIdentifier(channel)] = channel
         return true
     }
 
     func remove(_ channel: Channel) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         children[ObjectIdentifier(channel)] = nil
     }
 
@@ -292,15 +304,18 @@ final class FakeIdPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         discarding = true
         body = []
         let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
-        write(core.payloadTooLarge(head.method.rawValue, path), version: head.version, keepAlive: false, context: context)
+        write(
+            core.payloadTooLarge(head.method.rawValue, path), version: head.version, keepAlive: false, context: context)
     }
 
-    private func write(_ response: FakeResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+    private func write(_ response: FakeResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext)
+    {
         var headers = HTTPHeaders(response.headers)
         headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
         headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         let status = HTTPResponseStatus(statusCode: response.status)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         if !response.body.isEmpty {
             let buffer = context.channel.allocator.buffer(bytes: response.body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)

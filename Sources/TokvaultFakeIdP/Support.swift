@@ -41,7 +41,8 @@ func randomBytes(_ count: Int) -> [UInt8] {
 
 func randomGUID() -> String { UUID().uuidString.lowercased() }
 
-private let unreservedBytes: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
+private let unreservedBytes: Set<UInt8> = Set(
+    Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
 private let hexDigits = Array("0123456789ABCDEF".utf8)
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (so `+`, `&`, `=`, space all escape).
@@ -105,7 +106,8 @@ private func hexValue(_ byte: UInt8) -> UInt8? {
 func parseForm(_ text: Substring) throws(FormDecodeError) -> [String: String] {
     var result: [String: String] = [:]
     for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-        let name: String, value: String
+        let name: String
+        let value: String
         if let eq = pair.firstIndex(of: "=") {
             name = try formDecode(pair[..<eq])
             value = try formDecode(pair[pair.index(after: eq)...])
@@ -189,7 +191,8 @@ indirect enum JSON {
             case "\u{0C}": out += "\\f"
             default:
                 if scalar.value < 0x20 {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                    out +=
+                        "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
                         + String(scalar.value, radix: 16)
                 } else {
                     out.unicodeScalars.append(scalar)

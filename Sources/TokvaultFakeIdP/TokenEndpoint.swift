@@ -10,7 +10,9 @@ extension FakeIdPCore {
         var parseError: FormDecodeError?
         var p: [String: String] = [:]
         if isForm {
-            do { p = try parseForm(Substring(String(decoding: request.body, as: UTF8.self))) } catch { parseError = error }
+            do { p = try parseForm(Substring(String(decoding: request.body, as: UTF8.self))) } catch {
+                parseError = error
+            }
         }
         let basic = request.header("authorization").flatMap(parseBasic)
         let hasBasicHeader = request.header("authorization")?.lowercased().hasPrefix("basic") == true
@@ -98,36 +100,53 @@ extension FakeIdPCore {
         error: (Int, String, Int, String) -> FakeResponse
     ) -> FakeResponse {
         guard request.method == "POST" else {
-            return error(400, "invalid_request", 900561, "The endpoint only accepts POST, OPTIONS requests. Received a \(request.method) request.")
+            return error(
+                400, "invalid_request", 900561,
+                "The endpoint only accepts POST, OPTIONS requests. Received a \(request.method) request.")
         }
         if let parseError {
             if case .duplicate(let name) = parseError {
-                return error(400, "invalid_request", 9002313, "Invalid request. Request is malformed or invalid. Parameter '\(name)' is duplicated.")
+                return error(
+                    400, "invalid_request", 9_002_313,
+                    "Invalid request. Request is malformed or invalid. Parameter '\(name)' is duplicated.")
             }
-            return error(400, "invalid_request", 9002313, "Invalid request. Request is malformed or invalid.")
+            return error(400, "invalid_request", 9_002_313, "Invalid request. Request is malformed or invalid.")
         }
         guard tenantIsValid(tenant) else {
             return error(
                 400, "invalid_request", 90002,
-                "Tenant '\(tenant)' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")
+                "Tenant '\(tenant)' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            )
         }
         guard let grantType = p["grant_type"], !grantType.isEmpty else {
-            return error(400, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+            return error(
+                400, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
         }
 
         // Client authentication.
         if hasBasicHeader && basic == nil {
-            return error(401, "invalid_client", 7000215, "Invalid client secret provided. The Authorization header is malformed.")
+            return error(
+                401, "invalid_client", 7_000_215,
+                "Invalid client secret provided. The Authorization header is malformed.")
         }
         if basic != nil && p["client_secret"] != nil {
-            return error(400, "invalid_request", 9002313, "Invalid request. Request is malformed or invalid. Client authentication was sent both in the body and in the Authorization header.")
+            return error(
+                400, "invalid_request", 9_002_313,
+                "Invalid request. Request is malformed or invalid. Client authentication was sent both in the body and in the Authorization header."
+            )
         }
         let assertionSent = p["client_assertion"] != nil || p["client_assertion_type"] != nil
         if assertionSent && (basic != nil || p["client_secret"] != nil) {
-            return error(400, "invalid_request", 9002313, "Invalid request. Request is malformed or invalid. A client secret and a client assertion were both sent; send exactly one client credential.")
+            return error(
+                400, "invalid_request", 9_002_313,
+                "Invalid request. Request is malformed or invalid. A client secret and a client assertion were both sent; send exactly one client credential."
+            )
         }
         if let basic, let bodyID = p["client_id"], bodyID != basic.id {
-            return error(400, "invalid_request", 9002313, "Invalid request. Request is malformed or invalid. The client_id in the body does not match the Authorization header.")
+            return error(
+                400, "invalid_request", 9_002_313,
+                "Invalid request. Request is malformed or invalid. The client_id in the body does not match the Authorization header."
+            )
         }
         func reject(_ rejection: AssertionRejection) -> FakeResponse {
             stats.assertionsRejected[rejection.reason, default: 0] += 1
@@ -136,22 +155,26 @@ extension FakeIdPCore {
         var assertion: DecodedAssertion?
         if assertionSent {
             guard let type = p["client_assertion_type"], !type.isEmpty else {
-                return reject(AssertionRejection(
-                    status: 400, error: "invalid_request", code: 900144,
-                    text: "The request body must contain the following parameter: 'client_assertion_type'.",
-                    reason: "assertion_type"))
+                return reject(
+                    AssertionRejection(
+                        status: 400, error: "invalid_request", code: 900144,
+                        text: "The request body must contain the following parameter: 'client_assertion_type'.",
+                        reason: "assertion_type"))
             }
             guard type == jwtBearerAssertionType else {
-                return reject(AssertionRejection(
-                    status: 400, error: "invalid_request", code: 9002313,
-                    text: "Invalid request. Request is malformed or invalid. client_assertion_type must be '\(jwtBearerAssertionType)'.",
-                    reason: "assertion_type"))
+                return reject(
+                    AssertionRejection(
+                        status: 400, error: "invalid_request", code: 9_002_313,
+                        text:
+                            "Invalid request. Request is malformed or invalid. client_assertion_type must be '\(jwtBearerAssertionType)'.",
+                        reason: "assertion_type"))
             }
             guard let jwt = p["client_assertion"], !jwt.isEmpty else {
-                return reject(AssertionRejection(
-                    status: 400, error: "invalid_request", code: 900144,
-                    text: "The request body must contain the following parameter: 'client_assertion'.",
-                    reason: "malformed"))
+                return reject(
+                    AssertionRejection(
+                        status: 400, error: "invalid_request", code: 900144,
+                        text: "The request body must contain the following parameter: 'client_assertion'.",
+                        reason: "malformed"))
             }
             let (header, decoded) = ClientAssertionVerifier.decode(jwt)
             if let header { stats.lastAssertionHeader = header }
@@ -162,16 +185,20 @@ extension FakeIdPCore {
         }
         // RFC 7523 §3: with an assertion the client may be named by its iss/sub alone.
         guard let clientID = p["client_id"] ?? basic?.id ?? assertion?.claimedClientID, !clientID.isEmpty else {
-            return error(400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
+            return error(
+                400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
         }
         guard let client = config.clients.first(where: { $0.clientID == clientID }) else {
             return error(
                 400, "unauthorized_client", 700016,
-                "Application with identifier '\(clientID)' was not found in the directory 'Contoso'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.")
+                "Application with identifier '\(clientID)' was not found in the directory 'Contoso'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+            )
         }
         let presentedSecret = p["client_secret"] ?? basic?.secret
         if client.isPublic && (presentedSecret != nil || assertionSent) {
-            return error(401, "invalid_client", 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
+            return error(
+                401, "invalid_client", 700025,
+                "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
         }
         var authenticated = false
         if let assertion {
@@ -192,8 +219,9 @@ extension FakeIdPCore {
         } else if let presentedSecret, !presentedSecret.isEmpty {
             guard let expected = client.clientSecret, constantTimeEqual(presentedSecret, expected) else {
                 return error(
-                    401, "invalid_client", 7000215,
-                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '\(clientID)'.")
+                    401, "invalid_client", 7_000_215,
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '\(clientID)'."
+                )
             }
             authenticated = true
         }
@@ -206,7 +234,9 @@ extension FakeIdPCore {
             default: !client.isPublic
             }
         if credentialRequired && !authenticated {
-            return error(401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+            return error(
+                401, "invalid_client", 7_000_218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
         }
 
         switch grantType {
@@ -226,7 +256,8 @@ extension FakeIdPCore {
     }
 
     private func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
         guard x.count == y.count else { return false }
         var diff: UInt8 = 0
         for i in 0..<x.count { diff |= x[i] ^ y[i] }

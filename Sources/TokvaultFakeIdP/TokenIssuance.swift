@@ -23,7 +23,7 @@ extension FakeIdPCore {
             ("scope", .string(scope)),
             ("expires_in", .int(config.accessTokenLifetime)),
             ("ext_expires_in", .int(config.accessTokenLifetime)),
-            ("access_token", .string(accessToken)),
+            ("access_token", .string(accessToken))
         ]
         if refresh {
             let refreshToken = "fake-rt-" + base64URL(randomBytes(48))
@@ -48,7 +48,7 @@ extension FakeIdPCore {
             ("iat", .int(iat)),
             ("nbf", .int(iat)),
             ("exp", .int(iat + 3600)),
-            ("name", .string(config.user.name)),
+            ("name", .string(config.user.name))
         ]
         if let nonce { claims.append(("nonce", .string(nonce))) }
         claims += [
@@ -57,7 +57,7 @@ extension FakeIdPCore {
             ("sub", .string(base64URL(FakeSHA256.hash(Array("\(config.user.oid)|\(client.clientID)".utf8))))),
             ("tid", .string(config.tenant)),
             ("uti", .string(base64URL(randomBytes(16)))),
-            ("ver", .string("2.0")),
+            ("ver", .string("2.0"))
         ]
         return base64URL(Array(header.text.utf8)) + "." + base64URL(Array(JSON.object(claims).text.utf8)) + "."
             + base64URL(randomBytes(32))

@@ -3,7 +3,10 @@ import TokvaultVault
 
 /// The authorization request (RFC 6749 §4.1.1 + PKCE + OIDC nonce).
 package struct AuthorizeRequest: Sendable {
-    package enum ResponseMode: String, Sendable { case query, formPost = "form_post" }
+    package enum ResponseMode: String, Sendable {
+        case query
+        case formPost = "form_post"
+    }
 
     package var app: App
     package var redirectURI: String
@@ -32,7 +35,7 @@ package struct AuthorizeRequest: Sendable {
             ("state", secrets.state),
             ("code_challenge", secrets.codeChallenge),
             ("code_challenge_method", "S256"),
-            ("response_mode", responseMode.rawValue),
+            ("response_mode", responseMode.rawValue)
         ]
         if wantsIDToken { fields.append(("nonce", secrets.nonce)) }
         if let prompt { fields.append(("prompt", prompt)) }
@@ -84,7 +87,11 @@ package enum RedirectParser {
             return try parse(parameters: trimmed[...])
         }
         // A bare code: printable ASCII without separators. PKCE still binds it to this login.
-        guard trimmed.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "&" && $0 != "?" && $0 != "=" }) else {
+        guard
+            trimmed.unicodeScalars.allSatisfy({
+                $0.value > 0x20 && $0.value < 0x7F && $0 != "&" && $0 != "?" && $0 != "="
+            })
+        else {
             throw VaultError.usage("that is neither a redirect URL nor an authorization code")
         }
         return .code(trimmed, state: nil)
@@ -94,8 +101,10 @@ package enum RedirectParser {
     /// `password` and tokens removed from the query.
     package static func redacted(_ url: String) -> String {
         guard let q = url.firstIndex(of: "?") else { return url }
-        let sensitive: Set<String> = ["code", "state", "code_verifier", "client_secret", "password", "access_token",
-                                      "refresh_token", "id_token", "assertion", "client_assertion"]
+        let sensitive: Set<String> = [
+            "code", "state", "code_verifier", "client_secret", "password", "access_token",
+            "refresh_token", "id_token", "assertion", "client_assertion"
+        ]
         let base = url[..<q]
         let kept = url[url.index(after: q)...].split(separator: "&").map { part -> String in
             let name = part.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""

@@ -58,7 +58,9 @@ package enum CertificateCredential {
         guard let document = documents.first(where: { $0.discriminator == "CERTIFICATE" }) else {
             throw VaultError.usage(
                 "\(source) holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                hint: "convert a .pfx/.p12 with `openssl pkcs12 -in cert.pfx -clcerts -nokeys -out cert.pem`, a .cer/.der with `openssl x509 -inform der -in cert.cer -out cert.pem`")
+                hint:
+                    "convert a .pfx/.p12 with `openssl pkcs12 -in cert.pfx -clcerts -nokeys -out cert.pem`, a .cer/.der with `openssl x509 -inform der -in cert.cer -out cert.pem`"
+            )
         }
         _ = try CertificateInfo(der: document.derBytes)
         return document.derBytes
@@ -74,9 +76,15 @@ package enum CertificateCredential {
         if legacyEncrypted || documents.contains(where: { $0.discriminator == "ENCRYPTED PRIVATE KEY" }) {
             throw VaultError.usage(
                 "the private key in \(source) is encrypted",
-                hint: "tokvault seals the key itself; give it unencrypted through a pipe, e.g. `openssl pkey -in key.pem | tokvault … --private-key-stdin`")
+                hint:
+                    "tokvault seals the key itself; give it unencrypted through a pipe, e.g. `openssl pkey -in key.pem | tokvault … --private-key-stdin`"
+            )
         }
-        guard let document = documents.first(where: { $0.discriminator == "PRIVATE KEY" || $0.discriminator == "RSA PRIVATE KEY" }) else {
+        guard
+            let document = documents.first(where: {
+                $0.discriminator == "PRIVATE KEY" || $0.discriminator == "RSA PRIVATE KEY"
+            })
+        else {
             throw VaultError.usage(
                 "\(source) holds no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)",
                 hint: "extract it from a .pfx/.p12 with `openssl pkcs12 -in cert.pfx -nocerts -nodes | openssl pkey`")
@@ -85,8 +93,9 @@ package enum CertificateCredential {
         do {
             key = try _RSA.Signing.PrivateKey(derRepresentation: document.derBytes)
         } catch {
-            throw VaultError.usage("the private key in \(source) is not an RSA key of 2048 bits or more",
-                                   hint: "Microsoft's certificate credentials use RSA keys")
+            throw VaultError.usage(
+                "the private key in \(source) is not an RSA key of 2048 bits or more",
+                hint: "Microsoft's certificate credentials use RSA keys")
         }
         var der = [UInt8](key.pkcs8DERRepresentation)
         return SecureBytes(consuming: &der)
@@ -97,10 +106,13 @@ package enum CertificateCredential {
         let key = try signingKey(privateKeyDER)
         let certificate = try Certificate(derEncoded: certificateDER)
         guard let certificateKey = _RSA.Signing.PublicKey(certificate.publicKey),
-              certificateKey.derRepresentation == key.publicKey.derRepresentation else {
+            certificateKey.derRepresentation == key.publicKey.derRepresentation
+        else {
             throw VaultError.usage(
                 "the private key does not belong to the certificate",
-                hint: "give the key the certificate was issued for (compare `openssl x509 -noout -pubkey -in CERT` with `openssl pkey -pubout -in KEY`)")
+                hint:
+                    "give the key the certificate was issued for (compare `openssl x509 -noout -pubkey -in CERT` with `openssl pkey -pubout -in KEY`)"
+            )
         }
     }
 
@@ -116,7 +128,9 @@ package enum CertificateCredential {
         if !text.contains("-----BEGIN ") {
             throw VaultError.usage(
                 "\(source) is not PEM text",
-                hint: "convert a .pfx/.p12 with `openssl pkcs12 -in cert.pfx -nodes -out both.pem` (certificate and unencrypted key)")
+                hint:
+                    "convert a .pfx/.p12 with `openssl pkcs12 -in cert.pfx -nodes -out both.pem` (certificate and unencrypted key)"
+            )
         }
         do {
             return try PEMDocument.parseMultiple(pemString: text)
@@ -149,7 +163,10 @@ package struct ClientAssertion: Sendable {
         var typ = "JWT"
         var x5t: String?
         var x5tS256: String?
-        enum CodingKeys: String, CodingKey { case alg, typ, x5t, x5tS256 = "x5t#S256" }
+        enum CodingKeys: String, CodingKey {
+            case alg, typ, x5t
+            case x5tS256 = "x5t#S256"
+        }
     }
 
     private struct Claims: Encodable {
@@ -163,17 +180,22 @@ package struct ClientAssertion: Sendable {
     }
 
     /// A freshly signed assertion; `jti` is a new random UUID each time (servers reject reuse).
-    package func signed(with privateKeyDER: SecureBytes, now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> SecureBytes {
+    package func signed(with privateKeyDER: SecureBytes, now: Int64 = Int64(Date().timeIntervalSince1970)) throws
+        -> SecureBytes
+    {
         let key = try CertificateCredential.signingKey(privateKeyDER)
         let info = try CertificateInfo(der: certificateDER)
-        let header = Header(alg: algorithm.rawValue,
-                            x5t: algorithm == .rs256 ? info.x5t : nil,
-                            x5tS256: algorithm == .ps256 ? info.x5tS256 : nil)
-        let claims = Claims(aud: audience, iss: clientID, sub: clientID, jti: UUID().uuidString.lowercased(),
-                            nbf: now, iat: now, exp: now + Self.lifetime)
+        let header = Header(
+            alg: algorithm.rawValue,
+            x5t: algorithm == .rs256 ? info.x5t : nil,
+            x5tS256: algorithm == .ps256 ? info.x5tS256 : nil)
+        let claims = Claims(
+            aud: audience, iss: clientID, sub: clientID, jti: UUID().uuidString.lowercased(),
+            nbf: now, iat: now, exp: now + Self.lifetime)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let signingInput = Sodium.base64URL([UInt8](try encoder.encode(header))) + "."
+        let signingInput =
+            Sodium.base64URL([UInt8](try encoder.encode(header))) + "."
             + Sodium.base64URL([UInt8](try encoder.encode(claims)))
         let padding: _RSA.Signing.Padding = algorithm == .ps256 ? .PSS : .insecurePKCS1v1_5
         let signature = try key.signature(for: SHA256.hash(data: Array(signingInput.utf8)), padding: padding)

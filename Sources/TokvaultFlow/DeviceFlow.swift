@@ -56,7 +56,9 @@ package struct DeviceFlow: Sendable {
         guard let endpoint = app.deviceEndpoint else {
             throw VaultError.usage(
                 "app \"\(app.name)\" has no device authorization endpoint",
-                hint: "its server did not announce one; sign in with `tokvault login \(app.name)` (paste the redirect URL on a machine without a browser)")
+                hint:
+                    "its server did not announce one; sign in with `tokvault login \(app.name)` (paste the redirect URL on a machine without a browser)"
+            )
         }
         _ = try AppSpec.validateEndpoint(endpoint, option: "device authorization endpoint")
         let grant = TokenClient.Grant.deviceCode(SecureBytes(count: 0))
@@ -79,14 +81,20 @@ package struct DeviceFlow: Sendable {
     static func parse(_ data: Data, endpoint: String) throws -> DeviceAuthorization {
         let host = URLComponents(string: endpoint)?.host ?? endpoint
         guard let body = try? JSONDecoder().decode(Body.self, from: data) else {
-            throw VaultError.failure("the device authorization endpoint \(host) answered 200 with a body that is not a device authorization")
+            throw VaultError.failure(
+                "the device authorization endpoint \(host) answered 200 with a body that is not a device authorization")
         }
         guard var deviceCode = body.deviceCode, !deviceCode.isEmpty, let userCode = body.userCode, !userCode.isEmpty,
-              let uri = body.verificationURI ?? body.verificationURL else {
-            throw VaultError.failure("the device authorization endpoint \(host) answered without device_code, user_code or verification_uri")
+            let uri = body.verificationURI ?? body.verificationURL
+        else {
+            throw VaultError.failure(
+                "the device authorization endpoint \(host) answered without device_code, user_code or verification_uri")
         }
-        guard let url = URLComponents(string: uri), ["https", "http"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
-            throw VaultError.failure("the device authorization endpoint \(host) answered a verification_uri that is not a web address")
+        guard let url = URLComponents(string: uri), ["https", "http"].contains(url.scheme?.lowercased() ?? ""),
+            url.host != nil
+        else {
+            throw VaultError.failure(
+                "the device authorization endpoint \(host) answered a verification_uri that is not a web address")
         }
         var bytes = Array(deviceCode.utf8)
         deviceCode = ""
@@ -103,8 +111,10 @@ package struct DeviceFlow: Sendable {
 
     /// Polls until the user finished. `authorization_pending` waits another interval,
     /// `slow_down` adds 5 s to it for good (RFC 8628 §3.5); every other answer ends the wait.
-    package func poll(_ authorization: DeviceAuthorization, app: App, credential: TokenClient.Credential,
-                     onSlowDown: @Sendable (Int64) -> Void = { _ in }) async throws -> TokenResponse {
+    package func poll(
+        _ authorization: DeviceAuthorization, app: App, credential: TokenClient.Credential,
+        onSlowDown: @Sendable (Int64) -> Void = { _ in }
+    ) async throws -> TokenResponse {
         var interval = authorization.interval
         let deadline = Date().addingTimeInterval(TimeInterval(authorization.expiresIn))
         while true {
@@ -112,11 +122,14 @@ package struct DeviceFlow: Sendable {
             guard Date() < deadline else {
                 throw VaultError.failure(
                     "the device code expired before the sign-in was completed",
-                    hint: "run `tokvault login \(app.name) --device` again and enter the new code within \(authorization.expiresIn / 60) minutes")
+                    hint:
+                        "run `tokvault login \(app.name) --device` again and enter the new code within \(authorization.expiresIn / 60) minutes"
+                )
             }
             do {
-                return try await client.redeem(.deviceCode(authorization.deviceCode), app: app, credential: credential,
-                                               passing: ["authorization_pending", "slow_down"])
+                return try await client.redeem(
+                    .deviceCode(authorization.deviceCode), app: app, credential: credential,
+                    passing: ["authorization_pending", "slow_down"])
             } catch let refusal as TokenClient.OAuthRefusal {
                 if refusal.body.error == "slow_down" {
                     interval += 5

@@ -75,8 +75,9 @@ package struct DiscoveryDocument: Decodable, Sendable, Equatable {
             let body = try await TokenClient.collect(response.body, upTo: 1 << 20, deadline: deadline)
             try await client.shutdown()
             guard response.status == .ok else {
-                throw VaultError.failure("\(url) answered HTTP \(response.status.code)",
-                                         hint: "check the issuer URL; OpenID Connect servers publish their metadata there")
+                throw VaultError.failure(
+                    "\(url) answered HTTP \(response.status.code)",
+                    hint: "check the issuer URL; OpenID Connect servers publish their metadata there")
             }
             return try parse(Data(body.readableBytesView), expectedIssuer: issuer)
         } catch let error as VaultError {
@@ -84,8 +85,9 @@ package struct DiscoveryDocument: Decodable, Sendable, Equatable {
             throw error
         } catch {
             try? await client.shutdown()
-            throw VaultError(exitCode: VaultError.Code.unreachable, "cannot fetch \(url): \(TokenClient.describe(error))",
-                             hint: "check the issuer URL, the network and HTTPS_PROXY/NO_PROXY")
+            throw VaultError(
+                exitCode: VaultError.Code.unreachable, "cannot fetch \(url): \(TokenClient.describe(error))",
+                hint: "check the issuer URL, the network and HTTPS_PROXY/NO_PROXY")
         }
     }
 }

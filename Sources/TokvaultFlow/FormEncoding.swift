@@ -4,7 +4,8 @@ import TokvaultVault
 /// `+` unescaped (a server then reads it as a space). Only RFC 3986 unreserved characters
 /// stay as they are.
 package enum FormEncoding {
-    static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
+    static let unreserved: Set<UInt8> = Set(
+        Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
     static let hex = Array("0123456789ABCDEF".utf8)
 
     package static func encode(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
@@ -35,7 +36,8 @@ package enum FormEncoding {
             switch byte {
             case UInt8(ascii: "+"): out.append(0x20)
             case UInt8(ascii: "%"):
-                guard bytes.count >= 2, let hi = hexValue(bytes.popFirst()!), let lo = hexValue(bytes.popFirst()!) else { return nil }
+                guard bytes.count >= 2, let hi = hexValue(bytes.popFirst()!), let lo = hexValue(bytes.popFirst()!)
+                else { return nil }
                 out.append(hi << 4 | lo)
             default: out.append(byte)
             }

@@ -31,18 +31,24 @@ package final class LoopbackReceiver: @unchecked Sendable {
     /// a port already taken on one of them (by anyone, possibly another local user) would let
     /// the browser deliver the redirect there, so that is an error. Only a host without IPv6
     /// (::1 not available) skips ::1.
-    package static func start(redirectURI: String, portOverride: Int?, secrets: LoginSecrets, appName: String,
-                             notice: @escaping Notice) throws -> LoopbackReceiver {
+    package static func start(
+        redirectURI: String, portOverride: Int?, secrets: LoginSecrets, appName: String,
+        notice: @escaping Notice
+    ) throws -> LoopbackReceiver {
         guard let components = URLComponents(string: redirectURI), components.scheme?.lowercased() == "http",
-              let host = components.host?.lowercased(), AppSpec.isLoopbackHost(host) else {
+            let host = components.host?.lowercased(), AppSpec.isLoopbackHost(host)
+        else {
             throw VaultError.usage(
                 "the redirect URI \(redirectURI) is not a loopback http URI, so tokvault cannot listen for it",
-                hint: "use `tokvault login --manual` and paste the redirect URL, or set --redirect-uri http://localhost:8080")
+                hint:
+                    "use `tokvault login --manual` and paste the redirect URL, or set --redirect-uri http://localhost:8080"
+            )
         }
         let port = portOverride ?? components.port ?? 80
         guard (0...65535).contains(port) else {
-            throw VaultError.usage("the redirect URI \(AppSpec.printable(redirectURI)) has no valid port (\(port))",
-                                   hint: "set a port from 1 to 65535 with `tokvault set APP --redirect-uri http://localhost:PORT`")
+            throw VaultError.usage(
+                "the redirect URI \(AppSpec.printable(redirectURI)) has no valid port (\(port))",
+                hint: "set a port from 1 to 65535 with `tokvault set APP --redirect-uri http://localhost:PORT`")
         }
         let path = components.path.isEmpty ? "/" : components.path
         let addresses: [String]
@@ -51,14 +57,16 @@ package final class LoopbackReceiver: @unchecked Sendable {
         case "::1": addresses = ["::1"]
         default: addresses = [host]
         }
-        let box = OutcomeBox(), startPage = StartPage()
+        let box = OutcomeBox()
+        let startPage = StartPage()
         // A free port picked for 127.0.0.1 can be taken on ::1: then pick another one.
         var attempt = 0
         while true {
             attempt += 1
             do {
-                let (channels, bound) = try bind(addresses, port: port, redirectPath: path, secrets: secrets, appName: appName,
-                                                 box: box, startPage: startPage, notice: notice)
+                let (channels, bound) = try bind(
+                    addresses, port: port, redirectPath: path, secrets: secrets, appName: appName,
+                    box: box, startPage: startPage, notice: notice)
                 return LoopbackReceiver(port: bound, path: path, channels: channels, box: box, startPage: startPage)
             } catch let failure as BindFailure {
                 if case .inUse(let address) = failure, port == 0, address != addresses[0], attempt < 8 { continue }
@@ -70,10 +78,12 @@ package final class LoopbackReceiver: @unchecked Sendable {
     /// A listener that serves only the start page (for `login --manual`, which receives no
     /// redirect): 127.0.0.1 on a free port.
     package static func startPageServer(secrets: LoginSecrets, appName: String) throws -> LoopbackReceiver {
-        let box = OutcomeBox(), startPage = StartPage()
+        let box = OutcomeBox()
+        let startPage = StartPage()
         do {
-            let (channels, bound) = try bind(["127.0.0.1"], port: 0, redirectPath: nil, secrets: secrets, appName: appName,
-                                             box: box, startPage: startPage, notice: { _ in })
+            let (channels, bound) = try bind(
+                ["127.0.0.1"], port: 0, redirectPath: nil, secrets: secrets, appName: appName,
+                box: box, startPage: startPage, notice: { _ in })
             return LoopbackReceiver(port: bound, path: "", channels: channels, box: box, startPage: startPage)
         } catch let failure as BindFailure {
             throw failure.error(port: 0, appName: appName)
@@ -89,22 +99,32 @@ package final class LoopbackReceiver: @unchecked Sendable {
         func error(port: Int, appName: String) -> VaultError {
             switch self {
             case .inUse(let address):
-                let also = address == "::1" ? " (the browser may send the redirect for localhost there, to whichever program, possibly another user's, holds it)" : ""
+                let also =
+                    address == "::1"
+                    ? " (the browser may send the redirect for localhost there, to whichever program, possibly another user's, holds it)"
+                    : ""
                 return VaultError.failure(
                     "port \(port) on \(Self.shown(address)) is already in use, so tokvault cannot receive the sign-in redirect\(also)",
-                    hint: "stop the program using it, or run `tokvault login \(appName) --port N` (Microsoft ignores the port of loopback redirect URIs for public clients) or `--manual`")
-            case let .other(address, error):
-                return VaultError.failure("cannot listen on \(Self.shown(address)):\(port): \(error)", hint: "try `tokvault login \(appName) --manual`")
+                    hint:
+                        "stop the program using it, or run `tokvault login \(appName) --port N` (Microsoft ignores the port of loopback redirect URIs for public clients) or `--manual`"
+                )
+            case .other(let address, let error):
+                return VaultError.failure(
+                    "cannot listen on \(Self.shown(address)):\(port): \(error)",
+                    hint: "try `tokvault login \(appName) --manual`")
             }
         }
     }
 
     /// Binds every address on one port (the first one picks it when `port` is 0); on failure
     /// nothing stays bound.
-    private static func bind(_ addresses: [String], port: Int, redirectPath: String?, secrets: LoginSecrets, appName: String,
-                             box: OutcomeBox, startPage: StartPage, notice: @escaping Notice) throws -> ([Channel], Int) {
+    private static func bind(
+        _ addresses: [String], port: Int, redirectPath: String?, secrets: LoginSecrets, appName: String,
+        box: OutcomeBox, startPage: StartPage, notice: @escaping Notice
+    ) throws -> ([Channel], Int) {
         let handlerFactory: @Sendable () -> RedirectHandler = {
-            RedirectHandler(path: redirectPath, secrets: secrets, appName: appName, box: box, startPage: startPage, notice: notice)
+            RedirectHandler(
+                path: redirectPath, secrets: secrets, appName: appName, box: box, startPage: startPage, notice: notice)
         }
         var channels: [Channel] = []
         var boundPort = port
@@ -126,7 +146,9 @@ package final class LoopbackReceiver: @unchecked Sendable {
                 let code = (error as? IOError)?.errnoCode
                 // ::1 is a bonus for `localhost` on a host without IPv6 (common in containers):
                 // 127.0.0.1 is enough there. Taken by someone else, it is not.
-                if index > 0 && address == "::1" && [EADDRNOTAVAIL, EAFNOSUPPORT, EPROTONOSUPPORT].contains(code) { continue }
+                if index > 0 && address == "::1" && [EADDRNOTAVAIL, EAFNOSUPPORT, EPROTONOSUPPORT].contains(code) {
+                    continue
+                }
                 for channel in channels { try? channel.close().wait() }
                 throw code == EADDRINUSE ? BindFailure.inUse(address) : BindFailure.other(address, error)
             }
@@ -186,7 +208,10 @@ final class OutcomeBox: @unchecked Sendable {
         let accepted: Bool = lock.withLock {
             guard outcome == nil else { return false }
             outcome = value
-            if let callback { delivered = true; deliver = callback }
+            if let callback {
+                delivered = true
+                deliver = callback
+            }
             return true
         }
         deliver?(value)
@@ -196,7 +221,10 @@ final class OutcomeBox: @unchecked Sendable {
     func setCallback(_ body: @escaping @Sendable (LoopbackReceiver.Outcome) -> Void) {
         let pending: LoopbackReceiver.Outcome? = lock.withLock {
             callback = body
-            if let outcome, !delivered { delivered = true; return outcome }
+            if let outcome, !delivered {
+                delivered = true
+                return outcome
+            }
             return nil
         }
         if let pending { body(pending) }
@@ -244,8 +272,10 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
     private var body = ByteBuffer()
     private var tooLarge = false
 
-    init(path: String?, secrets: LoginSecrets, appName: String, box: OutcomeBox, startPage: StartPage,
-         notice: @escaping LoopbackReceiver.Notice) {
+    init(
+        path: String?, secrets: LoginSecrets, appName: String, box: OutcomeBox, startPage: StartPage,
+        notice: @escaping LoopbackReceiver.Notice
+    ) {
         self.path = path
         self.secrets = secrets
         self.appName = appName
@@ -261,7 +291,11 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
             body.clear()
             tooLarge = false
         case .body(var chunk):
-            if body.readableBytes + chunk.readableBytes > Self.maxBody { tooLarge = true } else { body.writeBuffer(&chunk) }
+            if body.readableBytes + chunk.readableBytes > Self.maxBody {
+                tooLarge = true
+            } else {
+                body.writeBuffer(&chunk)
+            }
         case .end:
             guard let head else { return }
             respond(context: context, head: head)
@@ -277,34 +311,46 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         guard requestPath == path else {
-            send(context, status: .notFound, title: "Not found", message: "This address only receives the sign-in redirect for tokvault.", keepAlive: head.isKeepAlive)
+            send(
+                context, status: .notFound, title: "Not found",
+                message: "This address only receives the sign-in redirect for tokvault.", keepAlive: head.isKeepAlive)
             return
         }
         if tooLarge {
-            send(context, status: .payloadTooLarge, title: "Too large", message: "The request was too large.", keepAlive: false)
+            send(
+                context, status: .payloadTooLarge, title: "Too large", message: "The request was too large.",
+                keepAlive: false)
             return
         }
         if box.isDone {
-            send(context, status: .ok, title: "Already done", message: "tokvault already received the sign-in response. You can close this tab.", keepAlive: false)
+            send(
+                context, status: .ok, title: "Already done",
+                message: "tokvault already received the sign-in response. You can close this tab.", keepAlive: false)
             return
         }
         let parameters: Substring
         switch head.method {
         case .GET:
             guard let q = target.firstIndex(of: "?") else {
-                send(context, status: .badRequest, title: "No response", message: "This request carried no sign-in response.", keepAlive: head.isKeepAlive)
+                send(
+                    context, status: .badRequest, title: "No response",
+                    message: "This request carried no sign-in response.", keepAlive: head.isKeepAlive)
                 return
             }
             parameters = target[target.index(after: q)...]
         case .POST:
             let contentType = head.headers.first(name: "Content-Type")?.lowercased() ?? ""
             guard contentType.hasPrefix("application/x-www-form-urlencoded") else {
-                send(context, status: .unsupportedMediaType, title: "Unsupported", message: "Expected a form post.", keepAlive: false)
+                send(
+                    context, status: .unsupportedMediaType, title: "Unsupported", message: "Expected a form post.",
+                    keepAlive: false)
                 return
             }
             parameters = Substring(String(decoding: body.readableBytesView, as: UTF8.self))
         default:
-            send(context, status: .methodNotAllowed, title: "Not allowed", message: "Only GET and POST are accepted here.", keepAlive: false)
+            send(
+                context, status: .methodNotAllowed, title: "Not allowed",
+                message: "Only GET and POST are accepted here.", keepAlive: false)
             return
         }
         let response: AuthorizationResponse
@@ -312,39 +358,60 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
             response = try RedirectParser.parse(parameters: parameters)
         } catch let error as VaultError {
             notice("ignored a redirect: \(error.message)")
-            send(context, status: .badRequest, title: "Not accepted", message: "tokvault could not read this response: \(error.message).", keepAlive: false)
+            send(
+                context, status: .badRequest, title: "Not accepted",
+                message: "tokvault could not read this response: \(error.message).", keepAlive: false)
             return
         } catch {
             return
         }
         switch response {
-        case let .code(code, state):
+        case .code(let code, let state):
             guard secrets.stateMatches(state) else {
-                notice(state == nil ? "ignored a redirect without a state parameter (not from this login)"
-                                    : "ignored a redirect whose state does not match this login (a stale tab, or not from this login)")
-                send(context, status: .badRequest, title: "Not accepted",
-                     message: "This sign-in response does not belong to the login tokvault is waiting for. Start the sign-in again from the terminal.", keepAlive: false)
+                notice(
+                    state == nil
+                        ? "ignored a redirect without a state parameter (not from this login)"
+                        : "ignored a redirect whose state does not match this login (a stale tab, or not from this login)"
+                )
+                send(
+                    context, status: .badRequest, title: "Not accepted",
+                    message:
+                        "This sign-in response does not belong to the login tokvault is waiting for. Start the sign-in again from the terminal.",
+                    keepAlive: false)
                 return
             }
             if box.accept(.code(code)) {
-                send(context, status: .ok, title: "Signed in",
-                     message: "tokvault received the sign-in for \(appName). You can close this tab and return to the terminal.", keepAlive: false)
+                send(
+                    context, status: .ok, title: "Signed in",
+                    message:
+                        "tokvault received the sign-in for \(appName). You can close this tab and return to the terminal.",
+                    keepAlive: false)
             } else {
-                send(context, status: .ok, title: "Already done", message: "tokvault already received the sign-in response. You can close this tab.", keepAlive: false)
+                send(
+                    context, status: .ok, title: "Already done",
+                    message: "tokvault already received the sign-in response. You can close this tab.", keepAlive: false
+                )
             }
-        case let .error(error, description, state):
+        case .error(let error, let description, let state):
             guard secrets.stateMatches(state) else {
                 notice("ignored an error redirect whose state does not match this login")
-                send(context, status: .badRequest, title: "Not accepted", message: "This response does not belong to the current login.", keepAlive: false)
+                send(
+                    context, status: .badRequest, title: "Not accepted",
+                    message: "This response does not belong to the current login.", keepAlive: false)
                 return
             }
             _ = box.accept(.error(error, description: description))
-            send(context, status: .ok, title: "Sign-in failed",
-                 message: "The sign-in for \(appName) failed: \(error)\(description.map { " — \($0)" } ?? ""). Return to the terminal.", keepAlive: false)
+            send(
+                context, status: .ok, title: "Sign-in failed",
+                message:
+                    "The sign-in for \(appName) failed: \(error)\(description.map { " — \($0)" } ?? ""). Return to the terminal.",
+                keepAlive: false)
         }
     }
 
-    private func send(_ context: ChannelHandlerContext, status: HTTPResponseStatus, title: String, message: String, keepAlive: Bool) {
+    private func send(
+        _ context: ChannelHandlerContext, status: HTTPResponseStatus, title: String, message: String, keepAlive: Bool
+    ) {
         let html = """
             <!doctype html><html><head><meta charset="utf-8"><title>tokvault: \(Self.escape(title))</title></head>
             <body style="font-family: sans-serif; margin: 3em"><h1>\(Self.escape(title))</h1><p>\(Self.escape(message))</p></body></html>
@@ -356,7 +423,8 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
         headers.add(name: "Cache-Control", value: "no-store")
         headers.add(name: "Referrer-Policy", value: "no-referrer")
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: html)))), promise: nil)
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {
@@ -374,7 +442,9 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
         headers.add(name: "Pragma", value: "no-cache")
         headers.add(name: "Referrer-Policy", value: "no-referrer")
         headers.add(name: "Connection", value: "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .seeOther, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .seeOther, headers: headers))),
+            promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }

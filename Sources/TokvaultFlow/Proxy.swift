@@ -11,11 +11,15 @@ package struct ProxySettings: Sendable, Equatable {
     package var password: String?
 
     /// The proxy for `url`'s host, or nil for a direct connection.
-    package static func forURL(_ url: String, environment: (String) -> String? = VaultFile.environment) throws -> ProxySettings? {
+    package static func forURL(_ url: String, environment: (String) -> String? = VaultFile.environment) throws
+        -> ProxySettings?
+    {
         guard let components = URLComponents(string: url), let host = components.host?.lowercased() else { return nil }
         if AppSpec.isLoopbackHost(host) { return nil }
         guard components.scheme?.lowercased() == "https" else { return nil }
-        let raw = environment("HTTPS_PROXY") ?? environment("https_proxy") ?? environment("ALL_PROXY") ?? environment("all_proxy")
+        let raw =
+            environment("HTTPS_PROXY") ?? environment("https_proxy") ?? environment("ALL_PROXY")
+            ?? environment("all_proxy")
         guard let raw, !raw.isEmpty else { return nil }
         let noProxy = environment("NO_PROXY") ?? environment("no_proxy") ?? ""
         if bypasses(host: host, port: components.port ?? 443, noProxy: noProxy) { return nil }
@@ -25,10 +29,13 @@ package struct ProxySettings: Sendable, Equatable {
     static func parse(_ raw: String) throws -> ProxySettings {
         let text = raw.contains("://") ? raw : "http://" + raw
         guard let c = URLComponents(string: text), let host = c.host, !host.isEmpty else {
-            throw VaultError.usage("HTTPS_PROXY=\(RedirectParser.redactedProxy(raw)) is not a proxy URL", hint: "e.g. HTTPS_PROXY=http://proxy.example.com:3128")
+            throw VaultError.usage(
+                "HTTPS_PROXY=\(RedirectParser.redactedProxy(raw)) is not a proxy URL",
+                hint: "e.g. HTTPS_PROXY=http://proxy.example.com:3128")
         }
         guard c.scheme?.lowercased() == "http" else {
-            throw VaultError.usage("HTTPS_PROXY: only http:// proxies (CONNECT) are supported, not \(c.scheme ?? "?")://")
+            throw VaultError.usage(
+                "HTTPS_PROXY: only http:// proxies (CONNECT) are supported, not \(c.scheme ?? "?")://")
         }
         // URLComponents has already percent-decoded user and password (`+` stays `+`).
         return ProxySettings(host: host, port: c.port ?? 80, username: c.user, password: c.password)
@@ -37,10 +44,13 @@ package struct ProxySettings: Sendable, Equatable {
     /// NO_PROXY: comma-separated hosts or domain suffixes (`example.com` and `.example.com`
     /// both match subdomains), optional `:port`, or `*` for everything.
     static func bypasses(host: String, port: Int, noProxy: String) -> Bool {
-        for entry in noProxy.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) where !entry.isEmpty {
+        for entry in noProxy.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        where !entry.isEmpty {
             if entry == "*" { return true }
             var pattern = entry
-            if let colon = pattern.lastIndex(of: ":"), !pattern.hasPrefix("["), let p = Int(pattern[pattern.index(after: colon)...]) {
+            if let colon = pattern.lastIndex(of: ":"), !pattern.hasPrefix("["),
+                let p = Int(pattern[pattern.index(after: colon)...])
+            {
                 if p != port { continue }
                 pattern = String(pattern[..<colon])
             }

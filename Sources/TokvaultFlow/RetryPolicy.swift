@@ -71,8 +71,10 @@ package enum RetryPolicy {
     ///   code polling); for an authorization code or a refresh token it stops: a proxy
     ///   answers 502/503/504 after forwarding, and a server may fail after using the grant.
     /// - Everything else is final.
-    package static func decide(status: Int, singleUseGrant: Bool, attempt: Int, retryAfter: String?, now: Int64,
-                              maxAttempts: Int, maxRetryAfter: Int) -> RetryDecision {
+    package static func decide(
+        status: Int, singleUseGrant: Bool, attempt: Int, retryAfter: String?, now: Int64,
+        maxAttempts: Int, maxRetryAfter: Int
+    ) -> RetryDecision {
         let throttled = status == 429
         let serverError = (500...599).contains(status)
         guard throttled || serverError else { return .stop(.final) }
@@ -81,7 +83,9 @@ package enum RetryPolicy {
         // Checked before any arithmetic: `asked` may be as large as Int64.max.
         if let asked, asked > Int64(max(0, maxRetryAfter)) { return .stop(.retryAfterTooLong(asked)) }
         guard attempt < maxAttempts else { return .stop(.attemptsExhausted) }
-        return .retry(afterMilliseconds: asked.map { $0 * 1000 } ?? backoffMilliseconds(afterAttempt: attempt, base: answerBackoff))
+        return .retry(
+            afterMilliseconds: asked.map { $0 * 1000 }
+                ?? backoffMilliseconds(afterAttempt: attempt, base: answerBackoff))
     }
 
     /// After a transport failure of attempt `attempt`: retried (every grant) only when the
@@ -94,7 +98,8 @@ package enum RetryPolicy {
 
     /// The longest wait `decide` can ask for after attempt `attempt`, for any answer.
     static func longestWaitMilliseconds(afterAttempt attempt: Int, maxRetryAfter: Int) -> Int64 {
-        max(Int64(max(0, maxRetryAfter)) * 1000,
+        max(
+            Int64(max(0, maxRetryAfter)) * 1000,
             backoffMilliseconds(afterAttempt: attempt, base: answerBackoff),
             backoffMilliseconds(afterAttempt: attempt, base: connectBackoff))
     }
@@ -124,7 +129,8 @@ extension TokenClient.Options {
         let attempts = max(1, maxAttempts)
         var total = Double(attempts) * attemptSeconds
         for attempt in 1..<attempts {
-            total += Double(RetryPolicy.longestWaitMilliseconds(afterAttempt: attempt, maxRetryAfter: maxRetryAfter)) / 1000
+            total +=
+                Double(RetryPolicy.longestWaitMilliseconds(afterAttempt: attempt, maxRetryAfter: maxRetryAfter)) / 1000
         }
         return total
     }

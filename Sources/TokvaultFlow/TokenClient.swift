@@ -61,38 +61,45 @@ package struct TokenClient: Sendable {
     }
 
     /// Builds the form body and headers for `grant` (exposed for tests and for `export --curl`).
-    package static func requestBody(app: App, grant: Grant, clientSecret: SecureBytes?) throws -> (body: FormBody, basicAuth: SecureBytes?) {
+    package static func requestBody(app: App, grant: Grant, clientSecret: SecureBytes?) throws -> (
+        body: FormBody, basicAuth: SecureBytes?
+    ) {
         try requestBody(app: app, grant: grant, credential: Credential(secret: clientSecret))
     }
 
-    package static func requestBody(app: App, grant: Grant, credential: Credential,
-                                   now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> (body: FormBody, basicAuth: SecureBytes?) {
+    package static func requestBody(
+        app: App, grant: Grant, credential: Credential,
+        now: Int64 = Int64(Date().timeIntervalSince1970)
+    ) throws -> (body: FormBody, basicAuth: SecureBytes?) {
         var form = FormBody()
         form.add("grant_type", grant.name)
         switch grant {
-        case let .authorizationCode(code, verifier, redirectURI):
+        case .authorizationCode(let code, let verifier, let redirectURI):
             form.add("code", secret: code)
             form.add("redirect_uri", redirectURI)
             form.add("code_verifier", secret: verifier)
             // Azure wants the scope on the code redemption too.
             form.add("scope", app.scope)
-        case let .refreshToken(token, scope):
+        case .refreshToken(let token, let scope):
             form.add("refresh_token", secret: token)
             // Azure v2 requires scope on refresh (AADSTS90014 otherwise).
             form.add("scope", scope)
-        case let .clientCredentials(scope):
+        case .clientCredentials(let scope):
             form.add("scope", scope)
-        case let .deviceCode(code):
+        case .deviceCode(let code):
             form.add("device_code", secret: code)
         }
-        let basic = try addClientAuthentication(to: &form, app: app, credential: credential, audience: app.tokenEndpoint, now: now)
+        let basic = try addClientAuthentication(
+            to: &form, app: app, credential: credential, audience: app.tokenEndpoint, now: now)
         return (form, basic)
     }
 
     /// Adds the client's authentication to `form` (or returns the Basic header) as its
     /// `client_auth` says. A client assertion's audience is the endpoint it is sent to.
-    static func addClientAuthentication(to form: inout FormBody, app: App, credential: Credential, audience: String,
-                                        now: Int64) throws -> SecureBytes? {
+    static func addClientAuthentication(
+        to form: inout FormBody, app: App, credential: Credential, audience: String,
+        now: Int64
+    ) throws -> SecureBytes? {
         switch app.clientAuth {
         case .none:
             form.add("client_id", app.clientID)
@@ -110,9 +117,11 @@ package struct TokenClient: Sendable {
             return SecureBytes(consuming: &header)
         case .privateKeyJWT:
             guard case .privateKey(let privateKey) = credential, let certificate = app.certificate,
-                  let algorithm = app.assertionAlg else { throw missingSecret(app) }
-            let assertion = ClientAssertion(clientID: app.clientID, audience: audience,
-                                            certificateDER: [UInt8](certificate), algorithm: algorithm)
+                let algorithm = app.assertionAlg
+            else { throw missingSecret(app) }
+            let assertion = ClientAssertion(
+                clientID: app.clientID, audience: audience,
+                certificateDER: [UInt8](certificate), algorithm: algorithm)
             form.add("client_id", app.clientID)
             form.add("client_assertion_type", ClientAssertion.type)
             form.add("client_assertion", secret: try assertion.signed(with: privateKey, now: now))
@@ -122,11 +131,13 @@ package struct TokenClient: Sendable {
 
     package static func missingSecret(_ app: App) -> VaultError {
         if app.usesCertificate {
-            return VaultError.failure("app \"\(app.name)\" authenticates with a certificate but its private key is missing",
-                                      hint: "store it with `tokvault set \(app.name) --certificate CERT.pem --private-key-file KEY.pem`")
+            return VaultError.failure(
+                "app \"\(app.name)\" authenticates with a certificate but its private key is missing",
+                hint: "store it with `tokvault set \(app.name) --certificate CERT.pem --private-key-file KEY.pem`")
         }
-        return VaultError.failure("app \"\(app.name)\" is a confidential client but has no client secret",
-                                  hint: "store it with `tokvault set \(app.name) --secret-prompt`, or mark the app --public")
+        return VaultError.failure(
+            "app \"\(app.name)\" is a confidential client but has no client secret",
+            hint: "store it with `tokvault set \(app.name) --secret-prompt`, or mark the app --public")
     }
 
     /// Sends one grant and returns the tokens. Errors are `VaultError`s with the documented
@@ -137,7 +148,9 @@ package struct TokenClient: Sendable {
 
     /// Sends one grant. OAuth errors named in `passing` are thrown as `OAuthRefusal` instead of
     /// a `VaultError` (the device flow's `authorization_pending` and `slow_down`).
-    package func redeem(_ grant: Grant, app: App, credential: Credential, passing: Set<String> = []) async throws -> TokenResponse {
+    package func redeem(_ grant: Grant, app: App, credential: Credential, passing: Set<String> = []) async throws
+        -> TokenResponse
+    {
         let endpoint = try AppSpec.validateEndpoint(app.tokenEndpoint, option: "token endpoint")
         let data = try await post(to: endpoint, app: app, grant: grant, passing: passing) {
             // Built per attempt: a client assertion's jti must not be sent twice.
@@ -148,8 +161,10 @@ package struct TokenClient: Sendable {
     }
 
     /// POSTs a form built by `makeBody` (once per attempt) and returns a 200 answer's body.
-    func post(to endpoint: String, app: App, grant: Grant, passing: Set<String>,
-              makeBody: () throws -> (SecureBytes, SecureBytes?)) async throws -> Data {
+    func post(
+        to endpoint: String, app: App, grant: Grant, passing: Set<String>,
+        makeBody: () throws -> (SecureBytes, SecureBytes?)
+    ) async throws -> Data {
 
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
@@ -161,7 +176,8 @@ package struct TokenClient: Sendable {
         configuration.connectionPool.retryConnectionEstablishment = false
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
-            let response = try await send(makeBody: makeBody, to: endpoint, with: client, app: app, grant: grant, passing: passing)
+            let response = try await send(
+                makeBody: makeBody, to: endpoint, with: client, app: app, grant: grant, passing: passing)
             try await client.shutdown()
             return response
         } catch {
@@ -173,8 +189,10 @@ package struct TokenClient: Sendable {
     /// Added to the connect and read timeouts for one attempt's deadline (head and body).
     static let deadlineSlack: TimeAmount = .seconds(5)
 
-    private func send(makeBody: () throws -> (SecureBytes, SecureBytes?), to endpoint: String, with client: HTTPClient,
-                      app: App, grant: Grant, passing: Set<String>) async throws -> Data {
+    private func send(
+        makeBody: () throws -> (SecureBytes, SecureBytes?), to endpoint: String, with client: HTTPClient,
+        app: App, grant: Grant, passing: Set<String>
+    ) async throws -> Data {
 
         var attempt = 0
         while true {
@@ -185,7 +203,10 @@ package struct TokenClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
             request.headers.add(name: "Accept", value: "application/json")
             request.headers.add(name: "User-Agent", value: "tokvault")
-            if let basic { request.headers.add(name: "Authorization", value: basic.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }) }
+            if let basic {
+                request.headers.add(
+                    name: "Authorization", value: basic.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
+            }
             request.body = .bytes(body.withUnsafeBytes { ByteBuffer(bytes: $0) })
 
             let response: HTTPClientResponse
@@ -197,7 +218,9 @@ package struct TokenClient: Sendable {
                 data = Data(buffer.readableBytesView)
             } catch {
                 let notSent = Self.certainlyNotSent(error)
-                switch RetryPolicy.decide(transportFailureNotSent: notSent, attempt: attempt, maxAttempts: options.maxAttempts) {
+                switch RetryPolicy.decide(
+                    transportFailureNotSent: notSent, attempt: attempt, maxAttempts: options.maxAttempts)
+                {
                 case .retry(let milliseconds):
                     try await Task.sleep(nanoseconds: UInt64(milliseconds) * 1_000_000)
                     continue
@@ -205,9 +228,11 @@ package struct TokenClient: Sendable {
                     throw Self.transportError(error, endpoint: endpoint, grant: grant, app: app, sent: !notSent)
                 }
             }
-            switch Self.outcome(status: Int(response.status.code), headers: response.headers, body: data, grant: grant,
-                                attempt: attempt, app: app, endpoint: endpoint, passing: passing, options: options,
-                                now: Int64(Date().timeIntervalSince1970)) {
+            switch Self.outcome(
+                status: Int(response.status.code), headers: response.headers, body: data, grant: grant,
+                attempt: attempt, app: app, endpoint: endpoint, passing: passing, options: options,
+                now: Int64(Date().timeIntervalSince1970))
+            {
             case .success(let data):
                 return data
             case .retry(let milliseconds):
@@ -226,29 +251,37 @@ package struct TokenClient: Sendable {
         case failure(Error)
     }
 
-    static func outcome(status: Int, headers: HTTPHeaders, body: Data, grant: Grant, attempt: Int, app: App,
-                        endpoint: String, passing: Set<String>, options: Options, now: Int64) -> AttemptOutcome {
+    static func outcome(
+        status: Int, headers: HTTPHeaders, body: Data, grant: Grant, attempt: Int, app: App,
+        endpoint: String, passing: Set<String>, options: Options, now: Int64
+    ) -> AttemptOutcome {
         if status == 200 { return .success(body) }
         if !passing.isEmpty, (400...499).contains(status),
-           let refusal = try? JSONDecoder().decode(OAuthErrorBody.self, from: body), passing.contains(refusal.error) {
+            let refusal = try? JSONDecoder().decode(OAuthErrorBody.self, from: body), passing.contains(refusal.error)
+        {
             return .failure(OAuthRefusal(body: refusal))
         }
-        let decision = RetryPolicy.decide(status: status, singleUseGrant: grant.isSingleUse, attempt: attempt,
-                                          retryAfter: headers.first(name: "Retry-After"), now: now,
-                                          maxAttempts: options.maxAttempts, maxRetryAfter: options.maxRetryAfter)
+        let decision = RetryPolicy.decide(
+            status: status, singleUseGrant: grant.isSingleUse, attempt: attempt,
+            retryAfter: headers.first(name: "Retry-After"), now: now,
+            maxAttempts: options.maxAttempts, maxRetryAfter: options.maxRetryAfter)
         switch decision {
         case .retry(let milliseconds):
             return .retry(afterMilliseconds: milliseconds)
         case .stop(let reason):
-            return .failure(TokenErrors.stopped(reason, status: status, data: body, headers: headers, app: app, grant: grant,
-                                                endpoint: endpoint, attempts: attempt, maxRetryAfter: options.maxRetryAfter))
+            return .failure(
+                TokenErrors.stopped(
+                    reason, status: status, data: body, headers: headers, app: app, grant: grant,
+                    endpoint: endpoint, attempts: attempt, maxRetryAfter: options.maxRetryAfter))
         }
     }
 
     /// The whole body by `deadline`. AsyncHTTPClient's deadline ends with the response head and
     /// its read timeout restarts with every byte, so a server trickling the body one byte at a
     /// time would otherwise hold the command for as long as it likes.
-    static func collect(_ body: HTTPClientResponse.Body, upTo limit: Int, deadline: NIODeadline) async throws -> ByteBuffer {
+    static func collect(_ body: HTTPClientResponse.Body, upTo limit: Int, deadline: NIODeadline) async throws
+        -> ByteBuffer
+    {
         try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
             group.addTask { try await body.collect(upTo: limit) }
             group.addTask {
@@ -274,8 +307,10 @@ package struct TokenClient: Sendable {
     /// a timeout, a TLS alert or an unclean shutdown after the handshake) counts as sent.
     static func certainlyNotSent(_ error: Error) -> Bool {
         if let error = error as? HTTPClientError {
-            return [.connectTimeout, .tlsHandshakeTimeout, .httpProxyHandshakeTimeout, .socksHandshakeTimeout,
-                    .getConnectionFromPoolTimeout].contains(error)
+            return [
+                .connectTimeout, .tlsHandshakeTimeout, .httpProxyHandshakeTimeout, .socksHandshakeTimeout,
+                .getConnectionFromPoolTimeout
+            ].contains(error)
         }
         // Name resolution and connect(2) (NIOPosix's happy-eyeballs connector).
         if error is NIOConnectionError { return true }
@@ -291,15 +326,17 @@ package struct TokenClient: Sendable {
         if let error = error as? NIOSSLError {
             switch error {
             case .handshakeFailed, .noCertificateToValidate, .unableToValidateCertificate, .cannotMatchULabel,
-                 .cannotFindPeerIP:
+                .cannotFindPeerIP:
                 return true
             default:
                 return false
             }
         }
         if let error = error as? NIOSSLExtraError {
-            return [.failedToValidateHostname, .serverHostnameImpossibleToMatch, .cannotUseIPAddressInSNI,
-                    .invalidSNIHostname].contains(error)
+            return [
+                .failedToValidateHostname, .serverHostnameImpossibleToMatch, .cannotUseIPAddressInSNI,
+                .invalidSNIHostname
+            ].contains(error)
         }
         return false
     }
@@ -311,7 +348,8 @@ package struct TokenClient: Sendable {
             return "the refresh token is single-use and may have been used, so it was not sent again; "
                 + "try again later, and if `tokvault token \(app.name)` then says a login is required, run `tokvault login \(app.name)`"
         case .authorizationCode:
-            return "the authorization code is single-use and may have been used, so it was not sent again; run `tokvault login \(app.name)` again"
+            return
+                "the authorization code is single-use and may have been used, so it was not sent again; run `tokvault login \(app.name)` again"
         case .clientCredentials, .deviceCode:
             return nil
         }
@@ -320,14 +358,16 @@ package struct TokenClient: Sendable {
     static func transportError(_ error: Error, endpoint: String, grant: Grant, app: App, sent: Bool) -> VaultError {
         let host = URLComponents(string: endpoint)?.host ?? endpoint
         if !sent {
-            return VaultError(exitCode: VaultError.Code.unreachable,
-                              "cannot reach the identity provider at \(host): \(describe(error))",
-                              hint: "check the network, DNS and HTTPS_PROXY/NO_PROXY; nothing was sent")
+            return VaultError(
+                exitCode: VaultError.Code.unreachable,
+                "cannot reach the identity provider at \(host): \(describe(error))",
+                hint: "check the network, DNS and HTTPS_PROXY/NO_PROXY; nothing was sent")
         }
         var hint = "the request may have reached the server; it was not sent again"
         if let used = mayHaveBeenUsed(grant, app: app) { hint += " (\(used))" }
-        return VaultError(exitCode: VaultError.Code.unreachable,
-                          "no answer from the identity provider at \(host): \(describe(error))", hint: hint)
+        return VaultError(
+            exitCode: VaultError.Code.unreachable,
+            "no answer from the identity provider at \(host): \(describe(error))", hint: hint)
     }
 
     static func describe(_ error: Error) -> String {

@@ -48,7 +48,8 @@ package struct OAuthErrorBody: Decodable, Sendable, Equatable {
     /// `AADSTS70008` from the description or the first of `error_codes`.
     package var aadstsCode: String? {
         if let description = errorDescription,
-           let range = description.range(of: #"AADSTS[0-9]+"#, options: .regularExpression) {
+            let range = description.range(of: #"AADSTS[0-9]+"#, options: .regularExpression)
+        {
             return String(description[range])
         }
         return errorCodes?.first.map { "AADSTS\($0)" }
@@ -56,7 +57,9 @@ package struct OAuthErrorBody: Decodable, Sendable, Equatable {
 
     /// The first line of the description (Azure appends trace and correlation ids on new lines).
     package var summary: String? {
-        errorDescription?.split(whereSeparator: \.isNewline).first.map { String($0).trimmingCharacters(in: .whitespaces) }
+        errorDescription?.split(whereSeparator: \.isNewline).first.map {
+            String($0).trimmingCharacters(in: .whitespaces)
+        }
     }
 }
 
@@ -84,7 +87,10 @@ enum TokenResponseParser {
         var value: Int64
         init(from decoder: Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if let n = try? container.decode(Int64.self) { value = n; return }
+            if let n = try? container.decode(Int64.self) {
+                value = n
+                return
+            }
             if let d = try? container.decode(Double.self), d.isFinite {
                 // Saturated: Int64(d) traps beyond ±2^63 (e.g. 1e300); callers clamp the value anyway.
                 value = d >= 0x1p63 ? .max : d < -0x1p63 ? .min : Int64(d)
@@ -101,14 +107,17 @@ enum TokenResponseParser {
     /// Parses a 200 answer; `now` is when the response arrived (expiry is counted from then).
     static func parseSuccess(_ data: Data, now: Int64, endpoint: String) throws -> TokenResponse {
         guard let body = try? JSONDecoder().decode(Body.self, from: data) else {
-            throw VaultError.failure("the token endpoint \(endpoint) answered 200 with a body that is not a token response")
+            throw VaultError.failure(
+                "the token endpoint \(endpoint) answered 200 with a body that is not a token response")
         }
         guard var access = body.accessToken, !access.isEmpty else {
             throw VaultError.failure("the token endpoint \(endpoint) answered without an access_token")
         }
         let tokenType = body.tokenType ?? "Bearer"
         guard tokenType.lowercased() == "bearer" || tokenType.lowercased() == "pop" else {
-            throw VaultError.failure("the token endpoint answered token_type \"\(AppSpec.printable(tokenType))\"; tokvault handles Bearer tokens")
+            throw VaultError.failure(
+                "the token endpoint answered token_type \"\(AppSpec.printable(tokenType))\"; tokvault handles Bearer tokens"
+            )
         }
         // Without expires_in, assume one hour (RFC 6749 leaves it optional; Azure always sends it).
         let expiresIn = max(0, min(body.expiresIn?.value ?? 3600, 366 * 86400))
@@ -164,7 +173,10 @@ package struct IDTokenClaims: Decodable, Sendable, Equatable {
 
     static func decode(_ jwt: String) throws -> IDTokenClaims {
         let parts = jwt.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let payload = Sodium.decodeBase64URL(String(parts[1]).replacingOccurrences(of: "=", with: ""), into: parts[1].utf8.count) else {
+        guard parts.count == 3,
+            let payload = Sodium.decodeBase64URL(
+                String(parts[1]).replacingOccurrences(of: "=", with: ""), into: parts[1].utf8.count)
+        else {
             throw VaultError.failure("the token endpoint returned an id_token that is not a JWT")
         }
         let data = payload.withUnsafeBytes { Data($0) }
@@ -178,13 +190,15 @@ package struct IDTokenClaims: Decodable, Sendable, Equatable {
     /// Azure's `{tenantid}` template, filled from the `tid` claim.
     package func validate(clientID: String, expectedIssuer: String?, nonce expectedNonce: String?, now: Int64) throws {
         if let why = failure(clientID: clientID, expectedIssuer: expectedIssuer, nonce: expectedNonce, now: now) {
-            throw VaultError.failure("the ID token failed validation: \(why); the tokens were not stored",
-                                     hint: "this points at a misconfigured app or a tampered response; try `tokvault login` again")
+            throw VaultError.failure(
+                "the ID token failed validation: \(why); the tokens were not stored",
+                hint: "this points at a misconfigured app or a tampered response; try `tokvault login` again")
         }
     }
 
     /// The first check `validate` fails, as "its audience is not …", or nil.
-    package func failure(clientID: String, expectedIssuer: String?, nonce expectedNonce: String?, now: Int64) -> String? {
+    package func failure(clientID: String, expectedIssuer: String?, nonce expectedNonce: String?, now: Int64) -> String?
+    {
         guard aud?.values.contains(clientID) == true else { return "its audience is not client id \(clientID)" }
         // `exp` is the server's number: compared without arithmetic on it (exp + 300 traps
         // for an exp near Int64.max); `now` is this machine's clock.
@@ -199,7 +213,9 @@ package struct IDTokenClaims: Decodable, Sendable, Equatable {
                 guard let tid else { return "it has no tid to check the issuer against" }
                 issuer = issuer.replacingOccurrences(of: "{tenantid}", with: tid)
             }
-            guard iss == issuer else { return "its issuer \(AppSpec.printable(iss ?? "(none)")) is not \(AppSpec.printable(issuer))" }
+            guard iss == issuer else {
+                return "its issuer \(AppSpec.printable(iss ?? "(none)")) is not \(AppSpec.printable(issuer))"
+            }
         }
         return nil
     }

@@ -14,8 +14,10 @@ package struct ExportVariables: Sendable {
 
     /// The `selected` fields of `appName` under their variable names (`ExportNaming.selected`),
     /// with an access token valid for `minValid` seconds (refreshed if needed) when one is selected.
-    package func variables(app appName: String, selected: [(field: ExportField, name: String)], scope: String?,
-                           minValid: Int64) async throws -> [ExportVariable] {
+    package func variables(
+        app appName: String, selected: [(field: ExportField, name: String)], scope: String?,
+        minValid: Int64
+    ) async throws -> [ExportVariable] {
         let read = try vault.app(named: appName)
         // The public fields come from a row proven with the key (a read before that could
         // have been edited and put back in between).
@@ -50,21 +52,29 @@ package struct ExportVariables: Sendable {
             case .tenant: if let t = app.tenant { variables.append(.init(name: variable, text: t)) }
             case .clientID: variables.append(.init(name: variable, text: app.clientID))
             case .tokenEndpoint: variables.append(.init(name: variable, text: app.tokenEndpoint))
-            case .accessToken: if let token { variables.append(.init(name: variable, value: token.token, isSecret: true)) }
-            case .expiresOn: if let token { variables.append(.init(name: variable, text: String(token.record.expiresAt))) }
-            case .expiresAt: if let token { variables.append(.init(name: variable, text: Timestamp.iso8601(token.record.expiresAt))) }
+            case .accessToken:
+                if let token { variables.append(.init(name: variable, value: token.token, isSecret: true)) }
+            case .expiresOn:
+                if let token { variables.append(.init(name: variable, text: String(token.record.expiresAt))) }
+            case .expiresAt:
+                if let token {
+                    variables.append(.init(name: variable, text: Timestamp.iso8601(token.record.expiresAt)))
+                }
             case .tokenType: if let token { variables.append(.init(name: variable, text: token.record.tokenType)) }
-            case .scope: if let token { variables.append(.init(name: variable, text: token.record.grantedScope ?? app.scope)) }
+            case .scope:
+                if let token { variables.append(.init(name: variable, text: token.record.grantedScope ?? app.scope)) }
             case .clientSecret:
                 guard let s = secrets.client else {
-                    throw VaultError.failure("app \"\(appName)\" has no client secret to export",
-                                             hint: "drop client_secret, or store one with `tokvault set \(appName) --secret-prompt`")
+                    throw VaultError.failure(
+                        "app \"\(appName)\" has no client secret to export",
+                        hint: "drop client_secret, or store one with `tokvault set \(appName) --secret-prompt`")
                 }
                 variables.append(.init(name: variable, value: s, isSecret: true))
             case .refreshToken:
                 guard let r = secrets.refresh else {
-                    throw VaultError(exitCode: VaultError.Code.loginRequired, "app \"\(appName)\" has no refresh token to export",
-                                     hint: "run `tokvault login \(appName)`")
+                    throw VaultError(
+                        exitCode: VaultError.Code.loginRequired, "app \"\(appName)\" has no refresh token to export",
+                        hint: "run `tokvault login \(appName)`")
                 }
                 variables.append(.init(name: variable, value: r, isSecret: true))
             }

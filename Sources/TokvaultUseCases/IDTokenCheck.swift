@@ -8,12 +8,14 @@ import TokvaultVault
 /// the answer's other tokens and drops only that ID token (`idTokenFailure(for:nonce:)`).
 extension TokenResponse {
     package func validateIDToken(for app: App, nonce: String?) throws {
-        try validateIDToken(clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app), nonce: nonce,
-                            now: Int64(Date().timeIntervalSince1970))
+        try validateIDToken(
+            clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app), nonce: nonce,
+            now: Int64(Date().timeIntervalSince1970))
     }
 
     package func idTokenFailure(for app: App, nonce: String?) -> String? {
-        idTokenFailure(clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app), nonce: nonce,
-                       now: Int64(Date().timeIntervalSince1970))
+        idTokenFailure(
+            clientID: app.clientID, expectedIssuer: TokenService.expectedIssuer(for: app), nonce: nonce,
+            now: Int64(Date().timeIntervalSince1970))
     }
 }

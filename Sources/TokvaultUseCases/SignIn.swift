@@ -34,9 +34,12 @@ package struct SignIn: Sendable {
 
     /// Redeems an authorization code (with the PKCE verifier and the app's credential) and
     /// stores the tokens; `nonce` when the authorize request asked for an ID token.
-    package func redeem(code: SecureBytes, verifier: SecureBytes, redirectURI: String, nonce: String?) async throws -> TokenSet {
+    package func redeem(code: SecureBytes, verifier: SecureBytes, redirectURI: String, nonce: String?) async throws
+        -> TokenSet
+    {
         let tokens = try await TokenClient().redeem(
-            .authorizationCode(code: code, verifier: verifier, redirectURI: redirectURI), app: app, credential: credential)
+            .authorizationCode(code: code, verifier: verifier, redirectURI: redirectURI), app: app,
+            credential: credential)
         return try finish(tokens, nonce: nonce)
     }
 
@@ -58,7 +61,8 @@ package struct SignIn: Sendable {
     /// A client credentials app has no user to sign in: its own token, which checks the secret
     /// or certificate against the provider.
     package func signInAsClient() async throws -> TokenService.Result {
-        try await TokenService(vault: vault).accessToken(appName: app.name, scope: nil, minValid: 0, force: true, material: material)
+        try await TokenService(vault: vault).accessToken(
+            appName: app.name, scope: nil, minValid: 0, force: true, material: material)
     }
 
     /// The device authorization endpoint. An Azure app's is derived from its token endpoint,
@@ -67,8 +71,9 @@ package struct SignIn: Sendable {
         let name = app.name
         if app.provider == .azure {
             guard app.tokenEndpoint.hasSuffix("/oauth2/v2.0/token") else {
-                throw VaultError.usage("app \"\(name)\" has no Azure v2 token endpoint to derive its device endpoint from",
-                                       hint: "run `tokvault login \(name)` and paste the redirect URL instead")
+                throw VaultError.usage(
+                    "app \"\(name)\" has no Azure v2 token endpoint to derive its device endpoint from",
+                    hint: "run `tokvault login \(name)` and paste the redirect URL instead")
             }
             return String(app.tokenEndpoint.dropLast("token".count)) + "devicecode"
         }
@@ -76,11 +81,15 @@ package struct SignIn: Sendable {
         if let issuer = app.issuer {
             let document = try await DiscoveryDocument.fetch(issuer: issuer)
             if let endpoint = document.deviceAuthorizationEndpoint { return endpoint }
-            throw VaultError.usage("the issuer \(issuer) does not offer the device code flow (no device_authorization_endpoint)",
-                                   hint: "run `tokvault login \(name)` and paste the redirect URL instead")
+            throw VaultError.usage(
+                "the issuer \(issuer) does not offer the device code flow (no device_authorization_endpoint)",
+                hint: "run `tokvault login \(name)` and paste the redirect URL instead")
         }
-        throw VaultError.usage("app \"\(name)\" has no device authorization endpoint",
-                               hint: "run `tokvault login \(name)` and paste the redirect URL instead (or add the app with --issuer URL to discover it)")
+        throw VaultError.usage(
+            "app \"\(name)\" has no device authorization endpoint",
+            hint:
+                "run `tokvault login \(name)` and paste the redirect URL instead (or add the app with --issuer URL to discover it)"
+        )
     }
 
     /// A sign-in stores nothing unless the ID token is readable and passes its checks, and
@@ -101,12 +110,16 @@ package struct SignIn: Sendable {
         guard let account = claims?.preferredUsername ?? claims?.upn ?? claims?.email else {
             throw VaultError.failure(
                 "cannot check --login-hint \(AppSpec.printable(loginHint)): the provider returned no ID token naming the signed-in account (preferred_username, upn or email); nothing was stored",
-                hint: "include openid and profile in the app's scope (`tokvault show \(name)`), or sign in without --login-hint")
+                hint:
+                    "include openid and profile in the app's scope (`tokvault show \(name)`), or sign in without --login-hint"
+            )
         }
         guard account.lowercased() == loginHint.lowercased() else {
             throw VaultError.failure(
                 "signed in as \(AppSpec.printable(account)), not as --login-hint \(AppSpec.printable(loginHint)); nothing was stored",
-                hint: "run `tokvault login \(name) --prompt select_account --login-hint \(AppSpec.printable(loginHint))` and pick that account")
+                hint:
+                    "run `tokvault login \(name) --prompt select_account --login-hint \(AppSpec.printable(loginHint))` and pick that account"
+            )
         }
     }
 
@@ -114,7 +127,8 @@ package struct SignIn: Sendable {
     /// tokens are stored under the new key rather than lost.
     func store(_ set: TokenSet) throws {
         try vault.withUnlocked(material) { current in
-            try vault.storeTokens(set, for: app, key: current.generation == key.generation ? key : current, action: "login")
+            try vault.storeTokens(
+                set, for: app, key: current.generation == key.generation ? key : current, action: "login")
         }
     }
 }

@@ -43,7 +43,9 @@ package struct TokenService: Sendable {
     }
 
     /// A token valid for at least `minValid` seconds (or a fresh one when `force`).
-    package func accessToken(appName: String, scope: String?, minValid: Int64, force: Bool, material: UnlockMaterial) async throws -> Result {
+    package func accessToken(appName: String, scope: String?, minValid: Int64, force: Bool, material: UnlockMaterial)
+        async throws -> Result
+    {
         // A format 1 vault is upgraded before anything is read or locked (rows read before are not bound).
         try vault.upgradeIfNeeded(material)
         let (app, _, tokens) = try vault.appState(named: appName)
@@ -56,14 +58,17 @@ package struct TokenService: Sendable {
             return Result(token: token, record: record, refreshed: false, app: app)
         }
         return try await vault.withSingleFlight(for: app, timeoutSeconds: lockTimeout) {
-            try await refreshOrReuse(app, seen: seen, scopeKey: scopeKey, minValid: minValid, force: force, material: material)
+            try await refreshOrReuse(
+                app, seen: seen, scopeKey: scopeKey, minValid: minValid, force: force, material: material)
         }
     }
 
     /// Under the app's refresh lock: the token another process stored while this one waited,
     /// or one new token (a refresh, or a client credentials grant).
-    func refreshOrReuse(_ app: App, seen: AccessToken?, scopeKey: String, minValid: Int64, force: Bool,
-                        material: UnlockMaterial) async throws -> Result {
+    func refreshOrReuse(
+        _ app: App, seen: AccessToken?, scopeKey: String, minValid: Int64, force: Bool,
+        material: UnlockMaterial
+    ) async throws -> Result {
         let appName = app.name
         // Another process may have refreshed while this one waited: reuse its result.
         let (current, session, _) = try vault.appState(named: appName)
@@ -73,7 +78,8 @@ package struct TokenService: Sendable {
         // shorter than --min-valid, since refreshing again would not give a longer one.
         if let cached = try cachedToken(app: current, scopeKey: scopeKey, minValid: 1, material: material) {
             let fresh = cached.record.token != seen?.token
-            let longEnough = !force && Self.secondsLeft(cached.record, now: Int64(Date().timeIntervalSince1970)) >= minValid
+            let longEnough =
+                !force && Self.secondsLeft(cached.record, now: Int64(Date().timeIntervalSince1970)) >= minValid
             if fresh || longEnough {
                 return Result(token: cached.token, record: cached.record, refreshed: false, app: current)
             }
@@ -82,19 +88,24 @@ package struct TokenService: Sendable {
             return try await acquireAsClient(current, scopeKey: scopeKey, material: material)
         }
         guard session?.refreshToken != nil else {
-            throw VaultError(exitCode: VaultError.Code.loginRequired,
-                             "login required for app \"\(appName)\": no refresh token is stored",
-                             hint: "run `tokvault login \(appName)` (or import one with `tokvault set \(appName) --refresh-token-stdin`)")
+            throw VaultError(
+                exitCode: VaultError.Code.loginRequired,
+                "login required for app \"\(appName)\": no refresh token is stored",
+                hint:
+                    "run `tokvault login \(appName)` (or import one with `tokvault set \(appName) --refresh-token-stdin`)"
+            )
         }
         // No rotation may slip in between reading the refresh token and storing its successor.
         return try await vault.withUnlocked(material, rereading: current) { locked, key in
             guard let refreshToken = try vault.refreshToken(of: locked, key: key) else {
-                throw VaultError(exitCode: VaultError.Code.loginRequired, "login required for app \"\(appName)\"",
-                                 hint: "run `tokvault login \(appName)`")
+                throw VaultError(
+                    exitCode: VaultError.Code.loginRequired, "login required for app \"\(appName)\"",
+                    hint: "run `tokvault login \(appName)`")
             }
             let credential = try vault.credential(of: locked, key: key)
             let requestScope = scopeKey.isEmpty ? locked.scope : scopeKey
-            let response = try await client.redeem(.refreshToken(refreshToken, scope: requestScope), app: locked, credential: credential)
+            let response = try await client.redeem(
+                .refreshToken(refreshToken, scope: requestScope), app: locked, credential: credential)
             // The server may have rotated the refresh token: its answer is stored even when the ID
             // token in it fails its checks (only that one is dropped, the previous one is kept),
             // since the old refresh token may no longer work. `login` refuses such an answer.
@@ -104,7 +115,8 @@ package struct TokenService: Sendable {
                 received.account = nil
                 Self.warningNotice?(
                     "app \"\(locked.name)\": \(failure); that ID token was not stored (the previous one is kept), "
-                    + "the new access and refresh tokens were; if this repeats, check the app's client id and issuer (`tokvault show \(locked.name)`)")
+                        + "the new access and refresh tokens were; if this repeats, check the app's client id and issuer (`tokvault show \(locked.name)`)"
+                )
             }
             try vault.storeTokens(received, for: locked, scopeKey: scopeKey, key: key, action: "refresh")
             guard let stored = try vault.accessToken(of: locked, scopeKey: scopeKey, key: key) else {
@@ -122,7 +134,9 @@ package struct TokenService: Sendable {
             if case .none = credential {
                 throw VaultError.failure(
                     "app \"\(app.name)\" uses the client credentials flow but has no client secret or certificate",
-                    hint: "store one with `tokvault set \(app.name) --secret-prompt` or `--certificate CERT.pem --private-key-file KEY.pem`")
+                    hint:
+                        "store one with `tokvault set \(app.name) --secret-prompt` or `--certificate CERT.pem --private-key-file KEY.pem`"
+                )
             }
             let scope = scopeKey.isEmpty ? app.scope : scopeKey
             let response = try await client.redeem(.clientCredentials(scope: scope), app: app, credential: credential)
@@ -139,10 +153,13 @@ package struct TokenService: Sendable {
         }
     }
 
-    func cachedToken(app: App, scopeKey: String, minValid: Int64, material: UnlockMaterial) throws -> (token: SecureBytes, record: AccessToken)? {
+    func cachedToken(app: App, scopeKey: String, minValid: Int64, material: UnlockMaterial) throws -> (
+        token: SecureBytes, record: AccessToken
+    )? {
         let now = Int64(Date().timeIntervalSince1970)
         guard let record = try vault.accessTokens(appID: app.id).first(where: { $0.scopeKey == scopeKey }),
-              Self.isValid(record, minValid: minValid, now: now) else { return nil }
+            Self.isValid(record, minValid: minValid, now: now)
+        else { return nil }
         let key = try vault.unlock(material)
         return try openCached(record, of: app, key: key, material: material)
     }
@@ -152,7 +169,9 @@ package struct TokenService: Sendable {
     /// a row and a key of different generations: a false "the file was modified". Only then is
     /// it tried once more, with the row read again and a fresh unlock; a row that fails again,
     /// or with the same bytes and the same key, is damaged.
-    func openCached(_ record: AccessToken, of app: App, key: DataKey, material: UnlockMaterial) throws -> (token: SecureBytes, record: AccessToken) {
+    func openCached(_ record: AccessToken, of app: App, key: DataKey, material: UnlockMaterial) throws -> (
+        token: SecureBytes, record: AccessToken
+    ) {
         do {
             return (try vault.openAccessToken(record, of: app, key: key), record)
         } catch let error as VaultError where error.exitCode == VaultError.Code.damaged {
@@ -160,8 +179,9 @@ package struct TokenService: Sendable {
             // The app is read again too: a rotation binds it anew under the new key.
             let (current, _, tokens) = try vault.appState(named: app.name)
             guard current.id == app.id, current.steersLike(app),
-                  let reread = tokens.first(where: { $0.scopeKey == record.scopeKey }),
-                  reread.token != record.token || again.generation != key.generation else { throw error }
+                let reread = tokens.first(where: { $0.scopeKey == record.scopeKey }),
+                reread.token != record.token || again.generation != key.generation
+            else { throw error }
             return (try vault.openAccessToken(reread, of: current, key: again), reread)
         }
     }
@@ -169,7 +189,9 @@ package struct TokenService: Sendable {
     /// Valid for `minValid` more seconds. When the server issues tokens that live less than
     /// --min-valid, a token issued moments ago is as good as a refresh can get: it counts as
     /// valid rather than causing a refresh on every call.
-    static func isValid(_ record: AccessToken, minValid: Int64, now: Int64 = Int64(Date().timeIntervalSince1970)) -> Bool {
+    static func isValid(_ record: AccessToken, minValid: Int64, now: Int64 = Int64(Date().timeIntervalSince1970))
+        -> Bool
+    {
         let lifetime = minus(record.expiresAt, record.obtainedAt)
         let needed = max(1, min(minValid, minus(lifetime, 60)))
         return secondsLeft(record, now: now) >= needed
@@ -198,7 +220,8 @@ package struct TokenService: Sendable {
     package static func expectedIssuer(for app: App) -> String? {
         if let issuer = app.issuer { return issuer }
         guard app.provider == .azure, let url = URLComponents(string: app.tokenEndpoint),
-              let scheme = url.scheme, let host = url.host else { return nil }
+            let scheme = url.scheme, let host = url.host
+        else { return nil }
         let origin = scheme + "://" + host + (url.port.map { ":\($0)" } ?? "")
         let tenant = app.tenant ?? "organizations"
         let isGUID = AppSpec.isGUID(tenant)

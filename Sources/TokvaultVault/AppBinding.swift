@@ -18,7 +18,7 @@ package enum AppBinding {
             ("vault", vaultID),
             ("app", app.id),
             ("name", app.name),
-            ("provider", app.provider.rawValue),
+            ("provider", app.provider.rawValue)
         ]
         func add(_ name: String, _ value: String?) { if let value { fields.append((name, value)) } }
         add("tenant", app.tenant)

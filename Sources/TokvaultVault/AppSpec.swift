@@ -23,7 +23,8 @@ package enum AppSpec {
         guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"#, options: .regularExpression) != nil else {
             throw VaultError.usage(
                 "invalid app name \"\(printable(name))\"",
-                hint: "use 1–63 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. adme, adme-prod)")
+                hint:
+                    "use 1–63 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. adme, adme-prod)")
         }
     }
 
@@ -31,7 +32,9 @@ package enum AppSpec {
         guard tenant.range(of: #"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$"#, options: .regularExpression) != nil else {
             throw VaultError.usage(
                 "invalid tenant \"\(printable(tenant))\"",
-                hint: "give the directory (tenant) id GUID, a verified domain such as contoso.onmicrosoft.com, or organizations/common")
+                hint:
+                    "give the directory (tenant) id GUID, a verified domain such as contoso.onmicrosoft.com, or organizations/common"
+            )
         }
     }
 
@@ -40,7 +43,8 @@ package enum AppSpec {
     /// 8-4-4-4-12 hex digits, without a regex (used on the `token` path).
     package static func isGUID(_ text: String) -> Bool {
         let groups = text.split(separator: "-", omittingEmptySubsequences: false)
-        return groups.map(\.count) == [8, 4, 4, 4, 12] && groups.allSatisfy { $0.allSatisfy(\.isHexDigit) && $0.allSatisfy(\.isASCII) }
+        return groups.map(\.count) == [8, 4, 4, 4, 12]
+            && groups.allSatisfy { $0.allSatisfy(\.isHexDigit) && $0.allSatisfy(\.isASCII) }
     }
 
     package static func validateClientID(_ clientID: String, azure: Bool) throws {
@@ -53,8 +57,10 @@ package enum AppSpec {
             return
         }
         guard !clientID.isEmpty, clientID.utf8.count <= 255,
-              clientID.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
-            throw VaultError.usage("invalid client id \"\(printable(clientID))\": use 1–255 printable ASCII characters without spaces")
+            clientID.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+        else {
+            throw VaultError.usage(
+                "invalid client id \"\(printable(clientID))\": use 1–255 printable ASCII characters without spaces")
         }
     }
 
@@ -67,7 +73,8 @@ package enum AppSpec {
                 s.value == 0x21 || (0x23...0x5B).contains(s.value) || (0x5D...0x7E).contains(s.value)
             }
             guard ok else {
-                throw VaultError.usage("invalid scope \"\(printable(token))\": scope tokens are printable ASCII without '\"' or '\\'")
+                throw VaultError.usage(
+                    "invalid scope \"\(printable(token))\": scope tokens are printable ASCII without '\"' or '\\'")
             }
         }
         return tokens.joined(separator: " ")
@@ -86,13 +93,20 @@ package enum AppSpec {
     /// An endpoint tokvault may send secrets to: https, or http on a loopback host.
     package static func validateEndpoint(_ text: String, option: String) throws -> String {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
-              let host = url.host, !host.isEmpty else {
-            throw VaultError.usage("\(option): \"\(printable(text))\" is not an absolute URL", hint: "e.g. https://login.example.com/oauth2/token")
+            let host = url.host, !host.isEmpty
+        else {
+            throw VaultError.usage(
+                "\(option): \"\(printable(text))\" is not an absolute URL",
+                hint: "e.g. https://login.example.com/oauth2/token")
         }
         guard url.user == nil, url.password == nil else {
-            throw VaultError.usage("\(option): credentials in the URL are not allowed", hint: "the client secret is read from a prompt, --secret-stdin or --secret-file")
+            throw VaultError.usage(
+                "\(option): credentials in the URL are not allowed",
+                hint: "the client secret is read from a prompt, --secret-stdin or --secret-file")
         }
-        guard url.fragment == nil else { throw VaultError.usage("\(option): \"\(printable(text))\" must not have a #fragment") }
+        guard url.fragment == nil else {
+            throw VaultError.usage("\(option): \"\(printable(text))\" must not have a #fragment")
+        }
         guard scheme == "https" || (scheme == "http" && isLoopbackHost(host)) else {
             throw VaultError.usage(
                 "\(option): \"\(printable(text))\" is not https",
@@ -104,16 +118,22 @@ package enum AppSpec {
     /// A redirect URI: http on a loopback host (the loopback listener) or https.
     package static func validateRedirectURI(_ text: String) throws -> String {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
-              let host = url.host, !host.isEmpty, url.fragment == nil, url.user == nil else {
-            throw VaultError.usage("--redirect-uri: \"\(printable(text))\" is not an absolute URL without a #fragment", hint: "the default is \(defaultRedirectURI)")
+            let host = url.host, !host.isEmpty, url.fragment == nil, url.user == nil
+        else {
+            throw VaultError.usage(
+                "--redirect-uri: \"\(printable(text))\" is not an absolute URL without a #fragment",
+                hint: "the default is \(defaultRedirectURI)")
         }
         guard scheme == "https" || (scheme == "http" && isLoopbackHost(host)) else {
             throw VaultError.usage(
                 "--redirect-uri: \"\(printable(text))\" must be http://localhost:PORT (or 127.0.0.1/[::1]) or https",
-                hint: "register http://localhost:8080 as a redirect URI of the app (Mobile and desktop or Web platform)")
+                hint: "register http://localhost:8080 as a redirect URI of the app (Mobile and desktop or Web platform)"
+            )
         }
         if let port = url.port, !(0...65535).contains(port) {
-            throw VaultError.usage("--redirect-uri: \"\(printable(text))\" has port \(port); ports are 0–65535", hint: "the default is \(defaultRedirectURI)")
+            throw VaultError.usage(
+                "--redirect-uri: \"\(printable(text))\" has port \(port); ports are 0–65535",
+                hint: "the default is \(defaultRedirectURI)")
         }
         return text
     }
@@ -123,17 +143,23 @@ package enum AppSpec {
     package static func normalizeAuthorityHost(_ text: String) throws -> String {
         var host = text
         var scheme = "https://"
-        if host.lowercased().hasPrefix("https://") { host = String(host.dropFirst(8)) }
-        else if host.lowercased().hasPrefix("http://") { host = String(host.dropFirst(7)); scheme = "http://" }
+        if host.lowercased().hasPrefix("https://") {
+            host = String(host.dropFirst(8))
+        } else if host.lowercased().hasPrefix("http://") {
+            host = String(host.dropFirst(7))
+            scheme = "http://"
+        }
         while host.hasSuffix("/") { host.removeLast() }
         guard host.range(of: #"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$"#, options: .regularExpression) != nil else {
-            throw VaultError.usage("--authority-host: \"\(printable(text))\" is not a host name", hint: "e.g. login.microsoftonline.us")
+            throw VaultError.usage(
+                "--authority-host: \"\(printable(text))\" is not a host name", hint: "e.g. login.microsoftonline.us")
         }
         if scheme == "http://" {
             let name = String(host.split(separator: ":").first ?? "")
             guard isLoopbackHost(name) else {
-                throw VaultError.usage("--authority-host: \"\(printable(text))\" is not https",
-                                       hint: "plain http is allowed only for localhost/127.0.0.1")
+                throw VaultError.usage(
+                    "--authority-host: \"\(printable(text))\" is not https",
+                    hint: "plain http is allowed only for localhost/127.0.0.1")
             }
             return "http://" + host.lowercased()
         }
@@ -141,7 +167,9 @@ package enum AppSpec {
     }
 
     /// `authority` is a host (https) or `http://host:port` for a loopback test provider.
-    package static func azureEndpoints(host authority: String, tenant: String) -> (authorize: String, token: String, device: String) {
+    package static func azureEndpoints(host authority: String, tenant: String) -> (
+        authorize: String, token: String, device: String
+    ) {
         let origin = authority.hasPrefix("http://") ? authority : "https://\(authority)"
         let base = "\(origin)/\(tenant)/oauth2/v2.0/"
         return (base + "authorize", base + "token", base + "devicecode")
@@ -153,7 +181,9 @@ package enum AppSpec {
         return azureEndpoints(host: host, tenant: app.tenant ?? "organizations")
     }
 
-    package static func defaultScope(provider: App.Provider, clientID: String, flow: App.Flow = .authorizationCode) -> String {
+    package static func defaultScope(provider: App.Provider, clientID: String, flow: App.Flow = .authorizationCode)
+        -> String
+    {
         switch (provider, flow) {
         case (.azure, .authorizationCode): return "\(clientID)/.default openid profile offline_access"
         case (.azure, .clientCredentials): return "\(clientID)/.default"
@@ -173,8 +203,9 @@ package enum AppSpec {
         if let user = tokens.first(where: { userScopes.contains($0.lowercased()) }) {
             throw VaultError.usage(
                 "scope \"\(user)\" needs a signed-in user; the client credentials flow gets tokens for the app itself",
-                hint: provider == .azure ? "use RESOURCE/.default, e.g. --scope '{client_id}/.default' (the default) or 'https://management.azure.com/.default'"
-                                         : "name only the API scopes the app was granted")
+                hint: provider == .azure
+                    ? "use RESOURCE/.default, e.g. --scope '{client_id}/.default' (the default) or 'https://management.azure.com/.default'"
+                    : "name only the API scopes the app was granted")
         }
         if provider == .azure, let bad = tokens.first(where: { !$0.hasSuffix("/.default") }) {
             throw VaultError.usage(
@@ -186,9 +217,11 @@ package enum AppSpec {
     /// Control characters and very long inputs are not echoed verbatim into errors.
     package static func printable(_ text: String) -> String {
         // C0, DEL and C1 controls: terminal escape sequences must not come through.
-        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map {
-            $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? "?" : $0
-        }))
+        let cleaned = String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.map {
+                    $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? "?" : $0
+                }))
         return cleaned.count > 200 ? String(cleaned.prefix(200)) + "…" : cleaned
     }
 }
@@ -229,21 +262,28 @@ extension AppSpec {
             // A client credentials app never sends anyone to an authorize endpoint.
             let needsAuthorize = fields.flow != .clientCredentials
             guard fields.tokenEndpoint != nil, fields.authorizeEndpoint != nil || !needsAuthorize else {
-                throw VaultError.usage("--authorize-endpoint and --token-endpoint go together", hint: "give both for a non-Azure OAuth server")
+                throw VaultError.usage(
+                    "--authorize-endpoint and --token-endpoint go together",
+                    hint: "give both for a non-Azure OAuth server")
             }
             guard !fields.namesAzureAuthority else {
-                throw VaultError.usage("--cloud/--authority-host are for Azure apps; they cannot be combined with --authorize-endpoint/--token-endpoint")
+                throw VaultError.usage(
+                    "--cloud/--authority-host are for Azure apps; they cannot be combined with --authorize-endpoint/--token-endpoint"
+                )
             }
             app.provider = .oauth
             app.clientAuth = .basic
         } else if fields.tenant == nil {
             throw VaultError.usage(
                 "missing --tenant",
-                hint: "give the Azure directory (tenant) id, or --authorize-endpoint and --token-endpoint for another OAuth server")
+                hint:
+                    "give the Azure directory (tenant) id, or --authorize-endpoint and --token-endpoint for another OAuth server"
+            )
         }
         if isPublic && app.usesClientCredentialsFlow {
-            throw VaultError.usage("the client credentials flow needs a client secret or a certificate; a public client has neither",
-                                   hint: "drop --public, and give the secret (prompt, --secret-stdin, --secret-file) or --certificate")
+            throw VaultError.usage(
+                "the client credentials flow needs a client secret or a certificate; a public client has neither",
+                hint: "drop --public, and give the secret (prompt, --secret-stdin, --secret-file) or --certificate")
         }
         try apply(fields, to: &app, isNew: true)
         if isPublic { app.clientAuth = .none }
@@ -260,19 +300,29 @@ extension AppSpec {
         if let clientID = fields.clientID {
             try validateClientID(clientID, azure: app.provider == .azure)
             // The default scope names the client id; it follows the client id when it was the default.
-            let followsDefault = app.scope == AppSpec.defaultScope(provider: app.provider, clientID: app.clientID, flow: app.flowKind)
+            let followsDefault =
+                app.scope == AppSpec.defaultScope(provider: app.provider, clientID: app.clientID, flow: app.flowKind)
             app.clientID = clientID
-            if followsDefault { app.scope = AppSpec.defaultScope(provider: app.provider, clientID: clientID, flow: app.flowKind) }
+            if followsDefault {
+                app.scope = AppSpec.defaultScope(provider: app.provider, clientID: clientID, flow: app.flowKind)
+            }
         }
         if let flow = fields.flow, flow != app.flowKind || isNew {
             if !isNew && flow == .clientCredentials && app.isPublicClient {
-                throw VaultError.usage("the client credentials flow needs a client secret or a certificate; app \"\(app.name)\" is a public client",
-                                       hint: "give the secret with --secret-prompt/--secret-stdin/--secret-file or --certificate with the flow")
+                throw VaultError.usage(
+                    "the client credentials flow needs a client secret or a certificate; app \"\(app.name)\" is a public client",
+                    hint:
+                        "give the secret with --secret-prompt/--secret-stdin/--secret-file or --certificate with the flow"
+                )
             }
             // A scope that was the old flow's default becomes the new flow's default.
-            let followsDefault = app.scope.isEmpty || app.scope == AppSpec.defaultScope(provider: app.provider, clientID: app.clientID, flow: app.flowKind)
+            let followsDefault =
+                app.scope.isEmpty
+                || app.scope == AppSpec.defaultScope(provider: app.provider, clientID: app.clientID, flow: app.flowKind)
             app.flow = flow.rawValue
-            if followsDefault && fields.scope == nil { app.scope = AppSpec.defaultScope(provider: app.provider, clientID: app.clientID, flow: flow) }
+            if followsDefault && fields.scope == nil {
+                app.scope = AppSpec.defaultScope(provider: app.provider, clientID: app.clientID, flow: flow)
+            }
         }
         switch app.provider {
         case .azure:
@@ -286,7 +336,8 @@ extension AppSpec {
             }
             guard !fields.namesEndpoints else {
                 throw VaultError.usage(
-                    "app \"\(app.name)\" is an Azure app: its endpoints come from --tenant, --cloud and --authority-host")
+                    "app \"\(app.name)\" is an Azure app: its endpoints come from --tenant, --cloud and --authority-host"
+                )
             }
             if fields.cloud != nil && fields.authorityHost != nil {
                 throw VaultError.usage("give --cloud or --authority-host, not both")
@@ -309,30 +360,43 @@ extension AppSpec {
             }
         case .oauth:
             guard !fields.namesAzureAuthority else {
-                throw VaultError.usage("--cloud/--authority-host apply to Azure apps only; app \"\(app.name)\" uses explicit endpoints")
+                throw VaultError.usage(
+                    "--cloud/--authority-host apply to Azure apps only; app \"\(app.name)\" uses explicit endpoints")
             }
-            if let url = fields.authorizeEndpoint { app.authorizeEndpoint = try validateEndpoint(url, option: "--authorize-endpoint") }
+            if let url = fields.authorizeEndpoint {
+                app.authorizeEndpoint = try validateEndpoint(url, option: "--authorize-endpoint")
+            }
             if app.authorizeEndpoint.isEmpty && !app.usesClientCredentialsFlow {
-                throw VaultError.usage("app \"\(app.name)\" has no authorize endpoint, which a user's sign-in needs", hint: "give --authorize-endpoint URL")
+                throw VaultError.usage(
+                    "app \"\(app.name)\" has no authorize endpoint, which a user's sign-in needs",
+                    hint: "give --authorize-endpoint URL")
             }
-            if let url = fields.tokenEndpoint { app.tokenEndpoint = try validateEndpoint(url, option: "--token-endpoint") }
+            if let url = fields.tokenEndpoint {
+                app.tokenEndpoint = try validateEndpoint(url, option: "--token-endpoint")
+            }
         }
         if let uri = fields.redirectURI { app.redirectURI = try validateRedirectURI(uri) }
         if let scope = fields.scope { app.scope = try normalizeScope(scope) }
-        if app.scope.isEmpty { app.scope = defaultScope(provider: app.provider, clientID: app.clientID, flow: app.flowKind) }
+        if app.scope.isEmpty {
+            app.scope = defaultScope(provider: app.provider, clientID: app.clientID, flow: app.flowKind)
+        }
         if app.usesClientCredentialsFlow {
             guard !app.scope.isEmpty else {
-                throw VaultError.usage("give --scope: the client credentials flow has no default scope on servers other than Azure",
-                                       hint: "name the API scopes the app was granted, e.g. --scope api.read")
+                throw VaultError.usage(
+                    "give --scope: the client credentials flow has no default scope on servers other than Azure",
+                    hint: "name the API scopes the app was granted, e.g. --scope api.read")
             }
             try validateClientCredentialsScope(app.scope, provider: app.provider)
         }
         if let auth = fields.clientAuth {
             guard auth != .none else { throw VaultError.usage("use --public to make an app a public client") }
-            guard auth != .privateKeyJWT else { throw VaultError.usage("use --certificate to authenticate with a certificate") }
+            guard auth != .privateKeyJWT else {
+                throw VaultError.usage("use --certificate to authenticate with a certificate")
+            }
             guard !app.usesCertificate else {
-                throw VaultError.usage("app \"\(app.name)\" authenticates with a certificate; --client-auth post|basic applies to client secrets",
-                                       hint: "switch to a secret with --secret-prompt (then --client-auth applies)")
+                throw VaultError.usage(
+                    "app \"\(app.name)\" authenticates with a certificate; --client-auth post|basic applies to client secrets",
+                    hint: "switch to a secret with --secret-prompt (then --client-auth applies)")
             }
             app.clientAuth = auth
         }

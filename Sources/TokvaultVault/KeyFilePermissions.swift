@@ -13,7 +13,8 @@ extension KeyFile {
         if stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_mode & 0o077 != 0 {
             throw VaultError.unlock(
                 "key file \(path) is accessible to other users (mode \(String(st.st_mode & 0o777, radix: 8))); refusing to use it",
-                hint: "run `chmod 600 \(path)` (and consider replacing the key: `tokvault keyfile create NEW`, then `tokvault keyfile remove \(path)`); "
+                hint:
+                    "run `chmod 600 \(path)` (and consider replacing the key: `tokvault keyfile create NEW`, then `tokvault keyfile remove \(path)`); "
                     + "for a Kubernetes Secret volume, set `defaultMode: 0400`")
         }
         return try load(path: path)

@@ -146,7 +146,9 @@ package struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, I
         }
     }
 
-    static func associatedData(vaultID: String, slotID: String, kind: Kind, generation: Int64, detail: String) -> [UInt8] {
+    static func associatedData(vaultID: String, slotID: String, kind: Kind, generation: Int64, detail: String)
+        -> [UInt8]
+    {
         AssociatedData.encode([
             ("tokvault", "key-slot"),
             ("version", String(SealedField.version)),
@@ -154,7 +156,7 @@ package struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, I
             ("vault", vaultID),
             ("slot", slotID),
             ("kind", kind.rawValue),
-            ("detail", detail),
+            ("detail", detail)
         ])
     }
 
@@ -163,7 +165,8 @@ package struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, I
     var associatedDetail: String {
         switch kind {
         case .passphrase:
-            return "argon2id13;ops=\(kdfOpslimit ?? 0);mem=\(kdfMemlimit ?? 0);salt=\(Sodium.hex(Array(kdfSalt ?? Data())))"
+            return
+                "argon2id13;ops=\(kdfOpslimit ?? 0);mem=\(kdfMemlimit ?? 0);salt=\(Sodium.hex(Array(kdfSalt ?? Data())))"
         case .keyfile:
             return "fingerprint=\(keyfileFingerprint ?? "")"
         }
@@ -175,7 +178,10 @@ package struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, I
             throw VaultError.usage("KDF parameters out of range (\(parameters))", hint: "ops 1–16, memory 8–1024 MiB")
         }
         let salt = Sodium.randomBytes(Sodium.saltBytes)
-        guard let kek = Sodium.argon2id(passphrase: passphrase, salt: salt, opsLimit: parameters.opsLimit, memLimit: parameters.memLimit) else {
+        guard
+            let kek = Sodium.argon2id(
+                passphrase: passphrase, salt: salt, opsLimit: parameters.opsLimit, memLimit: parameters.memLimit)
+        else {
             throw VaultError.failure("Argon2id failed: not enough memory for \(parameters)")
         }
         var slot = KeySlot(
@@ -209,7 +215,8 @@ package struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, I
         guard sealed.first == SealedField.version else { return nil }
         let aad = Self.associatedData(
             vaultID: vaultID, slotID: id, kind: kind, generation: keyGeneration, detail: associatedDetail)
-        guard let key = Sodium.aeadOpen(key: kek, sealed: sealed.dropFirst(), aad: aad), key.count == Sodium.keyBytes else {
+        guard let key = Sodium.aeadOpen(key: kek, sealed: sealed.dropFirst(), aad: aad), key.count == Sodium.keyBytes
+        else {
             return nil
         }
         return DataKey(bytes: key, generation: keyGeneration, vaultID: vaultID, formatVersion: formatVersion)
@@ -218,14 +225,19 @@ package struct KeySlot: Codable, FetchableRecord, PersistableRecord, Sendable, I
     /// The key-encryption key for a passphrase slot, with the stored parameters capped.
     func passphraseKEK(_ passphrase: SecureBytes, path: String) throws -> SecureBytes? {
         guard kind == .passphrase, let salt = kdfSalt, salt.count == Sodium.saltBytes,
-              let parameters = kdfParameters else { return nil }
+            let parameters = kdfParameters
+        else { return nil }
         guard parameters.isWithinBounds else {
             throw VaultError.unlock(
                 "passphrase slot of \(path) has out-of-range KDF parameters (\(parameters))",
                 hint: "the slot was damaged or edited; unlock with a key file or restore a backup")
         }
-        guard let kek = Sodium.argon2id(passphrase: passphrase, salt: Array(salt), opsLimit: parameters.opsLimit, memLimit: parameters.memLimit) else {
-            throw VaultError.failure("cannot derive the passphrase key: Argon2id could not get \(parameters.memLimit >> 20) MiB of memory")
+        guard
+            let kek = Sodium.argon2id(
+                passphrase: passphrase, salt: Array(salt), opsLimit: parameters.opsLimit, memLimit: parameters.memLimit)
+        else {
+            throw VaultError.failure(
+                "cannot derive the passphrase key: Argon2id could not get \(parameters.memLimit >> 20) MiB of memory")
         }
         return kek
     }

@@ -118,8 +118,9 @@ package struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Ident
 
     /// Where a sealed field of this app lives, for its AAD.
     func place(table: String, column: String, row: String, scopeKey: String = "") -> SealedFieldPlace {
-        SealedFieldPlace(table: table, column: column, row: row, app: id, clientID: clientID, tokenEndpoint: tokenEndpoint,
-                         binding: binding.map { [UInt8]($0) } ?? [], scopeKey: scopeKey)
+        SealedFieldPlace(
+            table: table, column: column, row: row, app: id, clientID: clientID, tokenEndpoint: tokenEndpoint,
+            binding: binding.map { [UInt8]($0) } ?? [], scopeKey: scopeKey)
     }
 
     func accessTokenPlace(_ record: AccessToken) -> SealedFieldPlace {

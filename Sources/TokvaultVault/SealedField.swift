@@ -43,8 +43,10 @@ package struct SealedFieldPlace: Sendable, Equatable {
     /// Format 2: the access token's `scope_key` (`''` for every other field).
     package var scopeKey: String
 
-    package init(table: String, column: String, row: String, app: String, clientID: String, tokenEndpoint: String,
-                binding: [UInt8] = [], scopeKey: String = "") {
+    package init(
+        table: String, column: String, row: String, app: String, clientID: String, tokenEndpoint: String,
+        binding: [UInt8] = [], scopeKey: String = ""
+    ) {
         self.table = table
         self.column = column
         self.row = row
@@ -78,34 +80,42 @@ package enum SealedField {
     /// The sealed-field AAD of vault format `format` (docs/vault-format.md §5.2): the same
     /// place fields in both, then what the ciphertext is bound to (format 2: the app's binding
     /// and the access token's scope key; format 1: the client id and token endpoint).
-    package static func associatedData(vaultID: String, generation: Int64, place: SealedFieldPlace, format: Int = 1) -> [UInt8] {
-        let bound: [(String, String)] = format >= 2
+    package static func associatedData(vaultID: String, generation: Int64, place: SealedFieldPlace, format: Int = 1)
+        -> [UInt8]
+    {
+        let bound: [(String, String)] =
+            format >= 2
             ? [("scope_key", place.scopeKey), ("binding", Sodium.hex(place.binding))]
             : [("client_id", place.clientID), ("token_endpoint", place.tokenEndpoint)]
-        return AssociatedData.encode([
-            ("tokvault", "sealed-field"),
-            ("version", format >= 2 ? "2" : String(version)),
-            ("generation", String(generation)),
-            ("vault", vaultID),
-            ("table", place.table),
-            ("column", place.column),
-            ("row", place.row),
-            ("app", place.app),
-        ] + bound)
+        return AssociatedData.encode(
+            [
+                ("tokvault", "sealed-field"),
+                ("version", format >= 2 ? "2" : String(version)),
+                ("generation", String(generation)),
+                ("vault", vaultID),
+                ("table", place.table),
+                ("column", place.column),
+                ("row", place.row),
+                ("app", place.app)
+            ] + bound)
     }
 
     package static func seal(_ plaintext: SecureBytes, key: DataKey, place: SealedFieldPlace) -> [UInt8] {
-        let aad = associatedData(vaultID: key.vaultID, generation: key.generation, place: place, format: key.formatVersion)
+        let aad = associatedData(
+            vaultID: key.vaultID, generation: key.generation, place: place, format: key.formatVersion)
         let body = plaintext.withUnsafeBytes { Sodium.aeadSeal(key: key.bytes, plaintext: $0, aad: aad) }
         return [version] + body
     }
 
     /// Opens a sealed field; `what` names it in the error (e.g. `app "adme" client_secret`).
-    package static func open(_ sealed: [UInt8], key: DataKey, place: SealedFieldPlace, what: String) throws -> SecureBytes {
+    package static func open(_ sealed: [UInt8], key: DataKey, place: SealedFieldPlace, what: String) throws
+        -> SecureBytes
+    {
         guard let first = sealed.first, first == version else {
             throw VaultError.tampered(what)
         }
-        let aad = associatedData(vaultID: key.vaultID, generation: key.generation, place: place, format: key.formatVersion)
+        let aad = associatedData(
+            vaultID: key.vaultID, generation: key.generation, place: place, format: key.formatVersion)
         guard let plaintext = Sodium.aeadOpen(key: key.bytes, sealed: sealed.dropFirst(), aad: aad) else {
             throw VaultError.tampered(what)
         }

@@ -98,7 +98,9 @@ extension SecureBytes {
                 if buffer.count > limit { return nil }
                 let bigger = SecureBytes(count: Swift.min(buffer.count * 2, limit + 1))
                 buffer.withUnsafeBytes { old in
-                    bigger.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: old.prefix(used))) }
+                    bigger.withUnsafeMutableBytes {
+                        $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: old.prefix(used)))
+                    }
                 }
                 buffer = bigger
             }

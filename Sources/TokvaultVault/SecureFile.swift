@@ -13,7 +13,9 @@ package enum SecureFile {
             try writeAll(fd, contents, path: path)
             guard tokvault_link_tmpfile(fd, path) == 0 else {
                 let reason = errno == EEXIST ? "file exists" : String(cString: strerror(errno))
-                throw VaultError.failure("cannot create \(path): \(reason)", hint: errno == EEXIST ? "tokvault does not overwrite it; choose another path" : nil)
+                throw VaultError.failure(
+                    "cannot create \(path): \(reason)",
+                    hint: errno == EEXIST ? "tokvault does not overwrite it; choose another path" : nil)
             }
             VaultFile.sync(directory(of: path))
             return
@@ -22,7 +24,9 @@ package enum SecureFile {
         defer { unlink(temporary) }
         guard link(temporary, path) == 0 else {
             let reason = errno == EEXIST ? "file exists" : String(cString: strerror(errno))
-            throw VaultError.failure("cannot create \(path): \(reason)", hint: errno == EEXIST ? "tokvault does not overwrite it; choose another path" : nil)
+            throw VaultError.failure(
+                "cannot create \(path): \(reason)",
+                hint: errno == EEXIST ? "tokvault does not overwrite it; choose another path" : nil)
         }
         VaultFile.sync(directory(of: path))
     }
@@ -31,10 +35,12 @@ package enum SecureFile {
 
     /// A fully written, fsynced 0600 temporary file in the same directory as `path`.
     static func writeTemporary(beside path: String, contents: SecureBytes) throws -> String {
-        let temporary = directory(of: path) + "/.\(VaultFile.fileName(of: path)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+        let temporary =
+            directory(of: path) + "/.\(VaultFile.fileName(of: path)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
-            throw VaultError.failure("cannot create a file in \(directory(of: path)): \(String(cString: strerror(errno)))")
+            throw VaultError.failure(
+                "cannot create a file in \(directory(of: path)): \(String(cString: strerror(errno)))")
         }
         do {
             try writeAll(fd, contents, path: path)
@@ -58,7 +64,9 @@ package enum SecureFile {
             // Unnamed while it is written: a kill leaves nothing; named only for the rename.
             defer { close(fd) }
             try writeAll(fd, contents, path: path)
-            temporary = directory(of: path) + "/.\(VaultFile.fileName(of: path)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+            temporary =
+                directory(of: path)
+                + "/.\(VaultFile.fileName(of: path)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
             guard tokvault_link_tmpfile(fd, temporary) == 0 else {
                 throw VaultError.failure("cannot write \(path): \(String(cString: strerror(errno)))")
             }

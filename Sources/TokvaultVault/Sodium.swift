@@ -32,7 +32,8 @@ package enum Sodium {
         let variant = Int32(sodium_base64_VARIANT_URLSAFE_NO_PADDING)
         let length = sodium_base64_encoded_len(bytes.count, variant)
         var out = [CChar](repeating: 0, count: length)
-        _ = sodium_bin2base64(&out, length, bytes.bindMemory(to: UInt8.self).baseAddress ?? UnsafePointer(scratch), bytes.count, variant)
+        _ = sodium_bin2base64(
+            &out, length, bytes.bindMemory(to: UInt8.self).baseAddress ?? UnsafePointer(scratch), bytes.count, variant)
         return String(decoding: out.prefix(length - 1).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
@@ -116,7 +117,9 @@ package enum Sodium {
     package static let saltBytes = Int(crypto_pwhash_SALTBYTES)
 
     /// Argon2id v1.3 of the passphrase; nil when libsodium refuses (out of memory).
-    package static func argon2id(passphrase: SecureBytes, salt: [UInt8], opsLimit: UInt64, memLimit: Int) -> SecureBytes? {
+    package static func argon2id(passphrase: SecureBytes, salt: [UInt8], opsLimit: UInt64, memLimit: Int)
+        -> SecureBytes?
+    {
         initialize()
         precondition(salt.count == saltBytes)
         let out = SecureBytes(count: keyBytes)
@@ -125,7 +128,8 @@ package enum Sodium {
                 p.withMemoryRebound(to: CChar.self) { chars in
                     crypto_pwhash(
                         o.bindMemory(to: UInt8.self).baseAddress!, UInt64(keyBytes),
-                        chars.baseAddress ?? UnsafeRawPointer(scratch).assumingMemoryBound(to: CChar.self), UInt64(passphrase.count),
+                        chars.baseAddress ?? UnsafeRawPointer(scratch).assumingMemoryBound(to: CChar.self),
+                        UInt64(passphrase.count),
                         salt, opsLimit, memLimit, crypto_pwhash_ALG_ARGON2ID13)
                 }
             }
@@ -139,7 +143,8 @@ package enum Sodium {
     package static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         initialize()
         var out = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
-        _ = crypto_hash_sha256(&out, bytes.bindMemory(to: UInt8.self).baseAddress ?? UnsafePointer(scratch), UInt64(bytes.count))
+        _ = crypto_hash_sha256(
+            &out, bytes.bindMemory(to: UInt8.self).baseAddress ?? UnsafePointer(scratch), UInt64(bytes.count))
         return out
     }
 

@@ -20,7 +20,8 @@ extension Vault {
                     hint: "change it with `tokvault set \(app.name) …`, or pick another name")
             }
             try app.insert(db)
-            try Self.record(db, "add-app", app: app.name, detail: "client_id=\(app.clientID) token_endpoint=\(app.tokenEndpoint)")
+            try Self.record(
+                db, "add-app", app: app.name, detail: "client_id=\(app.clientID) token_endpoint=\(app.tokenEndpoint)")
         }
     }
 
@@ -33,8 +34,10 @@ extension Vault {
         package var makePublic = false
         package var refreshToken: SecureBytes?
 
-        package init(newClientSecret: SecureBytes? = nil, newPrivateKey: SecureBytes? = nil, makePublic: Bool = false,
-                    refreshToken: SecureBytes? = nil) {
+        package init(
+            newClientSecret: SecureBytes? = nil, newPrivateKey: SecureBytes? = nil, makePublic: Bool = false,
+            refreshToken: SecureBytes? = nil
+        ) {
             self.newClientSecret = newClientSecret
             self.newPrivateKey = newPrivateKey
             self.makePublic = makePublic
@@ -64,7 +67,9 @@ extension Vault {
 
         try sealingWrite(key: key) { db in
             guard let current = try App.fetchOne(db, key: original.id), current == original else {
-                throw VaultError.failure("app \"\(original.name)\" changed while this command ran; nothing was changed", hint: "run the command again")
+                throw VaultError.failure(
+                    "app \"\(original.name)\" changed while this command ran; nothing was changed",
+                    hint: "run the command again")
             }
             try verifyBinding(original, key: key)
             if app.name != original.name, try App.filter(Column("name") == app.name).fetchCount(db) > 0 {
@@ -81,22 +86,33 @@ extension Vault {
                 Self.dropCertificate(&app)
                 (keepSecret, keepKey) = (false, false)
             } else if let secret = changes.newClientSecret {
-                if app.clientAuth == .none || app.clientAuth == .privateKeyJWT { app.clientAuth = app.provider == .azure ? .post : .basic }
+                if app.clientAuth == .none || app.clientAuth == .privateKeyJWT {
+                    app.clientAuth = app.provider == .azure ? .post : .basic
+                }
                 Self.dropCertificate(&app)
                 newSecret = secret
                 (keepSecret, keepKey) = (false, false)
             } else if let privateKey = changes.newPrivateKey {
-                precondition(app.certificate != nil && app.assertionAlg != nil, "a certificate key needs its certificate")
+                precondition(
+                    app.certificate != nil && app.assertionAlg != nil, "a certificate key needs its certificate")
                 app.clientAuth = .privateKeyJWT
                 newKey = privateKey
                 (keepSecret, keepKey) = (false, false)
             }
-            let keptSecret = try keepSecret ? original.clientSecret.map {
-                try SealedField.open([UInt8]($0), key: key, place: original.clientSecretPlace, what: "app \"\(original.name)\" client_secret")
-            } : nil
-            let keptKey = try keepKey ? original.privateKey.map {
-                try SealedField.open([UInt8]($0), key: key, place: original.privateKeyPlace, what: "app \"\(original.name)\" private_key")
-            } : nil
+            let keptSecret =
+                try keepSecret
+                ? original.clientSecret.map {
+                    try SealedField.open(
+                        [UInt8]($0), key: key, place: original.clientSecretPlace,
+                        what: "app \"\(original.name)\" client_secret")
+                } : nil
+            let keptKey =
+                try keepKey
+                ? original.privateKey.map {
+                    try SealedField.open(
+                        [UInt8]($0), key: key, place: original.privateKeyPlace,
+                        what: "app \"\(original.name)\" private_key")
+                } : nil
             // Tokens were issued to the old client at the old endpoint: never send them elsewhere.
             // Tokens of a user's sign-in must not be served as the app's own, nor the reverse.
             let flowChanged = original.flow != app.flow
@@ -105,12 +121,17 @@ extension Vault {
                 let tokens = try AccessToken.filter(Column("app_id") == app.id).deleteAll(db)
                 report.droppedTokens = sessions + tokens > 0
             } else if original.scope != app.scope {
-                report.droppedAccessTokens = try AccessToken
+                report.droppedAccessTokens =
+                    try AccessToken
                     .filter(Column("app_id") == app.id && Column("scope_key") == "").deleteAll(db) > 0
             }
             if key.formatVersion >= 2 { app.binding = Data(AppBinding.mac(of: app, key: key)) }
-            app.clientSecret = (newSecret ?? keptSecret).map { Data(SealedField.seal($0, key: key, place: app.clientSecretPlace)) }
-            app.privateKey = (newKey ?? keptKey).map { Data(SealedField.seal($0, key: key, place: app.privateKeyPlace)) }
+            app.clientSecret = (newSecret ?? keptSecret).map {
+                Data(SealedField.seal($0, key: key, place: app.clientSecretPlace))
+            }
+            app.privateKey = (newKey ?? keptKey).map {
+                Data(SealedField.seal($0, key: key, place: app.privateKeyPlace))
+            }
             report.resealed += (newSecret ?? keptSecret ?? newKey ?? keptKey) == nil ? 0 : 1
             // The tokens the app keeps are sealed under its binding too.
             if app.binding != original.binding {
@@ -118,8 +139,9 @@ extension Vault {
                     let plaintext = try SealedField.open(cell.sealed, key: key, place: cell.place, what: cell.what)
                     var moved = cell
                     moved.app = app
-                    try db.execute(sql: "UPDATE \(cell.table) SET \(cell.column) = ? WHERE id = ?",
-                                   arguments: [Data(SealedField.seal(plaintext, key: key, place: moved.place)), cell.row])
+                    try db.execute(
+                        sql: "UPDATE \(cell.table) SET \(cell.column) = ? WHERE id = ?",
+                        arguments: [Data(SealedField.seal(plaintext, key: key, place: moved.place)), cell.row])
                     report.resealed += 1
                 }
             }
@@ -166,11 +188,14 @@ extension Vault {
     /// token and account belonged to another grant.
     static func storeRefreshToken(_ db: Database, _ token: SecureBytes, app: App, key: DataKey) throws {
         let now = Clock.now()
-        var session = try Session.filter(Column("app_id") == app.id).fetchOne(db)
-            ?? Session(id: UUID().uuidString.lowercased(), appID: app.id, refreshToken: nil, idToken: nil,
-                       account: nil, grantedScope: nil, obtainedAt: now, refreshedAt: nil)
-        session.refreshToken = Data(SealedField.seal(
-            token, key: key, place: app.place(table: "session", column: "refresh_token", row: session.id)))
+        var session =
+            try Session.filter(Column("app_id") == app.id).fetchOne(db)
+            ?? Session(
+                id: UUID().uuidString.lowercased(), appID: app.id, refreshToken: nil, idToken: nil,
+                account: nil, grantedScope: nil, obtainedAt: now, refreshedAt: nil)
+        session.refreshToken = Data(
+            SealedField.seal(
+                token, key: key, place: app.place(table: "session", column: "refresh_token", row: session.id)))
         session.idToken = nil
         session.account = nil
         session.grantedScope = nil

@@ -5,12 +5,15 @@ extension Vault {
     /// Copies the vault to `destination` with SQLite's online backup API. The copy is still
     /// encrypted, mode 0600, a single file (rollback journal, no -wal), and appears atomically:
     /// linked into place (never replacing a file) unless `overwrite`, then renamed.
-    package func backup(to destination: String, overwrite: Bool, recordEvent: Bool = true,
-                       beforePlacing: () -> Void = {}) throws {
+    package func backup(
+        to destination: String, overwrite: Bool, recordEvent: Bool = true,
+        beforePlacing: () -> Void = {}
+    ) throws {
         var st = stat()
         if lstat(destination, &st) == 0 {
             guard overwrite else {
-                throw VaultError.failure("\(destination) already exists", hint: "choose a new file name, or pass --force to replace it")
+                throw VaultError.failure(
+                    "\(destination) already exists", hint: "choose a new file name, or pass --force to replace it")
             }
             guard st.st_mode & S_IFMT == S_IFREG else {
                 throw VaultError.failure("\(destination) exists and is not a regular file; refusing to replace it")
@@ -20,7 +23,8 @@ extension Vault {
         // A backup killed mid-copy leaves its temporary (0600, as encrypted as the vault); the
         // next backup to the same name removes those more than a minute old.
         VaultFile.sweepStaleTemporaries(beside: destination)
-        let temporary = dir + "/.\(VaultFile.fileName(of: destination)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+        let temporary =
+            dir + "/.\(VaultFile.fileName(of: destination)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
         try VaultFile.createEmpty(temporary)
         defer { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
         try Self.mapDatabaseErrors(path: destination) {
@@ -55,26 +59,31 @@ extension Vault {
     package func verify(material: UnlockMaterial) throws -> VerifyReport {
         let integrity = try integrityCheck(full: true)
         guard integrity == ["ok"] else {
-            throw VaultError.damaged("\(path) failed SQLite's integrity check: \(integrity.prefix(3).joined(separator: "; "))")
+            throw VaultError.damaged(
+                "\(path) failed SQLite's integrity check: \(integrity.prefix(3).joined(separator: "; "))")
         }
         let key = try unlock(material)
         let count = try verifyAllSealedFields(key: key)
-        return VerifyReport(apps: try apps().count, sealedFields: count, slots: try keySlots().map(\.label), integrity: integrity)
+        return VerifyReport(
+            apps: try apps().count, sealedFields: count, slots: try keySlots().map(\.label), integrity: integrity)
     }
 
     static func timestamp() -> String {
         var now = time(nil)
         var parts = tm()
         gmtime_r(&now, &parts)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec)
+        return String(
+            format: "%04d%02d%02dT%02d%02d%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec)
     }
 
     /// Replaces the vault at `vaultPath` with the backup at `backupPath`, after verifying the
     /// backup fully (it must unlock with `material`); the backup itself is only read. The
     /// vault it replaces, damaged or not, is kept beside it as `VAULT.pre-restore-TIMESTAMP`
     /// (hard links to its file and its -wal, so its newest commits are kept too).
-    package static func restore(backupPath: String, to requestedPath: String, material: UnlockMaterial) throws -> (report: VerifyReport, saved: String?) {
+    package static func restore(backupPath: String, to requestedPath: String, material: UnlockMaterial) throws -> (
+        report: VerifyReport, saved: String?
+    ) {
         let backup = try Vault.open(path: backupPath, readOnly: true)
         let report = try backup.verify(material: material)
         // A symlinked vault is restored where the link points, as every other command uses it.
@@ -90,14 +99,16 @@ extension Vault {
             var attempt = 1
             while link(vaultPath, aside) != 0 {
                 guard errno == EEXIST, attempt < 100 else {
-                    throw VaultError.failure("cannot keep the current vault as \(aside): \(String(cString: strerror(errno)))")
+                    throw VaultError.failure(
+                        "cannot keep the current vault as \(aside): \(String(cString: strerror(errno)))")
                 }
                 attempt += 1
                 aside = vaultPath + ".pre-restore-" + timestamp() + "-\(attempt)"
             }
             if VaultFile.exists(vaultPath + "-wal") && link(vaultPath + "-wal", aside + "-wal") != 0 {
                 unlink(aside)
-                throw VaultError.failure("cannot keep the current vault's -wal as \(aside)-wal: \(String(cString: strerror(errno)))")
+                throw VaultError.failure(
+                    "cannot keep the current vault's -wal as \(aside)-wal: \(String(cString: strerror(errno)))")
             }
             saved = aside
         }
@@ -105,18 +116,21 @@ extension Vault {
         // otherwise replay the old vault's log into the restored one.
         var walRemoved = false
         do {
-            try backup.backup(to: vaultPath, overwrite: saved != nil, recordEvent: false, beforePlacing: {
-                walRemoved = true
-                unlink(vaultPath + "-wal")
-                unlink(vaultPath + "-shm")
-            })
+            try backup.backup(
+                to: vaultPath, overwrite: saved != nil, recordEvent: false,
+                beforePlacing: {
+                    walRemoved = true
+                    unlink(vaultPath + "-wal")
+                    unlink(vaultPath + "-shm")
+                })
         } catch {
             // The copy failed: the vault is as it was, so the pre-restore links go (they would
             // only pile up). If the copy failed after the old -wal was unlinked (the final
             // rename), the -wal is linked back from its pre-restore name first, and the links
             // stay if that fails, as the only complete copy of the vault.
             if let saved {
-                let intact = !walRemoved || !VaultFile.exists(saved + "-wal") || link(saved + "-wal", vaultPath + "-wal") == 0
+                let intact =
+                    !walRemoved || !VaultFile.exists(saved + "-wal") || link(saved + "-wal", vaultPath + "-wal") == 0
                 if intact {
                     unlink(saved + "-wal")
                     unlink(saved)
@@ -128,12 +142,15 @@ extension Vault {
             let restored = try Vault.open(path: vaultPath)
             try restored.dbQueue.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
-                try Self.record(db, "restore", detail: "from \(backupPath)" + (saved.map { "; previous vault kept as \($0)" } ?? ""))
+                try Self.record(
+                    db, "restore", detail: "from \(backupPath)" + (saved.map { "; previous vault kept as \($0)" } ?? "")
+                )
             }
         } catch let error as VaultError {
-            throw VaultError(exitCode: error.exitCode,
-                             "the backup was restored to \(vaultPath), but reopening it failed: \(error.message)",
-                             hint: saved.map { "the previous vault is kept as \($0)" } ?? error.hint)
+            throw VaultError(
+                exitCode: error.exitCode,
+                "the backup was restored to \(vaultPath), but reopening it failed: \(error.message)",
+                hint: saved.map { "the previous vault is kept as \($0)" } ?? error.hint)
         }
         return (report, saved)
     }

@@ -8,7 +8,8 @@ extension Vault {
         try sealingWrite(key: key) { db in
             let replaced = try KeySlot.filter(Column("kind") == KeySlot.Kind.passphrase.rawValue).deleteAll(db)
             try slot.insert(db)
-            try Self.record(db, "passwd", detail: replaced > 0 ? "passphrase changed (\(kdf))" : "passphrase slot added (\(kdf))")
+            try Self.record(
+                db, "passwd", detail: replaced > 0 ? "passphrase changed (\(kdf))" : "passphrase slot added (\(kdf))")
         }
     }
 
@@ -30,15 +31,20 @@ extension Vault {
     package func removeKeyFileSlot(fingerprintPrefix: String) throws -> KeySlot {
         let prefix = fingerprintPrefix.lowercased()
         guard prefix.count >= 8, prefix.allSatisfy({ $0.isHexDigit }) else {
-            throw VaultError.usage("give at least 8 hex digits of the key file's fingerprint (see `tokvault keyfile list`), or the key file's path")
+            throw VaultError.usage(
+                "give at least 8 hex digits of the key file's fingerprint (see `tokvault keyfile list`), or the key file's path"
+            )
         }
         return try sealingWrite(key: nil) { db in
             let slots = try KeySlot.fetchAll(db)
             let matches = slots.filter { $0.kind == .keyfile && ($0.keyfileFingerprint ?? "").hasPrefix(prefix) }
             guard let slot = matches.first else {
-                throw VaultError.failure("no key-file slot with fingerprint \(prefix)", hint: "`tokvault keyfile list` shows the slots")
+                throw VaultError.failure(
+                    "no key-file slot with fingerprint \(prefix)", hint: "`tokvault keyfile list` shows the slots")
             }
-            guard matches.count == 1 else { throw VaultError.usage("fingerprint prefix \(prefix) matches several slots; give more digits") }
+            guard matches.count == 1 else {
+                throw VaultError.usage("fingerprint prefix \(prefix) matches several slots; give more digits")
+            }
             guard slots.count > 1 else {
                 throw VaultError.failure(
                     "refusing to remove the last key slot of \(path): the vault could never be unlocked again",
@@ -61,7 +67,9 @@ extension Vault {
     /// `material`; otherwise the rotation is refused unless `dropOtherSlots`. All sealed fields
     /// are re-encrypted in one transaction under the exclusive vault lock: a kill at any moment
     /// leaves either the old vault or the new one.
-    package func rotateKey(material: UnlockMaterial, dropOtherSlots: Bool, kdf: KDFParameters? = nil) throws -> RotationReport {
+    package func rotateKey(material: UnlockMaterial, dropOtherSlots: Bool, kdf: KDFParameters? = nil) throws
+        -> RotationReport
+    {
         try lock.acquire(.exclusive)
         defer { lock.release() }
         try checkNotReplaced()
@@ -80,7 +88,8 @@ extension Vault {
             case .keyfile:
                 if let match = material.keyFiles.first(where: { $0.keyFile.fingerprint == slot.keyfileFingerprint }) {
                     guard slot.unwrap(with: match.keyFile.keyEncryptionKey, vaultID: vaultID) != nil else {
-                        throw VaultError.unlock("key file \(match.path) does not open its slot in \(path): damaged key slot")
+                        throw VaultError.unlock(
+                            "key file \(match.path) does not open its slot in \(path): damaged key slot")
                     }
                     coveredKeyFiles.append(match.keyFile)
                 } else {
@@ -88,7 +97,9 @@ extension Vault {
                 }
             case .passphrase:
                 if let passphrase = material.passphrase {
-                    guard let kek = try slot.passphraseKEK(passphrase, path: path), slot.unwrap(with: kek, vaultID: vaultID) != nil else {
+                    guard let kek = try slot.passphraseKEK(passphrase, path: path),
+                        slot.unwrap(with: kek, vaultID: vaultID) != nil
+                    else {
                         throw VaultError.unlock("wrong passphrase for vault \(path) (or a damaged key slot)")
                     }
                     coveredPassphrase = (passphrase, kdf ?? slot.kdfParameters ?? .default)
@@ -97,20 +108,26 @@ extension Vault {
                 }
             }
         }
-        for (keyPath, keyFile) in material.keyFiles where !slots.contains(where: { $0.keyfileFingerprint == keyFile.fingerprint }) {
-            throw VaultError.unlock("key file \(keyPath) does not unlock vault \(path)", hint: "`tokvault keyfile list` shows the key slots")
+        for (keyPath, keyFile) in material.keyFiles
+        where !slots.contains(where: { $0.keyfileFingerprint == keyFile.fingerprint }) {
+            throw VaultError.unlock(
+                "key file \(keyPath) does not unlock vault \(path)", hint: "`tokvault keyfile list` shows the key slots"
+            )
         }
         if !uncovered.isEmpty && !dropOtherSlots {
             throw VaultError.failure(
                 "rotate-key needs the secret of every key slot; not supplied: \(uncovered.map(\.label).joined(separator: ", "))",
-                hint: "pass each key file with --key-file (repeatable) and the passphrase, or add --drop-other-slots to remove those slots")
+                hint:
+                    "pass each key file with --key-file (repeatable) and the passphrase, or add --drop-other-slots to remove those slots"
+            )
         }
         if coveredKeyFiles.isEmpty && coveredPassphrase == nil {
             throw VaultError.failure("rotate-key would leave no key slot", hint: "supply at least one slot's secret")
         }
 
-        let newKey = DataKey(bytes: .random(count: Sodium.keyBytes), generation: oldKey.generation + 1, vaultID: vaultID,
-                             formatVersion: oldKey.formatVersion)
+        let newKey = DataKey(
+            bytes: .random(count: Sodium.keyBytes), generation: oldKey.generation + 1, vaultID: vaultID,
+            formatVersion: oldKey.formatVersion)
         var newSlots: [KeySlot] = coveredKeyFiles.map { KeySlot.keyFile($0, dataKey: newKey) }
         if let (passphrase, parameters) = coveredPassphrase {
             newSlots.insert(try KeySlot.passphrase(passphrase, dataKey: newKey, parameters: parameters), at: 0)
@@ -120,11 +137,13 @@ extension Vault {
             var resealed = 0
             try dbQueue.inTransaction(.immediate) { db in
                 guard var row = try VaultRow.fetchOne(db), row.keyGeneration == oldKey.generation else {
-                    throw VaultError.failure("the vault key changed while rotate-key ran; nothing was changed", hint: "run it again")
+                    throw VaultError.failure(
+                        "the vault key changed while rotate-key ran; nothing was changed", hint: "run it again")
                 }
                 // Bindings are checked under the old key before the new one vouches for them.
                 let cells = try Self.sealedCells(db)
-                let rebound = try Self.rebind(db, from: oldKey, to: newKey, verify: { try self.verifyBinding($0, key: oldKey) })
+                let rebound = try Self.rebind(
+                    db, from: oldKey, to: newKey, verify: { try self.verifyBinding($0, key: oldKey) })
                 for cell in cells {
                     let plaintext = try SealedField.open(cell.sealed, key: oldKey, place: cell.place, what: cell.what)
                     var moved = cell
@@ -140,8 +159,10 @@ extension Vault {
                 row.keyGeneration = newKey.generation
                 row.rotatedAt = Clock.now()
                 try row.update(db)
-                try Self.record(db, "rotate-key", detail: "generation \(newKey.generation), \(resealed) fields re-sealed"
-                    + (uncovered.isEmpty ? "" : ", dropped \(uncovered.map(\.label).joined(separator: ", "))"))
+                try Self.record(
+                    db, "rotate-key",
+                    detail: "generation \(newKey.generation), \(resealed) fields re-sealed"
+                        + (uncovered.isEmpty ? "" : ", dropped \(uncovered.map(\.label).joined(separator: ", "))"))
                 return .commit
             }
             return RotationReport(
@@ -155,7 +176,9 @@ extension Vault {
     /// Binds every app anew under `newKey` (format 2), after `verify` accepted its current
     /// binding; returns the apps as rebound, by id. The sealed fields still name the old
     /// bindings: the caller re-seals them.
-    static func rebind(_ db: Database, from oldKey: DataKey, to newKey: DataKey, verify: (App) throws -> Void) throws -> [String: App] {
+    static func rebind(_ db: Database, from oldKey: DataKey, to newKey: DataKey, verify: (App) throws -> Void) throws
+        -> [String: App]
+    {
         var rebound: [String: App] = [:]
         for var app in try App.fetchAll(db, sql: "SELECT * FROM app") {
             try verify(app)

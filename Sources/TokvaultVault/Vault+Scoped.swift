@@ -19,7 +19,9 @@ extension Vault {
 
     /// `withUnlocked` with `app`'s row read again under the lock: a row read before the lock was
     /// taken may hold ciphertexts of a key that a rotation has since replaced.
-    package func withUnlocked<T>(_ material: UnlockMaterial, rereading app: App, _ body: (App, DataKey) throws -> T) throws -> T {
+    package func withUnlocked<T>(_ material: UnlockMaterial, rereading app: App, _ body: (App, DataKey) throws -> T)
+        throws -> T
+    {
         try withUnlocked(material) { key in try body(try reread(app), key) }
     }
 
@@ -36,7 +38,9 @@ extension Vault {
 
     /// Runs `body` holding `app`'s refresh lock, waiting up to `timeoutSeconds` for another
     /// process's refresh to finish. Readers of a token that is still valid never take it.
-    package func withSingleFlight<T>(for app: App, timeoutSeconds: Double, _ body: () async throws -> T) async throws -> T {
+    package func withSingleFlight<T>(for app: App, timeoutSeconds: Double, _ body: () async throws -> T) async throws
+        -> T
+    {
         let refreshLock = VaultLock(vaultPath: path, name: app.id)
         try refreshLock.acquire(.exclusive, timeout: timeoutSeconds)
         defer { refreshLock.release() }

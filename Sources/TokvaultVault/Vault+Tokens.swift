@@ -11,8 +11,10 @@ package struct TokenSet: Sendable {
     package var idToken: SecureBytes?
     package var account: String?
 
-    package init(accessToken: SecureBytes, tokenType: String, expiresAt: Int64, grantedScope: String? = nil,
-                refreshToken: SecureBytes? = nil, idToken: SecureBytes? = nil, account: String? = nil) {
+    package init(
+        accessToken: SecureBytes, tokenType: String, expiresAt: Int64, grantedScope: String? = nil,
+        refreshToken: SecureBytes? = nil, idToken: SecureBytes? = nil, account: String? = nil
+    ) {
         self.accessToken = accessToken
         self.tokenType = tokenType
         self.expiresAt = expiresAt
@@ -55,20 +57,26 @@ extension Vault {
     /// Stores a token response in one transaction: the access token for `scopeKey` ('' = the
     /// app's own scope) and, when present, the rotated refresh token and the ID token. A
     /// refresh token the server did not rotate is kept.
-    package func storeTokens(_ tokens: TokenSet, for obtainedFor: App, scopeKey: String = "", key: DataKey, action: String = "tokens") throws {
+    package func storeTokens(
+        _ tokens: TokenSet, for obtainedFor: App, scopeKey: String = "", key: DataKey, action: String = "tokens"
+    ) throws {
         try sealingWrite(key: key) { db in
             // The tokens go to the app they were obtained for, with the same columns: an app edited
             // meanwhile does not get them. Its binding may have moved (a rotate-key while a browser
             // sign-in waited binds every app anew): they are sealed under the one it has now, once
             // that is proven with the key this transaction seals with.
             guard let app = try App.fetchOne(db, key: obtainedFor.id), app.steersLike(obtainedFor) else {
-                throw VaultError.failure("app \"\(obtainedFor.name)\" was changed or removed while this command ran; the tokens were not stored")
+                throw VaultError.failure(
+                    "app \"\(obtainedFor.name)\" was changed or removed while this command ran; the tokens were not stored"
+                )
             }
             try verifyBinding(app, key: key)
             let now = Clock.now()
-            var access = try AccessToken.filter(Column("app_id") == app.id && Column("scope_key") == scopeKey).fetchOne(db)
-                ?? AccessToken(id: UUID().uuidString.lowercased(), appID: app.id, scopeKey: scopeKey, token: Data(),
-                               tokenType: tokens.tokenType, grantedScope: nil, expiresAt: 0, obtainedAt: now)
+            var access =
+                try AccessToken.filter(Column("app_id") == app.id && Column("scope_key") == scopeKey).fetchOne(db)
+                ?? AccessToken(
+                    id: UUID().uuidString.lowercased(), appID: app.id, scopeKey: scopeKey, token: Data(),
+                    tokenType: tokens.tokenType, grantedScope: nil, expiresAt: 0, obtainedAt: now)
             access.token = Data(SealedField.seal(tokens.accessToken, key: key, place: app.accessTokenPlace(access)))
             access.tokenType = tokens.tokenType
             access.grantedScope = tokens.grantedScope
@@ -77,37 +85,46 @@ extension Vault {
             try access.save(db)
 
             if tokens.refreshToken != nil || tokens.idToken != nil || tokens.account != nil {
-                var session = try Session.filter(Column("app_id") == app.id).fetchOne(db)
-                    ?? Session(id: UUID().uuidString.lowercased(), appID: app.id, refreshToken: nil, idToken: nil,
-                               account: nil, grantedScope: nil, obtainedAt: now, refreshedAt: nil)
+                var session =
+                    try Session.filter(Column("app_id") == app.id).fetchOne(db)
+                    ?? Session(
+                        id: UUID().uuidString.lowercased(), appID: app.id, refreshToken: nil, idToken: nil,
+                        account: nil, grantedScope: nil, obtainedAt: now, refreshedAt: nil)
                 if let refresh = tokens.refreshToken {
-                    session.refreshToken = Data(SealedField.seal(
-                        refresh, key: key, place: app.place(table: "session", column: "refresh_token", row: session.id)))
+                    session.refreshToken = Data(
+                        SealedField.seal(
+                            refresh, key: key,
+                            place: app.place(table: "session", column: "refresh_token", row: session.id)))
                 }
                 if let id = tokens.idToken {
-                    session.idToken = Data(SealedField.seal(
-                        id, key: key, place: app.place(table: "session", column: "id_token", row: session.id)))
+                    session.idToken = Data(
+                        SealedField.seal(
+                            id, key: key, place: app.place(table: "session", column: "id_token", row: session.id)))
                 }
                 if let account = tokens.account { session.account = account }
                 if scopeKey.isEmpty, let scope = tokens.grantedScope { session.grantedScope = scope }
                 session.refreshedAt = now
                 try session.save(db)
             }
-            try Self.record(db, action, app: app.name,
-                            detail: "scope=\(scopeKey.isEmpty ? app.scope : scopeKey) expires=\(tokens.expiresAt)"
-                                + (tokens.refreshToken != nil ? " refresh_token=rotated" : ""))
+            try Self.record(
+                db, action, app: app.name,
+                detail: "scope=\(scopeKey.isEmpty ? app.scope : scopeKey) expires=\(tokens.expiresAt)"
+                    + (tokens.refreshToken != nil ? " refresh_token=rotated" : ""))
         }
     }
 
     /// Opens an access token record already read (no second query on the cache-hit path).
     package func openAccessToken(_ record: AccessToken, of app: App, key: DataKey) throws -> SecureBytes {
         try verifyBinding(app, key: key)
-        return try SealedField.open([UInt8](record.token), key: key, place: app.accessTokenPlace(record),
-                                    what: "app \"\(app.name)\" access_token")
+        return try SealedField.open(
+            [UInt8](record.token), key: key, place: app.accessTokenPlace(record),
+            what: "app \"\(app.name)\" access_token")
     }
 
     /// Opens the cached access token for `scopeKey`; nil when none is stored.
-    package func accessToken(of app: App, scopeKey: String = "", key: DataKey) throws -> (token: SecureBytes, record: AccessToken)? {
+    package func accessToken(of app: App, scopeKey: String = "", key: DataKey) throws -> (
+        token: SecureBytes, record: AccessToken
+    )? {
         guard let record = try accessTokens(appID: app.id).first(where: { $0.scopeKey == scopeKey }) else { return nil }
         return (try openAccessToken(record, of: app, key: key), record)
     }

@@ -25,8 +25,11 @@ extension Vault {
         try Self.mapDatabaseErrors(path: path) {
             try dbQueue.inTransaction(.immediate) { db in
                 guard var row = try VaultRow.fetchOne(db), row.formatVersion == old.formatVersion,
-                      row.keyGeneration == old.generation, row.vaultId == old.vaultID else {
-                    throw VaultError.failure("the vault changed while it was being upgraded; nothing was changed", hint: "run the command again")
+                    row.keyGeneration == old.generation, row.vaultId == old.vaultID
+                else {
+                    throw VaultError.failure(
+                        "the vault changed while it was being upgraded; nothing was changed",
+                        hint: "run the command again")
                 }
                 let cells = try Self.sealedCells(db)
                 let rebound = try Self.rebind(db, from: old, to: new, verify: { _ in })
@@ -34,22 +37,26 @@ extension Vault {
                     let plaintext = try SealedField.open(cell.sealed, key: old, place: cell.place, what: cell.what)
                     var moved = cell
                     moved.app = rebound[cell.app.id] ?? cell.app
-                    try db.execute(sql: "UPDATE \(cell.table) SET \(cell.column) = ? WHERE id = ?",
-                                   arguments: [Data(SealedField.seal(plaintext, key: new, place: moved.place)), cell.row])
+                    try db.execute(
+                        sql: "UPDATE \(cell.table) SET \(cell.column) = ? WHERE id = ?",
+                        arguments: [Data(SealedField.seal(plaintext, key: new, place: moved.place)), cell.row])
                     resealed += 1
                 }
                 row.formatVersion = new.formatVersion
                 try row.update(db)
-                try Self.record(db, "upgrade", detail: "format \(old.formatVersion) -> \(new.formatVersion), "
-                    + "\(rebound.count) app(s) bound, \(resealed) field(s) re-sealed")
+                try Self.record(
+                    db, "upgrade",
+                    detail: "format \(old.formatVersion) -> \(new.formatVersion), "
+                        + "\(rebound.count) app(s) bound, \(resealed) field(s) re-sealed")
                 bound = rebound.values.sorted { $0.name < $1.name }
                 return .commit
             }
         }
         format = new.formatVersion
         if let notice = Self.upgradeNotice {
-            notice("upgraded vault \(path) to format \(new.formatVersion): \(resealed) sealed field(s) re-sealed; "
-                + "these endpoints are now bound to the data key (check them with `tokvault show NAME`):")
+            notice(
+                "upgraded vault \(path) to format \(new.formatVersion): \(resealed) sealed field(s) re-sealed; "
+                    + "these endpoints are now bound to the data key (check them with `tokvault show NAME`):")
             for app in bound { notice("  " + Self.boundSummary(app)) }
         }
         return new

@@ -40,14 +40,18 @@ package final class Vault: @unchecked Sendable {
     /// After taking the lock: is the file at `path` still the one this connection has open?
     func checkNotReplaced() throws {
         guard let identity, let now = Self.fileIdentity(path), now == identity else {
-            throw VaultError.failure("vault \(path) was replaced (restored) while this command ran; nothing was changed",
-                                     hint: "run the command again")
+            throw VaultError.failure(
+                "vault \(path) was replaced (restored) while this command ran; nothing was changed",
+                hint: "run the command again")
         }
     }
 
     /// Symlinks resolved, so that every process locks and opens the same file.
     static func canonical(_ path: String) -> String {
-        realpath(path, nil).map { p in defer { free(p) }; return String(cString: p) } ?? path
+        realpath(path, nil).map { p in
+            defer { free(p) }
+            return String(cString: p)
+        } ?? path
     }
 
     static func configuration(readOnly: Bool = false) -> Configuration {
@@ -64,12 +68,16 @@ package final class Vault: @unchecked Sendable {
             // error, found while reading, rather than read on; no mmap: a file changed under
             // the process cannot change bytes SQLite already checked.
             guard tokvault_sqlite_harden(db.sqliteConnection) == 0 else {
-                throw VaultError.failure("this SQLite (\(String(cString: sqlite3_libversion()))) refused defensive mode or trusted_schema=OFF",
-                                         hint: "tokvault needs SQLite 3.31 or newer")
+                throw VaultError.failure(
+                    "this SQLite (\(String(cString: sqlite3_libversion()))) refused defensive mode or trusted_schema=OFF",
+                    hint: "tokvault needs SQLite 3.31 or newer")
             }
             // A rotated refresh token must survive a power cut once tokvault says it is stored,
             // and overwritten secrets (old wrapped keys, old ciphertexts) must not linger in free pages.
-            try db.execute(sql: "PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON")
+            try db.execute(
+                sql:
+                    "PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON"
+            )
             // Keep -wal/-shm between processes: creating and deleting them (with a checkpoint)
             // on every command cost more than the command's own queries.
             var persist: Int32 = 1
@@ -116,16 +124,20 @@ package final class Vault: @unchecked Sendable {
     /// file that is not recognisably a tokvault vault.
     private func checkIdentity(readOnly: Bool) throws {
         let (appID, applied, formatVersion) = try read { db -> (Int32, [String]?, Int?) in
-            let row = try Row.fetchOne(db, sql: """
-                SELECT (SELECT application_id FROM pragma_application_id()),
-                       (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('grdb_migrations', 'vault'))
-                """)
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT application_id FROM pragma_application_id()),
+                           (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('grdb_migrations', 'vault'))
+                    """)
             let appID: Int32 = row?[0] ?? 0
             guard appID == Self.applicationID, row?[1] == 2 else { return (appID, nil, nil) }
-            let identity = try Row.fetchOne(db, sql: """
-                SELECT (SELECT group_concat(identifier, ' ') FROM grdb_migrations),
-                       (SELECT format_version FROM vault WHERE singleton = 1)
-                """)
+            let identity = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT group_concat(identifier, ' ') FROM grdb_migrations),
+                           (SELECT format_version FROM vault WHERE singleton = 1)
+                    """)
             let applied = (identity?[0] as String?)?.split(separator: " ").map(String.init) ?? []
             // Before anything else is read or any migration writes: the schema must be exactly
             // what the applied migrations make (a newer tokvault's is refused below instead).
@@ -138,8 +150,9 @@ package final class Vault: @unchecked Sendable {
             throw VaultError.damaged("\(path) is an SQLite database, but not a tokvault vault")
         }
         guard let applied, let formatVersion else {
-            throw VaultError.damaged("vault \(path) is damaged: its schema or vault record is missing",
-                                     hint: "restore it from a backup with `tokvault restore FILE`")
+            throw VaultError.damaged(
+                "vault \(path) is damaged: its schema or vault record is missing",
+                hint: "restore it from a backup with `tokvault restore FILE`")
         }
         let known = Self.knownMigrations
         let unknown = Set(applied).subtracting(known)
@@ -150,8 +163,9 @@ package final class Vault: @unchecked Sendable {
         }
         // Format 2 needs the binding column of migration 0004; a vault claiming it without is not one we wrote.
         if formatVersion < 1 || (formatVersion >= 2 && !applied.contains(Self.bindingMigration)) {
-            throw VaultError.damaged("vault \(path) is damaged: format \(formatVersion) does not match its schema",
-                                     hint: "restore it from a backup with `tokvault restore FILE`")
+            throw VaultError.damaged(
+                "vault \(path) is damaged: format \(formatVersion) does not match its schema",
+                hint: "restore it from a backup with `tokvault restore FILE`")
         }
         format = formatVersion
         if applied.count < known.count && !readOnly {
@@ -168,7 +182,9 @@ package final class Vault: @unchecked Sendable {
     ) throws -> Vault {
         precondition(passphrase != nil || keyFile != nil)
         if VaultFile.exists(path) {
-            throw VaultError.failure("\(path) already exists", hint: "tokvault never overwrites a vault; choose another --vault path or remove it first")
+            throw VaultError.failure(
+                "\(path) already exists",
+                hint: "tokvault never overwrites a vault; choose another --vault path or remove it first")
         }
         try VaultFile.ensureDirectory(for: path)
         try VaultFile.checkDirectory(holding: path)
@@ -194,7 +210,9 @@ package final class Vault: @unchecked Sendable {
                 slots.append(KeySlot.keyFile(keyFile, dataKey: dataKey))
             }
             try dbQueue.write { db in
-                try VaultRow(vaultId: vaultID, formatVersion: Self.formatVersion, keyGeneration: 1, createdAt: Clock.now()).insert(db)
+                try VaultRow(
+                    vaultId: vaultID, formatVersion: Self.formatVersion, keyGeneration: 1, createdAt: Clock.now()
+                ).insert(db)
                 for slot in slots { try slot.insert(db) }
                 try Self.record(db, "init", detail: slots.map(\.label).joined(separator: ", "))
             }
@@ -220,11 +238,14 @@ package final class Vault: @unchecked Sendable {
             case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
                 throw VaultError.failure("cannot open vault \(path): \(error.message ?? "permission denied")")
             case .SQLITE_FULL, .SQLITE_IOERR:
-                throw VaultError.failure("cannot write vault \(path): \(error.message ?? "I/O error"); nothing was changed")
+                throw VaultError.failure(
+                    "cannot write vault \(path): \(error.message ?? "I/O error"); nothing was changed")
             case .SQLITE_BUSY, .SQLITE_LOCKED:
-                throw VaultError.failure("vault \(path) is busy: another tokvault held it for more than 30 s", hint: "try again")
+                throw VaultError.failure(
+                    "vault \(path) is busy: another tokvault held it for more than 30 s", hint: "try again")
             default:
-                throw VaultError.damaged("vault \(path): \(error.message ?? "SQLite error \(error.resultCode.rawValue)")")
+                throw VaultError.damaged(
+                    "vault \(path): \(error.message ?? "SQLite error \(error.resultCode.rawValue)")")
             }
         }
     }
@@ -300,7 +321,9 @@ package final class Vault: @unchecked Sendable {
 
     package func summary() throws -> Summary {
         try read { db in
-            guard let row = try VaultRow.fetchOne(db) else { throw VaultError.damaged("vault \(path) has no vault record") }
+            guard let row = try VaultRow.fetchOne(db) else {
+                throw VaultError.damaged("vault \(path) has no vault record")
+            }
             let applied = try Self.migrator.appliedIdentifiers(db).sorted()
             return Summary(
                 vaultID: row.vaultId, formatVersion: row.formatVersion, keyGeneration: row.keyGeneration,
@@ -321,7 +344,8 @@ package final class Vault: @unchecked Sendable {
         // millions of instructions on its first use in a process (docs/performance.md).
         let app = try read { db in try App.fetchOne(db, sql: "SELECT * FROM app WHERE name = ?", arguments: [name]) }
         guard let app else {
-            throw VaultError.failure("no app named \"\(name)\" in \(path)", hint: "`tokvault list` shows the apps in this vault")
+            throw VaultError.failure(
+                "no app named \"\(name)\" in \(path)", hint: "`tokvault list` shows the apps in this vault")
         }
         return app
     }
@@ -346,13 +370,19 @@ package final class Vault: @unchecked Sendable {
     package func appState(named name: String) throws -> (app: App, session: Session?, tokens: [AccessToken]) {
         let state = try read { db -> (App, Session?, [AccessToken])? in
             // Plain SQL: the query builder's first use costs more than these queries.
-            guard let app = try App.fetchOne(db, sql: "SELECT * FROM app WHERE name = ?", arguments: [name]) else { return nil }
-            return (app,
-                    try Session.fetchOne(db, sql: "SELECT * FROM session WHERE app_id = ?", arguments: [app.id]),
-                    try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token WHERE app_id = ? ORDER BY scope_key", arguments: [app.id]))
+            guard let app = try App.fetchOne(db, sql: "SELECT * FROM app WHERE name = ?", arguments: [name]) else {
+                return nil
+            }
+            return (
+                app,
+                try Session.fetchOne(db, sql: "SELECT * FROM session WHERE app_id = ?", arguments: [app.id]),
+                try AccessToken.fetchAll(
+                    db, sql: "SELECT * FROM access_token WHERE app_id = ? ORDER BY scope_key", arguments: [app.id])
+            )
         }
         guard let state else {
-            throw VaultError.failure("no app named \"\(name)\" in \(path)", hint: "`tokvault list` shows the apps in this vault")
+            throw VaultError.failure(
+                "no app named \"\(name)\" in \(path)", hint: "`tokvault list` shows the apps in this vault")
         }
         return state
     }
@@ -379,7 +409,10 @@ package final class Vault: @unchecked Sendable {
     }
 
     package func accessTokens(appID: String) throws -> [AccessToken] {
-        try read { db in try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token WHERE app_id = ? ORDER BY scope_key", arguments: [appID]) }
+        try read { db in
+            try AccessToken.fetchAll(
+                db, sql: "SELECT * FROM access_token WHERE app_id = ? ORDER BY scope_key", arguments: [appID])
+        }
     }
 
     package func events(app: String? = nil, limit: Int) throws -> [Event] {
@@ -411,34 +444,43 @@ package final class Vault: @unchecked Sendable {
 
     func unlockSlot(_ material: UnlockMaterial) throws -> DataKey {
         let (row, slots) = try read { db in
-            (try VaultRow.fetchOne(db, sql: "SELECT * FROM vault WHERE singleton = 1"),
-             try KeySlot.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY created_at, id"))
+            (
+                try VaultRow.fetchOne(db, sql: "SELECT * FROM vault WHERE singleton = 1"),
+                try KeySlot.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY created_at, id")
+            )
         }
         guard let row else { throw VaultError.damaged("vault \(path) has no vault record") }
         // Another process may have upgraded the vault since it was opened.
         format = row.formatVersion
         var failure: VaultError?
         for (keyPath, keyFile) in material.keyFiles {
-            guard let slot = slots.first(where: { $0.kind == .keyfile && $0.keyfileFingerprint == keyFile.fingerprint }) else {
-                failure = failure ?? VaultError.unlock(
-                    "key file \(keyPath) does not unlock vault \(path)",
-                    hint: "it was never added, or its slot was removed; `tokvault doctor` lists the key slots")
+            guard let slot = slots.first(where: { $0.kind == .keyfile && $0.keyfileFingerprint == keyFile.fingerprint })
+            else {
+                failure =
+                    failure
+                    ?? VaultError.unlock(
+                        "key file \(keyPath) does not unlock vault \(path)",
+                        hint: "it was never added, or its slot was removed; `tokvault doctor` lists the key slots")
                 continue
             }
-            if let key = slot.unwrap(with: keyFile.keyEncryptionKey, vaultID: row.vaultId, formatVersion: row.formatVersion),
-               slot.keyGeneration == row.keyGeneration {
+            if let key = slot.unwrap(
+                with: keyFile.keyEncryptionKey, vaultID: row.vaultId, formatVersion: row.formatVersion),
+                slot.keyGeneration == row.keyGeneration
+            {
                 return key
             }
             failure = VaultError.unlock("key file \(keyPath) does not open vault \(path): damaged key slot")
         }
         if let passphrase = material.passphrase {
             guard let slot = slots.first(where: { $0.kind == .passphrase }) else {
-                throw failure ?? VaultError.unlock(
-                    "vault \(path) has no passphrase slot", hint: "unlock it with --key-file or TOKVAULT_KEY_FILE")
+                throw failure
+                    ?? VaultError.unlock(
+                        "vault \(path) has no passphrase slot", hint: "unlock it with --key-file or TOKVAULT_KEY_FILE")
             }
             if let kek = try slot.passphraseKEK(passphrase, path: path),
-               let key = slot.unwrap(with: kek, vaultID: row.vaultId, formatVersion: row.formatVersion),
-               slot.keyGeneration == row.keyGeneration {
+                let key = slot.unwrap(with: kek, vaultID: row.vaultId, formatVersion: row.formatVersion),
+                slot.keyGeneration == row.keyGeneration
+            {
                 return key
             }
             throw VaultError.unlock("wrong passphrase for vault \(path) (or a damaged key slot)")
@@ -466,14 +508,16 @@ package final class Vault: @unchecked Sendable {
     package func clientSecret(of app: App, key: DataKey) throws -> SecureBytes? {
         try verifyBinding(app, key: key)
         guard let sealed = app.clientSecret else { return nil }
-        return try SealedField.open([UInt8](sealed), key: key, place: app.clientSecretPlace, what: "app \"\(app.name)\" client_secret")
+        return try SealedField.open(
+            [UInt8](sealed), key: key, place: app.clientSecretPlace, what: "app \"\(app.name)\" client_secret")
     }
 
     /// The DER of the app's certificate key, for signing client assertions.
     package func privateKey(of app: App, key: DataKey) throws -> SecureBytes? {
         try verifyBinding(app, key: key)
         guard let sealed = app.privateKey else { return nil }
-        return try SealedField.open([UInt8](sealed), key: key, place: app.privateKeyPlace, what: "app \"\(app.name)\" private_key")
+        return try SealedField.open(
+            [UInt8](sealed), key: key, place: app.privateKeyPlace, what: "app \"\(app.name)\" private_key")
     }
 
     package func refreshToken(of app: App, key: DataKey) throws -> SecureBytes? {
@@ -500,31 +544,44 @@ package final class Vault: @unchecked Sendable {
         var apps: [String: App] = [:]
         let filter = appID == nil ? "" : " WHERE app_id = ?"
         let arguments: StatementArguments = appID.map { [$0] } ?? []
-        for app in try App.fetchAll(db, sql: "SELECT * FROM app" + (appID == nil ? "" : " WHERE id = ?"), arguments: arguments) {
+        for app in try App.fetchAll(
+            db, sql: "SELECT * FROM app" + (appID == nil ? "" : " WHERE id = ?"), arguments: arguments)
+        {
             apps[app.id] = app
         }
         var cells: [SealedCell] = []
         for app in apps.values {
             if let secret = app.clientSecret {
-                cells.append(SealedCell(table: "app", column: "client_secret", row: app.id, app: app, sealed: [UInt8](secret)))
+                cells.append(
+                    SealedCell(table: "app", column: "client_secret", row: app.id, app: app, sealed: [UInt8](secret)))
             }
             if let privateKey = app.privateKey {
-                cells.append(SealedCell(table: "app", column: "private_key", row: app.id, app: app, sealed: [UInt8](privateKey)))
+                cells.append(
+                    SealedCell(table: "app", column: "private_key", row: app.id, app: app, sealed: [UInt8](privateKey)))
             }
         }
         for session in try Session.fetchAll(db, sql: "SELECT * FROM session" + filter, arguments: arguments) {
-            guard let app = apps[session.appID] else { throw VaultError.damaged("session \(session.id) belongs to no app") }
+            guard let app = apps[session.appID] else {
+                throw VaultError.damaged("session \(session.id) belongs to no app")
+            }
             if let t = session.refreshToken {
-                cells.append(SealedCell(table: "session", column: "refresh_token", row: session.id, app: app, sealed: [UInt8](t)))
+                cells.append(
+                    SealedCell(table: "session", column: "refresh_token", row: session.id, app: app, sealed: [UInt8](t))
+                )
             }
             if let t = session.idToken {
-                cells.append(SealedCell(table: "session", column: "id_token", row: session.id, app: app, sealed: [UInt8](t)))
+                cells.append(
+                    SealedCell(table: "session", column: "id_token", row: session.id, app: app, sealed: [UInt8](t)))
             }
         }
         for token in try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token" + filter, arguments: arguments) {
-            guard let app = apps[token.appID] else { throw VaultError.damaged("access token \(token.id) belongs to no app") }
-            cells.append(SealedCell(table: "access_token", column: "token", row: token.id, app: app, sealed: [UInt8](token.token),
-                                    scopeKey: token.scopeKey))
+            guard let app = apps[token.appID] else {
+                throw VaultError.damaged("access token \(token.id) belongs to no app")
+            }
+            cells.append(
+                SealedCell(
+                    table: "access_token", column: "token", row: token.id, app: app, sealed: [UInt8](token.token),
+                    scopeKey: token.scopeKey))
         }
         return cells
     }
@@ -532,7 +589,8 @@ package final class Vault: @unchecked Sendable {
     /// Checks every app's binding and opens every sealed field; returns how many fields there
     /// are. Throws on the first that fails.
     package func verifyAllSealedFields(key: DataKey) throws -> Int {
-        let (apps, cells) = try read { db in (try App.fetchAll(db, sql: "SELECT * FROM app"), try Self.sealedCells(db)) }
+        let (apps, cells) = try read { db in (try App.fetchAll(db, sql: "SELECT * FROM app"), try Self.sealedCells(db))
+        }
         for app in apps { try verifyBinding(app, key: key) }
         for cell in cells {
             _ = try SealedField.open(cell.sealed, key: key, place: cell.place, what: cell.what)
@@ -544,7 +602,10 @@ package final class Vault: @unchecked Sendable {
     /// many there are.
     package func verifySealedFields(of app: App, key: DataKey) throws -> Int {
         let (current, cells) = try read { db in
-            (try App.fetchOne(db, sql: "SELECT * FROM app WHERE id = ?", arguments: [app.id]), try Self.sealedCells(db, appID: app.id))
+            (
+                try App.fetchOne(db, sql: "SELECT * FROM app WHERE id = ?", arguments: [app.id]),
+                try Self.sealedCells(db, appID: app.id)
+            )
         }
         guard let current else { throw Self.replaced(app.name) }
         try verifyBinding(current, key: key)

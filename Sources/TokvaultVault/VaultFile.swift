@@ -71,7 +71,9 @@ package enum VaultFile {
                 hint: "run tokvault as the user who owns it, or, if the file is yours to keep, `chown` it to yourself")
         }
         guard st.st_size > 0 else {
-            throw VaultError.damaged("\(path) is empty (0 bytes): not a tokvault vault", hint: "restore it from a backup, or remove it and run `tokvault init`")
+            throw VaultError.damaged(
+                "\(path) is empty (0 bytes): not a tokvault vault",
+                hint: "restore it from a backup, or remove it and run `tokvault init`")
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -96,16 +98,24 @@ package enum VaultFile {
     static func sideFileProblem(_ st: stat, path: String, refusing: String) -> VaultError? {
         let type = st.st_mode & S_IFMT
         if type != S_IFREG {
-            let what = type == S_IFLNK ? "a symbolic link" : type == S_IFDIR ? "a directory"
-                : type == S_IFIFO ? "a named pipe" : "not a regular file"
+            let what =
+                type == S_IFLNK
+                ? "a symbolic link"
+                : type == S_IFDIR
+                    ? "a directory"
+                    : type == S_IFIFO ? "a named pipe" : "not a regular file"
             return VaultError.failure(
                 "\(path) is \(what), not a file tokvault or SQLite made; \(refusing)",
-                hint: "move it aside (`mv \(path) \(path).suspect`), find out who put it there, then run the command again")
+                hint:
+                    "move it aside (`mv \(path) \(path).suspect`), find out who put it there, then run the command again"
+            )
         }
         if st.st_uid != geteuid() {
             return VaultError.failure(
                 "\(path) belongs to another user (uid \(st.st_uid)); \(refusing)",
-                hint: "if it is yours to keep, `chown` it to yourself; otherwise move it aside (`mv \(path) \(path).suspect`) and find out who put it there")
+                hint:
+                    "if it is yours to keep, `chown` it to yourself; otherwise move it aside (`mv \(path) \(path).suspect`) and find out who put it there"
+            )
         }
         if st.st_mode & 0o077 != 0 {
             return VaultError.failure(
@@ -124,7 +134,9 @@ package enum VaultFile {
             var st = stat()
             let side = path + suffix
             if lstat(side, &st) == 0 {
-                if let problem = sideFileProblem(st, path: side, refusing: "refusing to open the vault") { throw problem }
+                if let problem = sideFileProblem(st, path: side, refusing: "refusing to open the vault") {
+                    throw problem
+                }
             } else if errno != ENOENT {
                 throw VaultError.failure("cannot access \(side): \(String(cString: strerror(errno)))")
             }
@@ -279,7 +291,9 @@ package final class VaultLock: @unchecked Sendable {
                     close(fd)
                     throw VaultError.failure("cannot open lock file \(path): \(reason)")
                 }
-                if let problem = VaultFile.sideFileProblem(st, path: path, refusing: "refusing to use it as a lock file") {
+                if let problem = VaultFile.sideFileProblem(
+                    st, path: path, refusing: "refusing to use it as a lock file")
+                {
                     close(fd)
                     throw problem
                 }
@@ -294,7 +308,9 @@ package final class VaultLock: @unchecked Sendable {
             if errno == ELOOP {
                 throw VaultError.failure(
                     "cannot open lock file \(path): it is a symbolic link; refusing to follow it",
-                    hint: "remove the link (`rm \(path)`; tokvault creates the lock file again) and find out who put it there")
+                    hint:
+                        "remove the link (`rm \(path)`; tokvault creates the lock file again) and find out who put it there"
+                )
             }
             break
         }

@@ -17,7 +17,8 @@ enum VaultSchema {
     /// Rows of `sqlite_master` that SQLite or GRDB make, whatever the migrations say.
     static func isAllowedExtra(type: String, name: String) -> Bool {
         switch (type, name) {
-        case ("table", "grdb_migrations"), ("index", "sqlite_autoindex_grdb_migrations_1"), ("table", "sqlite_sequence"):
+        case ("table", "grdb_migrations"), ("index", "sqlite_autoindex_grdb_migrations_1"),
+            ("table", "sqlite_sequence"):
             return true
         default:
             return type == "table" && name.hasPrefix("sqlite_stat")
@@ -36,7 +37,10 @@ enum VaultSchema {
                 space = !normalized.isEmpty
                 continue
             }
-            if space { normalized.append(0x20); space = false }
+            if space {
+                normalized.append(0x20)
+                space = false
+            }
             normalized.append(byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte)
         }
         return Sodium.hex(normalized.withUnsafeBytes { Array(Sodium.sha256($0).prefix(16)) })
@@ -64,8 +68,13 @@ enum VaultSchema {
         let changed = actual.subtracting(planted).subtracting(wanted)
         let missing = wanted.filter { object in !actual.contains { $0.type == object.type && $0.name == object.name } }
         var findings: [String] = []
-        if !planted.isEmpty { findings.append("holds \(planted.map(\.description).sorted().joined(separator: ", ")) that tokvault never creates") }
-        if !changed.isEmpty { findings.append("has \(changed.map(\.description).sorted().joined(separator: ", ")) changed") }
+        if !planted.isEmpty {
+            findings.append(
+                "holds \(planted.map(\.description).sorted().joined(separator: ", ")) that tokvault never creates")
+        }
+        if !changed.isEmpty {
+            findings.append("has \(changed.map(\.description).sorted().joined(separator: ", ")) changed")
+        }
         if !missing.isEmpty { findings.append("lacks \(missing.map(\.description).sorted().joined(separator: ", "))") }
         throw VaultError.damaged(
             "vault \(path) \(findings.joined(separator: "; ")): the file was modified",
@@ -91,7 +100,7 @@ enum VaultSchema {
             ("table", "event", "f152d6b3f2d2ade7e77f6b19add8cdd0"),
             ("table", "key_slot", "a11206866815810b79ffd5f0a8078e56"),
             ("table", "session", "1f30ed36169e3c571e787428297a6aae"),
-            ("table", "vault", "ae066997159de69001acd449bd0ccac1"),
+            ("table", "vault", "ae066997159de69001acd449bd0ccac1")
         ],
         [
             ("index", "key_slot_keyfile", "168363da46b3f39e362fccadc622a8e9"),
@@ -108,7 +117,7 @@ enum VaultSchema {
             ("table", "event", "f152d6b3f2d2ade7e77f6b19add8cdd0"),
             ("table", "key_slot", "a11206866815810b79ffd5f0a8078e56"),
             ("table", "session", "1f30ed36169e3c571e787428297a6aae"),
-            ("table", "vault", "ae066997159de69001acd449bd0ccac1"),
+            ("table", "vault", "ae066997159de69001acd449bd0ccac1")
         ],
         [
             ("index", "key_slot_keyfile", "168363da46b3f39e362fccadc622a8e9"),
@@ -125,7 +134,7 @@ enum VaultSchema {
             ("table", "event", "f152d6b3f2d2ade7e77f6b19add8cdd0"),
             ("table", "key_slot", "a11206866815810b79ffd5f0a8078e56"),
             ("table", "session", "1f30ed36169e3c571e787428297a6aae"),
-            ("table", "vault", "ae066997159de69001acd449bd0ccac1"),
+            ("table", "vault", "ae066997159de69001acd449bd0ccac1")
         ],
         [
             ("index", "key_slot_keyfile", "168363da46b3f39e362fccadc622a8e9"),
@@ -142,7 +151,7 @@ enum VaultSchema {
             ("table", "event", "f152d6b3f2d2ade7e77f6b19add8cdd0"),
             ("table", "key_slot", "a11206866815810b79ffd5f0a8078e56"),
             ("table", "session", "1f30ed36169e3c571e787428297a6aae"),
-            ("table", "vault", "ae066997159de69001acd449bd0ccac1"),
-        ],
+            ("table", "vault", "ae066997159de69001acd449bd0ccac1")
+        ]
     ]
 }

@@ -70,7 +70,9 @@ func parseArguments(_ arguments: [String]) -> FakeIdPConfiguration {
         guard let open = openClient else { return }
         let client = clients[open]
         if client.clientSecret == nil && client.certificatePEMs.isEmpty {
-            fail("--client-id \(client.clientID) needs --client-secret-file or --client-certificate (or use --public-client)")
+            fail(
+                "--client-id \(client.clientID) needs --client-secret-file or --client-certificate (or use --public-client)"
+            )
         }
         openClient = nil
     }
@@ -105,8 +107,11 @@ func parseArguments(_ arguments: [String]) -> FakeIdPConfiguration {
         case "--client-secret-file":
             let path = value()
             let open = currentClient(option)
-            guard clients[open].clientSecret == nil else { fail("--client-id \(clients[open].clientID) has two secret files") }
-            guard let data = FileManager.default.contents(atPath: path), var secret = String(data: data, encoding: .utf8)
+            guard clients[open].clientSecret == nil else {
+                fail("--client-id \(clients[open].clientID) has two secret files")
+            }
+            guard let data = FileManager.default.contents(atPath: path),
+                var secret = String(data: data, encoding: .utf8)
             else { fail("cannot read the secret file \(path)") }
             if secret.hasSuffix("\r\n") { secret.removeLast(2) } else if secret.hasSuffix("\n") { secret.removeLast() }
             guard !secret.isEmpty else { fail("the secret file \(path) is empty") }

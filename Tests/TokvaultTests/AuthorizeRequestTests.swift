@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TokvaultFlow
 @testable import TokvaultVault
 
@@ -14,7 +15,9 @@ struct AuthorizeRequestTests {
 
     // MARK: - RedirectParser
 
-    @Test(arguments: ["code=a&code=b&state=s", "code=a&state=s&state=t", "error=a&error=b&state=s", "state=s&code=a&code=a"])
+    @Test(arguments: [
+        "code=a&code=b&state=s", "code=a&state=s&state=t", "error=a&error=b&state=s", "state=s&code=a&code=a"
+    ])
     func duplicatedParametersAreRefused(_ parameters: String) {
         #expect(throws: VaultError.self) { try RedirectParser.parse(parameters: parameters[...]) }
         do {
@@ -27,7 +30,9 @@ struct AuthorizeRequestTests {
     }
 
     @Test func codeRedirectIsParsed() throws {
-        #expect(try RedirectParser.parse(parameters: "code=0.AXo%2Babc&state=s1&session_state=x") == .code("0.AXo+abc", state: "s1"))
+        #expect(
+            try RedirectParser.parse(parameters: "code=0.AXo%2Babc&state=s1&session_state=x")
+                == .code("0.AXo+abc", state: "s1"))
         #expect(try RedirectParser.parse(parameters: "code=abc") == .code("abc", state: nil))
         // error_description may repeat without harm; only code/state/error are checked.
         #expect(try RedirectParser.parse(parameters: "code=abc&state=s&foo=1&foo=2") == .code("abc", state: "s"))
@@ -38,7 +43,9 @@ struct AuthorizeRequestTests {
             parameters: "error=access_denied&error_description=AADSTS65004%3A+User+declined+to+consent.&state=s1")
         #expect(response == .error("access_denied", description: "AADSTS65004: User declined to consent.", state: "s1"))
         // An error wins over a code that came with it.
-        #expect(try RedirectParser.parse(parameters: "code=abc&error=server_error") == .error("server_error", description: nil, state: nil))
+        #expect(
+            try RedirectParser.parse(parameters: "code=abc&error=server_error")
+                == .error("server_error", description: nil, state: nil))
     }
 
     @Test(arguments: ["state=s", "code=&state=s", "", "session_state=x&state=s", "code=%zz&state=s"])
@@ -47,12 +54,15 @@ struct AuthorizeRequestTests {
     }
 
     @Test func pastedFullURLWithFragmentIsParsed() throws {
-        #expect(try RedirectParser.parsePasted("http://localhost:8080/callback?code=abc&state=xyz#/some-spa-route")
-            == .code("abc", state: "xyz"))
-        #expect(try RedirectParser.parsePasted("  https://app.example.com/cb?state=xyz&code=a%2Bb\n")
-            == .code("a+b", state: "xyz"))
-        #expect(try RedirectParser.parsePasted("http://localhost/cb?error=access_denied&state=xyz#")
-            == .error("access_denied", description: nil, state: "xyz"))
+        #expect(
+            try RedirectParser.parsePasted("http://localhost:8080/callback?code=abc&state=xyz#/some-spa-route")
+                == .code("abc", state: "xyz"))
+        #expect(
+            try RedirectParser.parsePasted("  https://app.example.com/cb?state=xyz&code=a%2Bb\n")
+                == .code("a+b", state: "xyz"))
+        #expect(
+            try RedirectParser.parsePasted("http://localhost/cb?error=access_denied&state=xyz#")
+                == .error("access_denied", description: nil, state: "xyz"))
     }
 
     @Test func pastedPathOnlyURLIsParsed() throws {
@@ -70,7 +80,9 @@ struct AuthorizeRequestTests {
         #expect(try RedirectParser.parsePasted("\t\(code)  \n") == .code(code, state: nil))
     }
 
-    @Test(arguments: ["not a code at all", "", "   \n", "abc&def", "abc?def", "a=b", "code\u{7}bell", "café", "http://x/cb?state=s"])
+    @Test(arguments: [
+        "not a code at all", "", "   \n", "abc&def", "abc?def", "a=b", "code\u{7}bell", "café", "http://x/cb?state=s"
+    ])
     func pastedGarbageIsRefused(_ text: String) {
         #expect(throws: VaultError.self) { try RedirectParser.parsePasted(text) }
     }
@@ -81,7 +93,8 @@ struct AuthorizeRequestTests {
     }
 
     @Test func redactedRemovesSecretsAndKeepsTheRest() {
-        let url = "https://login.example.com/cb?code=SECRETCODE&state=SECRETSTATE&client_secret=SECRETCS&session_state=keep-me&foo=bar&Code=UPPER"
+        let url =
+            "https://login.example.com/cb?code=SECRETCODE&state=SECRETSTATE&client_secret=SECRETCS&session_state=keep-me&foo=bar&Code=UPPER"
         let redacted = RedirectParser.redacted(url)
         for secret in ["SECRETCODE", "SECRETSTATE", "SECRETCS", "UPPER"] {
             #expect(!redacted.contains(secret), "\(secret) in \(redacted)")
@@ -90,7 +103,8 @@ struct AuthorizeRequestTests {
         #expect(redacted.contains("session_state=keep-me"))
         #expect(redacted.contains("foo=bar"))
         #expect(redacted.contains("code=REDACTED"))
-        let more = RedirectParser.redacted("https://x/t?refresh_token=RT1&access_token=AT1&id_token=IT1&code_verifier=V1&password=P1&scope=openid")
+        let more = RedirectParser.redacted(
+            "https://x/t?refresh_token=RT1&access_token=AT1&id_token=IT1&code_verifier=V1&password=P1&scope=openid")
         for secret in ["RT1", "AT1", "IT1", "V1", "P1"] { #expect(!more.contains(secret), "\(secret) in \(more)") }
         #expect(more.hasSuffix("scope=openid"))
         #expect(RedirectParser.redacted("https://x/no-query") == "https://x/no-query")
@@ -125,8 +139,10 @@ struct AuthorizeRequestTests {
 
     @Test func nonceOnlyWhenTheScopeAsksForOpenID() throws {
         let secrets = LoginSecrets()
-        for (scope, wantsNonce) in [("api://x/.default offline_access", false), ("openidish offline_access", false),
-                                    ("offline_access openid", true), ("openid", true)] {
+        for (scope, wantsNonce) in [
+            ("api://x/.default offline_access", false), ("openidish offline_access", false),
+            ("offline_access openid", true), ("openid", true)
+        ] {
             let app = try FlowFixture.azureApp(scope: scope)
             let request = AuthorizeRequest(app: app, redirectURI: "http://localhost:8080", secrets: secrets)
             #expect(request.wantsIDToken == wantsNonce, "\(scope)")

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+
 @testable import TokvaultVault
 
 /// Files that are not (whole) vaults get one clear error and a documented exit code.
@@ -10,7 +11,9 @@ struct BadVaultFileTests {
         for args in [["list"], ["show", "x"], ["doctor"]] {
             let result = cli.run(args)
             #expect(result.status == status, "\(args): \(result)", sourceLocation: sourceLocation)
-            #expect(result.stderr.contains(message) || result.stdout.contains(message), "\(args): \(result)", sourceLocation: sourceLocation)
+            #expect(
+                result.stderr.contains(message) || result.stdout.contains(message), "\(args): \(result)",
+                sourceLocation: sourceLocation)
             #expect(!result.stderr.contains("Fatal error"), sourceLocation: sourceLocation)
         }
     }
@@ -56,7 +59,9 @@ struct BadVaultFileTests {
         try db.write { try $0.execute(sql: "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hello')") }
         try db.close()
         chmod(path, 0o600)
-        expectRefused(CLI(dir, environment: ["TOKVAULT_VAULT": path]), status: 5, message: "an SQLite database, but not a tokvault vault")
+        expectRefused(
+            CLI(dir, environment: ["TOKVAULT_VAULT": path]), status: 5,
+            message: "an SQLite database, but not a tokvault vault")
     }
 
     @Test func newerSchema() throws {
@@ -80,7 +85,10 @@ struct BadVaultFileTests {
         let size = try FileManager.default.attributesOfItem(atPath: f.cli.vaultPath)[.size] as! Int
         #expect(truncate(f.cli.vaultPath, off_t(Double(size) * fraction)) == 0)
         for suffix in ["-wal", "-shm"] { unlink(f.cli.vaultPath + suffix) }
-        for args in [["list"], ["show", "app0", "--verify", "--key-file", f.keyFile], ["backup", "--verify", f.cli.vaultPath, "--key-file", f.keyFile]] {
+        for args in [
+            ["list"], ["show", "app0", "--verify", "--key-file", f.keyFile],
+            ["backup", "--verify", f.cli.vaultPath, "--key-file", f.keyFile]
+        ] {
             let result = f.cli.run(args)
             // Depending on where the cut lands, SQLite notices at open or at first read.
             #expect(result.status != 0, "\(args): \(result)")

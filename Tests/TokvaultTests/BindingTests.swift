@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TokvaultFakeIdP
+
 @testable import TokvaultFlow
 @testable import TokvaultUseCases
 @testable import TokvaultVault
@@ -23,11 +24,15 @@ struct BindingTests {
 
         init() throws {
             server = try HostileServer(always: HostileServer.response("500 Internal Server Error"))
-            let add = f.cli.run(["add-app", "adme", "--tenant", "contoso.onmicrosoft.com", "--client-id", Fixture.clientID,
-                                 "--authority-host", server.url, "--secret-stdin", "--key-file", f.keyFile],
-                                stdin: BindingTests.secret + "\n")
+            let add = f.cli.run(
+                [
+                    "add-app", "adme", "--tenant", "contoso.onmicrosoft.com", "--client-id", Fixture.clientID,
+                    "--authority-host", server.url, "--secret-stdin", "--key-file", f.keyFile
+                ],
+                stdin: BindingTests.secret + "\n")
             precondition(add.status == 0, "add-app failed: \(add)")
-            let imported = f.cli.run(["set", "adme", "--refresh-token-stdin", "--key-file", f.keyFile], stdin: BindingTests.refresh + "\n")
+            let imported = f.cli.run(
+                ["set", "adme", "--refresh-token-stdin", "--key-file", f.keyFile], stdin: BindingTests.refresh + "\n")
             precondition(imported.status == 0, "set --refresh-token-stdin failed: \(imported)")
         }
 
@@ -47,13 +52,15 @@ struct BindingTests {
                 ["export", app, "--format", "curl"],
                 ["exec", app] + key + ["--", "/bin/true"],
                 ["show", app, "--verify"], ["doctor", "--verify"],
-                ["set", app, "--rename", "renamed-by-set"],
+                ["set", app, "--rename", "renamed-by-set"]
             ]
             for command in commands {
                 let result = cli.run(command.contains("--") ? command : command + key)
                 // exec reports its own failures as 125 (env(1)); everything else exits 5.
                 #expect(result.status == (command[0] == "exec" ? 125 : 5), "\(note): \(command): \(result)")
-                #expect(result.stderr.contains("failed authentication: the file was modified"), "\(note): \(command): \(result)")
+                #expect(
+                    result.stderr.contains("failed authentication: the file was modified"),
+                    "\(note): \(command): \(result)")
                 #expect(!result.stderr.contains("Sign in to"), "\(note): \(command) printed a sign-in URL: \(result)")
                 for canary in [BindingTests.secret, BindingTests.refresh] {
                     #expect(!(result.stdout + result.stderr).contains(canary), "\(note): \(command) printed a secret")
@@ -79,7 +86,7 @@ struct BindingTests {
         ("flow", "client_credentials"),
         ("client_auth", "client_secret_basic"),
         ("issuer", "https://evil.example"),
-        ("assertion_alg", "RS256"),
+        ("assertion_alg", "RS256")
     ]
 
     @Test(arguments: BindingTests.steeringEdits.map(\.column))
@@ -98,7 +105,9 @@ struct BindingTests {
 
     @Test func aDamagedOrMissingBindingIsRefused() throws {
         let s = try Setup()
-        let binding = try DatabaseQueue(path: s.cli.vaultPath).read { try Data.fetchOne($0, sql: "SELECT binding FROM app")! }
+        let binding = try DatabaseQueue(path: s.cli.vaultPath).read {
+            try Data.fetchOne($0, sql: "SELECT binding FROM app")!
+        }
         #expect(binding.count == 32)
         var flipped = binding
         flipped[flipped.startIndex + 7] ^= 0x01
@@ -118,8 +127,10 @@ struct BindingTests {
         let vault = try Vault.open(path: f.cli.vaultPath)
         let key = try vault.unlock(UnlockMaterial(keyFiles: [(f.keyFile, try KeyFile.load(path: f.keyFile))]))
         for name in ["alpha", "beta"] {
-            try vault.storeTokens(TokenSet(accessToken: secure("\(name)-access-CANARY"), tokenType: "Bearer",
-                                           expiresAt: Int64(Date().timeIntervalSince1970) + 3600), for: try vault.app(named: name), key: key)
+            try vault.storeTokens(
+                TokenSet(
+                    accessToken: secure("\(name)-access-CANARY"), tokenType: "Bearer",
+                    expiresAt: Int64(Date().timeIntervalSince1970) + 3600), for: try vault.app(named: name), key: key)
         }
         #expect(f.cli.run(["token", "alpha", "--key-file", f.keyFile]).stdout == "alpha-access-CANARY\n")
         try editVault(f.cli.vaultPath) { db in
@@ -144,17 +155,27 @@ struct BindingTests {
         let app = try vault.app(named: "adme")
         let later = Int64(Date().timeIntervalSince1970) + 3600
         for scope in ["https://storage.azure.com/.default", "https://graph.microsoft.com/.default"] {
-            try vault.storeTokens(TokenSet(accessToken: secure("token-for-\(scope)"), tokenType: "Bearer", expiresAt: later),
-                                  for: app, scopeKey: scope, key: key)
+            try vault.storeTokens(
+                TokenSet(accessToken: secure("token-for-\(scope)"), tokenType: "Bearer", expiresAt: later),
+                for: app, scopeKey: scope, key: key)
         }
-        let storage = f.cli.run(["token", "adme", "--scope", "https://storage.azure.com/.default", "--key-file", f.keyFile])
+        let storage = f.cli.run([
+            "token", "adme", "--scope", "https://storage.azure.com/.default", "--key-file", f.keyFile
+        ])
         #expect(storage.stdout == "token-for-https://storage.azure.com/.default\n", "\(storage)")
         try editVault(f.cli.vaultPath) { db in
-            try db.execute(sql: "UPDATE access_token SET scope_key = 'x' WHERE scope_key = 'https://storage.azure.com/.default'")
-            try db.execute(sql: "UPDATE access_token SET scope_key = 'https://storage.azure.com/.default' WHERE scope_key = 'https://graph.microsoft.com/.default'")
-            try db.execute(sql: "UPDATE access_token SET scope_key = 'https://graph.microsoft.com/.default' WHERE scope_key = 'x'")
+            try db.execute(
+                sql: "UPDATE access_token SET scope_key = 'x' WHERE scope_key = 'https://storage.azure.com/.default'")
+            try db.execute(
+                sql:
+                    "UPDATE access_token SET scope_key = 'https://storage.azure.com/.default' WHERE scope_key = 'https://graph.microsoft.com/.default'"
+            )
+            try db.execute(
+                sql: "UPDATE access_token SET scope_key = 'https://graph.microsoft.com/.default' WHERE scope_key = 'x'")
         }
-        let swapped = f.cli.run(["token", "adme", "--scope", "https://storage.azure.com/.default", "--key-file", f.keyFile])
+        let swapped = f.cli.run([
+            "token", "adme", "--scope", "https://storage.azure.com/.default", "--key-file", f.keyFile
+        ])
         #expect(swapped.status == 5, "\(swapped)")
         #expect(swapped.stdout.isEmpty && !swapped.stderr.contains("token-for-"), "\(swapped)")
     }
@@ -178,15 +199,24 @@ struct BindingTests {
         let s = try Setup()
         let vault = try Vault.open(path: s.cli.vaultPath)
         let material = UnlockMaterial(keyFiles: [(s.f.keyFile, try KeyFile.load(path: s.f.keyFile))])
-        try vault.storeTokens(TokenSet(accessToken: secure("at-CANARY"), tokenType: "Bearer",
-                                       expiresAt: Int64(Date().timeIntervalSince1970) + 3600),
-                              for: try vault.app(named: "adme"), key: try vault.unlock(material))
-        #expect(s.cli.run(["set", "adme", "--rename", "prod", "--redirect-uri", "http://localhost:8400"] + s.key).status == 0)
+        try vault.storeTokens(
+            TokenSet(
+                accessToken: secure("at-CANARY"), tokenType: "Bearer",
+                expiresAt: Int64(Date().timeIntervalSince1970) + 3600),
+            for: try vault.app(named: "adme"), key: try vault.unlock(material))
+        #expect(
+            s.cli.run(["set", "adme", "--rename", "prod", "--redirect-uri", "http://localhost:8400"] + s.key).status
+                == 0)
         #expect(s.cli.run(["token", "prod"] + s.key).stdout == "at-CANARY\n")
-        #expect(s.cli.run(["rotate-key", "--key-file", s.f.keyFile, "--passphrase-file", s.f.passphraseFile]).status == 0)
+        #expect(
+            s.cli.run(["rotate-key", "--key-file", s.f.keyFile, "--passphrase-file", s.f.passphraseFile]).status == 0)
         #expect(s.cli.run(["token", "prod"] + s.key).stdout == "at-CANARY\n")
-        let exported = s.cli.run(["export", "prod", "--with-secrets", "--only", "client_secret", "--only", "refresh_token", "--json"] + s.key)
-        #expect(exported.stdout.contains(BindingTests.secret) && exported.stdout.contains(BindingTests.refresh), "\(exported)")
+        let exported = s.cli.run(
+            ["export", "prod", "--with-secrets", "--only", "client_secret", "--only", "refresh_token", "--json"] + s.key
+        )
+        #expect(
+            exported.stdout.contains(BindingTests.secret) && exported.stdout.contains(BindingTests.refresh),
+            "\(exported)")
         #expect(s.cli.run(["doctor", "--verify"] + s.key).status == 0)
         #expect(s.server.requests.isEmpty)
     }
@@ -221,8 +251,10 @@ struct BindingTests {
         let before = try vault.app(named: "adme")
         #expect(f.cli.run(["rotate-key", "--key-file", f.keyFile, "--passphrase-file", f.passphraseFile]).status == 0)
         let key = try vault.unlock(material)
-        try vault.storeTokens(TokenSet(accessToken: secure("after-rotation-CANARY"), tokenType: "Bearer",
-                                       expiresAt: Int64(Date().timeIntervalSince1970) + 3600), for: before, key: key)
+        try vault.storeTokens(
+            TokenSet(
+                accessToken: secure("after-rotation-CANARY"), tokenType: "Bearer",
+                expiresAt: Int64(Date().timeIntervalSince1970) + 3600), for: before, key: key)
         #expect(f.cli.run(["token", "adme", "--key-file", f.keyFile]).stdout == "after-rotation-CANARY\n")
         #expect(f.cli.run(["doctor", "--verify", "--key-file", f.keyFile]).status == 0)
     }
@@ -234,9 +266,11 @@ struct BindingTests {
         #expect(f.addApp("adme", secret: "s").status == 0)
         let vault = try Vault.open(path: f.cli.vaultPath)
         let material = UnlockMaterial(keyFiles: [(f.keyFile, try KeyFile.load(path: f.keyFile))])
-        try vault.storeTokens(TokenSet(accessToken: secure("raced-CANARY"), tokenType: "Bearer",
-                                       expiresAt: Int64(Date().timeIntervalSince1970) + 3600),
-                              for: try vault.app(named: "adme"), key: try vault.unlock(material))
+        try vault.storeTokens(
+            TokenSet(
+                accessToken: secure("raced-CANARY"), tokenType: "Bearer",
+                expiresAt: Int64(Date().timeIntervalSince1970) + 3600),
+            for: try vault.app(named: "adme"), key: try vault.unlock(material))
         let (app, _, tokens) = try vault.appState(named: "adme")
         let oldKey = try vault.unlock(material)
         #expect(f.cli.run(["rotate-key", "--key-file", f.keyFile, "--passphrase-file", f.passphraseFile]).status == 0)

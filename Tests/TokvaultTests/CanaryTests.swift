@@ -14,11 +14,18 @@ struct CanaryTests {
             #expect(r.status == 0, "\(args): \(r)")
             outputs.append(r)
             for canary in canaries {
-                #expect(filesContaining(canary, under: f.dir.path).filter { !$0.hasSuffix("secret.txt") && !$0.hasSuffix("rt.txt") }.isEmpty,
-                        "\(canary) on disk after \(args)")
+                #expect(
+                    filesContaining(canary, under: f.dir.path).filter {
+                        !$0.hasSuffix("secret.txt") && !$0.hasSuffix("rt.txt")
+                    }.isEmpty,
+                    "\(canary) on disk after \(args)")
             }
         }
-        step(["add-app", "adme", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-stdin", "--key-file", f.keyFile], stdin: canaries[0] + "\n")
+        step(
+            [
+                "add-app", "adme", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-stdin", "--key-file",
+                f.keyFile
+            ], stdin: canaries[0] + "\n")
         let secretFile = f.dir.write("secret.txt", canaries[1] + "\n")
         step(["set", "adme", "--secret-file", secretFile, "--key-file", f.keyFile])
         let rt = f.dir.write("rt.txt", canaries[2])
@@ -26,7 +33,9 @@ struct CanaryTests {
         step(["set", "adme", "--client-id", "1b6a2f1e-1111-4c4c-9a9a-123456789abc", "--key-file", f.keyFile])
         step(["set", "adme", "--refresh-token-stdin", "--key-file", f.keyFile], stdin: canaries[2] + "\n")
         let newPass = f.dir.write("new-pass.txt", "another passphrase\n")
-        step(["passwd", "--key-file", f.keyFile, "--new-passphrase-file", newPass, "--kdf-ops", "1", "--kdf-mem-mib", "8"])
+        step([
+            "passwd", "--key-file", f.keyFile, "--new-passphrase-file", newPass, "--kdf-ops", "1", "--kdf-mem-mib", "8"
+        ])
         step(["rotate-key", "--key-file", f.keyFile, "--passphrase-file", newPass])
         step(["backup", f.dir.file("vault/backup.db")])
         step(["backup", "--verify", f.dir.file("vault/backup.db"), "--key-file", f.keyFile])

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Testing
 import _CryptoExtras
+
 @testable import TokvaultFlow
 @testable import TokvaultVault
 
@@ -16,7 +17,8 @@ struct CertificateCredentialTests {
         try CertificateCredential.privateKeyDER(fromPEM: secure(certificate.privateKeyPEM), source: "test")
     }
 
-    static func certificateApp(flow: App.Flow = .clientCredentials, alg: App.AssertionAlgorithm = .ps256) throws -> App {
+    static func certificateApp(flow: App.Flow = .clientCredentials, alg: App.AssertionAlgorithm = .ps256) throws -> App
+    {
         var fields = AppFields()
         fields.tenant = "contoso.onmicrosoft.com"
         fields.clientID = FlowFixture.clientID
@@ -45,15 +47,17 @@ struct CertificateCredentialTests {
         }
         let header = try #require(try JSONSerialization.jsonObject(with: Data(bytes(parts[0]))) as? [String: Any])
         let claims = try #require(try JSONSerialization.jsonObject(with: Data(bytes(parts[1]))) as? [String: Any])
-        return DecodedJWT(header: header, claims: claims, signingInput: parts[0] + "." + parts[1], signature: try bytes(parts[2]))
+        return DecodedJWT(
+            header: header, claims: claims, signingInput: parts[0] + "." + parts[1], signature: try bytes(parts[2]))
     }
 
     // MARK: - Client assertions
 
     @Test func ps256AssertionHasTheHeaderClaimsAndAValidPSSSignature() throws {
         let certificate = TestCertificate.shared
-        let assertion = ClientAssertion(clientID: "client-1", audience: Self.tokenEndpoint,
-                                        certificateDER: certificate.derBytes, algorithm: .ps256)
+        let assertion = ClientAssertion(
+            clientID: "client-1", audience: Self.tokenEndpoint,
+            certificateDER: certificate.derBytes, algorithm: .ps256)
         let now: Int64 = 1_800_000_000
         let jwt = try Self.decode(plaintext(try assertion.signed(with: Self.keyDER(), now: now)))
         #expect(jwt.header["alg"] as? String == "PS256")
@@ -80,20 +84,24 @@ struct CertificateCredentialTests {
 
     @Test func rs256AssertionUsesX5tAndPKCS1() throws {
         let certificate = TestCertificate.shared
-        let assertion = ClientAssertion(clientID: "client-1", audience: Self.tokenEndpoint,
-                                        certificateDER: certificate.derBytes, algorithm: .rs256)
+        let assertion = ClientAssertion(
+            clientID: "client-1", audience: Self.tokenEndpoint,
+            certificateDER: certificate.derBytes, algorithm: .rs256)
         let jwt = try Self.decode(plaintext(try assertion.signed(with: Self.keyDER())))
         #expect(jwt.header["alg"] as? String == "RS256")
         #expect(jwt.header["x5t"] as? String == certificate.sha1Thumbprint)
         #expect(jwt.header["x5t#S256"] == nil)
         let publicKey = try certificate.privateKey().publicKey
         let digest = SHA256.hash(data: Array(jwt.signingInput.utf8))
-        #expect(publicKey.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: jwt.signature), for: digest, padding: .insecurePKCS1v1_5))
+        #expect(
+            publicKey.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: jwt.signature), for: digest, padding: .insecurePKCS1v1_5))
     }
 
     @Test func everyAssertionHasAFreshJti() throws {
-        let assertion = ClientAssertion(clientID: "c", audience: Self.tokenEndpoint,
-                                        certificateDER: TestCertificate.shared.derBytes, algorithm: .ps256)
+        let assertion = ClientAssertion(
+            clientID: "c", audience: Self.tokenEndpoint,
+            certificateDER: TestCertificate.shared.derBytes, algorithm: .ps256)
         let key = try Self.keyDER()
         let ids = try (0..<5).map { _ in
             try Self.decode(plaintext(try assertion.signed(with: key))).claims["jti"] as? String
@@ -124,8 +132,10 @@ struct CertificateCredentialTests {
 
     @Test func pkcs1AndPkcs8KeysReadToTheSameKey() throws {
         let certificate = TestCertificate.shared
-        let fromPKCS8 = try CertificateCredential.privateKeyDER(fromPEM: secure(certificate.privateKeyPEM), source: "k8")
-        let fromPKCS1 = try CertificateCredential.privateKeyDER(fromPEM: secure(certificate.privateKeyPKCS1PEM), source: "k1")
+        let fromPKCS8 = try CertificateCredential.privateKeyDER(
+            fromPEM: secure(certificate.privateKeyPEM), source: "k8")
+        let fromPKCS1 = try CertificateCredential.privateKeyDER(
+            fromPEM: secure(certificate.privateKeyPKCS1PEM), source: "k1")
         #expect(fromPKCS8.constantTimeEquals(fromPKCS1))
         try CertificateCredential.checkMatch(privateKeyDER: fromPKCS1, certificateDER: certificate.derBytes)
         // A combined file: the certificate is found past the key.
@@ -136,18 +146,30 @@ struct CertificateCredentialTests {
     @Test func badCertificateAndKeyInputGetUsageErrorsThatNameTheSource() throws {
         let certificate = TestCertificate.shared
         func usage(_ body: () throws -> Void) -> VaultError? {
-            do { try body(); return nil } catch let error as VaultError { return error } catch { return nil }
+            do {
+                try body()
+                return nil
+            } catch let error as VaultError { return error } catch { return nil }
         }
         let notPEM = usage { _ = try CertificateCredential.certificateDER(fromPEM: "hello", source: "x.pem") }
-        #expect(notPEM?.exitCode == 64 && notPEM?.message.contains("x.pem") == true && notPEM?.hint?.contains("openssl pkcs12") == true)
-        let keyOnly = usage { _ = try CertificateCredential.certificateDER(fromPEM: certificate.privateKeyPEM, source: "key.pem") }
+        #expect(
+            notPEM?.exitCode == 64 && notPEM?.message.contains("x.pem") == true
+                && notPEM?.hint?.contains("openssl pkcs12") == true)
+        let keyOnly = usage {
+            _ = try CertificateCredential.certificateDER(fromPEM: certificate.privateKeyPEM, source: "key.pem")
+        }
         #expect(keyOnly?.message.contains("no PEM certificate") == true)
         #expect(!(keyOnly?.message.contains("MII") ?? true), "the error quotes no file content")
-        let damaged = usage { _ = try CertificateCredential.certificateDER(fromPEM: "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n", source: "d.pem") }
+        let damaged = usage {
+            _ = try CertificateCredential.certificateDER(
+                fromPEM: "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n", source: "d.pem")
+        }
         #expect(damaged?.exitCode == 64)
         let encrypted = usage {
             _ = try CertificateCredential.privateKeyDER(
-                fromPEM: secure("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBAA==\n-----END ENCRYPTED PRIVATE KEY-----\n"), source: "enc.pem")
+                fromPEM: secure(
+                    "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBAA==\n-----END ENCRYPTED PRIVATE KEY-----\n"),
+                source: "enc.pem")
         }
         #expect(encrypted?.message.contains("encrypted") == true && encrypted?.hint?.contains("openssl pkey") == true)
         let other = try TestCertificate.make(commonName: "other")
@@ -158,13 +180,16 @@ struct CertificateCredentialTests {
         }
         #expect(mismatch?.message == "the private key does not belong to the certificate")
         let small = try _RSA.Signing.PrivateKey(unsafeKeySize: .init(bitCount: 1024))
-        let tooSmall = usage { _ = try CertificateCredential.privateKeyDER(fromPEM: secure(small.pemRepresentation), source: "s.pem") }
+        let tooSmall = usage {
+            _ = try CertificateCredential.privateKeyDER(fromPEM: secure(small.pemRepresentation), source: "s.pem")
+        }
         #expect(tooSmall?.message.contains("2048") == true)
     }
 
     @Test func certificateInfoReportsThumbprintsAndExpiry() throws {
-        let expired = try TestCertificate.make(key: TestCertificate.shared.privateKey(), commonName: "old",
-                                               notValidBefore: Date() - 86400 * 40, notValidAfter: Date() - 86400 * 2)
+        let expired = try TestCertificate.make(
+            key: TestCertificate.shared.privateKey(), commonName: "old",
+            notValidBefore: Date() - 86400 * 40, notValidAfter: Date() - 86400 * 2)
         let info = try CertificateInfo(der: expired.derBytes)
         #expect(info.subject == "CN=old")
         #expect(info.x5t == expired.sha1Thumbprint && info.x5tS256 == expired.sha256Thumbprint)
@@ -183,14 +208,19 @@ struct CertificateCredentialTests {
         let app = try AppSpec.newApp(name: "svc", fields: fields, isPublic: false)
         #expect(app.scope == "\(FlowFixture.clientID)/.default")
         #expect(app.usesClientCredentialsFlow)
-        for scope in ["openid", "api://x/.default offline_access", "User.Read", "https://graph.microsoft.com/User.Read"] {
+        for scope in ["openid", "api://x/.default offline_access", "User.Read", "https://graph.microsoft.com/User.Read"]
+        {
             var bad = fields
             bad.scope = scope
-            #expect(throws: VaultError.self, "scope \(scope)") { try AppSpec.newApp(name: "svc", fields: bad, isPublic: false) }
+            #expect(throws: VaultError.self, "scope \(scope)") {
+                try AppSpec.newApp(name: "svc", fields: bad, isPublic: false)
+            }
         }
         var good = fields
         good.scope = "https://management.azure.com/.default"
-        #expect(try AppSpec.newApp(name: "svc", fields: good, isPublic: false).scope == "https://management.azure.com/.default")
+        #expect(
+            try AppSpec.newApp(name: "svc", fields: good, isPublic: false).scope
+                == "https://management.azure.com/.default")
         #expect(throws: VaultError.self) { try AppSpec.newApp(name: "svc", fields: fields, isPublic: true) }
 
         // Another server: a token endpoint alone is enough, but the scope must be named.
@@ -223,24 +253,37 @@ struct CertificateCredentialTests {
     // MARK: - Device authorization answers
 
     @Test func deviceAuthorizationAnswersAreParsedAndBounded() throws {
-        let azure = try DeviceFlow.parse(Data("""
-            {"user_code":"ABCD1234E","device_code":"dc-1","verification_uri":"https://microsoft.com/devicelogin",
-             "expires_in":900,"interval":5,"message":"To sign in, use a web browser…"}
-            """.utf8), endpoint: "https://login.example/devicecode")
+        let azure = try DeviceFlow.parse(
+            Data(
+                """
+                {"user_code":"ABCD1234E","device_code":"dc-1","verification_uri":"https://microsoft.com/devicelogin",
+                 "expires_in":900,"interval":5,"message":"To sign in, use a web browser…"}
+                """.utf8), endpoint: "https://login.example/devicecode")
         #expect(azure.userCode == "ABCD1234E" && azure.verificationURI == "https://microsoft.com/devicelogin")
         #expect(plaintext(azure.deviceCode) == "dc-1")
         #expect(azure.expiresIn == 900 && azure.interval == 5)
         // v1 spelling, string numbers, no interval (RFC 8628: 5), a 0 interval clamped to 1.
-        let v1 = try DeviceFlow.parse(Data(#"{"user_code":"X","device_code":"d","verification_url":"https://a.example/dev","expires_in":"600"}"#.utf8), endpoint: "e")
+        let v1 = try DeviceFlow.parse(
+            Data(
+                #"{"user_code":"X","device_code":"d","verification_url":"https://a.example/dev","expires_in":"600"}"#
+                    .utf8), endpoint: "e")
         #expect(v1.verificationURI == "https://a.example/dev" && v1.expiresIn == 600 && v1.interval == 5)
-        let fast = try DeviceFlow.parse(Data(#"{"user_code":"X","device_code":"d","verification_uri":"https://a.example","interval":0}"#.utf8), endpoint: "e")
+        let fast = try DeviceFlow.parse(
+            Data(#"{"user_code":"X","device_code":"d","verification_uri":"https://a.example","interval":0}"#.utf8),
+            endpoint: "e")
         #expect(fast.interval == 1)
         // Control characters from the server never reach the terminal.
-        let hostile = try DeviceFlow.parse(Data(#"{"user_code":"AB\u001b[2JCD","device_code":"d","verification_uri":"https://a.example"}"#.utf8), endpoint: "e")
+        let hostile = try DeviceFlow.parse(
+            Data(#"{"user_code":"AB\u001b[2JCD","device_code":"d","verification_uri":"https://a.example"}"#.utf8),
+            endpoint: "e")
         #expect(!hostile.userCode.contains("\u{1b}"))
-        for body in ["", "<html>", #"{"user_code":"X","verification_uri":"https://a"}"#,
-                     #"{"user_code":"X","device_code":"d","verification_uri":"javascript:alert(1)"}"#] {
-            #expect(throws: VaultError.self, "body \(body)") { try DeviceFlow.parse(Data(body.utf8), endpoint: "https://login.example/devicecode") }
+        for body in [
+            "", "<html>", #"{"user_code":"X","verification_uri":"https://a"}"#,
+            #"{"user_code":"X","device_code":"d","verification_uri":"javascript:alert(1)"}"#
+        ] {
+            #expect(throws: VaultError.self, "body \(body)") {
+                try DeviceFlow.parse(Data(body.utf8), endpoint: "https://login.example/devicecode")
+            }
         }
     }
 
@@ -272,9 +315,12 @@ struct CertificateCredentialTests {
         #expect(try vault.privateKey(of: stored, key: key)?.constantTimeEquals(der) == true)
 
         // A client secret replaces the certificate, and a certificate the secret.
-        try vault.updateApp(original: stored, updated: stored, changes: .init(newClientSecret: secure("s3cret")), key: key)
+        try vault.updateApp(
+            original: stored, updated: stored, changes: .init(newClientSecret: secure("s3cret")), key: key)
         stored = try vault.app(named: "deploy")
-        #expect(stored.clientAuth == .post && stored.certificate == nil && stored.privateKey == nil && stored.assertionAlg == nil)
+        #expect(
+            stored.clientAuth == .post && stored.certificate == nil && stored.privateKey == nil
+                && stored.assertionAlg == nil)
         var back = stored
         back.certificate = Data(TestCertificate.shared.derBytes)
         back.assertionAlg = .rs256
@@ -290,21 +336,24 @@ struct CertificateCredentialTests {
         let queue = try DatabaseQueue(path: path)
         try Vault.migrator.migrate(queue, upTo: "0002_add_app_issuer")
         try queue.write { db in
-            try db.execute(sql: """
-                INSERT INTO vault VALUES (1, 'v-1', 1, 1, 0, NULL);
-                INSERT INTO app (id, name, provider, tenant, client_id, authorize_endpoint, token_endpoint, redirect_uri,
-                                 scope, client_auth, client_secret, created_at, updated_at, issuer)
-                    VALUES ('a-1', 'adme', 'azure', 't', 'c', 'https://x/authorize', 'https://x/token', 'http://localhost:8080',
-                            's', 'client_secret_post', X'01', 1, 2, 'https://issuer');
-                INSERT INTO session (id, app_id, refresh_token, obtained_at) VALUES ('s-1', 'a-1', X'02', 3);
-                INSERT INTO access_token (id, app_id, scope_key, token, token_type, expires_at, obtained_at)
-                    VALUES ('t-1', 'a-1', '', X'03', 'Bearer', 4, 3);
-                """)
+            try db.execute(
+                sql: """
+                    INSERT INTO vault VALUES (1, 'v-1', 1, 1, 0, NULL);
+                    INSERT INTO app (id, name, provider, tenant, client_id, authorize_endpoint, token_endpoint, redirect_uri,
+                                     scope, client_auth, client_secret, created_at, updated_at, issuer)
+                        VALUES ('a-1', 'adme', 'azure', 't', 'c', 'https://x/authorize', 'https://x/token', 'http://localhost:8080',
+                                's', 'client_secret_post', X'01', 1, 2, 'https://issuer');
+                    INSERT INTO session (id, app_id, refresh_token, obtained_at) VALUES ('s-1', 'a-1', X'02', 3);
+                    INSERT INTO access_token (id, app_id, scope_key, token, token_type, expires_at, obtained_at)
+                        VALUES ('t-1', 'a-1', '', X'03', 'Bearer', 4, 3);
+                    """)
         }
         try Vault.migrator.migrate(queue)
         try queue.read { db in
             let app = try #require(try App.fetchOne(db, sql: "SELECT * FROM app"))
-            #expect(app.name == "adme" && app.clientSecret == Data([1]) && app.issuer == "https://issuer" && app.updatedAt == 2)
+            #expect(
+                app.name == "adme" && app.clientSecret == Data([1]) && app.issuer == "https://issuer"
+                    && app.updatedAt == 2)
             #expect(app.certificate == nil && app.assertionAlg == nil && app.flowKind == .authorizationCode)
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM session WHERE app_id = 'a-1'") == 1)
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM access_token WHERE app_id = 'a-1'") == 1)

@@ -37,7 +37,9 @@ struct CommandRoundTripTests {
         #expect(again.status == 1)
         #expect(again.stderr.contains("already exists"))
         // No temporary files left behind.
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: f.dir.file("vault")).filter { $0.contains("init-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: f.dir.file("vault")).filter {
+            $0.contains("init-")
+        }
         #expect(leftovers.isEmpty)
     }
 
@@ -54,8 +56,14 @@ struct CommandRoundTripTests {
         let add = f.addApp("adme", secret: "s3cr3t-value")
         #expect(add.status == 0, "\(add)")
         // Every app is bound to the data key, a public one too: add-app unlocks.
-        #expect(f.cli.run(["add-app", "cli", "--tenant", "common", "--client-id", Fixture.clientID, "--public"]).status == 4)
-        #expect(f.cli.run(["add-app", "cli", "--tenant", "common", "--client-id", Fixture.clientID, "--public", "--key-file", f.keyFile]).status == 0)
+        #expect(
+            f.cli.run(["add-app", "cli", "--tenant", "common", "--client-id", Fixture.clientID, "--public"]).status == 4
+        )
+        #expect(
+            f.cli.run([
+                "add-app", "cli", "--tenant", "common", "--client-id", Fixture.clientID, "--public", "--key-file",
+                f.keyFile
+            ]).status == 0)
 
         let list = f.cli.run(["list"])
         #expect(list.status == 0)
@@ -67,8 +75,12 @@ struct CommandRoundTripTests {
         let apps = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         #expect(apps.count == 2)
         let adme = try #require(apps.first { $0["name"] as? String == "adme" })
-        #expect(adme["token_endpoint"] as? String == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token")
-        #expect(adme["authorize_endpoint"] as? String == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize")
+        #expect(
+            adme["token_endpoint"] as? String
+                == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token")
+        #expect(
+            adme["authorize_endpoint"] as? String
+                == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize")
         #expect(adme["scope"] as? String == "\(Fixture.clientID)/.default openid profile offline_access")
         #expect(adme["redirect_uri"] as? String == "http://localhost:8080")
         #expect(adme["has_client_secret"] as? Bool == true)
@@ -96,14 +108,38 @@ struct CommandRoundTripTests {
             (["add-app", "x", "--tenant", "t", "--client-id", "not-a-guid", "--public"], "GUID"),
             (["add-app", "x", "--client-id", Fixture.clientID, "--public"], "missing --tenant"),
             (["add-app", "x", "--tenant", "t/../evil", "--client-id", Fixture.clientID, "--public"], "invalid tenant"),
-            (["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--cloud", "mars", "--public"], "unknown --cloud"),
-            (["add-app", "x", "--authorize-endpoint", "https://a.example/auth", "--client-id", "c", "--public"], "go together"),
-            (["add-app", "x", "--authorize-endpoint", "https://a.example/auth", "--token-endpoint", "http://a.example/token",
-              "--client-id", "c", "--public"], "not https"),
-            (["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--redirect-uri", "http://evil.example/cb", "--public"], "--redirect-uri"),
-            (["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--scope", "a \"b\"", "--public"], "invalid scope"),
-            (["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--redirect-uri", "http://localhost:99999", "--public"], "ports are 0–65535"),
-            (["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID], "no client secret"),
+            (
+                ["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--cloud", "mars", "--public"],
+                "unknown --cloud"
+            ),
+            (
+                ["add-app", "x", "--authorize-endpoint", "https://a.example/auth", "--client-id", "c", "--public"],
+                "go together"
+            ),
+            (
+                [
+                    "add-app", "x", "--authorize-endpoint", "https://a.example/auth", "--token-endpoint",
+                    "http://a.example/token",
+                    "--client-id", "c", "--public"
+                ], "not https"
+            ),
+            (
+                [
+                    "add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--redirect-uri",
+                    "http://evil.example/cb", "--public"
+                ], "--redirect-uri"
+            ),
+            (
+                ["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--scope", "a \"b\"", "--public"],
+                "invalid scope"
+            ),
+            (
+                [
+                    "add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--redirect-uri",
+                    "http://localhost:99999", "--public"
+                ], "ports are 0–65535"
+            ),
+            (["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID], "no client secret")
         ]
         for (args, message) in cases {
             let result = f.cli.run(args)
@@ -120,18 +156,29 @@ struct CommandRoundTripTests {
         let f = Fixture()
         let generic = f.cli.run([
             "add-app", "okta", "--authorize-endpoint", "https://idp.example.com/oauth2/v1/authorize",
-            "--token-endpoint", "https://idp.example.com/oauth2/v1/token", "--client-id", "0oa1b2c3", "--public", "--key-file", f.keyFile])
+            "--token-endpoint", "https://idp.example.com/oauth2/v1/token", "--client-id", "0oa1b2c3", "--public",
+            "--key-file", f.keyFile
+        ])
         #expect(generic.status == 0, "\(generic)")
-        let usgov = f.cli.run(["add-app", "gov", "--tenant", "t1", "--client-id", Fixture.clientID, "--cloud", "usgov", "--public", "--key-file", f.keyFile])
+        let usgov = f.cli.run([
+            "add-app", "gov", "--tenant", "t1", "--client-id", Fixture.clientID, "--cloud", "usgov", "--public",
+            "--key-file", f.keyFile
+        ])
         #expect(usgov.status == 0)
-        let china = f.cli.run(["add-app", "cn", "--tenant", "t1", "--client-id", Fixture.clientID, "--authority-host", "https://login.partner.microsoftonline.cn/", "--public", "--key-file", f.keyFile])
+        let china = f.cli.run([
+            "add-app", "cn", "--tenant", "t1", "--client-id", Fixture.clientID, "--authority-host",
+            "https://login.partner.microsoftonline.cn/", "--public", "--key-file", f.keyFile
+        ])
         #expect(china.status == 0, "\(china)")
-        let apps = try #require(try JSONSerialization.jsonObject(with: Data(f.cli.run(["list", "--json"]).stdout.utf8)) as? [[String: Any]])
+        let apps = try #require(
+            try JSONSerialization.jsonObject(with: Data(f.cli.run(["list", "--json"]).stdout.utf8)) as? [[String: Any]])
         let byName = Dictionary(uniqueKeysWithValues: apps.map { ($0["name"] as! String, $0) })
         #expect(byName["okta"]?["scope"] as? String == "openid offline_access")
         #expect(byName["okta"]?["provider"] as? String == "oauth")
         #expect(byName["gov"]?["token_endpoint"] as? String == "https://login.microsoftonline.us/t1/oauth2/v2.0/token")
-        #expect(byName["cn"]?["token_endpoint"] as? String == "https://login.partner.microsoftonline.cn/t1/oauth2/v2.0/token")
+        #expect(
+            byName["cn"]?["token_endpoint"] as? String
+                == "https://login.partner.microsoftonline.cn/t1/oauth2/v2.0/token")
     }
 
     @Test func setChangesFieldsAndResealsWhatTheAADBinds() throws {
@@ -147,8 +194,9 @@ struct CommandRoundTripTests {
         let scope = f.cli.run(["set", "adme", "--scope", "api://adme/.default offline_access", "--key-file", f.keyFile])
         #expect(scope.status == 0, "\(scope)")
         #expect(f.cli.run(["show", "adme", "--verify", "--key-file", f.keyFile]).status == 0)
-        #expect(f.cli.run(["export", "adme", "--with-secrets", "--only", "refresh_token", "--key-file", f.keyFile]).stdout
-            .contains("imported-refresh-token"), "the refresh token was re-sealed under the new binding")
+        #expect(
+            f.cli.run(["export", "adme", "--with-secrets", "--only", "refresh_token", "--key-file", f.keyFile]).stdout
+                .contains("imported-refresh-token"), "the refresh token was re-sealed under the new binding")
 
         // Client id change: secret re-sealed (needs the key), tokens dropped.
         let newID = "1b6a2f1e-1111-4c4c-9a9a-123456789abc"
@@ -164,8 +212,12 @@ struct CommandRoundTripTests {
 
         // Tenant change re-derives endpoints and re-seals.
         #expect(f.cli.run(["set", "adme", "--tenant", "fabrikam.onmicrosoft.com", "--key-file", f.keyFile]).status == 0)
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(f.cli.run(["show", "adme", "--json"]).stdout.utf8)) as? [String: Any])
-        #expect(json["token_endpoint"] as? String == "https://login.microsoftonline.com/fabrikam.onmicrosoft.com/oauth2/v2.0/token")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(f.cli.run(["show", "adme", "--json"]).stdout.utf8))
+                as? [String: Any])
+        #expect(
+            json["token_endpoint"] as? String
+                == "https://login.microsoftonline.com/fabrikam.onmicrosoft.com/oauth2/v2.0/token")
         #expect(f.cli.run(["show", "adme", "--verify", "--key-file", f.keyFile]).status == 0)
 
         // New secret, rename, public.
@@ -202,10 +254,12 @@ struct CommandRoundTripTests {
         let r2 = f.cli.run(["show", "adme", "--verify"], env: ["TOKVAULT_PASSPHRASE": "nope"])
         #expect(r2.status == 4)
         #expect(f.cli.run(["show", "adme", "--verify"], env: ["TOKVAULT_PASSPHRASE": Fixture.passphrase]).status == 0)
-        #expect(f.cli.run(["show", "adme", "--verify"], env: ["TOKVAULT_PASSPHRASE_FILE": f.passphraseFile]).status == 0)
+        #expect(
+            f.cli.run(["show", "adme", "--verify"], env: ["TOKVAULT_PASSPHRASE_FILE": f.passphraseFile]).status == 0)
         #expect(f.cli.run(["show", "adme", "--verify"], env: ["TOKVAULT_KEY_FILE": f.keyFile]).status == 0)
         // Flags come before the environment: a wrong flag is not rescued by a right variable.
-        let flagFirst = f.cli.run(["show", "adme", "--verify", "--passphrase-file", wrong], env: ["TOKVAULT_KEY_FILE": f.keyFile])
+        let flagFirst = f.cli.run(
+            ["show", "adme", "--verify", "--passphrase-file", wrong], env: ["TOKVAULT_KEY_FILE": f.keyFile])
         #expect(flagFirst.status == 4)
         // No source and no terminal: exit 4 at once, no hang.
         let none = f.cli.run(["show", "adme", "--verify"])
@@ -224,7 +278,10 @@ struct CommandRoundTripTests {
         let f = Fixture()
         #expect(f.addApp("adme", secret: "x").status == 0)
         let newPass = f.dir.write("new.txt", "a brand new passphrase\n")
-        let passwd = f.cli.run(["passwd", "--passphrase-file", f.passphraseFile, "--new-passphrase-file", newPass, "--kdf-mem-mib", "8", "--kdf-ops", "1"])
+        let passwd = f.cli.run([
+            "passwd", "--passphrase-file", f.passphraseFile, "--new-passphrase-file", newPass, "--kdf-mem-mib", "8",
+            "--kdf-ops", "1"
+        ])
         #expect(passwd.status == 0, "\(passwd)")
         #expect(f.cli.run(["show", "adme", "--verify", "--passphrase-file", f.passphraseFile]).status == 4)
         #expect(f.cli.run(["show", "adme", "--verify", "--passphrase-file", newPass]).status == 0)
@@ -234,7 +291,8 @@ struct CommandRoundTripTests {
         let key2 = f.dir.file("second.key")
         #expect(f.cli.run(["keyfile", "create", key2, "--key-file", f.keyFile]).status == 0)
         #expect(f.cli.run(["show", "adme", "--verify", "--key-file", key2]).status == 0)
-        #expect(f.cli.run(["keyfile", "create", key2, "--key-file", f.keyFile]).status == 1, "never overwrites a key file")
+        #expect(
+            f.cli.run(["keyfile", "create", key2, "--key-file", f.keyFile]).status == 1, "never overwrites a key file")
 
         // rotate-key refuses unless every slot is covered.
         let partial = f.cli.run(["rotate-key", "--key-file", f.keyFile])
@@ -296,8 +354,11 @@ struct CommandRoundTripTests {
         let rescue = f.cli.run(["restore", backupPath, "--yes", "--key-file", f.keyFile])
         #expect(rescue.status == 0, "\(rescue)")
         #expect(f.cli.run(["show", "adme", "--verify", "--key-file", f.keyFile]).status == 0)
-        let asides = try FileManager.default.contentsOfDirectory(atPath: f.dir.file("vault")).filter { $0.contains("pre-restore") && !$0.hasSuffix("-wal") }
-        #expect(try asides.contains { try Data(contentsOf: URL(fileURLWithPath: f.dir.file("vault/" + $0))) == damaged })
+        let asides = try FileManager.default.contentsOfDirectory(atPath: f.dir.file("vault")).filter {
+            $0.contains("pre-restore") && !$0.hasSuffix("-wal")
+        }
+        #expect(
+            try asides.contains { try Data(contentsOf: URL(fileURLWithPath: f.dir.file("vault/" + $0))) == damaged })
 
         // A symlinked vault is restored where the link points.
         let real = f.dir.file("real.db")
@@ -321,7 +382,10 @@ struct CommandRoundTripTests {
         #expect(f.addApp("adme", secret: "x").status == 0)
         let doctor = f.cli.run(["doctor"])
         #expect(doctor.status == 0, "\(doctor)")
-        for needle in ["mode 600 ok", "schema", "integrity   ok", "key slot    passphrase", "key slot    keyfile", "adme: secret sealed", "result      ok"] {
+        for needle in [
+            "mode 600 ok", "schema", "integrity   ok", "key slot    passphrase", "key slot    keyfile",
+            "adme: secret sealed", "result      ok"
+        ] {
             #expect(doctor.stdout.contains(needle), "doctor lacks \(needle): \(doctor.stdout)")
         }
         let verify = f.cli.run(["doctor", "--verify", "--key-file", f.keyFile])
@@ -344,14 +408,28 @@ struct CommandRoundTripTests {
     @Test func secretFromFileAndStdinRules() {
         let f = Fixture()
         let secretFile = f.dir.write("secret.txt", "file-secret\n")
-        #expect(f.cli.run(["add-app", "a", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-file", secretFile, "--key-file", f.keyFile]).status == 0)
-        let twoLines = f.cli.run(["add-app", "b", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-stdin", "--key-file", f.keyFile], stdin: "line1\nline2\n")
+        #expect(
+            f.cli.run([
+                "add-app", "a", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-file", secretFile,
+                "--key-file", f.keyFile
+            ]).status == 0)
+        let twoLines = f.cli.run(
+            [
+                "add-app", "b", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-stdin", "--key-file",
+                f.keyFile
+            ], stdin: "line1\nline2\n")
         #expect(twoLines.status == 64)
         #expect(twoLines.stderr.contains("line break"))
         #expect(!twoLines.stderr.contains("line1"))
-        let empty = f.cli.run(["add-app", "c", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-stdin", "--key-file", f.keyFile], stdin: "")
+        let empty = f.cli.run(
+            [
+                "add-app", "c", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-stdin", "--key-file",
+                f.keyFile
+            ], stdin: "")
         #expect(empty.status == 64)
-        let both = f.cli.run(["add-app", "d", "--tenant", "t", "--client-id", Fixture.clientID, "--public", "--secret-stdin"], stdin: "x")
+        let both = f.cli.run(
+            ["add-app", "d", "--tenant", "t", "--client-id", Fixture.clientID, "--public", "--secret-stdin"], stdin: "x"
+        )
         #expect(both.status == 64)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TokvaultVault
 
 /// `kill -9` at random moments of `rotate-key` must leave a vault that opens with every
@@ -15,26 +16,32 @@ struct CrashTests {
         var key = try vault.unlock(material)
         var expected: [String: String] = [:]
         for i in 0..<300 {
-            var app = try AppSpec.newApp(name: "app\(i)", fields: {
-                var fields = AppFields()
-                fields.tenant = "contoso.onmicrosoft.com"
-                fields.clientID = Fixture.clientID
-                return fields
-            }(), isPublic: false)
+            var app = try AppSpec.newApp(
+                name: "app\(i)",
+                fields: {
+                    var fields = AppFields()
+                    fields.tenant = "contoso.onmicrosoft.com"
+                    fields.clientID = Fixture.clientID
+                    return fields
+                }(), isPublic: false)
             app.createdAt = Int64(i)
             let secret = "secret-\(i)-\(UUID().uuidString)"
             expected[app.name] = secret
             try vault.addApp(app, clientSecret: secure(secret), key: key)
             let stored = try vault.app(named: app.name)
-            try vault.storeTokens(TokenSet(accessToken: secure("at-\(i)"), tokenType: "Bearer", expiresAt: 0,
-                                           refreshToken: secure("rt-\(i)")), for: stored, key: key)
+            try vault.storeTokens(
+                TokenSet(
+                    accessToken: secure("at-\(i)"), tokenType: "Bearer", expiresAt: 0,
+                    refreshToken: secure("rt-\(i)")), for: stored, key: key)
         }
         vault.releaseLock()
 
         func rotate() -> Process {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: CLI.binary)
-            p.arguments = ["rotate-key", "--vault", f.cli.vaultPath, "--key-file", f.keyFile, "--passphrase-file", f.passphraseFile]
+            p.arguments = [
+                "rotate-key", "--vault", f.cli.vaultPath, "--key-file", f.keyFile, "--passphrase-file", f.passphraseFile
+            ]
             p.environment = ["PATH": "/usr/bin:/bin", "HOME": f.dir.path].merging(CLI.sanitizerEnvironment) { $1 }
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
@@ -49,9 +56,12 @@ struct CrashTests {
             full.waitUntilExit()
         }
         #expect(full.terminationStatus == 0)
-        let window = max(elapsed.components.attoseconds / 1_000_000_000 + elapsed.components.seconds * 1_000_000_000, 5_000_000)
+        let window = max(
+            elapsed.components.attoseconds / 1_000_000_000 + elapsed.components.seconds * 1_000_000_000, 5_000_000)
 
-        var killed = 0, completed = 0, generations = Set<Int64>()
+        var killed = 0
+        var completed = 0
+        var generations = Set<Int64>()
         for _ in 0..<Self.runs {
             let p = rotate()
             try p.run()
@@ -72,10 +82,13 @@ struct CrashTests {
                 let secret = try #require(try reopened.clientSecret(of: app, key: key))
                 #expect(secret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } == expected[app.name])
                 let refresh = try #require(try reopened.refreshToken(of: app, key: key))
-                #expect(refresh.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } == "rt-\(app.name.dropFirst(3))")
+                #expect(
+                    refresh.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } == "rt-\(app.name.dropFirst(3))")
             }
         }
-        print("kill -9 during rotate-key: \(Self.runs) runs, \(killed) killed mid-way, \(completed) completed; generations seen: \(generations.sorted())")
+        print(
+            "kill -9 during rotate-key: \(Self.runs) runs, \(killed) killed mid-way, \(completed) completed; generations seen: \(generations.sorted())"
+        )
         #expect(killed + completed == Self.runs)
     }
 }

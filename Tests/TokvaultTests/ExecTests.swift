@@ -11,9 +11,12 @@ struct ExecTests {
         let token = s.token().stdout.trimmingCharacters(in: .newlines)
         let env = ["TOKVAULT_KEY_FILE": s.f.keyFile, "TOKVAULT_PASSPHRASE": "must-not-leak"]
 
-        let probe = s.cli.run(["exec", "adme", "--prefix", "ADME_", "--", "/bin/bash", "-c",
-                               "printf '%s|%s|%s|%s|%s|' \"$ADME_ACCESS_TOKEN\" \"$ADME_AZURE_CLIENT_ID\" \"${TOKVAULT_KEY_FILE-unset}\" \"${TOKVAULT_PASSPHRASE-unset}\" \"$(umask)\"; ls /proc/self/fd | tr '\\n' ' '"],
-                              env: env)
+        let probe = s.cli.run(
+            [
+                "exec", "adme", "--prefix", "ADME_", "--", "/bin/bash", "-c",
+                "printf '%s|%s|%s|%s|%s|' \"$ADME_ACCESS_TOKEN\" \"$ADME_AZURE_CLIENT_ID\" \"${TOKVAULT_KEY_FILE-unset}\" \"${TOKVAULT_PASSPHRASE-unset}\" \"$(umask)\"; ls /proc/self/fd | tr '\\n' ' '"
+            ],
+            env: env)
         #expect(probe.status == 0, "\(probe)")
         let parts = probe.stdout.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
         #expect(parts.count == 6, "\(probe.stdout)")
@@ -30,8 +33,9 @@ struct ExecTests {
         // The child's exit status and signals are its own; env(1)'s codes for failures.
         #expect(s.cli.run(["exec", "adme", "--", "/bin/sh", "-c", "exit 7"], env: env).status == 7)
         // Without setsid in between, so the signal is seen as it is.
-        let killed = CLI.exec([CLI.binary, "exec", "adme", "--", "/bin/sh", "-c", "kill -TERM $$"],
-                              environment: s.cli.environment.merging(env) { $1 })
+        let killed = CLI.exec(
+            [CLI.binary, "exec", "adme", "--", "/bin/sh", "-c", "kill -TERM $$"],
+            environment: s.cli.environment.merging(env) { $1 })
         #expect(killed.status == 128 + SIGTERM, "\(killed)")
         #expect(s.cli.run(["exec", "adme", "--", "no-such-command-here"], env: env).status == 127)
         #expect(s.cli.run(["exec", "adme", "--", "/etc/passwd"], env: env).status == 126)

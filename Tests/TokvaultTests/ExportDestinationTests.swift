@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TokvaultExport
 @testable import TokvaultVault
 
@@ -21,8 +22,10 @@ struct ExportDestinationTests {
     static let exportSecret = ["export", "adme", "--env", "--with-secrets", "--only", "client_secret"]
 
     /// `tokvault ARGS >> FILE` through a shell, as a script would write it.
-    static func appending(_ f: Fixture, _ arguments: [String], to file: String, env: [String: String] = [:],
-                          user: String? = nil, binary: String = CLI.binary) -> CLI.Result {
+    static func appending(
+        _ f: Fixture, _ arguments: [String], to file: String, env: [String: String] = [:],
+        user: String? = nil, binary: String = CLI.binary
+    ) -> CLI.Result {
         var command: [String] = []
         if let user { command += ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=nogroup", "--clear-groups"] }
         command += ["/bin/sh", "-c", "f=$1; shift; exec \"$@\" >> \"$f\"", "sh", file, binary] + arguments
@@ -72,8 +75,10 @@ struct ExportDestinationTests {
 
         let refused = Self.appending(f, Self.exportSecret + ["--key-file", f.keyFile], to: file)
         #expect(refused.status == 1, "\(refused)")
-        #expect(refused.stderr.contains("is readable by other users (mode 644) and could not be made private (fchmod: Operation not permitted)"),
-                "\(refused)")
+        #expect(
+            refused.stderr.contains(
+                "is readable by other users (mode 644) and could not be made private (fchmod: Operation not permitted)"),
+            "\(refused)")
         #expect(refused.stderr.contains("tokvault: hint:"), "\(refused)")
         #expect(Self.contents(file).isEmpty, "nothing was written")
         #expect(Self.mode(file) == 0o644)
@@ -83,7 +88,8 @@ struct ExportDestinationTests {
         #expect(Self.contents(file).contains(Self.secret))
 
         // The same export without a secret in it is not refused.
-        let plain = Self.appending(f, ["export", "adme", "--env", "--only", "client_id", "--key-file", f.keyFile], to: file)
+        let plain = Self.appending(
+            f, ["export", "adme", "--env", "--only", "client_id", "--key-file", f.keyFile], to: file)
         #expect(plain.status == 0, "\(plain)")
     }
 
@@ -94,14 +100,18 @@ struct ExportDestinationTests {
         let s = UnprivilegedSandbox()
         let key = s.dir.file("home/key")
         #expect(s.run(["init", "--no-passphrase", "--new-key-file", key]).status == 0)
-        let add = s.run(["add-app", "adme", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-stdin", "--key-file", key],
-                        stdin: Self.secret + "\n")
+        let add = s.run(
+            ["add-app", "adme", "--tenant", "t", "--client-id", Fixture.clientID, "--secret-stdin", "--key-file", key],
+            stdin: Self.secret + "\n")
         #expect(add.status == 0, "\(add)")
         let file = s.dir.write("root-owned.env", "", mode: 0o666)
         let env = s.cli.environment
         func run(_ extra: [String]) -> CLI.Result {
-            let command = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                           "/bin/sh", "-c", "f=$1; shift; exec \"$@\" >> \"$f\"", "sh", file, s.binary]
+            let command =
+                [
+                    "/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                    "/bin/sh", "-c", "f=$1; shift; exec \"$@\" >> \"$f\"", "sh", file, s.binary
+                ]
                 + Self.exportSecret + ["--key-file", key] + extra
             return CLI.exec(command, environment: env, cwd: s.dir.path)
         }
@@ -119,7 +129,9 @@ struct ExportDestinationTests {
 
     @Test func stdoutThatIsTheRunnersEnvOrOutputFileIsRefused() throws {
         let f = Self.fixture()
-        let github = ["export", "adme", "--format", "github", "--with-secrets", "--only", "client_secret", "--key-file", f.keyFile]
+        let github = [
+            "export", "adme", "--format", "github", "--with-secrets", "--only", "client_secret", "--key-file", f.keyFile
+        ]
         for variable in ["GITHUB_ENV", "GITHUB_OUTPUT"] {
             let file = f.dir.write("runner-\(variable)", "")
             // Another name for the same file: compared by device and inode, not by path.
@@ -129,12 +141,17 @@ struct ExportDestinationTests {
                 let r = Self.appending(f, github, to: redirected, env: [variable: named])
                 #expect(r.status == 1, "\(variable): \(r)")
                 #expect(r.stderr.contains("standard output is $\(variable)"), "\(r)")
-                #expect(r.stderr.contains("tokvault: hint: run `tokvault export adme --format github` without redirecting"), "\(r)")
-                #expect(Self.contents(file).isEmpty, "\(variable): nothing written: \(Self.contents(file).debugDescription)")
+                #expect(
+                    r.stderr.contains("tokvault: hint: run `tokvault export adme --format github` without redirecting"),
+                    "\(r)")
+                #expect(
+                    Self.contents(file).isEmpty, "\(variable): nothing written: \(Self.contents(file).debugDescription)"
+                )
                 #expect(!r.stderr.contains(Self.secret) && !r.stdout.contains(Self.secret))
             }
             // Other formats neither mask nor fit the runner's syntax: refused too.
-            let dotenv = Self.appending(f, Self.exportSecret + ["--key-file", f.keyFile], to: file, env: [variable: file])
+            let dotenv = Self.appending(
+                f, Self.exportSecret + ["--key-file", f.keyFile], to: file, env: [variable: file])
             #expect(dotenv.status == 1, "\(dotenv)")
             #expect(Self.contents(file).isEmpty)
         }
@@ -146,6 +163,7 @@ struct ExportDestinationTests {
         #expect(parseGitHubEnv(Self.contents(env))["AZURE_CLIENT_SECRET"] == Self.secret)
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     private func link_(_ from: String, _ to: String) -> Int32 { Glibc.link(from, to) }
 
     /// What the runner does with a command's data: %0D, %0A, %25 back to CR, LF, % (in
@@ -167,26 +185,34 @@ struct ExportDestinationTests {
 
     @Test func masksAreEscapedAsTheRunnerUnescapesThem() throws {
         // Library level: every kind of value, read back the runner's way.
-        let values = ["plain", "100%", "%0A literally", "%250D", "two\nlines", "cr\rlf\r\n%25x\n", "trailing\n", " \n \t"]
-        let variables = values.enumerated().map { ExportVariable(name: "V\($0.offset)", text: $0.element, isSecret: true) }
+        let values = [
+            "plain", "100%", "%0A literally", "%250D", "two\nlines", "cr\rlf\r\n%25x\n", "trailing\n", " \n \t"
+        ]
+        let variables =
+            values.enumerated().map { ExportVariable(name: "V\($0.offset)", text: $0.element, isSecret: true) }
             + [ExportVariable(name: "PUBLIC", text: "not-a-secret", isSecret: false)]
         let text = ExportFormat.githubMaskCommands(variables).withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
         #expect(!text.contains("\r"), "a raw CR would end the command early")
         let masks = try #require(Self.registeredMasks(text), "\(text.debugDescription)")
         for value in values where !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             #expect(masks.contains(value), "\(value.debugDescription) is masked whole")
-            for line in value.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-                #expect(masks.contains(String(line)), "line \(line.debugDescription) of \(value.debugDescription) is masked")
+            for line in value.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
+            where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+                #expect(
+                    masks.contains(String(line)), "line \(line.debugDescription) of \(value.debugDescription) is masked"
+                )
             }
         }
         #expect(!masks.contains("not-a-secret"))
-        #expect(!masks.contains { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }, "no empty mask: \(masks)")
+        #expect(
+            !masks.contains { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }, "no empty mask: \(masks)")
     }
 
     /// End to end: an access token with %, CR and LF from a (hostile) token endpoint.
     @Test func canaryTokenWithPercentAndLineBreaksIsMaskedAndAppendedIntact() throws {
         let token = "at-CANARY-%0A-100%-\r\nsecond-line\rthird"
-        let body = #"{"access_token":"at-CANARY-%0A-100%-\r\nsecond-line\rthird","token_type":"Bearer","expires_in":3600}"#
+        let body =
+            #"{"access_token":"at-CANARY-%0A-100%-\r\nsecond-line\rthird","token_type":"Bearer","expires_in":3600}"#
         let server = try HostileServer(always: Hostile.json("200 OK", body))
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
@@ -210,15 +236,21 @@ struct ExportDestinationTests {
         let f = Self.fixture()
         let fifo = f.dir.file("github_env.fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
-        let process = try LiveProcess.tokvault(f.cli, ["export", "adme", "--format", "github", "--with-secrets", "--only", "client_secret",
-                                                       "--key-file", f.keyFile], env: ["GITHUB_ENV": fifo])
+        let process = try LiveProcess.tokvault(
+            f.cli,
+            [
+                "export", "adme", "--format", "github", "--with-secrets", "--only", "client_secret",
+                "--key-file", f.keyFile
+            ], env: ["GITHUB_ENV": fifo])
         var maskedFirst = false
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline && !maskedFirst {
             maskedFirst = process.stdout.contains("::add-mask::\(Self.secret)\n")
             if !maskedFirst { usleep(20_000) }
         }
-        #expect(maskedFirst, "the mask was printed while $GITHUB_ENV was not yet opened: \(process.stdout.debugDescription)")
+        #expect(
+            maskedFirst, "the mask was printed while $GITHUB_ENV was not yet opened: \(process.stdout.debugDescription)"
+        )
         // Now read what is appended (opening the read end lets the writer's open go on).
         nonisolated(unsafe) var appended = Data()
         let done = DispatchSemaphore(value: 0)
@@ -260,7 +292,8 @@ struct ExportDestinationTests {
         #expect(calls.count == 2, "the token request and the API call: \(text)")
         for call in calls {
             let curl = call.hasPrefix("curl ") ? call : call[call.range(of: "$(curl ")!.upperBound...]
-            #expect(call.hasPrefix("curl -q ") || call.contains("$(curl -q "), "-q must be curl's first argument: \(call)")
+            #expect(
+                call.hasPrefix("curl -q ") || call.contains("$(curl -q "), "-q must be curl's first argument: \(call)")
             // The fake provider is http on 127.0.0.1: http allowed, for that loopback call only.
             #expect(curl.contains("--proto =http --proto-redir =https --noproxy '*'"), "\(call)")
         }
@@ -270,21 +303,28 @@ struct ExportDestinationTests {
         mkdir(home, 0o700)
         let trace = s.f.dir.file("curlrc-trace")
         let marker = s.f.dir.file("curlrc-marker")
-        _ = s.f.dir.write("curl-home/.curlrc", """
+        _ = s.f.dir.write(
+            "curl-home/.curlrc",
+            """
             trace-ascii = "\(trace)"
             header = "X-Curlrc-Canary: CURLRC-CANARY"
             dump-header = "\(marker)"
 
             """)
-        let run = s.cli.run(["exec", "adme", "--with-secrets", "--", "/bin/bash", script], env: env.merging(["HOME": home]) { $1 })
+        let run = s.cli.run(
+            ["exec", "adme", "--with-secrets", "--", "/bin/bash", script], env: env.merging(["HOME": home]) { $1 })
         #expect(run.status == 0, "\(run)")
         #expect(run.stdout.contains("alice@contoso.example"), "the API call still works: \(run)")
-        #expect(!FileManager.default.fileExists(atPath: trace), "~/.curlrc was read: it wrote \(Self.contents(trace).prefix(200))")
+        #expect(
+            !FileManager.default.fileExists(atPath: trace),
+            "~/.curlrc was read: it wrote \(Self.contents(trace).prefix(200))")
         #expect(!FileManager.default.fileExists(atPath: marker), "~/.curlrc was read")
 
         // An https app's script allows https only.
         let f = Self.fixture()
-        let https = f.cli.run(["export", "adme", "--curl", "--url", "https://api.example.com/x", "--key-file", f.keyFile])
+        let https = f.cli.run([
+            "export", "adme", "--curl", "--url", "https://api.example.com/x", "--key-file", f.keyFile
+        ])
         #expect(https.status == 0, "\(https)")
         let httpsCalls = Self.curlCalls(https.stdout)
         #expect(httpsCalls.count == 2, "\(https.stdout)")
@@ -299,8 +339,9 @@ struct ExportDestinationTests {
     @Test func outputThatIsTheRunnersEnvFileIsRefused() throws {
         let f = Self.fixture()
         let env = f.dir.write("github_env", "EARLIER=1\n")
-        let result = f.cli.run(["export", "adme", "--format", "github", "--with-secrets", "--output", env, "--key-file", f.keyFile],
-                               env: ["GITHUB_ENV": env])
+        let result = f.cli.run(
+            ["export", "adme", "--format", "github", "--with-secrets", "--output", env, "--key-file", f.keyFile],
+            env: ["GITHUB_ENV": env])
         #expect(result.status == 1, "\(result)")
         #expect(result.stderr.contains("is $GITHUB_ENV"), "\(result)")
         #expect(try String(contentsOfFile: env, encoding: .utf8) == "EARLIER=1\n")

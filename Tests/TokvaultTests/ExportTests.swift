@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TokvaultExport
 @testable import TokvaultVault
 
@@ -10,11 +11,13 @@ struct ExportFormatTests {
     static let hostile: [String] = [
         "plain", "", "with space", "it's", "say \"hi\"", "$HOME", "${HOME}x", "`id`", "$(id)", "back\\slash",
         "trailing\\", "\\'", "#not a comment", "a=b=c", "multi\nline\nvalue", "tab\there", "ünïcödé ✓", "  padded  ",
-        "!bang", "semi;colon", "*glob?", "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln",
+        "!bang", "semi;colon", "*glob?", "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln"
     ]
 
     static func variables(_ values: [String]) -> [ExportVariable] {
-        values.enumerated().map { ExportVariable(name: "V\($0.offset)", text: $0.element, isSecret: $0.offset % 2 == 0) }
+        values.enumerated().map {
+            ExportVariable(name: "V\($0.offset)", text: $0.element, isSecret: $0.offset % 2 == 0)
+        }
     }
 
     static func write(_ bytes: SecureBytes, in dir: TempDir, _ name: String) -> String {
@@ -28,7 +31,9 @@ struct ExportFormatTests {
         let dir = TempDir()
         let file = Self.write(try ExportFormat.shell.render(Self.variables(Self.hostile)), in: dir, "vars.sh")
         for (index, value) in Self.hostile.enumerated() {
-            let r = CLI.exec([shell, "-c", "eval \"$(cat \"$0\")\"; printf '%s' \"$V\(index)\"", file], environment: Self.environment)
+            let r = CLI.exec(
+                [shell, "-c", "eval \"$(cat \"$0\")\"; printf '%s' \"$V\(index)\"", file], environment: Self.environment
+            )
             #expect(r.status == 0, "\(shell): \(r)")
             #expect(r.stdout == value, "\(shell) read back \(value.debugDescription) as \(r.stdout.debugDescription)")
         }
@@ -38,13 +43,18 @@ struct ExportFormatTests {
         let dir = TempDir()
         let values = Self.hostile.filter { !$0.contains("${") && !$0.hasSuffix("\\") }
         let file = Self.write(try ExportFormat.dotenv.render(Self.variables(values)), in: dir, "vars.env")
-        let r = CLI.exec(["/usr/bin/env", "python3", "-c",
-                          "import json,sys; from dotenv import dotenv_values; print(json.dumps(dotenv_values(sys.argv[1])))", file],
-                         environment: Self.environment)
+        let r = CLI.exec(
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import json,sys; from dotenv import dotenv_values; print(json.dumps(dotenv_values(sys.argv[1])))", file
+            ],
+            environment: Self.environment)
         #expect(r.status == 0, "python-dotenv must be installed (pip install python-dotenv): \(r)")
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: String])
         for (index, value) in values.enumerated() {
-            #expect(parsed["V\(index)"] == value, "python-dotenv read \(value.debugDescription) as \(String(describing: parsed["V\(index)"]))")
+            #expect(
+                parsed["V\(index)"] == value,
+                "python-dotenv read \(value.debugDescription) as \(String(describing: parsed["V\(index)"]))")
         }
         #expect(throws: VaultError.self, "a trailing backslash is refused") {
             try ExportFormat.dotenv.render([ExportVariable(name: "X", text: "ends\\")])
@@ -61,8 +71,9 @@ struct ExportFormatTests {
     @Test func jsonRoundTrip() throws {
         let dir = TempDir()
         let file = Self.write(try ExportFormat.json.render(Self.variables(Self.hostile)), in: dir, "vars.json")
-        let r = CLI.exec(["/usr/bin/env", "python3", "-c", "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))", file],
-                         environment: Self.environment)
+        let r = CLI.exec(
+            ["/usr/bin/env", "python3", "-c", "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))", file],
+            environment: Self.environment)
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: String])
         for (index, value) in Self.hostile.enumerated() { #expect(parsed["V\(index)"] == value) }
     }
@@ -93,7 +104,9 @@ struct ExportFormatTests {
     @Test func githubEnvRoundTripAndDelimiterCheck() throws {
         let rendered = try ExportFormat.github.render(Self.variables(Self.hostile))
         let parsed = parseGitHubEnv(rendered.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
-        for (index, value) in Self.hostile.enumerated() { #expect(parsed["V\(index)"] == value, "\(value.debugDescription)") }
+        for (index, value) in Self.hostile.enumerated() {
+            #expect(parsed["V\(index)"] == value, "\(value.debugDescription)")
+        }
         #expect(throws: VaultError.self) {
             try ExportFormat.github.render([ExportVariable(name: "X", text: "a\nDELIM\nb")], githubDelimiter: "DELIM")
         }
@@ -122,8 +135,12 @@ struct ExportCommandTests {
 
         let shell = s.cli.run(["export", "adme", "--shell", "--prefix", "ADME_"] + key)
         #expect(shell.status == 0, "\(shell)")
-        let eval = CLI.exec(["/bin/bash", "-c", "eval \"$0\"; printf '%s|%s|%s' \"$ADME_ACCESS_TOKEN\" \"$ADME_AZURE_CLIENT_ID\" \"${ADME_AZURE_CLIENT_SECRET-unset}\"",
-                             shell.stdout], environment: [:])
+        let eval = CLI.exec(
+            [
+                "/bin/bash", "-c",
+                "eval \"$0\"; printf '%s|%s|%s' \"$ADME_ACCESS_TOKEN\" \"$ADME_AZURE_CLIENT_ID\" \"${ADME_AZURE_CLIENT_SECRET-unset}\"",
+                shell.stdout
+            ], environment: [:])
         #expect(eval.stdout == "\(token)|\(LoginSetup.clientID)|unset")
         #expect(!shell.stderr.contains(token))
 
@@ -133,25 +150,34 @@ struct ExportCommandTests {
         #expect(written.status == 0, "\(written)")
         let mode = (try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int)
         #expect(mode == 0o600)
-        #expect(try String(contentsOfFile: out, encoding: .utf8).contains("AZURE_CLIENT_SECRET='\(LoginSetup.clientSecret)'"))
+        #expect(
+            try String(contentsOfFile: out, encoding: .utf8).contains(
+                "AZURE_CLIENT_SECRET='\(LoginSetup.clientSecret)'"))
         chmod(out, 0o644)
         #expect(s.cli.run(["export", "adme", "--env", "--output", out] + key).status == 1)
         #expect(s.cli.run(["export", "adme", "--env", "--output", out, "--force"] + key).status == 0)
         #expect((try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int) == 0o600)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: s.f.dir.path).filter { $0.contains("tokvault-tmp") }.isEmpty)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: s.f.dir.path).filter { $0.contains("tokvault-tmp") }
+                .isEmpty)
 
         // `> file`: the file is made private.
         let redirected = s.f.dir.file("redirected.env")
         FileManager.default.createFile(atPath: redirected, contents: nil, attributes: [.posixPermissions: 0o644])
-        let viaShell = CLI.exec(["/bin/sh", "-c", "\"$0\" export adme --env --key-file \"$1\" > \"$2\"", CLI.binary, s.f.keyFile, redirected],
-                                environment: s.cli.environment)
+        let viaShell = CLI.exec(
+            [
+                "/bin/sh", "-c", "\"$0\" export adme --env --key-file \"$1\" > \"$2\"", CLI.binary, s.f.keyFile,
+                redirected
+            ],
+            environment: s.cli.environment)
         #expect(viaShell.status == 0, "\(viaShell)")
         #expect((try FileManager.default.attributesOfItem(atPath: redirected)[.posixPermissions] as? Int) == 0o600)
 
         // Secrets only with --with-secrets; GitHub: appended to $GITHUB_ENV, masked on stdout.
         #expect(s.cli.run(["export", "adme", "--json", "--only", "client_secret"] + key).status == 64)
         let githubEnv = s.f.dir.write("github_env", "")
-        let gh = s.cli.run(["export", "adme", "--format", "github", "--with-secrets"] + key, env: ["GITHUB_ENV": githubEnv])
+        let gh = s.cli.run(
+            ["export", "adme", "--format", "github", "--with-secrets"] + key, env: ["GITHUB_ENV": githubEnv])
         #expect(gh.status == 0, "\(gh)")
         #expect(gh.stdout.contains("::add-mask::\(token)"))
         #expect(gh.stdout.contains("::add-mask::\(LoginSetup.clientSecret)"))
@@ -182,7 +208,9 @@ struct CurlSnippetTests {
         let env = ["TOKVAULT_KEY_FILE": s.f.keyFile]
         let api = s.idp.baseURL + "/_fake/resource"
         let script = s.f.dir.file("call.sh")
-        let made = s.cli.run(["export", "adme", "--curl", "--url", api, "--header", "data-partition-id: opendes", "--output", script], env: env)
+        let made = s.cli.run(
+            ["export", "adme", "--curl", "--url", api, "--header", "data-partition-id: opendes", "--output", script],
+            env: env)
         #expect(made.status == 0, "\(made)")
         let text = try String(contentsOfFile: script, encoding: .utf8)
         #expect(!text.contains(LoginSetup.clientSecret), "by default secrets are references, not values")
@@ -237,10 +265,14 @@ struct ExportKillTests {
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
         let out = s.f.dir.file("adme.env")
-        #expect(s.cli.run(["export", "adme", "--env", "--with-secrets", "--output", out, "--key-file", s.f.keyFile]).status == 0)
+        #expect(
+            s.cli.run(["export", "adme", "--env", "--with-secrets", "--output", out, "--key-file", s.f.keyFile]).status
+                == 0)
         let complete = try String(contentsOfFile: out, encoding: .utf8)
         let started = Date()
-        #expect(s.cli.run(["export", "adme", "--env", "--with-secrets", "--output", out, "--key-file", s.f.keyFile]).status == 0)
+        #expect(
+            s.cli.run(["export", "adme", "--env", "--with-secrets", "--output", out, "--key-file", s.f.keyFile]).status
+                == 0)
         let window = UInt32(max(0.005, Date().timeIntervalSince(started)) * 2.5 * 1_000_000)
         var killed = 0
         for _ in 0..<60 {
@@ -259,7 +291,9 @@ struct ExportKillTests {
             // Always a whole file: the same variables (the token is cached, so the same bytes).
             #expect(try String(contentsOfFile: out, encoding: .utf8) == complete)
             #expect((try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int) == 0o600)
-            let temporaries = try FileManager.default.contentsOfDirectory(atPath: s.f.dir.path).filter { $0.contains("tokvault-tmp") }
+            let temporaries = try FileManager.default.contentsOfDirectory(atPath: s.f.dir.path).filter {
+                $0.contains("tokvault-tmp")
+            }
             #expect(temporaries.isEmpty, "left behind: \(temporaries)")
         }
         print("kill -9 during export --output: 60 runs, \(killed) killed before finishing")

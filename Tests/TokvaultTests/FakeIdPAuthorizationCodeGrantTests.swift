@@ -8,8 +8,10 @@ import TokvaultFakeIdP
 @Suite struct FakeIdPAuthorizationCodeGrantTests {
     @Test func authorizationCodeWithPKCE() throws {
         let idp = try IdP()
-        let authorize = idp.authorize(extra: [("nonce", "n-0S6"), ("prompt", "select_account"),
-                                              ("login_hint", "alice@contoso.example")])
+        let authorize = idp.authorize(extra: [
+            ("nonce", "n-0S6"), ("prompt", "select_account"),
+            ("login_hint", "alice@contoso.example")
+        ])
         #expect(authorize.status == 302)
         let location = try #require(authorize.header("location"))
         #expect(location.hasPrefix("http://localhost:43210/?code=fake-ac-"))
@@ -33,7 +35,9 @@ import TokvaultFakeIdP
         let parts = idToken.split(separator: ".")
         #expect(parts.count == 3)
         let header = try #require(try JSONSerialization.jsonObject(with: base64URLDecode(parts[0])!) as? [String: Any])
-        #expect(header["alg"] as? String == "RS256" && header["typ"] as? String == "JWT" && header["kid"] as? String == "fake")
+        #expect(
+            header["alg"] as? String == "RS256" && header["typ"] as? String == "JWT"
+                && header["kid"] as? String == "fake")
         let claims = try #require(try JSONSerialization.jsonObject(with: base64URLDecode(parts[1])!) as? [String: Any])
         #expect(claims["aud"] as? String == publicID)
         #expect(claims["iss"] as? String == "\(idp.base)/\(tid)/v2.0")
@@ -68,8 +72,9 @@ import TokvaultFakeIdP
     @Test func wrongVerifierIsRefusedAndTheCodeSurvives() throws {
         let idp = try IdP()
         let code = try #require(idp.code())
-        expectAzureError(idp.redeem(code, verifier: "x" + verifier.dropFirst()), status: 400, error: "invalid_grant",
-                         code: 501481)
+        expectAzureError(
+            idp.redeem(code, verifier: "x" + verifier.dropFirst()), status: 400, error: "invalid_grant",
+            code: 501481)
         #expect(idp.redeem(code, verifier: verifier).status == 200)
     }
 
@@ -84,7 +89,7 @@ import TokvaultFakeIdP
         expectAzureError(idp.refresh(refreshToken), status: 400, error: "invalid_grant", code: 50173)
         #expect(idp.provider.stats.codeReuseDetections == 1)
         #expect(idp.provider.stats.familiesRevoked == 1)
-        expectAzureError(idp.redeem("fake-ac-unknown"), status: 400, error: "invalid_grant", code: 9002313)
+        expectAzureError(idp.redeem("fake-ac-unknown"), status: 400, error: "invalid_grant", code: 9_002_313)
     }
 
     @Test func expiredCode() throws {
@@ -98,10 +103,12 @@ import TokvaultFakeIdP
         let idp = try IdP()
         let code = try #require(idp.code(redirect: "http://localhost:43210/"))
         // Same loopback host, other port: accepted at authorize, refused at token.
-        expectAzureError(idp.redeem(code, redirect: "http://localhost:43211/"), status: 400, error: "invalid_grant",
-                         code: 50011)
-        expectAzureError(idp.redeem(code, redirect: "http://localhost:43210"), status: 400, error: "invalid_grant",
-                         code: 50011)
+        expectAzureError(
+            idp.redeem(code, redirect: "http://localhost:43211/"), status: 400, error: "invalid_grant",
+            code: 50011)
+        expectAzureError(
+            idp.redeem(code, redirect: "http://localhost:43210"), status: 400, error: "invalid_grant",
+            code: 50011)
         #expect(idp.redeem(code, redirect: "http://localhost:43210/").status == 200)
     }
 

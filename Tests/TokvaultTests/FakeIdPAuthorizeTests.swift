@@ -12,8 +12,9 @@ import TokvaultFakeIdP
         #expect(query.header("location")?.hasPrefix("https://app.contoso.example/cb?tenant=x&code=") == true)
 
         let state = "a\"b<c>&d'e f"
-        let form = idp.authorize(redirect: "http://127.0.0.1:5050/callback", state: state,
-                                 extra: [("response_mode", "form_post")])
+        let form = idp.authorize(
+            redirect: "http://127.0.0.1:5050/callback", state: state,
+            extra: [("response_mode", "form_post")])
         #expect(form.status == 200)
         #expect(form.header("content-type")?.hasPrefix("text/html") == true)
         #expect(form.body.contains("<form method=\"POST\" action=\"http://127.0.0.1:5050/callback\">"))
@@ -61,10 +62,14 @@ import TokvaultFakeIdP
         #expect(noMethod["error"] == "invalid_request")
         let shortChallenge = redirectError(idp.authorize(challenge: "abc"))
         #expect(shortChallenge["error_description"]?.hasPrefix("AADSTS501491") == true)
-        let tokenType = http("GET", "\(idp.base)/organizations/oauth2/v2.0/authorize?" + encodeForm([
-            ("client_id", publicID), ("response_type", "token"), ("redirect_uri", "http://localhost:1/"),
-            ("scope", "openid"), ("state", "s"), ("code_challenge", challenge), ("code_challenge_method", "S256"),
-        ]))
+        let tokenType = http(
+            "GET",
+            "\(idp.base)/organizations/oauth2/v2.0/authorize?"
+                + encodeForm([
+                    ("client_id", publicID), ("response_type", "token"), ("redirect_uri", "http://localhost:1/"),
+                    ("scope", "openid"), ("state", "s"), ("code_challenge", challenge),
+                    ("code_challenge_method", "S256")
+                ]))
         #expect(queryItems(tokenType.header("location") ?? "")["error"] == "unsupported_response_type")
         let noScope = redirectError(idp.authorize(scope: ""))
         #expect(noScope["error"] == "invalid_request")
@@ -79,7 +84,8 @@ import TokvaultFakeIdP
 
     @Test func deniedAuthorizationRedirectsWithError() throws {
         let idp = try IdP()
-        idp.provider.denyNextAuthorization(error: "access_denied", description: "AADSTS65004: User declined to consent.")
+        idp.provider.denyNextAuthorization(
+            error: "access_denied", description: "AADSTS65004: User declined to consent.")
         let denied = queryItems(idp.authorize().header("location") ?? "")
         #expect(denied["error"] == "access_denied")
         #expect(denied["error_description"] == "AADSTS65004: User declined to consent.")

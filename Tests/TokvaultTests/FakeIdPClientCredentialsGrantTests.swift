@@ -24,15 +24,18 @@ import TokvaultFakeIdP
         #expect(resource.json["oid"] == nil)
         #expect(idp.provider.stats.tokenLog.last?.clientAuth == .post)
 
-        let basic = idp.clientCredentials(client: nil, scope: "\(confidentialID)/.default",
-                                          headers: [basicHeader(confidentialID, confidentialSecret)])
+        let basic = idp.clientCredentials(
+            client: nil, scope: "\(confidentialID)/.default",
+            headers: [basicHeader(confidentialID, confidentialSecret)])
         #expect(basic.status == 200, "\(basic)")
         #expect(idp.provider.stats.tokenLog.last?.clientAuth == .basic)
 
-        expectAzureError(idp.clientCredentials(client: confidentialID, extra: [("client_secret", "nope")]),
-                         status: 401, error: "invalid_client", code: 7000215)
-        expectAzureError(idp.clientCredentials(client: confidentialID), status: 401, error: "invalid_client",
-                         code: 7000218)
+        expectAzureError(
+            idp.clientCredentials(client: confidentialID, extra: [("client_secret", "nope")]),
+            status: 401, error: "invalid_client", code: 7_000_215)
+        expectAzureError(
+            idp.clientCredentials(client: confidentialID), status: 401, error: "invalid_client",
+            code: 7_000_218)
         let stats = idp.provider.stats
         #expect(stats.tokenRequests == ["client_credentials": 4])
         #expect(stats.tokensIssued == 2)
@@ -43,24 +46,31 @@ import TokvaultFakeIdP
         let idp = try IdP()
         let secret = [("client_secret", confidentialSecret)]
         // A public client has no credential to send; Azure answers as for a missing one.
-        expectAzureError(idp.clientCredentials(client: publicID), status: 401, error: "invalid_client", code: 7000218)
-        expectAzureError(idp.clientCredentials(client: publicID, extra: [("client_secret", "x")]), status: 401,
-                         error: "invalid_client", code: 700025)
-        expectAzureError(idp.clientCredentials(client: confidentialID, scope: nil, extra: secret), status: 400,
-                         error: "invalid_request", code: 90014)
-        for scope in ["User.Read", "openid", "offline_access", "https://graph.microsoft.com/User.Read",
-                      "api://x/.default offline_access", "/.default"] {
+        expectAzureError(idp.clientCredentials(client: publicID), status: 401, error: "invalid_client", code: 7_000_218)
+        expectAzureError(
+            idp.clientCredentials(client: publicID, extra: [("client_secret", "x")]), status: 401,
+            error: "invalid_client", code: 700025)
+        expectAzureError(
+            idp.clientCredentials(client: confidentialID, scope: nil, extra: secret), status: 400,
+            error: "invalid_request", code: 90014)
+        for scope in [
+            "User.Read", "openid", "offline_access", "https://graph.microsoft.com/User.Read",
+            "api://x/.default offline_access", "/.default"
+        ] {
             let reply = idp.clientCredentials(client: confidentialID, scope: scope, extra: secret)
-            expectAzureError(reply, status: 400, error: "invalid_scope", code: 1002012)
+            expectAzureError(reply, status: 400, error: "invalid_scope", code: 1_002_012)
             #expect(descriptionOf(reply).contains("must have a scope value with /.default suffixed"))
         }
-        expectAzureError(idp.clientCredentials(client: confidentialID, scope: "api://a/.default api://b/.default",
-                                               extra: secret), status: 400, error: "invalid_scope", code: 70011)
+        expectAzureError(
+            idp.clientCredentials(
+                client: confidentialID, scope: "api://a/.default api://b/.default",
+                extra: secret), status: 400, error: "invalid_scope", code: 70011)
         for scope in ["\(confidentialID)/.default", "https://graph.microsoft.com/.default", "api://x/.default"] {
             #expect(idp.clientCredentials(client: confidentialID, scope: scope, extra: secret).status == 200)
         }
-        expectAzureError(idp.clientCredentials(client: "nobody", extra: secret), status: 400,
-                         error: "unauthorized_client", code: 700016)
+        expectAzureError(
+            idp.clientCredentials(client: "nobody", extra: secret), status: 400,
+            error: "unauthorized_client", code: 700016)
         #expect(idp.provider.stats.tokensIssued == 3)
     }
 }

@@ -8,11 +8,21 @@ import TokvaultFakeIdP
 @Suite struct FakeIdPControlTests {
     @Test func controlEndpoints() throws {
         let idp = try IdP()
-        let form: [(String, String)] = [("grant_type", "refresh_token"), ("client_id", publicID), ("scope", "openid"),
-            ("refresh_token", "fake-rt-none")]
-        #expect(http("POST", "\(idp.base)/_fake/fault", form: [("kind", "429"), ("times", "1"), ("retry_after", "3")]).status == 200)
-        #expect(http("POST", "\(idp.base)/_fake/fault", form: [("kind", "oauth"), ("error", "invalid_grant"),
-            ("aadsts", "50173"), ("description", "revoked")]).status == 200)
+        let form: [(String, String)] = [
+            ("grant_type", "refresh_token"), ("client_id", publicID), ("scope", "openid"),
+            ("refresh_token", "fake-rt-none")
+        ]
+        #expect(
+            http("POST", "\(idp.base)/_fake/fault", form: [("kind", "429"), ("times", "1"), ("retry_after", "3")])
+                .status == 200)
+        #expect(
+            http(
+                "POST", "\(idp.base)/_fake/fault",
+                form: [
+                    ("kind", "oauth"), ("error", "invalid_grant"),
+                    ("aadsts", "50173"), ("description", "revoked")
+                ]
+            ).status == 200)
         #expect(http("POST", "\(idp.base)/_fake/fault", form: [("kind", "bogus")]).status == 400)
         #expect(http("POST", idp.tokenURL, form: form).header("retry-after") == "3")
         expectAzureError(http("POST", idp.tokenURL, form: form), status: 400, error: "invalid_grant", code: 50173)
@@ -37,7 +47,8 @@ import TokvaultFakeIdP
         #expect(list.status == 200 && list.json["pending_user_codes"] as? [String] == [firstUser, secondUser])
         let page = http("GET", "\(idp.base)/_fake/device", headers: ["Accept: text/html"])
         #expect(page.header("content-type")?.hasPrefix("text/html") == true)
-        #expect(page.body.contains("<code>\(firstUser)</code>") && page.body.contains("action=\"/_fake/device/approve\""))
+        #expect(
+            page.body.contains("<code>\(firstUser)</code>") && page.body.contains("action=\"/_fake/device/approve\""))
 
         // User codes match without regard to case and dashes, as people type them.
         let typed = firstUser.lowercased().prefix(4) + "-" + firstUser.lowercased().dropFirst(4)
@@ -49,8 +60,9 @@ import TokvaultFakeIdP
         #expect(http("GET", "\(idp.base)/_fake/device").json["pending_user_codes"] as? [String] == [])
 
         #expect(idp.pollDevice(first["device_code"] as? String ?? "").status == 200)
-        expectAzureError(idp.pollDevice(second["device_code"] as? String ?? ""), status: 400,
-                         error: "authorization_declined", code: 65004)
+        expectAzureError(
+            idp.pollDevice(second["device_code"] as? String ?? ""), status: 400,
+            error: "authorization_declined", code: 65004)
         let stats = http("GET", "\(idp.base)/_fake/stats").json
         #expect(stats["device_authorizations"] as? Int == 2 && stats["device_polls"] as? Int == 2)
     }

@@ -8,7 +8,8 @@ import TokvaultFakeIdP
 @Suite struct FakeIdPExecutableTests {
     static let binary: String = {
         if let env = ProcessInfo.processInfo.environment["TOKVAULT_FAKE_IDP_BIN"], !env.isEmpty { return env }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         for _ in 0..<3 {
             let candidate = dir.appendingPathComponent("tokvault-fake-idp").path
@@ -25,19 +26,27 @@ import TokvaultFakeIdP
         let secretFile = dir.appendingPathComponent("secret").path
         try Data("bin-secret\n".utf8).write(to: URL(fileURLWithPath: secretFile))
 
-        let (process, out, base) = try launchStandalone(["--port", "0", "--client-id", "app-1", "--client-secret-file", secretFile,
-                                                         "--public-client", "app-2", "--redirect-uri", "http://localhost", "--tenant", tid])
+        let (process, out, base) = try launchStandalone([
+            "--port", "0", "--client-id", "app-1", "--client-secret-file", secretFile,
+            "--public-client", "app-2", "--redirect-uri", "http://localhost", "--tenant", tid
+        ])
         defer { if process.isRunning { process.terminate() } }
 
-        let code = http("GET", "\(base)/\(tid)/oauth2/v2.0/authorize?" + encodeForm([
-            ("client_id", "app-1"), ("response_type", "code"), ("redirect_uri", "http://localhost:9999"),
-            ("scope", "offline_access User.Read"), ("code_challenge", challenge), ("code_challenge_method", "S256"),
-        ]))
+        let code = http(
+            "GET",
+            "\(base)/\(tid)/oauth2/v2.0/authorize?"
+                + encodeForm([
+                    ("client_id", "app-1"), ("response_type", "code"), ("redirect_uri", "http://localhost:9999"),
+                    ("scope", "offline_access User.Read"), ("code_challenge", challenge),
+                    ("code_challenge_method", "S256")
+                ]))
         let codeValue = try #require(queryItems(code.header("location") ?? "")["code"], "\(code)")
-        let token = http("POST", "\(base)/organizations/oauth2/v2.0/token", form: [
-            ("grant_type", "authorization_code"), ("code", codeValue), ("redirect_uri", "http://localhost:9999"),
-            ("code_verifier", verifier),
-        ], headers: [basicHeader("app-1", "bin-secret")])
+        let token = http(
+            "POST", "\(base)/organizations/oauth2/v2.0/token",
+            form: [
+                ("grant_type", "authorization_code"), ("code", codeValue), ("redirect_uri", "http://localhost:9999"),
+                ("code_verifier", verifier)
+            ], headers: [basicHeader("app-1", "bin-secret")])
         #expect(token.status == 200, "\(token)")
         #expect(http("GET", "\(base)/_fake/stats").json["tokens_issued"] as? Int == 1)
 
@@ -89,21 +98,29 @@ import TokvaultFakeIdP
         let (process, _, base) = try launchStandalone([
             "--tenant", tid, "--client-id", "app-cert", "--client-certificate", certificateFile,
             "--allow-public-client-flows", "--public-client", "app-public", "--device-interval", "0",
-            "--device-code-lifetime", "120", "--device-approval", "after:1",
+            "--device-code-lifetime", "120", "--device-approval", "after:1"
         ])
         defer { if process.isRunning { process.terminate() } }
 
         let tokenURL = "\(base)/\(tid)/oauth2/v2.0/token"
         let assertion = try makeAssertion(claims: assertionClaims(audience: tokenURL, client: "app-cert"))
-        let credentials = http("POST", tokenURL, form: [("grant_type", "client_credentials"), ("client_id", "app-cert"),
-            ("scope", "api://x/.default")] + assertionForm(assertion))
+        let credentials = http(
+            "POST", tokenURL,
+            form: [
+                ("grant_type", "client_credentials"), ("client_id", "app-cert"),
+                ("scope", "api://x/.default")
+            ] + assertionForm(assertion))
         #expect(credentials.status == 200, "\(credentials)")
 
-        let device = http("POST", "\(base)/\(tid)/oauth2/v2.0/devicecode",
-                          form: [("client_id", "app-cert"), ("scope", "offline_access User.Read")]).json
+        let device = http(
+            "POST", "\(base)/\(tid)/oauth2/v2.0/devicecode",
+            form: [("client_id", "app-cert"), ("scope", "offline_access User.Read")]
+        ).json
         #expect(device["expires_in"] as? Int == 120 && device["interval"] as? Int == 0)
         let deviceCode = try #require(device["device_code"] as? String)
-        let poll: [(String, String)] = [("grant_type", deviceGrant), ("client_id", "app-cert"), ("device_code", deviceCode)]
+        let poll: [(String, String)] = [
+            ("grant_type", deviceGrant), ("client_id", "app-cert"), ("device_code", deviceCode)
+        ]
         // No credentials needed (--allow-public-client-flows); approved after one pending poll.
         expectAzureError(http("POST", tokenURL, form: poll), status: 400, error: "authorization_pending", code: 70016)
         let tokens = http("POST", tokenURL, form: poll)
@@ -132,7 +149,7 @@ import TokvaultFakeIdP
             ["--client-id", "x", "--allow-public-client-flows"],
             ["--device-approval", "sometimes"],
             ["--device-approval", "after:-1"],
-            ["--device-interval", "soon"],
+            ["--device-interval", "soon"]
         ]
         for arguments in cases {
             let result = runToEnd(Self.binary, arguments)

@@ -56,7 +56,7 @@ import TokvaultFakeIdP
         #expect(idp.provider.stats.tokenLog.last?.scopeSent == false)
         // The token was not consumed.
         #expect(idp.refresh(rt).status == 200)
-        expectAzureError(idp.refresh("fake-rt-nonsense"), status: 400, error: "invalid_grant", code: 9002313)
+        expectAzureError(idp.refresh("fake-rt-nonsense"), status: 400, error: "invalid_grant", code: 9_002_313)
     }
 
     @Test func expiredRefreshTokenAndAccessTokenExpiry() throws {

@@ -9,17 +9,23 @@ import TokvaultFakeIdP
     static let browser = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Support/scripted-browser.py").path
 
-    private func authorizeURL(_ idp: IdP, responseMode: String = "query", state: String? = "s-42",
-                              redirect: String? = nil) -> String {
-        var q: [(String, String)] = [("client_id", publicID), ("response_type", "code"),
+    private func authorizeURL(
+        _ idp: IdP, responseMode: String = "query", state: String? = "s-42",
+        redirect: String? = nil
+    ) -> String {
+        var q: [(String, String)] = [
+            ("client_id", publicID), ("response_type", "code"),
             ("redirect_uri", redirect ?? "\(idp.base)/_fake/callback"), ("scope", "openid offline_access"),
-            ("code_challenge", challenge), ("code_challenge_method", "S256"), ("response_mode", responseMode)]
+            ("code_challenge", challenge), ("code_challenge_method", "S256"), ("response_mode", responseMode)
+        ]
         if let state { q.append(("state", state)) }
         return "\(idp.base)/organizations/oauth2/v2.0/authorize?" + encodeForm(q)
     }
 
-    private func browse(_ idp: IdP, mode: String, responseMode: String = "query", state: String? = "s-42",
-                        env: [String: String] = [:]) -> (status: Int32, url: String) {
+    private func browse(
+        _ idp: IdP, mode: String, responseMode: String = "query", state: String? = "s-42",
+        env: [String: String] = [:]
+    ) -> (status: Int32, url: String) {
         let url = authorizeURL(idp, responseMode: responseMode, state: state)
         var environment = ["PATH": "/usr/bin:/bin", "SCRIPTED_BROWSER_MODE": mode]
         environment.merge(env) { $1 }
@@ -35,8 +41,12 @@ import TokvaultFakeIdP
         #expect(callbacks.last?.method == "GET")
         #expect(callbacks.last?.parameters["state"] == "s-42")
         let code = try #require(callbacks.last?.parameters["code"])
-        let redeemed = http("POST", idp.tokenURL, form: [("grant_type", "authorization_code"), ("client_id", publicID),
-            ("code", code), ("redirect_uri", "\(idp.base)/_fake/callback"), ("code_verifier", verifier)])
+        let redeemed = http(
+            "POST", idp.tokenURL,
+            form: [
+                ("grant_type", "authorization_code"), ("client_id", publicID),
+                ("code", code), ("redirect_uri", "\(idp.base)/_fake/callback"), ("code_verifier", verifier)
+            ])
         #expect(redeemed.status == 200)
 
         #expect(browse(idp, mode: "normal", responseMode: "form_post", state: "a&b=\"c\" d").status == 0)

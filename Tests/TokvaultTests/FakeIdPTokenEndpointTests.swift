@@ -16,8 +16,12 @@ import TokvaultFakeIdP
         #expect(idp.provider.stats.tokenLog.last?.clientAuth == .post)
         // client_secret_basic, with the RFC 6749 §2.3.1 form-urlencoding inside the credentials.
         let code2 = try #require(idp.code(client: confidentialID))
-        let basic = http("POST", idp.tokenURL, form: [("grant_type", "authorization_code"), ("code", code2),
-            ("redirect_uri", redirect), ("code_verifier", verifier)],
+        let basic = http(
+            "POST", idp.tokenURL,
+            form: [
+                ("grant_type", "authorization_code"), ("code", code2),
+                ("redirect_uri", redirect), ("code_verifier", verifier)
+            ],
             headers: [basicHeader(confidentialID, confidentialSecret)])
         #expect(basic.status == 200, "\(basic)")
         #expect(idp.provider.stats.tokenLog.last?.clientAuth == .basic)
@@ -25,59 +29,70 @@ import TokvaultFakeIdP
 
         let code3 = try #require(idp.code(client: confidentialID))
         let wrongPost = idp.redeem(code3, client: confidentialID, extra: [("client_secret", "nope")])
-        expectAzureError(wrongPost, status: 401, error: "invalid_client", code: 7000215)
+        expectAzureError(wrongPost, status: 401, error: "invalid_client", code: 7_000_215)
         #expect((wrongPost.json["error_description"] as? String)?.contains("Invalid client secret provided") == true)
         let wrongBasic = idp.redeem(code3, client: confidentialID, headers: [basicHeader(confidentialID, "nope")])
-        expectAzureError(wrongBasic, status: 401, error: "invalid_client", code: 7000215)
-        expectAzureError(idp.redeem(code3, client: confidentialID), status: 401, error: "invalid_client", code: 7000218)
+        expectAzureError(wrongBasic, status: 401, error: "invalid_client", code: 7_000_215)
+        expectAzureError(
+            idp.redeem(code3, client: confidentialID), status: 401, error: "invalid_client", code: 7_000_218)
         // Unencoded Basic credentials do not match a secret with reserved characters.
         let raw = "Authorization: Basic " + Data("\(confidentialID):\(confidentialSecret)".utf8).base64EncodedString()
         #expect(idp.redeem(code3, client: confidentialID, headers: [raw]).status == 401)
-        let both = idp.redeem(code3, client: confidentialID, extra: [("client_secret", confidentialSecret)],
-                              headers: [basicHeader(confidentialID, confidentialSecret)])
-        expectAzureError(both, status: 400, error: "invalid_request", code: 9002313)
+        let both = idp.redeem(
+            code3, client: confidentialID, extra: [("client_secret", confidentialSecret)],
+            headers: [basicHeader(confidentialID, confidentialSecret)])
+        expectAzureError(both, status: 400, error: "invalid_request", code: 9_002_313)
         #expect(idp.provider.stats.tokenLog.last?.clientAuth == .both)
         // The code is still good after all the failed attempts.
         #expect(idp.redeem(code3, client: confidentialID, extra: [("client_secret", confidentialSecret)]).status == 200)
 
         // A public client must not send a secret.
         let code4 = try #require(idp.code())
-        expectAzureError(idp.redeem(code4, extra: [("client_secret", "x")]), status: 401, error: "invalid_client",
-                         code: 700025)
-        expectAzureError(idp.redeem(code4, headers: [basicHeader(publicID, "x")]), status: 401, error: "invalid_client",
-                         code: 700025)
+        expectAzureError(
+            idp.redeem(code4, extra: [("client_secret", "x")]), status: 401, error: "invalid_client",
+            code: 700025)
+        expectAzureError(
+            idp.redeem(code4, headers: [basicHeader(publicID, "x")]), status: 401, error: "invalid_client",
+            code: 700025)
         // Unknown client.
         expectAzureError(idp.redeem(code4, client: "nobody"), status: 400, error: "unauthorized_client", code: 700016)
     }
 
     @Test func malformedTokenRequests() throws {
         let idp = try IdP()
-        let dup = http("POST", idp.tokenURL, body: "grant_type=refresh_token&scope=a&scope=b&client_id=\(publicID)",
-                       contentType: "application/x-www-form-urlencoded")
-        expectAzureError(dup, status: 400, error: "invalid_request", code: 9002313)
+        let dup = http(
+            "POST", idp.tokenURL, body: "grant_type=refresh_token&scope=a&scope=b&client_id=\(publicID)",
+            contentType: "application/x-www-form-urlencoded")
+        expectAzureError(dup, status: 400, error: "invalid_request", code: 9_002_313)
         let unsupported = http("POST", idp.tokenURL, form: [("grant_type", "password"), ("client_id", publicID)])
         expectAzureError(unsupported, status: 400, error: "unsupported_grant_type", code: 70003)
         #expect(idp.provider.stats.tokenRequests["password"] == 1)
         expectAzureError(http("GET", idp.tokenURL), status: 400, error: "invalid_request", code: 900561)
-        let json = http("POST", idp.tokenURL, body: "{\"grant_type\":\"refresh_token\"}", contentType: "application/json")
+        let json = http(
+            "POST", idp.tokenURL, body: "{\"grant_type\":\"refresh_token\"}", contentType: "application/json")
         expectAzureError(json, status: 400, error: "invalid_request", code: 900144)
         // '+' is a space and %XX a byte: a scope sent as "a+b%20c" arrives as "a b c".
         let rt = try #require(idp.signIn()["refresh_token"] as? String)
-        let plus = http("POST", idp.tokenURL,
-                        body: "grant_type=refresh_token&client_id=\(publicID)&refresh_token=\(percentEncode(rt))&scope=openid+offline_access%20User.Read",
-                        contentType: "application/x-www-form-urlencoded; charset=utf-8")
+        let plus = http(
+            "POST", idp.tokenURL,
+            body:
+                "grant_type=refresh_token&client_id=\(publicID)&refresh_token=\(percentEncode(rt))&scope=openid+offline_access%20User.Read",
+            contentType: "application/x-www-form-urlencoded; charset=utf-8")
         #expect(plus.status == 200, "\(plus)")
         #expect(plus.json["scope"] as? String == "openid offline_access User.Read")
         // Bodies over 64 KiB.
-        let big = http("POST", idp.tokenURL, body: "grant_type=" + String(repeating: "a", count: 70_000),
-                       contentType: "application/x-www-form-urlencoded")
+        let big = http(
+            "POST", idp.tokenURL, body: "grant_type=" + String(repeating: "a", count: 70_000),
+            contentType: "application/x-www-form-urlencoded")
         #expect(big.status == 413)
     }
 
     @Test func faultsApplyToTheNextTokenRequests() throws {
         let idp = try IdP()
-        let form: [(String, String)] = [("grant_type", "refresh_token"), ("client_id", publicID), ("scope", "openid"),
-            ("refresh_token", "fake-rt-none")]
+        let form: [(String, String)] = [
+            ("grant_type", "refresh_token"), ("client_id", publicID), ("scope", "openid"),
+            ("refresh_token", "fake-rt-none")
+        ]
 
         idp.provider.inject(.emptyBody400, times: 2)
         // Faults do not touch the other endpoints.
@@ -86,7 +101,7 @@ import TokvaultFakeIdP
             let empty = http("POST", idp.tokenURL, form: form)
             #expect(empty.status == 400 && empty.body.isEmpty && empty.header("content-length") == "0")
         }
-        #expect(http("POST", idp.tokenURL, form: form).errorCodes == [9002313])
+        #expect(http("POST", idp.tokenURL, form: form).errorCodes == [9_002_313])
 
         idp.provider.inject(.html502)
         let html = http("POST", idp.tokenURL, form: form)
@@ -98,8 +113,10 @@ import TokvaultFakeIdP
         #expect(throttled.status == 429 && throttled.header("retry-after") == "7")
         #expect(throttled.json["error"] as? String == "temporarily_unavailable" && !throttled.errorCodes.isEmpty)
 
-        idp.provider.inject(.oauthError(status: 400, error: "invalid_grant", aadsts: 50076,
-                                        description: "Due to a configuration change, you must use multi-factor authentication."))
+        idp.provider.inject(
+            .oauthError(
+                status: 400, error: "invalid_grant", aadsts: 50076,
+                description: "Due to a configuration change, you must use multi-factor authentication."))
         expectAzureError(http("POST", idp.tokenURL, form: form), status: 400, error: "invalid_grant", code: 50076)
 
         idp.provider.inject(.connectionReset)
@@ -107,7 +124,7 @@ import TokvaultFakeIdP
         #expect(reset.status == 0)
         #expect(reset.curlStatus == 56 || reset.curlStatus == 52, "\(reset)")
         // The listener is fine afterwards.
-        #expect(http("POST", idp.tokenURL, form: form).errorCodes == [9002313])
+        #expect(http("POST", idp.tokenURL, form: form).errorCodes == [9_002_313])
 
         let stats = idp.provider.stats
         #expect(stats.faultsApplied == 6 && stats.pendingFaults == 0)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TokvaultFlow
 @testable import TokvaultVault
 
@@ -57,7 +58,8 @@ struct FormEncodingTests {
     /// meaning in URLs and forms, plus arbitrary Unicode.
     @Test func roundTripOverRandomHostileStrings() {
         var rng = SplitMix64(seed: 0x70C7A0)
-        let hostile: [Unicode.Scalar] = Array("+ &=%?#/\\:;@!$'\"()*,[]{}<>|^`~-._\t\n\r\0".unicodeScalars)
+        let hostile: [Unicode.Scalar] =
+            Array("+ &=%?#/\\:;@!$'\"()*,[]{}<>|^`~-._\t\n\r\0".unicodeScalars)
             + ["\u{7F}", "\u{80}", "\u{A0}", "é", "\u{FEFF}", "\u{202E}", "\u{FFFD}", "\u{10FFFF}", "😀", "%"]
         for iteration in 0..<2000 {
             let length = Int(rng.next() % 40)
@@ -74,8 +76,9 @@ struct FormEncodingTests {
             }
             let original = String(scalars)
             let encoded = FormEncoding.encode(original)
-            #expect(encoded.utf8.allSatisfy { FormEncoding.unreserved.contains($0) || $0 == UInt8(ascii: "%") },
-                    "iteration \(iteration): only unreserved characters and escapes")
+            #expect(
+                encoded.utf8.allSatisfy { FormEncoding.unreserved.contains($0) || $0 == UInt8(ascii: "%") },
+                "iteration \(iteration): only unreserved characters and escapes")
             #expect(!encoded.contains("+") && !encoded.contains("&") && !encoded.contains("="))
             #expect(FormEncoding.decode(encoded[...]) == original, "iteration \(iteration)")
             // And as a form field, next to another one.
@@ -109,6 +112,8 @@ struct FormEncodingTests {
         form.add("client_secret", secret: secure("a+b&c=d%e f"))
         form.add("we ird", "é")
         #expect(form.names == ["grant_type", "client_secret", "we ird"])
-        #expect(plaintext(form.encoded()) == "grant_type=authorization_code&client_secret=a%2Bb%26c%3Dd%25e%20f&we%20ird=%C3%A9")
+        #expect(
+            plaintext(form.encoded())
+                == "grant_type=authorization_code&client_secret=a%2Bb%26c%3Dd%25e%20f&we%20ird=%C3%A9")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+
 @testable import TokvaultVault
 
 /// A vault written by the last format 1 release (Fixtures/format1-vault.sql: every kind of
@@ -22,24 +23,40 @@ struct FormatUpgradeTests {
         let token = old.cli.run(["token", "adme", "--key-file", old.keyFile])
         #expect(token.status == 0, "\(token)")
         #expect(token.stdout == old.expected.adme.access_token + "\n")
-        #expect(token.stderr.contains("tokvault: upgraded vault ") && token.stderr.contains(" to format 2: 8 sealed field(s) re-sealed"), "\(token)")
-        #expect(token.stderr.contains("adme: client 11111111-2222-3333-4444-555555555555, token http://127.0.0.1:"), "\(token)")
-        #expect(token.stderr.contains("oidc:") && token.stderr.contains("deploy:") && token.stderr.contains("pub:"), "\(token)")
+        #expect(
+            token.stderr.contains("tokvault: upgraded vault ")
+                && token.stderr.contains(" to format 2: 8 sealed field(s) re-sealed"), "\(token)")
+        #expect(
+            token.stderr.contains("adme: client 11111111-2222-3333-4444-555555555555, token http://127.0.0.1:"),
+            "\(token)")
+        #expect(
+            token.stderr.contains("oidc:") && token.stderr.contains("deploy:") && token.stderr.contains("pub:"),
+            "\(token)")
         #expect(try old.formatVersion() == 2)
 
         // Every secret opens under format 2 to the same bytes; every app is bound.
         #expect(try old.plaintexts() == before)
-        let bindings = try DatabaseQueue(path: old.cli.vaultPath).read { try Data?.fetchAll($0, sql: "SELECT binding FROM app") }
+        let bindings = try DatabaseQueue(path: old.cli.vaultPath).read {
+            try Data?.fetchAll($0, sql: "SELECT binding FROM app")
+        }
         #expect(bindings.count == 4 && bindings.allSatisfy { $0?.count == 32 })
         let again = old.cli.run(["token", "adme", "--key-file", old.keyFile])
         #expect(again.stdout == old.expected.adme.access_token + "\n" && !again.stderr.contains("upgraded"), "\(again)")
-        let storage = old.cli.run(["token", "adme", "--scope", "https://storage.azure.com/.default", "--key-file", old.keyFile])
+        let storage = old.cli.run([
+            "token", "adme", "--scope", "https://storage.azure.com/.default", "--key-file", old.keyFile
+        ])
         #expect(storage.stdout == old.expected.adme.storage_access_token + "\n", "\(storage)")
-        let secrets = old.cli.run(["export", "adme", "--with-secrets", "--only", "client_secret", "--only", "refresh_token", "--json",
-                                   "--key-file", old.keyFile])
-        #expect(secrets.stdout.contains(old.expected.adme.client_secret) && secrets.stdout.contains(old.expected.adme.refresh_token), "\(secrets)")
+        let secrets = old.cli.run([
+            "export", "adme", "--with-secrets", "--only", "client_secret", "--only", "refresh_token", "--json",
+            "--key-file", old.keyFile
+        ])
+        #expect(
+            secrets.stdout.contains(old.expected.adme.client_secret)
+                && secrets.stdout.contains(old.expected.adme.refresh_token), "\(secrets)")
         let doctor = old.cli.run(["doctor", "--verify", "--key-file", old.keyFile])
-        #expect(doctor.status == 0 && doctor.stdout.contains("8 sealed field(s) open") && doctor.stdout.contains("format 2"), "\(doctor)")
+        #expect(
+            doctor.status == 0 && doctor.stdout.contains("8 sealed field(s) open")
+                && doctor.stdout.contains("format 2"), "\(doctor)")
         let log = old.cli.run(["log"])
         #expect(log.stdout.contains("upgrade") && log.stdout.contains("format 1 -> 2"), "\(log)")
     }
@@ -61,10 +78,16 @@ struct FormatUpgradeTests {
         #expect(try old.formatVersion() == 2)
         try editVault(old.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE vault SET format_version = 1")
-            try db.execute(sql: "UPDATE app SET authorize_endpoint = 'https://evil.example/authorize', binding = NULL WHERE name = 'pub'")
+            try db.execute(
+                sql:
+                    "UPDATE app SET authorize_endpoint = 'https://evil.example/authorize', binding = NULL WHERE name = 'pub'"
+            )
         }
         let before = try Hostile.snapshot(old.cli.vaultPath)
-        for args in [["token", "adme"], ["login", "pub", "--no-browser", "--port", "0", "--timeout", "10"], ["doctor", "--verify"]] {
+        for args in [
+            ["token", "adme"], ["login", "pub", "--no-browser", "--port", "0", "--timeout", "10"],
+            ["doctor", "--verify"]
+        ] {
             let result = old.cli.run(args + ["--key-file", old.keyFile])
             #expect(result.status == 5, "\(args): \(result)")
             #expect(result.stderr.contains("failed authentication: the file was modified"), "\(args): \(result)")
@@ -79,7 +102,9 @@ struct FormatUpgradeTests {
         }
         let backup = old.cli.run(["backup", "--verify", old.cli.vaultPath, "--key-file", old.keyFile])
         // The schema check sees the column without its migration first.
-        #expect(backup.status == 5 && backup.stderr.contains("has table \"app\" changed: the file was modified"), "\(backup)")
+        #expect(
+            backup.status == 5 && backup.stderr.contains("has table \"app\" changed: the file was modified"),
+            "\(backup)")
     }
 
     /// A backup of a format 1 vault verifies and restores; the restored vault upgrades on unlock.
@@ -97,6 +122,8 @@ struct FormatUpgradeTests {
         #expect(restore.status == 0, "\(restore)")
         #expect(try old.formatVersion() == 1)
         let token = old.cli.run(["token", "adme", "--key-file", old.keyFile])
-        #expect(token.stdout == old.expected.adme.access_token + "\n" && token.stderr.contains("upgraded vault"), "\(token)")
+        #expect(
+            token.stdout == old.expected.adme.access_token + "\n" && token.stderr.contains("upgraded vault"), "\(token)"
+        )
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TokvaultVault
 
 /// Checks the Swift implementation against the format test vectors in `Vectors/`, which
@@ -25,7 +26,8 @@ import Testing
             #expect(vectors.contains { $0.kind == kind && $0.isGood }, "no good_ vector of kind \(kind)")
             #expect(vectors.contains { $0.kind == kind && !$0.isGood }, "no fail_ vector of kind \(kind)")
         }
-        for name in try FileManager.default.contentsOfDirectory(atPath: Self.directory.path) where !names.contains(name) {
+        for name in try FileManager.default.contentsOfDirectory(atPath: Self.directory.path) where !names.contains(name)
+        {
             Issue.record("unexpected file \(name) in Vectors/")
         }
 
@@ -48,26 +50,32 @@ import Testing
         // Every file was read and dispatched (a vector that failed to parse would be missing
         // here), and the set has the size the generator writes.
         #expect(vectors.count == names.count && checked == vectors.count)
-        #expect(checked == Self.expectedCount, "scripts/gen-vectors.py writes \(Self.expectedCount) vectors; found \(checked)")
+        #expect(
+            checked == Self.expectedCount,
+            "scripts/gen-vectors.py writes \(Self.expectedCount) vectors; found \(checked)")
     }
 
     // MARK: - Sealed fields
 
     private func checkSealedField(_ v: FormatVector) throws {
         let format = Int(try v.optional("format") ?? "1") ?? 0
-        let key = DataKey(bytes: SecureBytes(bytes: try v.hex("data_key")), generation: try v.int64("generation"), vaultID: try v.text("vault"),
-                          formatVersion: format)
+        let key = DataKey(
+            bytes: SecureBytes(bytes: try v.hex("data_key")), generation: try v.int64("generation"),
+            vaultID: try v.text("vault"),
+            formatVersion: format)
         let place: SealedFieldPlace
         if format >= 2 {
             place = SealedFieldPlace(
-                table: try v.text("table"), column: try v.text("column"), row: try v.text("row"), app: try v.text("app"),
+                table: try v.text("table"), column: try v.text("column"), row: try v.text("row"),
+                app: try v.text("app"),
                 clientID: "", tokenEndpoint: "", binding: try v.hex("binding"), scopeKey: try v.text("scope_key"))
         } else {
             place = SealedFieldPlace(
                 table: try v.text("table"), column: try v.text("column"), row: try v.text("row"),
                 app: try v.text("app"), clientID: try v.text("client_id"), tokenEndpoint: try v.text("token_endpoint"))
         }
-        let aad = SealedField.associatedData(vaultID: key.vaultID, generation: key.generation, place: place, format: format)
+        let aad = SealedField.associatedData(
+            vaultID: key.vaultID, generation: key.generation, place: place, format: format)
         #expect(Sodium.hex(aad) == Sodium.hex(try v.hex("aad")), "\(v.name): associated data differs")
 
         let sealed = try v.hex("sealed")
@@ -85,12 +93,14 @@ import Testing
     // MARK: - App bindings (format 2)
 
     private func checkAppBinding(_ v: FormatVector) throws {
-        let key = DataKey(bytes: SecureBytes(bytes: try v.hex("data_key")), generation: try v.int64("generation"),
-                          vaultID: try v.text("vault"), formatVersion: 2)
+        let key = DataKey(
+            bytes: SecureBytes(bytes: try v.hex("data_key")), generation: try v.int64("generation"),
+            vaultID: try v.text("vault"), formatVersion: 2)
         var app = App(
             id: try v.text("id"), name: try v.text("name"),
             provider: try #require(App.Provider(rawValue: try v.text("provider")), "\(v.name): provider"),
-            tenant: try v.optional("tenant"), cloud: try v.optional("cloud"), authorityHost: try v.optional("authority_host"),
+            tenant: try v.optional("tenant"), cloud: try v.optional("cloud"),
+            authorityHost: try v.optional("authority_host"),
             clientID: try v.text("client_id"), authorizeEndpoint: try v.text("authorize_endpoint"),
             tokenEndpoint: try v.text("token_endpoint"), deviceEndpoint: try v.optional("device_endpoint"),
             redirectURI: try v.text("redirect_uri"), scope: try v.text("scope"), flow: try v.text("flow"),
@@ -101,7 +111,8 @@ import Testing
         }
         app.assertionAlg = try v.optional("assertion_alg").map { try #require(App.AssertionAlgorithm(rawValue: $0)) }
         app.binding = Data(try v.hex("binding"))
-        let message = AssociatedData.encode(AppBinding.fields(of: app, vaultID: key.vaultID, generation: key.generation))
+        let message = AssociatedData.encode(
+            AppBinding.fields(of: app, vaultID: key.vaultID, generation: key.generation))
         #expect(Sodium.hex(message) == Sodium.hex(try v.hex("message")), "\(v.name): binding message differs")
         if v.isGood {
             #expect(AppBinding.mac(of: app, key: key) == [UInt8](app.binding!), "\(v.name): MAC differs")
@@ -178,7 +189,8 @@ import Testing
     private func checkSlotAssociatedData(_ slot: KeySlot, vaultID: String, _ v: FormatVector) throws {
         #expect(slot.associatedDetail == (try v.text("detail")), "\(v.name): AAD detail differs")
         let aad = KeySlot.associatedData(
-            vaultID: vaultID, slotID: slot.id, kind: slot.kind, generation: slot.keyGeneration, detail: slot.associatedDetail)
+            vaultID: vaultID, slotID: slot.id, kind: slot.kind, generation: slot.keyGeneration,
+            detail: slot.associatedDetail)
         #expect(Sodium.hex(aad) == Sodium.hex(try v.hex("aad")), "\(v.name): associated data differs")
     }
 
@@ -219,7 +231,9 @@ private final class FormatVector {
 
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         guard String(data: data, encoding: .utf8) != nil else { throw Malformed(description: "\(file): not UTF-8") }
-        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false).map {
+            String(decoding: $0, as: UTF8.self)
+        }
         guard lines.last == "" else { throw Malformed(description: "\(file): no final newline") }
         lines.removeLast()
         guard let header = lines.first, header.hasPrefix("# "), header.count > 2 else {
@@ -255,7 +269,9 @@ private final class FormatVector {
     }
 
     func int64(_ key: String) throws -> Int64 {
-        guard let value = Int64(try text(key)) else { throw Malformed(description: "\(name): \(key) is not an integer") }
+        guard let value = Int64(try text(key)) else {
+            throw Malformed(description: "\(name): \(key) is not an integer")
+        }
         return value
     }
 
@@ -271,7 +287,9 @@ private final class FormatVector {
 
     static func hexBytes(_ text: String, name: String, key: String) throws -> [UInt8] {
         let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { throw Malformed(description: "\(name): \(key) has an odd number of hex digits") }
+        guard digits.count % 2 == 0 else {
+            throw Malformed(description: "\(name): \(key) has an odd number of hex digits")
+        }
         func nibble(_ c: UInt8) throws -> UInt8 {
             switch c {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
@@ -293,11 +311,11 @@ private final class FormatVector {
     }
 }
 
-fileprivate extension SecureBytes {
-    convenience init(bytes: [UInt8]) {
+extension SecureBytes {
+    fileprivate convenience init(bytes: [UInt8]) {
         var copy = bytes
         self.init(consuming: &copy)
     }
 
-    var array: [UInt8] { withUnsafeBytes { Array($0) } }
+    fileprivate var array: [UInt8] { withUnsafeBytes { Array($0) } }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import Testing
+
 @testable import TokvaultExport
 @testable import TokvaultFlow
 @testable import TokvaultVault
@@ -12,8 +13,10 @@ struct FuzzRegressionTests {
     /// FuzzDeviceAuthorization: `"interval": 1e+300` trapped converting the Double to Int64
     /// (TokenResponseParser.FlexibleInt), killing `login --device` instead of clamping.
     @Test func hugeFloatIntervalIsClampedNotATrap() throws {
-        let body = #"{"user_code": "ABCD1234E", "device_code": "DAQABAAEAAAD--DLA3VO7QrddgJg7WevrgDs_wQA9P8", "verification_uri": "https://microsoft.com/devicelogin", "expires_in": -5, "interval": 1e+300, "message": "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code ABCD1234E to authenticate."}"#
-        let authorization = try DeviceFlow.parse(Data(body.utf8), endpoint: "https://login.microsoftonline.com/organizations/oauth2/v2.0/devicecode")
+        let body =
+            #"{"user_code": "ABCD1234E", "device_code": "DAQABAAEAAAD--DLA3VO7QrddgJg7WevrgDs_wQA9P8", "verification_uri": "https://microsoft.com/devicelogin", "expires_in": -5, "interval": 1e+300, "message": "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code ABCD1234E to authenticate."}"#
+        let authorization = try DeviceFlow.parse(
+            Data(body.utf8), endpoint: "https://login.microsoftonline.com/organizations/oauth2/v2.0/devicecode")
         #expect(authorization.interval == 60)
         #expect(authorization.expiresIn == 1)
     }
@@ -22,7 +25,8 @@ struct FuzzRegressionTests {
     @Test(arguments: ["1e300", "-1e300", "9.3e18", "-9.3e18", "3599.9"])
     func hugeFloatExpiresInIsClamped(_ number: String) throws {
         let body = #"{"access_token":"at","token_type":"Bearer","expires_in":\#(number)}"#
-        let response = try TokenResponseParser.parseSuccess(Data(body.utf8), now: 1_700_000_000, endpoint: "https://idp.example.com/token")
+        let response = try TokenResponseParser.parseSuccess(
+            Data(body.utf8), now: 1_700_000_000, endpoint: "https://idp.example.com/token")
         let expected: Int64 = number.hasPrefix("-") ? 0 : number == "3599.9" ? 3599 : 366 * 86400
         #expect(response.expiresIn == expected)
         #expect(response.tokenSet.expiresAt == 1_700_000_000 + expected)
@@ -32,7 +36,9 @@ struct FuzzRegressionTests {
     /// file text is read as UTF-8 with invalid bytes replaced by U+FFFD (3 bytes), so the
     /// artifact's four 0xFF bytes stood for twelve "_" and it was accepted as a key.
     @Test func keyFileWithNonASCIIBytesIsRefused() throws {
-        var crash = Array("tokvault-keyfile-v1:AyA9WneUsc7rCCVCX3yHZI".utf8) + [0xFF, 0xFF, 0xFF, 0xFF] + Array("j1Ei9MaYY\n".utf8)
+        var crash =
+            Array("tokvault-keyfile-v1:AyA9WneUsc7rCCVCX3yHZI".utf8) + [0xFF, 0xFF, 0xFF, 0xFF]
+            + Array("j1Ei9MaYY\n".utf8)
         #expect(KeyFile.parse(SecureBytes(consuming: &crash)) == nil)
         // The key it stood for, spelled with "_", is a key file.
         let spelled = "tokvault-keyfile-v1:AyA9WneUsc7rCCVCX3yHZI" + String(repeating: "_", count: 12) + "j1Ei9MaYY\n"
@@ -60,15 +66,19 @@ struct FuzzRegressionTests {
     /// reached the terminal.
     @Test(arguments: ["text/plain\u{9B}2J", "applica\ttion/x"])
     func contentTypeInMessageIsPrintable(_ contentType: String) {
-        let app = App(id: "x", name: "adme", provider: .azure, tenant: nil, cloud: nil, authorityHost: nil, clientID: "c",
-                      authorizeEndpoint: "", tokenEndpoint: "https://login.example.com/token", deviceEndpoint: nil,
-                      redirectURI: "http://localhost:8080", scope: "openid", flow: "authorization_code", clientAuth: .none,
-                      clientSecret: nil, createdAt: 0, updatedAt: 0)
+        let app = App(
+            id: "x", name: "adme", provider: .azure, tenant: nil, cloud: nil, authorityHost: nil, clientID: "c",
+            authorizeEndpoint: "", tokenEndpoint: "https://login.example.com/token", deviceEndpoint: nil,
+            redirectURI: "http://localhost:8080", scope: "openid", flow: "authorization_code", clientAuth: .none,
+            clientSecret: nil, createdAt: 0, updatedAt: 0)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
-        let error = TokenErrors.error(status: 401, data: Data("not json".utf8), headers: headers, app: app,
-                                      grant: .clientCredentials(scope: "x/.default"), endpoint: app.tokenEndpoint)
-        #expect(!error.message.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }, "\(error.message.debugDescription)")
+        let error = TokenErrors.error(
+            status: 401, data: Data("not json".utf8), headers: headers, app: app,
+            grant: .clientCredentials(scope: "x/.default"), endpoint: app.tokenEndpoint)
+        #expect(
+            !error.message.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) },
+            "\(error.message.debugDescription)")
         #expect(error.exitCode == VaultError.Code.failure)
     }
 
@@ -96,27 +106,35 @@ struct FuzzRegressionTests {
     /// or header could run commands in the generated script. bash now reads them back.
     @Test(arguments: ["x'\u{301}$(echo INJECTED)'", "''\u{64B}\u{301}'", "plain'quote"])
     func curlScriptQuotesApostropheBeforeCombiningMark(_ secret: String) throws {
-        let app = App(id: "x", name: "adme", provider: .oauth, tenant: nil, cloud: nil, authorityHost: nil, clientID: "c",
-                      authorizeEndpoint: "", tokenEndpoint: "https://idp.example.com/token'\u{301}", deviceEndpoint: nil,
-                      redirectURI: "http://localhost:8080", scope: "x/.default", flow: "client_credentials", clientAuth: .post,
-                      clientSecret: nil, createdAt: 0, updatedAt: 0)
+        let app = App(
+            id: "x", name: "adme", provider: .oauth, tenant: nil, cloud: nil, authorityHost: nil, clientID: "c",
+            authorizeEndpoint: "", tokenEndpoint: "https://idp.example.com/token'\u{301}", deviceEndpoint: nil,
+            redirectURI: "http://localhost:8080", scope: "x/.default", flow: "client_credentials", clientAuth: .post,
+            clientSecret: nil, createdAt: 0, updatedAt: 0)
         var snippet = CurlSnippet(app: app)
         var bytes = Array(secret.utf8)
         snippet.clientSecret = SecureBytes(consuming: &bytes)
         snippet.defineSecrets = true
         let script = try snippet.render().withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
-        let assignments = script.split(separator: "\n").filter { $0.hasPrefix("AZURE_CLIENT_SECRET=") || $0.hasPrefix("TOKEN_ENDPOINT=") }
+        let assignments = script.split(separator: "\n").filter {
+            $0.hasPrefix("AZURE_CLIENT_SECRET=") || $0.hasPrefix("TOKEN_ENDPOINT=")
+        }
         #expect(assignments.count == 2)
-        let r = CLI.exec(["/bin/bash", "-c", assignments.joined(separator: "\n") + "\nprintf '%s\\n%s' \"$AZURE_CLIENT_SECRET\" \"$TOKEN_ENDPOINT\""],
-                         environment: ProcessInfo.processInfo.environment)
+        let r = CLI.exec(
+            [
+                "/bin/bash", "-c",
+                assignments.joined(separator: "\n") + "\nprintf '%s\\n%s' \"$AZURE_CLIENT_SECRET\" \"$TOKEN_ENDPOINT\""
+            ],
+            environment: ProcessInfo.processInfo.environment)
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout == secret + "\n" + app.tokenEndpoint, "bash read \(r.stdout.debugDescription)")
     }
 
-    static let fuzzApp = App(id: "x", name: "adme", provider: .azure, tenant: nil, cloud: nil, authorityHost: nil, clientID: "c",
-                             authorizeEndpoint: "", tokenEndpoint: "https://login.example.com/token", deviceEndpoint: nil,
-                             redirectURI: "http://localhost:8080", scope: "openid", flow: "authorization_code", clientAuth: .none,
-                             clientSecret: nil, createdAt: 0, updatedAt: 0)
+    static let fuzzApp = App(
+        id: "x", name: "adme", provider: .azure, tenant: nil, cloud: nil, authorityHost: nil, clientID: "c",
+        authorizeEndpoint: "", tokenEndpoint: "https://login.example.com/token", deviceEndpoint: nil,
+        redirectURI: "http://localhost:8080", scope: "openid", flow: "authorization_code", clientAuth: .none,
+        clientSecret: nil, createdAt: 0, updatedAt: 0)
 
     /// `Retry-After: -1` on a 429 trapped in `UInt64($0) * 1_000_000_000` and killed `token`
     /// with SIGILL (found by hand, the reason FuzzResponseHead exists). It counts as absent:
@@ -125,10 +143,14 @@ struct FuzzRegressionTests {
     func negativeOrOverflowingRetryAfterIsTheBackOff(_ value: String) {
         var headers = HTTPHeaders()
         headers.add(name: "Retry-After", value: value)
-        let outcome = TokenClient.outcome(status: 429, headers: headers, body: Data(), grant: .refreshToken(SecureBytes(count: 1), scope: "s"),
-                                          attempt: 1, app: Self.fuzzApp, endpoint: Self.fuzzApp.tokenEndpoint, passing: [],
-                                          options: TokenClient.Options(), now: 1_700_000_000)
-        guard case .retry(let milliseconds) = outcome else { Issue.record("\(outcome)"); return }
+        let outcome = TokenClient.outcome(
+            status: 429, headers: headers, body: Data(), grant: .refreshToken(SecureBytes(count: 1), scope: "s"),
+            attempt: 1, app: Self.fuzzApp, endpoint: Self.fuzzApp.tokenEndpoint, passing: [],
+            options: TokenClient.Options(), now: 1_700_000_000)
+        guard case .retry(let milliseconds) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(milliseconds == 500)
     }
 
@@ -137,11 +159,15 @@ struct FuzzRegressionTests {
     @Test func statusBelow100IsAFinalError() throws {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
-        let outcome = TokenClient.outcome(status: 40, headers: headers, body: Data("{t-Lengtl: 33".utf8),
-                                          grant: .refreshToken(SecureBytes(count: 1), scope: "s"), attempt: 1, app: Self.fuzzApp,
-                                          endpoint: Self.fuzzApp.tokenEndpoint, passing: [], options: TokenClient.Options(),
-                                          now: 1_700_000_000)
-        guard case .failure(let error as VaultError) = outcome else { Issue.record("\(outcome)"); return }
+        let outcome = TokenClient.outcome(
+            status: 40, headers: headers, body: Data("{t-Lengtl: 33".utf8),
+            grant: .refreshToken(SecureBytes(count: 1), scope: "s"), attempt: 1, app: Self.fuzzApp,
+            endpoint: Self.fuzzApp.tokenEndpoint, passing: [], options: TokenClient.Options(),
+            now: 1_700_000_000)
+        guard case .failure(let error as VaultError) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(error.exitCode == VaultError.Code.failure)
         #expect(error.message.contains("answered HTTP 40 with a body that is not an OAuth error"), "\(error.message)")
     }

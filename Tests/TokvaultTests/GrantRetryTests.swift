@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOSSL
 import Testing
+
 @testable import TokvaultFlow
 @testable import TokvaultVault
 
@@ -37,7 +38,10 @@ struct GrantRetryTests {
     static let newRefresh = "rt-CANARY-retry-rotated-2d9"
 
     static var success: HostileServer.Behavior {
-        Hostile.json("200 OK", #"{"access_token":"\#(newAccess)","token_type":"Bearer","expires_in":3600,"refresh_token":"\#(newRefresh)"}"#)
+        Hostile.json(
+            "200 OK",
+            #"{"access_token":"\#(newAccess)","token_type":"Bearer","expires_in":3600,"refresh_token":"\#(newRefresh)"}"#
+        )
     }
 
     static func server(_ answers: [HostileServer.Behavior]) throws -> HostileServer {
@@ -45,34 +49,44 @@ struct GrantRetryTests {
         return try HostileServer { _ in script.next() }
     }
 
-    @Test(arguments: [("500 Internal Server Error", "text/html"), ("502 Bad Gateway", "text/html"),
-                      ("503 Service Unavailable", nil), ("504 Gateway Timeout", "text/plain")])
+    @Test(arguments: [
+        ("500 Internal Server Error", "text/html"), ("502 Bad Gateway", "text/html"),
+        ("503 Service Unavailable", nil), ("504 Gateway Timeout", "text/plain")
+    ])
     func serverErrorOnRefreshIsOneRequestAndExit3(_ status: String, _ contentType: String?) throws {
         let server = try Self.server([
             HostileServer.response(status, contentType: contentType, body: contentType == nil ? "" : "upstream failed"),
-            Self.success])
+            Self.success
+        ])
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
         let before = try Hostile.snapshot(e.cli.vaultPath)
         let result = e.run(["token", "adme"])
         #expect(result.status == 3, "\(result)")
         #expect(result.stderr.contains("answered HTTP \(status.prefix(3))"), "\(result.stderr)")
-        #expect(result.stderr.contains("tokvault: hint: the identity provider failed after the request reached it"), "\(result.stderr)")
-        #expect(result.stderr.contains("the refresh token is single-use and may have been used, so it was not sent again"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("tokvault: hint: the identity provider failed after the request reached it"),
+            "\(result.stderr)")
+        #expect(
+            result.stderr.contains("the refresh token is single-use and may have been used, so it was not sent again"),
+            "\(result.stderr)")
         #expect(result.stderr.contains("`tokvault login adme`"), "\(result.stderr)")
         #expect(result.stdout.isEmpty)
         #expect(server.requests.count == 1, "the refresh token was sent \(server.requests.count) times")
         #expect(server.requests.first?.bodyText.contains("refresh_token=" + Hostile.refreshToken) == true)
-        Hostile.expectClean(result, secrets: [Hostile.clientSecret, Hostile.refreshToken, Self.newAccess, Self.newRefresh])
+        Hostile.expectClean(
+            result, secrets: [Hostile.clientSecret, Hostile.refreshToken, Self.newAccess, Self.newRefresh])
         #expect(try Hostile.snapshot(e.cli.vaultPath) == before, "nothing stored")
     }
 
     @Test(arguments: [[("Retry-After", "0")], []])
     func tooManyRequestsThenSuccessIsTwoRequests(_ headers: [(String, String)]) throws {
         let server = try Self.server([
-            HostileServer.response("429 Too Many Requests", contentType: "application/json",
-                                   body: #"{"error":"temporarily_unavailable"}"#, headers: headers),
-            Self.success])
+            HostileServer.response(
+                "429 Too Many Requests", contentType: "application/json",
+                body: #"{"error":"temporarily_unavailable"}"#, headers: headers),
+            Self.success
+        ])
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
         let result = e.run(["token", "adme"])
@@ -88,14 +102,17 @@ struct GrantRetryTests {
     }
 
     @Test func tooManyRequestsEveryTimeIsExit3AfterThreeRequests() throws {
-        let server = try HostileServer(always: HostileServer.response("429 Too Many Requests", contentType: nil, headers: [("Retry-After", "0")]))
+        let server = try HostileServer(
+            always: HostileServer.response("429 Too Many Requests", contentType: nil, headers: [("Retry-After", "0")]))
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
         let before = try Hostile.snapshot(e.cli.vaultPath)
         let result = e.run(["token", "adme"])
         #expect(result.status == 3, "\(result)")
         #expect(result.stderr.contains("answered HTTP 429 with an empty body (3 attempts)"), "\(result.stderr)")
-        #expect(result.stderr.contains("tokvault: hint: the identity provider is throttling requests; try again later"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("tokvault: hint: the identity provider is throttling requests; try again later"),
+            "\(result.stderr)")
         #expect(server.requests.count == 3)
         Hostile.expectClean(result)
         #expect(try Hostile.snapshot(e.cli.vaultPath) == before)
@@ -103,8 +120,10 @@ struct GrantRetryTests {
 
     /// A 429 whose OAuth error would map to exit 1 is still "try again later".
     @Test func tooManyRequestsWithAnOAuthErrorIsExit3() throws {
-        let server = try HostileServer(always: Hostile.json("429 Too Many Requests", #"{"error":"invalid_request","error_description":"AADSTS50196: loop"}"#,
-                                                            headers: [("Retry-After", "0")]))
+        let server = try HostileServer(
+            always: Hostile.json(
+                "429 Too Many Requests", #"{"error":"invalid_request","error_description":"AADSTS50196: loop"}"#,
+                headers: [("Retry-After", "0")]))
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
         let result = e.run(["token", "adme"])
@@ -116,12 +135,16 @@ struct GrantRetryTests {
     @Test func clientCredentialsAreRetriedAfterABadGateway() throws {
         let server = try Self.server([
             HostileServer.response("502 Bad Gateway", contentType: "text/html", body: "<html>502</html>"),
-            Hostile.json("200 OK", #"{"access_token":"\#(Self.newAccess)","token_type":"Bearer","expires_in":3600}"#)])
+            Hostile.json("200 OK", #"{"access_token":"\#(Self.newAccess)","token_type":"Bearer","expires_in":3600}"#)
+        ])
         defer { server.stop() }
         let f = Fixture()
-        let add = f.cli.run(["add-app", "svc", "--tenant", Hostile.tenant, "--client-id", Hostile.clientID,
-                             "--authority-host", server.url, "--flow", "client-credentials", "--scope", "api://x/.default",
-                             "--secret-stdin", "--key-file", f.keyFile], stdin: Hostile.clientSecret + "\n")
+        let add = f.cli.run(
+            [
+                "add-app", "svc", "--tenant", Hostile.tenant, "--client-id", Hostile.clientID,
+                "--authority-host", server.url, "--flow", "client-credentials", "--scope", "api://x/.default",
+                "--secret-stdin", "--key-file", f.keyFile
+            ], stdin: Hostile.clientSecret + "\n")
         #expect(add.status == 0, "\(add)")
         let result = f.cli.run(["token", "svc", "--key-file", f.keyFile])
         #expect(result.status == 0, "\(result)")
@@ -139,11 +162,18 @@ struct GrantRetryTests {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) }
+        }
         let port = Int(UInt16(bigEndian: address.sin_port))
-        let app = try FlowFixture.azureApp(tenant: Hostile.tenant, authorityHost: "http://127.0.0.1:\(port)", isPublic: true)
+        let app = try FlowFixture.azureApp(
+            tenant: Hostile.tenant, authorityHost: "http://127.0.0.1:\(port)", isPublic: true)
         var options = TokenClient.Options()
         // Attempts at 0, 0.25, 0.75, 1.75 and 3.75 s: the server listens from about 1.2 s on.
         options.maxAttempts = 5
@@ -157,8 +187,9 @@ struct GrantRetryTests {
             close(holder)
             started.server = try? HostileServer(port: port) { _ in Self.success }
         }.start()
-        let response = try await client.redeem(.refreshToken(secure(Hostile.refreshToken), scope: app.scope),
-                                               app: app, credential: .none)
+        let response = try await client.redeem(
+            .refreshToken(secure(Hostile.refreshToken), scope: app.scope),
+            app: app, credential: .none)
         // The answer can come before the thread has stored the server it just started.
         for _ in 0..<100 where started.server == nil { usleep(10_000) }
         let server = try #require(started.server)

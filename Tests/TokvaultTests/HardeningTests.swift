@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+
 @testable import TokvaultVault
 
 /// Regressions for the review findings: each test names what it guards.
@@ -50,9 +51,11 @@ struct HardeningTests {
         defer { VaultLock.timeoutSeconds = saved }
         let other = try Vault.open(path: f.cli.vaultPath)
         do {
-            try other.removeApp(App(id: "x", name: "x", provider: .azure, tenant: nil, cloud: nil, authorityHost: nil, clientID: "c",
-                                    authorizeEndpoint: "", tokenEndpoint: "", deviceEndpoint: nil, redirectURI: "", scope: "",
-                                    flow: "", clientAuth: .none, clientSecret: nil, createdAt: 0, updatedAt: 0))
+            try other.removeApp(
+                App(
+                    id: "x", name: "x", provider: .azure, tenant: nil, cloud: nil, authorityHost: nil, clientID: "c",
+                    authorizeEndpoint: "", tokenEndpoint: "", deviceEndpoint: nil, redirectURI: "", scope: "",
+                    flow: "", clientAuth: .none, clientSecret: nil, createdAt: 0, updatedAt: 0))
             Issue.record("the lock was not respected")
         } catch let error as VaultError {
             #expect(error.message.contains("waiting for another tokvault process"))
@@ -63,17 +66,23 @@ struct HardeningTests {
     @Test func rotateKeyNeverDropsASlotOverAWrongSecret() {
         let f = Fixture()
         let wrong = f.dir.write("wrong.txt", "not it\n")
-        let result = f.cli.run(["rotate-key", "--key-file", f.keyFile, "--passphrase-file", wrong, "--drop-other-slots"])
+        let result = f.cli.run(["rotate-key", "--key-file", f.keyFile, "--passphrase-file", wrong, "--drop-other-slots"]
+        )
         #expect(result.status == 4, "\(result)")
         #expect(result.stderr.contains("wrong passphrase"))
         #expect(f.cli.run(["keyfile", "list"]).stdout.contains("passphrase"))
-        #expect(f.cli.run(["show", "x", "--verify", "--passphrase-file", f.passphraseFile]).stderr.contains("no app named"))
+        #expect(
+            f.cli.run(["show", "x", "--verify", "--passphrase-file", f.passphraseFile]).stderr.contains("no app named"))
     }
 
     @Test func environmentPassphrasesFollowTheFirstLineRule() {
         let dir = TempDir()
         let cli = CLI(dir)
-        #expect(cli.run(["init", "--kdf-ops", "1", "--kdf-mem-mib", "8"], env: ["TOKVAULT_NEW_PASSPHRASE": "line one passphrase\n"]).status == 0)
+        #expect(
+            cli.run(
+                ["init", "--kdf-ops", "1", "--kdf-mem-mib", "8"],
+                env: ["TOKVAULT_NEW_PASSPHRASE": "line one passphrase\n"]
+            ).status == 0)
         let file = dir.write("p.txt", "line one passphrase\n")
         #expect(cli.run(["doctor", "--verify", "--passphrase-file", file]).status == 0)
         #expect(cli.run(["doctor", "--verify"], env: ["TOKVAULT_PASSPHRASE": "line one passphrase"]).status == 0)
@@ -87,7 +96,8 @@ struct HardeningTests {
         let (f, _, _) = try populatedVault()
         try editVault(f.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE access_token SET expires_at = ?", arguments: [Int64.min])
-            try db.execute(sql: "UPDATE app SET name = ? WHERE name = 'alpha'", arguments: ["alpha\u{1b}]0;pwned\u{07}"])
+            try db.execute(
+                sql: "UPDATE app SET name = ? WHERE name = 'alpha'", arguments: ["alpha\u{1b}]0;pwned\u{07}"])
         }
         for args in [["list"], ["doctor"], ["show", "beta"], ["list", "--json"]] {
             let result = f.cli.run(args)
@@ -106,7 +116,9 @@ struct HardeningTests {
         let f = Fixture()
         let path = f.dir.file("new.key")
         #expect(f.cli.run(["keyfile", "create", path, "--key-file", f.keyFile]).status == 0)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: f.dir.path).filter { $0.contains("tokvault-tmp") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: f.dir.path).filter {
+            $0.contains("tokvault-tmp")
+        }
         #expect(leftovers.isEmpty)
         #expect(f.cli.run(["show", "x", "--verify", "--key-file", path]).stderr.contains("no app named"))
     }

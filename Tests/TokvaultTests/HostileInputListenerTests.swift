@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TokvaultFakeIdP
+
 @testable import TokvaultFlow
 @testable import TokvaultVault
 
@@ -21,7 +22,7 @@ struct HostileInputListenerTests {
             ("/elsewhere?code=abc&state=\(w.state)", 404, "only receives the sign-in redirect"),
             ("\(w.path)/../x?code=abc&state=\(w.state)", 404, "only receives the sign-in redirect"),
             ("\(w.path)?code=abc&state=not-this-login", 400, "does not belong to the login"),
-            ("\(w.path)?code=abc", 400, "does not belong to the login"),
+            ("\(w.path)?code=abc", 400, "does not belong to the login")
         ]
         for (target, status, needle) in cases {
             let answer = w.get(target)
@@ -29,15 +30,20 @@ struct HostileInputListenerTests {
             #expect(answer.text.contains(needle), "\(target): \(answer)")
         }
         // Raw bytes that are not UTF-8 in the request target: the HTTP parser refuses them.
-        let raw = RawHTTP.exchange(port: w.port, Array("GET \(w.path)?code=".utf8) + [0xFF, 0xFE, 0x80]
-                                   + Array("&state=\(w.state) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
+        let raw = RawHTTP.exchange(
+            port: w.port,
+            Array("GET \(w.path)?code=".utf8) + [0xFF, 0xFE, 0x80]
+                + Array("&state=\(w.state) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
         #expect(raw.status == 400, "\(raw)")
         for (method, status) in [("PUT", 405), ("DELETE", 405), ("OPTIONS", 405)] {
             let answer = RawHTTP.exchange(port: w.port, RawHTTP.request(method, "\(w.path)?code=abc&state=\(w.state)"))
             #expect(answer.status == status, "\(method): \(answer)")
         }
-        let plain = RawHTTP.exchange(port: w.port, RawHTTP.request("POST", w.path, headers: [("Content-Type", "text/plain")],
-                                                                   body: Array("code=abc&state=\(w.state)".utf8)))
+        let plain = RawHTTP.exchange(
+            port: w.port,
+            RawHTTP.request(
+                "POST", w.path, headers: [("Content-Type", "text/plain")],
+                body: Array("code=abc&state=\(w.state)".utf8)))
         #expect(plain.status == 415, "\(plain)")
         #expect(w.process.isRunning, "none of them ended the login")
         #expect(w.s.idp.stats.tokenRequests.isEmpty, "no code was redeemed")
@@ -68,7 +74,10 @@ struct HostileInputListenerTests {
         // A form post of 10 MB carrying the right state and a code: over the 64 KiB cap.
         var body = Array("code=abc&state=\(w.state)&pad=".utf8)
         body += [UInt8](repeating: UInt8(ascii: "x"), count: 10 * 1024 * 1024 - body.count)
-        let post = RawHTTP.exchange(port: w.port, RawHTTP.request("POST", w.path, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body))
+        let post = RawHTTP.exchange(
+            port: w.port,
+            RawHTTP.request(
+                "POST", w.path, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body))
         #expect(post.status == 413, "\(post)")
         #expect(post.text.contains("too large"))
         #expect(Date().timeIntervalSince(started) < 8, "each is refused promptly")
@@ -84,13 +93,16 @@ struct HostileInputListenerTests {
         let w = try WaitingLogin()
         defer { w.stop() }
         let before = try Hostile.snapshot(w.s.cli.vaultPath)
-        let target = "\(w.path)?error=access_denied%1B%5D0%3Bpwned%07&error_description=AADSTS65004%3A%20declined%1B%5B2J%0D%0Asecond%20line&state=\(w.state)"
+        let target =
+            "\(w.path)?error=access_denied%1B%5D0%3Bpwned%07&error_description=AADSTS65004%3A%20declined%1B%5B2J%0D%0Asecond%20line&state=\(w.state)"
         let answer = w.get(target)
         #expect(answer.status == 200 && answer.text.contains("Sign-in failed"), "\(answer)")
         let status = w.process.finish(seconds: 15)
         #expect(status == 1, "\(w.process.stderr)")
         let stderr = w.process.stderr
-        #expect(stderr.contains("tokvault: error: the sign-in failed: access_denied?]0;pwned? — AADSTS65004: declined?[2J"), "\(stderr.debugDescription)")
+        #expect(
+            stderr.contains("tokvault: error: the sign-in failed: access_denied?]0;pwned? — AADSTS65004: declined?[2J"),
+            "\(stderr.debugDescription)")
         #expect(!stderr.contains("second line"), "only the first line of the description")
         #expect(!stderr.contains("\u{1b}") && !stderr.contains("\u{07}"), "\(stderr.debugDescription)")
         #expect(w.s.idp.stats.tokenRequests.isEmpty)
@@ -100,7 +112,9 @@ struct HostileInputListenerTests {
     // MARK: Pasted input
 
     static func pasted(_ text: String) -> Result<AuthorizationResponse, VaultError> {
-        do { return .success(try RedirectParser.parsePasted(text)) } catch let error as VaultError { return .failure(error) } catch {
+        do { return .success(try RedirectParser.parsePasted(text)) } catch let error as VaultError {
+            return .failure(error)
+        } catch {
             return .failure(VaultError.failure("\(error)"))
         }
     }
@@ -113,11 +127,15 @@ struct HostileInputListenerTests {
             (base + "code=%FF&state=s", 1, "malformed parameters"),
             (base + "code=%E0%A4%A&state=s", 1, "malformed parameters"),
             (base + "state=s", 1, "neither a code nor an error"),
-            ("\u{FFFD}\u{FFFD}", 64, "neither a redirect URL nor an authorization code"),   // what readLine makes of invalid UTF-8
-            ("abc\u{1b}[2Jdef", 64, "neither a redirect URL nor an authorization code"),
+            // what readLine makes of invalid UTF-8
+            ("\u{FFFD}\u{FFFD}", 64, "neither a redirect URL nor an authorization code"),
+            ("abc\u{1b}[2Jdef", 64, "neither a redirect URL nor an authorization code")
         ]
         for (text, code, needle) in refusals {
-            guard case .failure(let error) = Self.pasted(text) else { Issue.record("accepted: \(text.debugDescription)"); continue }
+            guard case .failure(let error) = Self.pasted(text) else {
+                Issue.record("accepted: \(text.debugDescription)")
+                continue
+            }
             #expect(error.exitCode == code, "\(text.debugDescription): \(error)")
             #expect(error.message.contains(needle), "\(text.debugDescription): \(error.message)")
         }
@@ -127,13 +145,19 @@ struct HostileInputListenerTests {
             let started = Date()
             let result = Self.pasted(base + "code=\(code)&state=s")
             #expect(Date().timeIntervalSince(started) < 3, "\(size) bytes")
-            guard case .success(.code(let parsed, let state)) = result else { Issue.record("\(size) bytes: \(result)"); continue }
+            guard case .success(.code(let parsed, let state)) = result else {
+                Issue.record("\(size) bytes: \(result)")
+                continue
+            }
             #expect(parsed.count == size && state == "s")
         }
         // The parser hands control characters on as they are; display is where they are replaced
         // (see the listener and terminal tests).
         let error = Self.pasted(base + "error=access_denied&error_description=x%1B%5B2J&state=s")
-        guard case .success(.error("access_denied", let description, "s")) = error else { Issue.record("\(error)"); return }
+        guard case .success(.error("access_denied", let description, "s")) = error else {
+            Issue.record("\(error)")
+            return
+        }
         #expect(description == "x\u{1b}[2J")
     }
 
@@ -143,9 +167,13 @@ struct HostileInputListenerTests {
     @Test func tenMegabytePasteIsParsedWhole() throws {
         let size = 10 * 1024 * 1024
         let started = Date()
-        let result = Self.pasted("http://localhost:8400/callback?code=" + String(repeating: "c", count: size) + "&code=again&state=s")
+        let result = Self.pasted(
+            "http://localhost:8400/callback?code=" + String(repeating: "c", count: size) + "&code=again&state=s")
         #expect(Date().timeIntervalSince(started) < 20)
-        guard case .failure(let error) = result else { Issue.record("accepted a duplicated code"); return }
+        guard case .failure(let error) = result else {
+            Issue.record("accepted a duplicated code")
+            return
+        }
         #expect(error.message.contains("more than one \"code\""), "\(error.message)")
     }
 
@@ -157,11 +185,17 @@ struct HostileInputListenerTests {
         defer { session.kill() }
         let url = try ScriptedSignIn.authorizeURL(from: session)
         let state = try #require(ScriptedSignIn.parameter("state", of: url))
-        session.type("\(ScriptedSignIn.redirectURI)?error=consent_required%1B%5D0%3Bpwned%07&error_description=AADSTS65001%3A%20no%07consent&state=\(state)")
+        session.type(
+            "\(ScriptedSignIn.redirectURI)?error=consent_required%1B%5D0%3Bpwned%07&error_description=AADSTS65001%3A%20no%07consent&state=\(state)"
+        )
         let status = session.finish(seconds: 15)
         #expect(status == 1, "\(session.text)")
-        #expect(session.text.contains("the sign-in failed: consent_required?]0;pwned? — AADSTS65001: no?consent"), "\(session.text.debugDescription)")
-        #expect(!session.text.contains("\u{1b}]0;pwned") && !session.text.contains("\u{07}"), "\(session.text.debugDescription)")
+        #expect(
+            session.text.contains("the sign-in failed: consent_required?]0;pwned? — AADSTS65001: no?consent"),
+            "\(session.text.debugDescription)")
+        #expect(
+            !session.text.contains("\u{1b}]0;pwned") && !session.text.contains("\u{07}"),
+            "\(session.text.debugDescription)")
         #expect(s.idp.stats.tokenRequests.isEmpty)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+
 @testable import TokvaultVault
 
 @Suite("hostile input: vault files")
@@ -9,7 +10,9 @@ struct HostileInputVaultTests {
         let f = Fixture()
         try editVault(f.cli.vaultPath) { try $0.execute(sql: "UPDATE vault SET format_version = 3") }
         let before = try Hostile.snapshot(f.cli.vaultPath)
-        for args in [["list"], ["show", "x"], ["add-app", "a", "--tenant", "t", "--client-id", Fixture.clientID, "--public"]] {
+        for args in [
+            ["list"], ["show", "x"], ["add-app", "a", "--tenant", "t", "--client-id", Fixture.clientID, "--public"]
+        ] {
             let result = f.cli.run(args)
             #expect(result.status == 1, "\(args): \(result)")
             #expect(result.stderr.contains("written by a newer tokvault"), "\(args): \(result)")
@@ -35,14 +38,19 @@ struct HostileInputVaultTests {
     @Test func sqliteMagicFollowedByGarbageIsDamage() throws {
         let dir = TempDir()
         var generator = SplitMix64(seed: 0x7e57)
-        let garbage = Array("SQLite format 3\u{0}".utf8) + (0..<8192).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let garbage =
+            Array("SQLite format 3\u{0}".utf8) + (0..<8192).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let path = dir.file("vault.db")
-        #expect(FileManager.default.createFile(atPath: path, contents: Data(garbage), attributes: [.posixPermissions: 0o600]))
+        #expect(
+            FileManager.default.createFile(
+                atPath: path, contents: Data(garbage), attributes: [.posixPermissions: 0o600]))
         let cli = CLI(dir, environment: ["TOKVAULT_VAULT": path])
         for args in [["list"], ["token", "x"], ["show", "x", "--verify"]] {
             let result = cli.run(args)
             #expect(result.status == 5, "\(args): \(result)")
-            #expect(result.stderr.hasPrefix("tokvault: error: vault ") && result.stderr.contains("is damaged"), "\(args): \(result)")
+            #expect(
+                result.stderr.hasPrefix("tokvault: error: vault ") && result.stderr.contains("is damaged"),
+                "\(args): \(result)")
             Hostile.expectClean(result)
         }
         let doctor = cli.run(["doctor"])
@@ -71,7 +79,8 @@ struct HostileInputVaultTests {
         #expect(good.status == 0 && good.stdout == "alpha-access\n", "\(good)")
         try editVault(f.cli.vaultPath) { db in
             let app = try String.fetchOne(db, sql: "SELECT id FROM app WHERE name = 'alpha'")!
-            var sealed = try Data.fetchOne(db, sql: "SELECT token FROM access_token WHERE app_id = ?", arguments: [app])!
+            var sealed = try Data.fetchOne(
+                db, sql: "SELECT token FROM access_token WHERE app_id = ?", arguments: [app])!
             sealed[sealed.startIndex + 30] ^= 0x01
             try db.execute(sql: "UPDATE access_token SET token = ? WHERE app_id = ?", arguments: [sealed, app])
         }
@@ -86,7 +95,8 @@ struct HostileInputVaultTests {
 
     /// The refresh token's ciphertext edited: the refresh is refused before anything is sent.
     @Test func tamperedRefreshTokenIsNeverSent() throws {
-        let server = try HostileServer(always: Hostile.json("200 OK", #"{"access_token":"at-CANARY-never","expires_in":3600}"#))
+        let server = try HostileServer(
+            always: Hostile.json("200 OK", #"{"access_token":"at-CANARY-never","expires_in":3600}"#))
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
         try editVault(e.cli.vaultPath) { db in

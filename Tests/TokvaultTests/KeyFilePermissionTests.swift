@@ -22,7 +22,9 @@ struct KeyFilePermissionTests {
             let body = keyText.dropFirst("tokvault-keyfile-v1:".count).trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(!body.isEmpty, sourceLocation: sourceLocation)
             for needle in [body, KeyFilePermissionTests.secret] {
-                #expect(!result.stdout.contains(needle) && !result.stderr.contains(needle), "\(result)", sourceLocation: sourceLocation)
+                #expect(
+                    !result.stdout.contains(needle) && !result.stderr.contains(needle), "\(result)",
+                    sourceLocation: sourceLocation)
             }
         }
     }
@@ -32,11 +34,16 @@ struct KeyFilePermissionTests {
         let s = Setup()
         chmod(s.f.keyFile, mode_t(mode))
         let shown = String(mode, radix: 8)
-        for (args, env) in [(["show", "adme", "--verify", "--key-file", s.f.keyFile], [String: String]()),
-                            (["show", "adme", "--verify"], ["TOKVAULT_KEY_FILE": s.f.keyFile])] {
+        for (args, env) in [
+            (["show", "adme", "--verify", "--key-file", s.f.keyFile], [String: String]()),
+            (["show", "adme", "--verify"], ["TOKVAULT_KEY_FILE": s.f.keyFile])
+        ] {
             let result = s.f.cli.run(args, env: env)
             #expect(result.status == 4, "\(result)")
-            #expect(result.stderr.contains("tokvault: error: key file \(s.f.keyFile) is accessible to other users (mode \(shown)); refusing to use it"), "\(result)")
+            #expect(
+                result.stderr.contains(
+                    "tokvault: error: key file \(s.f.keyFile) is accessible to other users (mode \(shown)); refusing to use it"
+                ), "\(result)")
             #expect(result.stderr.contains("tokvault: hint: run `chmod 600 \(s.f.keyFile)`"), "\(result)")
             #expect(result.stderr.contains("defaultMode: 0400"), "\(result)")
             s.expectNoKeyMaterial(result)
@@ -63,8 +70,11 @@ struct KeyFilePermissionTests {
         chmod(s.f.keyFile, 0o600)
         // Process substitution: a /dev/fd/N that is a pipe.
         let substituted = CLI.exec(
-            ["/usr/bin/setsid", "-w", "/usr/bin/bash", "-c", "exec \"$0\" show adme --verify --key-file <(cat \"$1\")",
-             CLI.binary, s.f.keyFile],
+            [
+                "/usr/bin/setsid", "-w", "/usr/bin/bash", "-c",
+                "exec \"$0\" show adme --verify --key-file <(cat \"$1\")",
+                CLI.binary, s.f.keyFile
+            ],
             environment: s.f.cli.environment, cwd: s.f.dir.path)
         #expect(substituted.status == 0, "\(substituted)")
         // Standard input as the key file.

@@ -17,7 +17,9 @@ struct LoginTerminalTests {
         let session = try ScriptedSignIn.manualLogin(s)
         defer { session.kill() }
         let url = try ScriptedSignIn.authorizeURL(from: session)
-        #expect(ScriptedSignIn.parameter("redirect_uri", of: url) == ScriptedSignIn.redirectURI, "--manual sends the app's redirect URI as is")
+        #expect(
+            ScriptedSignIn.parameter("redirect_uri", of: url) == ScriptedSignIn.redirectURI,
+            "--manual sends the app's redirect URI as is")
         let location = try ScriptedSignIn.authorize(url)
         #expect(location.hasPrefix(ScriptedSignIn.redirectURI + "?"))
         session.type(location)
@@ -53,7 +55,9 @@ struct LoginTerminalTests {
         let location = try ScriptedSignIn.authorize(try ScriptedSignIn.authorizeURL(from: session))
         let state = try #require(ScriptedSignIn.parameter("state", of: location))
         var stale = try #require(URLComponents(string: location))
-        stale.queryItems = stale.queryItems?.map { $0.name == "state" ? URLQueryItem(name: "state", value: "stale-" + state) : $0 }
+        stale.queryItems = stale.queryItems?.map {
+            $0.name == "state" ? URLQueryItem(name: "state", value: "stale-" + state) : $0
+        }
         let staleURL = try #require(stale.string)
         #expect(staleURL != location)
         session.type(staleURL)
@@ -72,8 +76,9 @@ struct LoginTerminalTests {
         let s = try LoginSetup(redirectURI: ScriptedSignIn.redirectURI)
         defer { s.idp.stop() }
         let log = s.f.dir.file("browser.log")
-        let login = s.cli.run(["login", "adme", "--manual", "--key-file", s.f.keyFile],
-                              env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "log", "SCRIPTED_BROWSER_LOG": log])
+        let login = s.cli.run(
+            ["login", "adme", "--manual", "--key-file", s.f.keyFile],
+            env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "log", "SCRIPTED_BROWSER_LOG": log])
         #expect(login.status == 64, "\(login)")
         #expect(login.stderr.contains("--manual needs a terminal"), "\(login)")
         #expect(s.idp.stats.authorizeRequests == 0)
@@ -148,17 +153,20 @@ struct LoginTerminalTests {
         var workers: [Thread] = []
         for i in 0..<9 {
             done.enter()
-            workers.append(Thread {
-                let result = i < 8
-                    ? s.token()
-                    : s.cli.run(["login", "adme", "--key-file", s.f.keyFile, "--port", "0"],
-                                env: ["BROWSER": "/bin/sh \(slowBrowser)", "SCRIPTED_BROWSER_MODE": "normal"])
-                results.set(i, result)
-                done.leave()
-            })
+            workers.append(
+                Thread {
+                    let result =
+                        i < 8
+                        ? s.token()
+                        : s.cli.run(
+                            ["login", "adme", "--key-file", s.f.keyFile, "--port", "0"],
+                            env: ["BROWSER": "/bin/sh \(slowBrowser)", "SCRIPTED_BROWSER_MODE": "normal"])
+                    results.set(i, result)
+                    done.leave()
+                })
         }
         let scanStart = Date()
-        workers.forEach { $0.start() }
+        for worker in workers { worker.start() }
         var finished = false
         while !finished || Date().timeIntervalSince(scanStart) < 2 {
             let table = Self.processTable()
@@ -187,11 +195,14 @@ struct LoginTerminalTests {
         // The scan really saw the commands under test.
         #expect(tokvault.contains { $0.contains(" token adme ") }, "no `token` process seen")
         #expect(tokvault.contains { $0.contains(" login adme ") }, "no `login` process seen")
-        #expect(browser.contains { $0.contains("http://127.0.0.1:") && $0.contains("/start-") },
-                "the browser's argv carries the one-time start page: \(browser)")
+        #expect(
+            browser.contains { $0.contains("http://127.0.0.1:") && $0.contains("/start-") },
+            "the browser's argv carries the one-time start page: \(browser)")
         // (Other suites running at the same time start the scripted browser at their own
         // providers' authorize URLs: only this provider's count.)
-        let leaking = browser.filter { $0.contains(s.idp.baseURL + "/") && ($0.contains("state=") || $0.contains("code_challenge=")) }
+        let leaking = browser.filter {
+            $0.contains(s.idp.baseURL + "/") && ($0.contains("state=") || $0.contains("code_challenge="))
+        }
         #expect(leaking.isEmpty, "nor this login's authorize URL with its state and challenge: \(leaking)")
 
         for line in table {
@@ -247,7 +258,9 @@ struct LoginTerminalTests {
         let rows = show.stdout.split(separator: "\n").filter { $0.hasPrefix("access token") }
         #expect(rows.count == 2, "\(show.stdout)")
         #expect(rows.contains { $0.contains("other/.default:") }, "\(show.stdout)")
-        #expect(rows.contains { $0.contains("\(LoginSetup.clientID)/.default openid profile offline_access:") }, "\(show.stdout)")
+        #expect(
+            rows.contains { $0.contains("\(LoginSetup.clientID)/.default openid profile offline_access:") },
+            "\(show.stdout)")
 
         // Both are served from the cache now.
         #expect(s.token(["--scope", "other/.default"]).stdout == other.stdout)

@@ -95,7 +95,9 @@ struct LoginTests {
         let before = s.idp.stats.refreshRotations
         let results = runConcurrently(32) { _ in s.token() }
         #expect(results.count == 32)
-        #expect(results.allSatisfy { $0.status == 0 }, "\(results.filter { $0.status != 0 }.first.map(String.init(describing:)) ?? "")")
+        #expect(
+            results.allSatisfy { $0.status == 0 },
+            "\(results.filter { $0.status != 0 }.first.map(String.init(describing:)) ?? "")")
         #expect(Set(results.map(\.stdout)).count == 1, "all 32 got the same token")
         #expect(s.idp.stats.refreshRotations - before == 1, "exactly one refresh request")
         #expect(!results.contains { $0.stderr.contains("locked") })
@@ -116,7 +118,8 @@ struct LoginTests {
     @Test func errorRedirectEndsTheLogin() throws {
         let s = try LoginSetup()
         defer { s.idp.stop() }
-        s.idp.denyNextAuthorization(error: "access_denied", description: "AADSTS65004: User declined to consent to access the app.")
+        s.idp.denyNextAuthorization(
+            error: "access_denied", description: "AADSTS65004: User declined to consent to access the app.")
         let login = s.login()
         #expect(login.status == 1, "\(login)")
         #expect(login.stderr.contains("the sign-in failed: access_denied"))
@@ -128,8 +131,9 @@ struct LoginTests {
         // The provider's own port is taken: use it as the redirect port.
         let s = try LoginSetup()
         defer { s.idp.stop() }
-        let busy = s.cli.run(["login", "adme", "--key-file", s.f.keyFile, "--port", String(s.idp.port)],
-                             env: ["BROWSER": LoginSetup.browser])
+        let busy = s.cli.run(
+            ["login", "adme", "--key-file", s.f.keyFile, "--port", String(s.idp.port)],
+            env: ["BROWSER": LoginSetup.browser])
         #expect(busy.status == 1, "\(busy)")
         #expect(busy.stderr.contains("port \(s.idp.port)"))
         #expect(busy.stderr.contains("--manual"))
@@ -143,8 +147,16 @@ struct LoginTests {
             (.emptyBody400, 1, 1, "empty body"),
             (.html502, 3, 3, "may have been used"),
             (.connectionReset, 1, 3, "it was not sent again"),
-            (.oauthError(status: 401, error: "invalid_client", aadsts: 7000215, description: "AADSTS7000215: Invalid client secret provided."), 1, 1, "--secret-prompt"),
-            (.oauthError(status: 400, error: "invalid_grant", aadsts: 50173, description: "AADSTS50173: The provided grant has expired."), 1, 2, "tokvault login adme"),
+            (
+                .oauthError(
+                    status: 401, error: "invalid_client", aadsts: 7_000_215,
+                    description: "AADSTS7000215: Invalid client secret provided."), 1, 1, "--secret-prompt"
+            ),
+            (
+                .oauthError(
+                    status: 400, error: "invalid_grant", aadsts: 50173,
+                    description: "AADSTS50173: The provided grant has expired."), 1, 2, "tokvault login adme"
+            )
         ]
         for (fault, times, status, needle) in cases {
             s.idp.clearFaults()
@@ -170,27 +182,39 @@ struct LoginTests {
 
     @Test func issuerDiscoveryResolvesEndpointsAndChecksTheIssuer() throws {
         let f = Fixture()
-        let idp = FakeIdentityProvider(FakeIdPConfiguration(clients: [FakeClient(
-            clientID: LoginSetup.clientID, clientSecret: LoginSetup.clientSecret, redirectURIs: ["http://localhost/callback"])]))
+        let idp = FakeIdentityProvider(
+            FakeIdPConfiguration(clients: [
+                FakeClient(
+                    clientID: LoginSetup.clientID, clientSecret: LoginSetup.clientSecret,
+                    redirectURIs: ["http://localhost/callback"])
+            ]))
         _ = try idp.start()
         defer { idp.stop() }
         let issuer = "\(idp.baseURL)/\(idp.configuration.tenant)/v2.0"
-        let add = f.cli.run(["add-app", "oidc", "--issuer", issuer, "--client-id", LoginSetup.clientID,
-                             "--redirect-uri", "http://localhost:0/callback", "--secret-stdin", "--key-file", f.keyFile],
-                            stdin: LoginSetup.clientSecret + "\n")
+        let add = f.cli.run(
+            [
+                "add-app", "oidc", "--issuer", issuer, "--client-id", LoginSetup.clientID,
+                "--redirect-uri", "http://localhost:0/callback", "--secret-stdin", "--key-file", f.keyFile
+            ],
+            stdin: LoginSetup.clientSecret + "\n")
         #expect(add.status == 0, "\(add)")
-        let show = try #require(try JSONSerialization.jsonObject(with: Data(f.cli.run(["show", "oidc", "--json"]).stdout.utf8)) as? [String: Any])
+        let show = try #require(
+            try JSONSerialization.jsonObject(with: Data(f.cli.run(["show", "oidc", "--json"]).stdout.utf8))
+                as? [String: Any])
         #expect(show["token_endpoint"] as? String == idp.tokenEndpoint)
         #expect(show["issuer"] as? String == issuer)
         #expect(show["scope"] as? String == "openid offline_access")
-        let login = f.cli.run(["login", "oidc", "--key-file", f.keyFile, "--port", "0"], env: ["BROWSER": LoginSetup.browser])
+        let login = f.cli.run(
+            ["login", "oidc", "--key-file", f.keyFile, "--port", "0"], env: ["BROWSER": LoginSetup.browser])
         #expect(login.status == 0, "\(login)")
         #expect(idp.stats.tokenLog.last?.clientAuth == .basic || idp.stats.tokenLog.last?.clientAuth == .post)
 
         // A document that names another issuer is refused; so is a URL that is not an issuer.
         let wrong = f.cli.run(["add-app", "evil", "--issuer", issuer + "/", "--client-id", "c", "--public"])
         #expect(wrong.status == 1, "\(wrong)")
-        let missing = f.cli.run(["add-app", "none", "--issuer", idp.baseURL + "/nowhere", "--client-id", "c", "--public"])
+        let missing = f.cli.run([
+            "add-app", "none", "--issuer", idp.baseURL + "/nowhere", "--client-id", "c", "--public"
+        ])
         #expect(missing.status == 1, "\(missing)")
         #expect(missing.stderr.contains("HTTP 404"))
         let closed = f.cli.run(["add-app", "down", "--issuer", "http://127.0.0.1:9/x", "--client-id", "c", "--public"])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TokvaultFlow
 @testable import TokvaultVault
 
@@ -23,9 +24,14 @@ struct LoopbackSecurityTests {
             address.sin6_port = UInt16(wanted).bigEndian
             address.sin6_addr = in6addr_loopback
             let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
             }
-            guard bound == 0, listen(fd, 4) == 0 else { close(fd); return nil }
+            guard bound == 0, listen(fd, 4) == 0 else {
+                close(fd)
+                return nil
+            }
             var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
             _ = withUnsafeMutablePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
@@ -47,7 +53,9 @@ struct LoopbackSecurityTests {
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         } == 0
     }
 
@@ -57,13 +65,17 @@ struct LoopbackSecurityTests {
     func portTakenOnIPv6LoopbackFailsTheLogin() throws {
         var listener: IPv6Listener?
         for _ in 0..<20 {
-            if let candidate = IPv6Listener(), Self.ipv4PortIsFree(candidate.port) { listener = candidate; break }
+            if let candidate = IPv6Listener(), Self.ipv4PortIsFree(candidate.port) {
+                listener = candidate
+                break
+            }
         }
         let busy = try #require(listener, "a port free on 127.0.0.1 and held on ::1")
         let s = try LoginSetup()
         defer { s.idp.stop() }
-        let login = s.cli.run(["login", "adme", "--key-file", s.f.keyFile, "--port", String(busy.port), "--timeout", "10"],
-                              env: ["BROWSER": LoginSetup.browser])
+        let login = s.cli.run(
+            ["login", "adme", "--key-file", s.f.keyFile, "--port", String(busy.port), "--timeout", "10"],
+            env: ["BROWSER": LoginSetup.browser])
         #expect(login.status == 1, "\(login)")
         #expect(login.stderr.contains("port \(busy.port) on [::1] is already in use"), "\(login.stderr)")
         #expect(login.stderr.contains("tokvault: hint:"), "\(login.stderr)")
@@ -78,7 +90,8 @@ struct LoopbackSecurityTests {
         let dir = TempDir()
         let log = dir.file("browser.log")
         let w = try WaitingLogin(
-            env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "log", "SCRIPTED_BROWSER_LOG": log], noBrowser: false)
+            env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "log", "SCRIPTED_BROWSER_LOG": log],
+            noBrowser: false)
         defer { w.stop() }
         var logged = ""
         for _ in 0..<200 where logged.isEmpty {
@@ -88,7 +101,9 @@ struct LoopbackSecurityTests {
         let browserURL = logged.trimmingCharacters(in: .newlines)
         #expect(!browserURL.isEmpty, "the browser was started")
         // The terminal still shows the whole authorize URL.
-        #expect(w.authorizeURL.contains("state=") && w.authorizeURL.contains("code_challenge=") && w.authorizeURL.contains("nonce="))
+        #expect(
+            w.authorizeURL.contains("state=") && w.authorizeURL.contains("code_challenge=")
+                && w.authorizeURL.contains("nonce="))
         // The browser's command line has none of it.
         for needle in ["state", "nonce", "code_challenge", w.state, "authorize"] {
             #expect(!browserURL.contains(needle), "\(needle) on the browser's command line: \(browserURL)")
@@ -119,14 +134,20 @@ struct LoopbackSecurityTests {
             let s = try LoginSetup()
             defer { s.idp.stop() }
             let log = s.f.dir.file("browser-\(mode).log")
-            let login = s.cli.run(["login", "adme", "--key-file", s.f.keyFile, "--port", "0"] + (mode == "form_post" ? ["--form-post"] : []),
-                                  env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "record", "SCRIPTED_BROWSER_LOG": log])
+            let login = s.cli.run(
+                ["login", "adme", "--key-file", s.f.keyFile, "--port", "0"]
+                    + (mode == "form_post" ? ["--form-post"] : []),
+                env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "record", "SCRIPTED_BROWSER_LOG": log])
             #expect(login.status == 0, "\(mode): \(login)")
             let browserURL = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            #expect(browserURL.hasPrefix("http://127.0.0.1:") && !browserURL.contains("state") && !browserURL.contains("code_challenge"),
-                    "\(browserURL)")
+            #expect(
+                browserURL.hasPrefix("http://127.0.0.1:") && !browserURL.contains("state")
+                    && !browserURL.contains("code_challenge"),
+                "\(browserURL)")
             let record = try #require(s.idp.stats.authorizeLog.first)
-            #expect(record.state != nil && record.nonce != nil && record.codeChallengeMethod == "S256", "the provider got all of it")
+            #expect(
+                record.state != nil && record.nonce != nil && record.codeChallengeMethod == "S256",
+                "the provider got all of it")
             #expect(s.idp.stats.tokenRequests["authorization_code"] == 1)
         }
     }
@@ -139,12 +160,17 @@ struct LoopbackSecurityTests {
         let target = "https://login.example.com/authorize?state=\(secrets.state)&x=1"
         let page = try #require(URLComponents(string: server.startPage(redirectingTo: target)))
         #expect(page.host == "127.0.0.1" && page.port == server.port)
-        #expect(RawHTTP.exchange(port: server.port, RawHTTP.request("POST", page.percentEncodedPath)).status == 404, "GET only")
+        #expect(
+            RawHTTP.exchange(port: server.port, RawHTTP.request("POST", page.percentEncodedPath)).status == 404,
+            "GET only")
         let first = RawHTTP.exchange(port: server.port, RawHTTP.request("GET", page.percentEncodedPath))
         #expect(first.status == 303 && first.text.contains("Location: \(target)\r\n"), "\(first)")
         #expect(RawHTTP.exchange(port: server.port, RawHTTP.request("GET", page.percentEncodedPath)).status == 404)
-        #expect(RawHTTP.exchange(port: server.port, RawHTTP.request("GET", "/?code=abc&state=\(secrets.state)")).status == 404)
-        #expect(RawHTTP.exchange(port: server.port, RawHTTP.request("GET", page.percentEncodedPath + "x")).status == 404)
+        #expect(
+            RawHTTP.exchange(port: server.port, RawHTTP.request("GET", "/?code=abc&state=\(secrets.state)")).status
+                == 404)
+        #expect(
+            RawHTTP.exchange(port: server.port, RawHTTP.request("GET", page.percentEncodedPath + "x")).status == 404)
     }
 
     // MARK: - --login-hint
@@ -154,9 +180,13 @@ struct LoopbackSecurityTests {
         defer { s.idp.stop() }
         let wrong = s.login(["--login-hint", "bob@contoso.example"])
         #expect(wrong.status == 1, "\(wrong)")
-        #expect(wrong.stderr.contains("signed in as alice@contoso.example, not as --login-hint bob@contoso.example; nothing was stored"),
-                "\(wrong.stderr)")
-        #expect(wrong.stderr.contains("tokvault: hint:") && wrong.stderr.contains("--prompt select_account"), "\(wrong.stderr)")
+        #expect(
+            wrong.stderr.contains(
+                "signed in as alice@contoso.example, not as --login-hint bob@contoso.example; nothing was stored"),
+            "\(wrong.stderr)")
+        #expect(
+            wrong.stderr.contains("tokvault: hint:") && wrong.stderr.contains("--prompt select_account"),
+            "\(wrong.stderr)")
         #expect(!wrong.stdout.contains("Logged in"))
         #expect(s.token().status == 2, "nothing was stored")
         #expect(s.idp.stats.authorizeLog.last?.loginHint == "bob@contoso.example", "the hint was sent")
@@ -170,12 +200,17 @@ struct LoopbackSecurityTests {
         let s = try LoginSetup()
         defer { s.idp.stop() }
         // Without openid no ID token comes back, so nothing names the signed-in account.
-        let set = s.cli.run(["set", "adme", "--scope", "\(LoginSetup.clientID)/.default offline_access", "--key-file", s.f.keyFile])
+        let set = s.cli.run([
+            "set", "adme", "--scope", "\(LoginSetup.clientID)/.default offline_access", "--key-file", s.f.keyFile
+        ])
         #expect(set.status == 0, "\(set)")
         let login = s.login(["--login-hint", "alice@contoso.example"])
         #expect(login.status == 1, "\(login)")
-        #expect(login.stderr.contains("cannot check --login-hint alice@contoso.example: the provider returned no ID token naming the signed-in account"),
-                "\(login.stderr)")
+        #expect(
+            login.stderr.contains(
+                "cannot check --login-hint alice@contoso.example: the provider returned no ID token naming the signed-in account"
+            ),
+            "\(login.stderr)")
         #expect(s.token().status == 2, "nothing was stored")
         // Without --login-hint the same sign-in is fine.
         #expect(s.login().status == 0)

@@ -1,5 +1,6 @@
 import Testing
 import TokvaultFakeIdP
+
 @testable import TokvaultFlow
 @testable import TokvaultVault
 
@@ -10,7 +11,9 @@ struct PKCETests {
         let verifier = secure("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
         #expect(LoginSecrets.challenge(for: verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
         // The fake provider's independent SHA-256 agrees.
-        #expect(FakePKCE.s256Challenge(for: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+        #expect(
+            FakePKCE.s256Challenge(for: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+                == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
     }
 
     @Test func loginSecretsAreWellFormedAndFresh() {
@@ -23,10 +26,14 @@ struct PKCETests {
             #expect(verifier.utf8.count == 43)
             #expect(verifier.utf8.allSatisfy { base64URL.contains($0) })
             #expect(s.codeChallenge.utf8.count == 43)
-            #expect(s.codeChallenge == FakePKCE.s256Challenge(for: verifier), "base64url(SHA256(verifier)), computed independently")
+            #expect(
+                s.codeChallenge == FakePKCE.s256Challenge(for: verifier),
+                "base64url(SHA256(verifier)), computed independently")
             #expect(s.codeChallenge == LoginSecrets.challenge(for: s.codeVerifier))
             #expect(s.state.utf8.count == 43 && s.nonce.utf8.count == 43)
-            #expect(s.state.utf8.allSatisfy { base64URL.contains($0) } && s.nonce.utf8.allSatisfy { base64URL.contains($0) })
+            #expect(
+                s.state.utf8.allSatisfy { base64URL.contains($0) } && s.nonce.utf8.allSatisfy { base64URL.contains($0) }
+            )
             #expect(s.state != s.nonce)
             verifiers.insert(verifier)
             states.insert(s.state)

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+
 @testable import TokvaultFlow
 @testable import TokvaultVault
 
@@ -23,18 +24,32 @@ struct RefreshIDTokenTests {
     }
 
     static let cases: [BadIDToken] = [
-        BadIDToken(name: "wrong audience", make: { issuer in unsignedJWT(["aud": "someone-else", "iss": issuer, "exp": 4_000_000_000]) },
-                   warning: "the ID token failed validation: its audience is not client id \(Hostile.clientID)"),
-        BadIDToken(name: "wrong issuer", make: { _ in unsignedJWT(["aud": Hostile.clientID, "iss": "https://evil.example/v2.0", "exp": 4_000_000_000]) },
-                   warning: "the ID token failed validation: its issuer https://evil.example/v2.0 is not "),
-        BadIDToken(name: "expired", make: { issuer in unsignedJWT(["aud": Hostile.clientID, "iss": issuer, "exp": 1_000_000_000]) },
-                   warning: "the ID token failed validation: it expired at 1000000000"),
-        BadIDToken(name: "not a JWT", make: { _ in "garbage.!!!.x" }, warning: "returned an id_token that is not a JWT"),
-        BadIDToken(name: "claims not JSON", make: { _ in "eyJhbGciOiJub25lIn0.bm90IGpzb24.x" }, warning: "returned an id_token whose claims are not JSON"),
+        BadIDToken(
+            name: "wrong audience",
+            make: { issuer in unsignedJWT(["aud": "someone-else", "iss": issuer, "exp": 4_000_000_000]) },
+            warning: "the ID token failed validation: its audience is not client id \(Hostile.clientID)"),
+        BadIDToken(
+            name: "wrong issuer",
+            make: { _ in
+                unsignedJWT(["aud": Hostile.clientID, "iss": "https://evil.example/v2.0", "exp": 4_000_000_000])
+            },
+            warning: "the ID token failed validation: its issuer https://evil.example/v2.0 is not "),
+        BadIDToken(
+            name: "expired",
+            make: { issuer in unsignedJWT(["aud": Hostile.clientID, "iss": issuer, "exp": 1_000_000_000]) },
+            warning: "the ID token failed validation: it expired at 1000000000"),
+        BadIDToken(
+            name: "not a JWT", make: { _ in "garbage.!!!.x" }, warning: "returned an id_token that is not a JWT"),
+        BadIDToken(
+            name: "claims not JSON", make: { _ in "eyJhbGciOiJub25lIn0.bm90IGpzb24.x" },
+            warning: "returned an id_token whose claims are not JSON")
     ]
 
     static func answer(access: String, refresh: String, expiresIn: Int, idToken: String) -> HostileServer.Behavior {
-        Hostile.json("200 OK", #"{"access_token":"\#(access)","token_type":"Bearer","expires_in":\#(expiresIn),"refresh_token":"\#(refresh)","id_token":"\#(idToken)"}"#)
+        Hostile.json(
+            "200 OK",
+            #"{"access_token":"\#(access)","token_type":"Bearer","expires_in":\#(expiresIn),"refresh_token":"\#(refresh)","id_token":"\#(idToken)"}"#
+        )
     }
 
     static func session(_ path: String) throws -> (refresh: Data?, idToken: Data?, account: String?) {
@@ -52,13 +67,18 @@ struct RefreshIDTokenTests {
             switch box.count() {
             case 1:
                 // Stored as expired at once, so that the next `token` refreshes.
-                return Self.answer(access: Self.firstAccess, refresh: Self.rotated, expiresIn: 0,
-                                   idToken: unsignedJWT(["aud": Hostile.clientID, "iss": issuer, "exp": 4_000_000_000,
-                                                         "preferred_username": "alice@contoso.com"]))
+                return Self.answer(
+                    access: Self.firstAccess, refresh: Self.rotated, expiresIn: 0,
+                    idToken: unsignedJWT([
+                        "aud": Hostile.clientID, "iss": issuer, "exp": 4_000_000_000,
+                        "preferred_username": "alice@contoso.com"
+                    ]))
             case 2:
-                return Self.answer(access: Self.secondAccess, refresh: Self.rotatedAgain, expiresIn: 3600, idToken: c.make(issuer))
+                return Self.answer(
+                    access: Self.secondAccess, refresh: Self.rotatedAgain, expiresIn: 3600, idToken: c.make(issuer))
             default:
-                return Hostile.json("200 OK", #"{"access_token":"at-CANARY-idt-third","token_type":"Bearer","expires_in":3600}"#)
+                return Hostile.json(
+                    "200 OK", #"{"access_token":"at-CANARY-idt-third","token_type":"Bearer","expires_in":3600}"#)
             }
         }
         defer { server.stop() }
@@ -77,7 +97,10 @@ struct RefreshIDTokenTests {
         #expect(second.stdout == Self.secondAccess + "\n", "the new access token is printed")
         #expect(second.stderr.contains("tokvault: warning: app \"adme\": "), "\(second.stderr)")
         #expect(second.stderr.contains(c.warning), "\(second.stderr)")
-        #expect(second.stderr.contains("that ID token was not stored (the previous one is kept), the new access and refresh tokens were"), "\(second.stderr)")
+        #expect(
+            second.stderr.contains(
+                "that ID token was not stored (the previous one is kept), the new access and refresh tokens were"),
+            "\(second.stderr)")
         #expect(!second.stderr.contains("error"), "\(second.stderr)")
         Hostile.expectClean(second, secrets: secrets)
         let after = try Self.session(e.cli.vaultPath)
@@ -92,8 +115,9 @@ struct RefreshIDTokenTests {
         #expect(server.requests.count == 3)
         if server.requests.count == 3 {
             #expect(server.requests[1].bodyText.contains("refresh_token=" + Self.rotated))
-            #expect(server.requests[2].bodyText.contains("refresh_token=" + Self.rotatedAgain),
-                    "sent: \(server.requests[2].bodyText.replacingOccurrences(of: Hostile.clientSecret, with: "<secret>"))")
+            #expect(
+                server.requests[2].bodyText.contains("refresh_token=" + Self.rotatedAgain),
+                "sent: \(server.requests[2].bodyText.replacingOccurrences(of: Hostile.clientSecret, with: "<secret>"))")
         }
     }
 
@@ -103,9 +127,13 @@ struct RefreshIDTokenTests {
         let box = IssuerBox()
         let server = try HostileServer { request in
             if Hostile.isDevicePath(request) {
-                return Hostile.json("200 OK", #"{"device_code":"dc-CANARY-idt","user_code":"ABCD1234","verification_uri":"https://microsoft.com/devicelogin","expires_in":60,"interval":1}"#)
+                return Hostile.json(
+                    "200 OK",
+                    #"{"device_code":"dc-CANARY-idt","user_code":"ABCD1234","verification_uri":"https://microsoft.com/devicelogin","expires_in":60,"interval":1}"#
+                )
             }
-            return Self.answer(access: Self.firstAccess, refresh: Self.rotated, expiresIn: 3600, idToken: c.make(box.issuer))
+            return Self.answer(
+                access: Self.firstAccess, refresh: Self.rotated, expiresIn: 3600, idToken: c.make(box.issuer))
         }
         defer { server.stop() }
         box.issuer = "\(server.url)/\(Hostile.tenant)/v2.0"
@@ -115,7 +143,9 @@ struct RefreshIDTokenTests {
         #expect(login.status == 1, "\(login)")
         #expect(login.stderr.contains(c.warning), "\(login.stderr)")
         #expect(!login.stderr.contains("warning"), "\(login.stderr)")
-        Hostile.expectClean(login, secrets: [Hostile.clientSecret, Hostile.refreshToken, Self.rotated, Self.firstAccess, "dc-CANARY-idt"])
+        Hostile.expectClean(
+            login,
+            secrets: [Hostile.clientSecret, Hostile.refreshToken, Self.rotated, Self.firstAccess, "dc-CANARY-idt"])
         #expect(try Hostile.snapshot(e.cli.vaultPath) == before, "nothing stored")
     }
 }

@@ -3,6 +3,7 @@ import GRDB
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import TokvaultFlow
 @testable import TokvaultUseCases
 @testable import TokvaultVault
@@ -20,10 +21,12 @@ struct RetryAfterTests {
         #expect(RetryAfter.seconds("9223372036854775807", now: Self.now) == Int64.max)
     }
 
-    @Test(arguments: ["-1", "-0", "+5", "1.5", "1e3", "5 s", "", "  ", "99999999999999999999", "9223372036854775808",
-                      "garbage", "0x10", "\u{0}", "Wed, 21 Oct 2015 07:28:00 GMT", "Tue, 14 Nov 2023 22:13:20 GMT",
-                      "Tue, 14 Nov 2023 22:13:21 GMTx", "Tue, 32 Nov 2023 22:13:21 GMT", "Tue, 14 Nov 2023 25:13:21 GMT",
-                      "Tue, 14 Nov 2023 22:13:21 UTC", String(repeating: "9", count: 5000)])
+    @Test(arguments: [
+        "-1", "-0", "+5", "1.5", "1e3", "5 s", "", "  ", "99999999999999999999", "9223372036854775808",
+        "garbage", "0x10", "\u{0}", "Wed, 21 Oct 2015 07:28:00 GMT", "Tue, 14 Nov 2023 22:13:20 GMT",
+        "Tue, 14 Nov 2023 22:13:21 GMTx", "Tue, 32 Nov 2023 22:13:21 GMT", "Tue, 14 Nov 2023 25:13:21 GMT",
+        "Tue, 14 Nov 2023 22:13:21 UTC", String(repeating: "9", count: 5000)
+    ])
     func negativeUnparsableOverflowingOrPastValuesAreAbsent(_ value: String) {
         #expect(RetryAfter.seconds(value, now: Self.now) == nil, "\(value.debugDescription)")
     }
@@ -36,13 +39,17 @@ struct RetryAfterTests {
         #expect(RetryAfter.seconds("Wed, 21 Oct 2065 07:28:00 GMT", now: Self.now) == 1_323_335_680)
     }
 
-    static func decide(_ status: Int, grant: TokenClient.Grant = .refreshToken(SecureBytes(count: 1), scope: "s"), attempt: Int = 1,
-                       retryAfter: String? = nil) -> RetryDecision {
-        RetryPolicy.decide(status: status, singleUseGrant: grant.isSingleUse, attempt: attempt, retryAfter: retryAfter,
-                           now: Self.now, maxAttempts: 3, maxRetryAfter: 30)
+    static func decide(
+        _ status: Int, grant: TokenClient.Grant = .refreshToken(SecureBytes(count: 1), scope: "s"), attempt: Int = 1,
+        retryAfter: String? = nil
+    ) -> RetryDecision {
+        RetryPolicy.decide(
+            status: status, singleUseGrant: grant.isSingleUse, attempt: attempt, retryAfter: retryAfter,
+            now: Self.now, maxAttempts: 3, maxRetryAfter: 30)
     }
 
-    static let code = TokenClient.Grant.authorizationCode(code: SecureBytes(count: 1), verifier: SecureBytes(count: 1), redirectURI: "x")
+    static let code = TokenClient.Grant.authorizationCode(
+        code: SecureBytes(count: 1), verifier: SecureBytes(count: 1), redirectURI: "x")
     static let client = TokenClient.Grant.clientCredentials(scope: "api://x/.default")
     static let device = TokenClient.Grant.deviceCode(SecureBytes(count: 1))
 
@@ -51,18 +58,23 @@ struct RetryAfterTests {
             #expect(Self.decide(status) == .stop(.mayHaveBeenUsed))
             #expect(Self.decide(status, grant: Self.code) == .stop(.mayHaveBeenUsed))
             #expect(Self.decide(status, grant: Self.client) == .retry(afterMilliseconds: 500))
-            #expect(Self.decide(status, grant: Self.device, attempt: 2, retryAfter: "3") == .retry(afterMilliseconds: 3000))
+            #expect(
+                Self.decide(status, grant: Self.device, attempt: 2, retryAfter: "3") == .retry(afterMilliseconds: 3000))
             #expect(Self.decide(status, grant: Self.client, attempt: 3) == .stop(.attemptsExhausted))
         }
     }
 
     @Test func tooManyRequestsIsRetriedForEveryGrantWithinTheCap() {
-        for grant in [TokenClient.Grant.refreshToken(SecureBytes(count: 1), scope: "s"), Self.code, Self.client, Self.device] {
+        for grant in [
+            TokenClient.Grant.refreshToken(SecureBytes(count: 1), scope: "s"), Self.code, Self.client, Self.device
+        ] {
             #expect(Self.decide(429, grant: grant) == .retry(afterMilliseconds: 500))
             #expect(Self.decide(429, grant: grant, attempt: 2) == .retry(afterMilliseconds: 1000))
             #expect(Self.decide(429, grant: grant, retryAfter: "30") == .retry(afterMilliseconds: 30_000))
             #expect(Self.decide(429, grant: grant, retryAfter: "31") == .stop(.retryAfterTooLong(31)))
-            #expect(Self.decide(429, grant: grant, retryAfter: "-1") == .retry(afterMilliseconds: 500), "absent: the back-off")
+            #expect(
+                Self.decide(429, grant: grant, retryAfter: "-1") == .retry(afterMilliseconds: 500),
+                "absent: the back-off")
             #expect(Self.decide(429, grant: grant, attempt: 3, retryAfter: "1") == .stop(.attemptsExhausted))
         }
     }
@@ -74,12 +86,19 @@ struct RetryAfterTests {
     }
 
     @Test func transportFailuresAreRetriedOnlyWhenNotSent() {
-        #expect(RetryPolicy.decide(transportFailureNotSent: true, attempt: 1, maxAttempts: 3) == .retry(afterMilliseconds: 250))
-        #expect(RetryPolicy.decide(transportFailureNotSent: true, attempt: 2, maxAttempts: 3) == .retry(afterMilliseconds: 500))
-        #expect(RetryPolicy.decide(transportFailureNotSent: true, attempt: 3, maxAttempts: 3) == .stop(.attemptsExhausted))
+        #expect(
+            RetryPolicy.decide(transportFailureNotSent: true, attempt: 1, maxAttempts: 3)
+                == .retry(afterMilliseconds: 250))
+        #expect(
+            RetryPolicy.decide(transportFailureNotSent: true, attempt: 2, maxAttempts: 3)
+                == .retry(afterMilliseconds: 500))
+        #expect(
+            RetryPolicy.decide(transportFailureNotSent: true, attempt: 3, maxAttempts: 3) == .stop(.attemptsExhausted))
         #expect(RetryPolicy.decide(transportFailureNotSent: false, attempt: 1, maxAttempts: 3) == .stop(.maybeSent))
         // The back-off stops growing (no shift past 64 bits, whatever maxAttempts is).
-        #expect(RetryPolicy.decide(transportFailureNotSent: true, attempt: 500, maxAttempts: 1000) == .retry(afterMilliseconds: 250 << 8))
+        #expect(
+            RetryPolicy.decide(transportFailureNotSent: true, attempt: 500, maxAttempts: 1000)
+                == .retry(afterMilliseconds: 250 << 8))
     }
 
     /// The answer's error for each stop: exit 3 for 429 and for a 5xx to a single-use grant.
@@ -87,13 +106,18 @@ struct RetryAfterTests {
         let app = try FlowFixture.azureApp()
         var options = TokenClient.Options()
         options.maxAttempts = 3
-        func outcome(_ status: Int, _ grant: TokenClient.Grant, attempt: Int = 1, retryAfter: String? = nil,
-                     body: String = "") -> VaultError? {
+        func outcome(
+            _ status: Int, _ grant: TokenClient.Grant, attempt: Int = 1, retryAfter: String? = nil,
+            body: String = ""
+        ) -> VaultError? {
             var headers = HTTPHeaders()
             if let retryAfter { headers.add(name: "Retry-After", value: retryAfter) }
             if case .failure(let error as VaultError) = TokenClient.outcome(
                 status: status, headers: headers, body: Data(body.utf8), grant: grant, attempt: attempt, app: app,
-                endpoint: app.tokenEndpoint, passing: [], options: options, now: Self.now) { return error }
+                endpoint: app.tokenEndpoint, passing: [], options: options, now: Self.now)
+            {
+                return error
+            }
             return nil
         }
         let refresh = TokenClient.Grant.refreshToken(SecureBytes(count: 1), scope: "s")
@@ -106,7 +130,10 @@ struct RetryAfterTests {
         let throttled = try #require(outcome(429, refresh, attempt: 3, body: #"{"error":"invalid_scope"}"#))
         #expect(throttled.exitCode == 3 && throttled.message.contains("(3 attempts)"), "\(throttled)")
         let tooLong = try #require(outcome(429, Self.client, retryAfter: "3600"))
-        #expect(tooLong.exitCode == 3 && tooLong.hint?.contains("it asked to wait 3600 s, longer than the 30 s tokvault waits") == true, "\(tooLong)")
+        #expect(
+            tooLong.exitCode == 3
+                && tooLong.hint?.contains("it asked to wait 3600 s, longer than the 30 s tokvault waits") == true,
+            "\(tooLong)")
         #expect(outcome(429, refresh, retryAfter: "-1") == nil, "retried")
     }
 
@@ -131,15 +158,19 @@ struct RetryAfterTests {
             options.maxRetryAfter = cap
             var hold = Double(attempts) * Double(connect + read + 5)
             for attempt in 1..<attempts {
-                let waits = [RetryPolicy.decide(status: 429, singleUseGrant: false, attempt: attempt, retryAfter: String(cap),
-                                                now: Self.now, maxAttempts: attempts, maxRetryAfter: cap),
-                             RetryPolicy.decide(status: 503, singleUseGrant: false, attempt: attempt, retryAfter: nil,
-                                                now: Self.now, maxAttempts: attempts, maxRetryAfter: cap),
-                             RetryPolicy.decide(transportFailureNotSent: true, attempt: attempt, maxAttempts: attempts)]
-                    .map { decision -> Double in
-                        if case .retry(let ms) = decision { return Double(ms) / 1000 }
-                        return 0
-                    }
+                let waits = [
+                    RetryPolicy.decide(
+                        status: 429, singleUseGrant: false, attempt: attempt, retryAfter: String(cap),
+                        now: Self.now, maxAttempts: attempts, maxRetryAfter: cap),
+                    RetryPolicy.decide(
+                        status: 503, singleUseGrant: false, attempt: attempt, retryAfter: nil,
+                        now: Self.now, maxAttempts: attempts, maxRetryAfter: cap),
+                    RetryPolicy.decide(transportFailureNotSent: true, attempt: attempt, maxAttempts: attempts)
+                ]
+                .map { decision -> Double in
+                    if case .retry(let ms) = decision { return Double(ms) / 1000 }
+                    return 0
+                }
                 hold += waits.max()!
             }
             #expect(TokenService.refreshLockWait(for: options) >= hold, "\(connect)/\(read)/\(attempts)/\(cap)")
@@ -152,16 +183,22 @@ struct RetryAfterTests {
 struct HostileNumberTests {
     /// `Retry-After: -1` killed `token` with SIGILL (`UInt64(-1)`); none of these may crash.
     /// Each counts as absent: the default back-off, three requests, exit 3.
-    @Test(arguments: ["-1", "99999999999999999999", "Wed, 21 Oct 2015 07:28:00 GMT", "garbage", "1.5", "-9223372036854775808"])
+    @Test(arguments: [
+        "-1", "99999999999999999999", "Wed, 21 Oct 2015 07:28:00 GMT", "garbage", "1.5", "-9223372036854775808"
+    ])
     func hostileRetryAfterOnARefreshIsExit3(_ value: String) throws {
-        let server = try HostileServer(always: HostileServer.response("429 Too Many Requests", contentType: nil, headers: [("Retry-After", value)]))
+        let server = try HostileServer(
+            always: HostileServer.response("429 Too Many Requests", contentType: nil, headers: [("Retry-After", value)])
+        )
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
         let before = try Hostile.snapshot(e.cli.vaultPath)
         let result = e.run(["token", "adme"])
         #expect(result.status == 3, "\(value): \(result)")
         #expect(result.stderr.contains("answered HTTP 429 with an empty body"), "\(result.stderr)")
-        #expect(result.stderr.contains("tokvault: hint: the identity provider is throttling requests; try again later"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("tokvault: hint: the identity provider is throttling requests; try again later"),
+            "\(result.stderr)")
         #expect(server.requests.count == 3, "\(value)")
         Hostile.expectClean(result)
         #expect(try Hostile.snapshot(e.cli.vaultPath) == before)
@@ -170,7 +207,9 @@ struct HostileNumberTests {
     /// A wait beyond the 30 s cap (a number or a date) is reported at once: one request.
     @Test(arguments: ["9999999999", "Wed, 21 Oct 2065 07:28:00 GMT"])
     func retryAfterBeyondTheCapIsOneRequest(_ value: String) throws {
-        let server = try HostileServer(always: HostileServer.response("429 Too Many Requests", contentType: nil, headers: [("Retry-After", value)]))
+        let server = try HostileServer(
+            always: HostileServer.response("429 Too Many Requests", contentType: nil, headers: [("Retry-After", value)])
+        )
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
         let result = e.run(["token", "adme"])
@@ -193,7 +232,10 @@ struct HostileNumberTests {
     @Test func extremeExpiryInARefreshedIDTokenIsNoTrap() throws {
         let box = IssuerBox()
         let server = try HostileServer { _ in
-            Hostile.json("200 OK", #"{"access_token":"at-CANARY-exp","token_type":"Bearer","expires_in":3600,"id_token":"\#(unsignedJWT(["aud": Hostile.clientID, "iss": box.issuer, "exp": NSNumber(value: Int64.max)]))"}"#)
+            Hostile.json(
+                "200 OK",
+                #"{"access_token":"at-CANARY-exp","token_type":"Bearer","expires_in":3600,"id_token":"\#(unsignedJWT(["aud": Hostile.clientID, "iss": box.issuer, "exp": NSNumber(value: Int64.max)]))"}"#
+            )
         }
         defer { server.stop() }
         box.issuer = "\(server.url)/\(Hostile.tenant)/v2.0"
@@ -208,12 +250,14 @@ struct HostileNumberTests {
     /// number: `token` refreshes instead of trapping on `expires_at - now`.
     @Test(arguments: [(Int64.min, Int64(0)), (Int64.max, Int64.min), (Int64.min, Int64.max)])
     func extremeStoredExpiryIsNoTrap(_ expiresAt: Int64, _ obtainedAt: Int64) throws {
-        let server = try HostileServer(always: Hostile.json("200 OK", #"{"access_token":"at-CANARY-n1","token_type":"Bearer","expires_in":3600}"#))
+        let server = try HostileServer(
+            always: Hostile.json("200 OK", #"{"access_token":"at-CANARY-n1","token_type":"Bearer","expires_in":3600}"#))
         defer { server.stop() }
         let e = Hostile.Endpoint(authorityHost: server.url)
         #expect(e.run(["token", "adme"]).status == 0)
         try DatabaseQueue(path: e.cli.vaultPath).write {
-            try $0.execute(sql: "UPDATE access_token SET expires_at = ?, obtained_at = ?", arguments: [expiresAt, obtainedAt])
+            try $0.execute(
+                sql: "UPDATE access_token SET expires_at = ?, obtained_at = ?", arguments: [expiresAt, obtainedAt])
         }
         let result = e.run(["token", "adme"])
         #expect(result.status == 0, "\(result)")

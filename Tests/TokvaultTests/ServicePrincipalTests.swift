@@ -9,7 +9,9 @@ struct ServicePrincipalTests {
     static func noSecrets(in results: [CLI.Result], _ secrets: [String]) {
         for result in results {
             for secret in secrets {
-                #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret), "a secret in the output of \(result)")
+                #expect(
+                    !result.stdout.contains(secret) && !result.stderr.contains(secret),
+                    "a secret in the output of \(result)")
             }
         }
     }
@@ -17,7 +19,8 @@ struct ServicePrincipalTests {
     // MARK: - Client credentials
 
     @Test func clientCredentialsWithASecretThroughTokenExportExecAndLogin() throws {
-        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
+        let s = try ProviderSetup(
+            client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
         defer { s.idp.stop() }
         let add = s.addApp(["--flow", "client-credentials", "--secret-stdin"], stdin: ProviderSetup.clientSecret + "\n")
         #expect(add.status == 0, "\(add)")
@@ -44,7 +47,9 @@ struct ServicePrincipalTests {
         let refresh = s.cli.run(["refresh", "deploy"] + s.key)
         #expect(refresh.status == 0, "\(refresh)")
         let login = s.cli.run(["login", "deploy"] + s.key)
-        #expect(login.status == 0 && login.stdout.contains("as the app itself (client credentials, client secret)"), "\(login)")
+        #expect(
+            login.status == 0 && login.stdout.contains("as the app itself (client credentials, client secret)"),
+            "\(login)")
         #expect(s.idp.stats.tokenRequests["client_credentials"] == 3)
         #expect(s.idp.stats.tokenRequests["refresh_token"] == nil && s.idp.stats.authorizeLog.isEmpty)
         let device = s.cli.run(["login", "deploy", "--device"] + s.key)
@@ -52,22 +57,31 @@ struct ServicePrincipalTests {
 
         // The curl script makes the same request.
         let curl = s.cli.run(["export", "deploy", "--curl", "--with-secrets"] + s.key)
-        #expect(curl.status == 0 && curl.stdout.contains("grant_type=client_credentials") && !curl.stdout.contains("REFRESH_TOKEN"), "\(curl)")
+        #expect(
+            curl.status == 0 && curl.stdout.contains("grant_type=client_credentials")
+                && !curl.stdout.contains("REFRESH_TOKEN"), "\(curl)")
         let script = s.file("cc.sh", curl.stdout)
         let ran = CLI.exec(["/bin/bash", script], environment: ["PATH": "/usr/bin:/bin"])
         #expect(ran.status == 0 && s.idp.accessTokenInfo(ran.stdout.trimmingCharacters(in: .newlines)) != nil, "\(ran)")
 
         Self.noSecrets(in: [add, token, exec, refresh, login, device], [ProviderSetup.clientSecret])
-        #expect(filesContaining(ProviderSetup.clientSecret, under: s.f.dir.path) == [script], "the secret is only in the exported script")
+        #expect(
+            filesContaining(ProviderSetup.clientSecret, under: s.f.dir.path) == [script],
+            "the secret is only in the exported script")
         #expect(filesContaining(accessToken, under: s.f.dir.path).isEmpty)
     }
 
     @Test func clientCredentialsRefusesUserScopesAndPublicClients() throws {
-        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
+        let s = try ProviderSetup(
+            client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
         defer { s.idp.stop() }
-        let user = s.addApp(["--flow", "client-credentials", "--scope", "api://x/.default offline_access", "--secret-stdin"], stdin: ProviderSetup.clientSecret)
+        let user = s.addApp(
+            ["--flow", "client-credentials", "--scope", "api://x/.default offline_access", "--secret-stdin"],
+            stdin: ProviderSetup.clientSecret)
         #expect(user.status == 64 && user.stderr.contains("\"offline_access\" needs a signed-in user"), "\(user)")
-        let notDefault = s.addApp(["--flow", "client-credentials", "--scope", "User.Read", "--secret-stdin"], stdin: ProviderSetup.clientSecret)
+        let notDefault = s.addApp(
+            ["--flow", "client-credentials", "--scope", "User.Read", "--secret-stdin"],
+            stdin: ProviderSetup.clientSecret)
         #expect(notDefault.status == 64 && notDefault.stderr.contains("RESOURCE/.default"), "\(notDefault)")
         let pub = s.addApp(["--flow", "client-credentials", "--public"])
         #expect(pub.status == 64, "\(pub)")
@@ -75,9 +89,11 @@ struct ServicePrincipalTests {
     }
 
     @Test func eightProcessesAtExpiryMakeOneClientCredentialsRequest() throws {
-        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
+        let s = try ProviderSetup(
+            client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
         defer { s.idp.stop() }
-        #expect(s.addApp(["--flow", "client-credentials", "--secret-stdin"], stdin: ProviderSetup.clientSecret).status == 0)
+        #expect(
+            s.addApp(["--flow", "client-credentials", "--secret-stdin"], stdin: ProviderSetup.clientSecret).status == 0)
         s.idp.inject(.slow(milliseconds: 400))
         let all = runConcurrently(8) { _ in s.cli.run(["token", "deploy"] + s.key) }
         #expect(all.allSatisfy { $0.status == 0 }, "\(all.filter { $0.status != 0 })")
@@ -89,7 +105,8 @@ struct ServicePrincipalTests {
 
     @Test func certificateCredentialSignsPS256AndRS256AssertionsAndNeverStoresTheKeyInTheClear() throws {
         let certificate = TestCertificate.shared
-        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, certificatePEMs: [certificate.certificatePEM]))
+        let s = try ProviderSetup(
+            client: FakeClient(clientID: ProviderSetup.clientID, certificatePEMs: [certificate.certificatePEM]))
         defer { s.idp.stop() }
         let certFile = s.file("cert.pem", certificate.certificatePEM)
         let keyFile = s.file("key.pem", certificate.privateKeyPKCS1PEM)
@@ -129,14 +146,17 @@ struct ServicePrincipalTests {
 
     @Test func userSignInAndRefreshAuthenticateWithTheCertificate() throws {
         let certificate = TestCertificate.shared
-        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, redirectURIs: ["http://localhost/callback"],
-                                             certificatePEMs: [certificate.certificatePEM]))
+        let s = try ProviderSetup(
+            client: FakeClient(
+                clientID: ProviderSetup.clientID, redirectURIs: ["http://localhost/callback"],
+                certificatePEMs: [certificate.certificatePEM]))
         defer { s.idp.stop() }
         let both = s.file("both.pem", certificate.certificatePEM + certificate.privateKeyPEM)
         let add = s.addApp(["--certificate", both])
         #expect(add.status == 0, "\(add)")
-        let login = s.cli.run(["login", "deploy", "--port", "0"] + s.key,
-                              env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "normal"])
+        let login = s.cli.run(
+            ["login", "deploy", "--port", "0"] + s.key,
+            env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": "normal"])
         #expect(login.status == 0 && login.stdout.contains("refresh token: stored"), "\(login)")
         #expect(s.cli.run(["refresh", "deploy"] + s.key).status == 0)
         let log = s.idp.stats.tokenLog
@@ -148,19 +168,27 @@ struct ServicePrincipalTests {
     @Test func refusedAssertionsAreReportedWithTheProvidersCodeAndAHint() throws {
         let registered = TestCertificate.shared
         let other = try TestCertificate.make(commonName: "not-registered")
-        let expired = try TestCertificate.make(key: registered.privateKey(), commonName: "expired",
-                                               notValidBefore: Date() - 86400 * 60, notValidAfter: Date() - 86400)
-        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID,
-                                             certificatePEMs: [registered.certificatePEM, expired.certificatePEM]))
+        let expired = try TestCertificate.make(
+            key: registered.privateKey(), commonName: "expired",
+            notValidBefore: Date() - 86400 * 60, notValidAfter: Date() - 86400)
+        let s = try ProviderSetup(
+            client: FakeClient(
+                clientID: ProviderSetup.clientID,
+                certificatePEMs: [registered.certificatePEM, expired.certificatePEM]))
         defer { s.idp.stop() }
         func add(_ name: String, _ certificate: TestCertificate, host: String? = nil) -> CLI.Result {
-            s.addApp(["--flow", "client-credentials", "--certificate", s.file("\(name).pem", certificate.certificatePEM),
-                      "--private-key-file", s.file("\(name)-key.pem", certificate.privateKeyPEM)], name: name, host: host)
+            s.addApp(
+                [
+                    "--flow", "client-credentials", "--certificate", s.file("\(name).pem", certificate.certificatePEM),
+                    "--private-key-file", s.file("\(name)-key.pem", certificate.privateKeyPEM)
+                ], name: name, host: host)
         }
         // Another key than the registered certificate's.
         #expect(add("wrongkey", other).status == 0)
         let wrongKey = s.cli.run(["token", "wrongkey"] + s.key)
-        #expect(wrongKey.status == 1 && wrongKey.stderr.contains("AADSTS700027") && wrongKey.stderr.contains("not registered"), "\(wrongKey)")
+        #expect(
+            wrongKey.status == 1 && wrongKey.stderr.contains("AADSTS700027")
+                && wrongKey.stderr.contains("not registered"), "\(wrongKey)")
         #expect(wrongKey.stderr.contains("Certificates & secrets"))
         #expect(wrongKey.stdout.isEmpty)
         // An expired certificate: add-app warns, the provider refuses.
@@ -174,7 +202,9 @@ struct ServicePrincipalTests {
         let localhost = s.idp.baseURL.replacingOccurrences(of: "127.0.0.1", with: "localhost")
         #expect(add("wrongaud", registered, host: localhost).status == 0)
         let wrongAud = s.cli.run(["token", "wrongaud"] + s.key)
-        #expect(wrongAud.status == 1 && wrongAud.stderr.contains("AADSTS700023") && wrongAud.stderr.contains("another audience"), "\(wrongAud)")
+        #expect(
+            wrongAud.status == 1 && wrongAud.stderr.contains("AADSTS700023")
+                && wrongAud.stderr.contains("another audience"), "\(wrongAud)")
         #expect(s.idp.stats.assertionsRejected["unknown_key"] == 1)
         #expect(s.idp.stats.assertionsRejected["expired_key"] == 1)
         #expect(s.idp.stats.assertionsRejected["audience"] == 1)
@@ -182,11 +212,15 @@ struct ServicePrincipalTests {
     }
 
     @Test func aKeyThatIsNotTheCertificatesIsRefusedAtAddApp() throws {
-        let s = try ProviderSetup(client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
+        let s = try ProviderSetup(
+            client: FakeClient(clientID: ProviderSetup.clientID, clientSecret: ProviderSetup.clientSecret))
         defer { s.idp.stop() }
         let other = try TestCertificate.make(commonName: "other")
-        let add = s.addApp(["--certificate", s.file("c.pem", TestCertificate.shared.certificatePEM),
-                            "--private-key-stdin"], stdin: other.privateKeyPEM)
+        let add = s.addApp(
+            [
+                "--certificate", s.file("c.pem", TestCertificate.shared.certificatePEM),
+                "--private-key-stdin"
+            ], stdin: other.privateKeyPEM)
         #expect(add.status == 64 && add.stderr.contains("does not belong to the certificate"), "\(add)")
         #expect(!add.stderr.contains(TestCertificate.keyCanary(other.privateKeyPEM)))
         let noKey = s.addApp(["--certificate", s.file("c2.pem", TestCertificate.shared.certificatePEM)])
@@ -204,7 +238,9 @@ struct ServicePrincipalTests {
         #expect(login.status == 0, "\(login)")
         #expect(login.stdout.contains("Logged in to deploy as alice@contoso.example"))
         #expect(login.stdout.contains("refresh token: stored"))
-        #expect(login.stderr.contains("\(s.idp.baseURL)/_fake/device") && login.stderr.contains("and enter the code"), "\(login)")
+        #expect(
+            login.stderr.contains("\(s.idp.baseURL)/_fake/device") && login.stderr.contains("and enter the code"),
+            "\(login)")
         let stats = s.idp.stats
         #expect(stats.deviceAuthorizations == 1 && stats.devicePolls == 3 && stats.deviceSlowDowns == 0)
         #expect(stats.authorizeLog.isEmpty, "no browser redirect")
@@ -256,8 +292,10 @@ struct ServicePrincipalTests {
         let s = try ProviderSetup.device(.manual)
         defer { s.idp.stop() }
         #expect(s.addApp(["--public"]).status == 0)
-        let run = CLI.exec(["/usr/bin/timeout", "--preserve-status", "-s", "INT", "3", CLI.binary, "login", "deploy", "--device"] + s.key,
-                           environment: s.cli.environment, cwd: s.f.dir.path)
+        let run = CLI.exec(
+            ["/usr/bin/timeout", "--preserve-status", "-s", "INT", "3", CLI.binary, "login", "deploy", "--device"]
+                + s.key,
+            environment: s.cli.environment, cwd: s.f.dir.path)
         #expect(run.status == 130, "\(run)")
         #expect(run.stderr.contains("login cancelled"))
         let show = s.cli.run(["show", "deploy", "--json"])
@@ -265,4 +303,3 @@ struct ServicePrincipalTests {
         #expect(view["has_refresh_token"] as? Bool == false, "nothing was stored")
     }
 }
-

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+
 @testable import TokvaultVault
 
 /// The files beside the vault (`-wal`, `-shm`, `-journal`, `VAULT.lock`, the refresh locks),
@@ -29,20 +30,26 @@ struct SideFileTests {
         func mainFile() -> Data { FileManager.default.contents(atPath: vault) ?? Data() }
 
         /// `list` (no unlock, no lock) and `add-app` (the vault lock): both must be refused.
-        func expectRefused(naming file: String, _ words: String, hint: String,
-                           sourceLocation: SourceLocation = #_sourceLocation) {
+        func expectRefused(
+            naming file: String, _ words: String, hint: String,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) {
             let before = mainFile()
             let list = f.cli.run(["list"])
             #expect(list.status == 1, "\(list)", sourceLocation: sourceLocation)
-            #expect(list.stderr.contains(file) && list.stderr.contains(words), "\(list)", sourceLocation: sourceLocation)
-            #expect(list.stderr.contains("tokvault: hint: ") && list.stderr.contains(hint), "\(list)", sourceLocation: sourceLocation)
+            #expect(
+                list.stderr.contains(file) && list.stderr.contains(words), "\(list)", sourceLocation: sourceLocation)
+            #expect(
+                list.stderr.contains("tokvault: hint: ") && list.stderr.contains(hint), "\(list)",
+                sourceLocation: sourceLocation)
             #expect(!list.stdout.contains("adme"), "\(list)", sourceLocation: sourceLocation)
             let add = f.addApp("other", secret: SideFileTests.secret)
             #expect(add.status == 1, "\(add)", sourceLocation: sourceLocation)
             #expect(add.stderr.contains(file), "\(add)", sourceLocation: sourceLocation)
             for result in [list, add] {
-                #expect(!result.stdout.contains(SideFileTests.secret) && !result.stderr.contains(SideFileTests.secret),
-                        sourceLocation: sourceLocation)
+                #expect(
+                    !result.stdout.contains(SideFileTests.secret) && !result.stderr.contains(SideFileTests.secret),
+                    sourceLocation: sourceLocation)
             }
             #expect(mainFile() == before, "the vault file was written", sourceLocation: sourceLocation)
         }
@@ -120,7 +127,9 @@ struct SideFileTests {
         chmod(lock, 0o666)
         var add = s.f.addApp("other", secret: Self.secret)
         #expect(add.status == 1, "\(add)")
-        #expect(add.stderr.contains("\(lock) is accessible to other users (mode 666); refusing to use it as a lock file"), "\(add)")
+        #expect(
+            add.stderr.contains("\(lock) is accessible to other users (mode 666); refusing to use it as a lock file"),
+            "\(add)")
         #expect(add.stderr.contains("tokvault: hint: run `chmod 600 \(lock)`"), "\(add)")
         chmod(lock, 0o600)
         #expect(chown(lock, Self.nobody.pw_uid, Self.nobody.pw_gid) == 0)
@@ -181,8 +190,9 @@ struct SideFileTests {
     @Test func vaultDirectoryOfAnotherUserIsRefused() throws {
         let s = Setup()
         #expect(chown(s.vaultDir, Self.nobody.pw_uid, Self.nobody.pw_gid) == 0)
-        s.expectRefused(naming: s.vaultDir, "belongs to another user (uid \(Self.nobody.pw_uid))",
-                        hint: "keep the vault in a directory of your own")
+        s.expectRefused(
+            naming: s.vaultDir, "belongs to another user (uid \(Self.nobody.pw_uid))",
+            hint: "keep the vault in a directory of your own")
         #expect(chown(s.vaultDir, geteuid(), getegid()) == 0)
         s.expectWorksAgain()
     }
@@ -199,7 +209,10 @@ struct SideFileTests {
         chmod(above, 0o777)
         result = cli.run(["list"])
         #expect(result.status == 1, "\(result)")
-        #expect(result.stderr.contains("\(above), a directory above vault \(above)/v/vault.db, is writable by other users (mode 777)"), "\(result)")
+        #expect(
+            result.stderr.contains(
+                "\(above), a directory above vault \(above)/v/vault.db, is writable by other users (mode 777)"),
+            "\(result)")
         // Sticky, as /tmp: others cannot remove or rename what is not theirs.
         chmod(above, 0o1777)
         result = cli.run(["list"])
@@ -209,8 +222,12 @@ struct SideFileTests {
         #expect(chown(above, Self.nobody.pw_uid, Self.nobody.pw_gid) == 0)
         result = cli.run(["list"])
         #expect(result.status == 1, "\(result)")
-        #expect(result.stderr.contains("\(above), a directory above vault \(above)/v/vault.db, belongs to another user"), "\(result)")
-        #expect(result.stderr.contains("tokvault: hint: keep the vault where every directory above it belongs to you or to root"), "\(result)")
+        #expect(
+            result.stderr.contains("\(above), a directory above vault \(above)/v/vault.db, belongs to another user"),
+            "\(result)")
+        #expect(
+            result.stderr.contains(
+                "tokvault: hint: keep the vault where every directory above it belongs to you or to root"), "\(result)")
         // Root's ancestors (/, /tmp) are fine: the other suites all run under mkdtemp in /tmp.
         #expect(chown(above, 0, 0) == 0)
         #expect(cli.run(["list"]).status == 0)
@@ -279,8 +296,10 @@ struct SideFileTests {
         #expect(before.count > 32 * 1024, "the copy must be larger than the limit below")
         // An ignored SIGXFSZ stays ignored across exec, so the write fails with EFBIG.
         let limited = CLI.exec(
-            ["/usr/bin/setsid", "-w", "/usr/bin/bash", "-c", "trap '' XFSZ; ulimit -f 16; exec \"$0\" \"$@\"",
-             CLI.binary, "restore", backup, "--yes", "--key-file", s.f.keyFile],
+            [
+                "/usr/bin/setsid", "-w", "/usr/bin/bash", "-c", "trap '' XFSZ; ulimit -f 16; exec \"$0\" \"$@\"",
+                CLI.binary, "restore", backup, "--yes", "--key-file", s.f.keyFile
+            ],
             environment: s.f.cli.environment, cwd: s.f.dir.path)
         #expect(limited.status == 1, "\(limited)")
         #expect(limited.stderr.contains("tokvault: error: cannot write"), "\(limited)")
@@ -306,8 +325,11 @@ struct SideFileTests {
         for readOnly in [false, true] {
             let vault = try Vault.open(path: s.vault, readOnly: readOnly)
             let settings = try vault.dbQueue.inDatabase { db in
-                [try Int.fetchOne(db, sql: "PRAGMA trusted_schema"), try Int.fetchOne(db, sql: "PRAGMA cell_size_check"),
-                 try Int.fetchOne(db, sql: "PRAGMA mmap_size")]
+                [
+                    try Int.fetchOne(db, sql: "PRAGMA trusted_schema"),
+                    try Int.fetchOne(db, sql: "PRAGMA cell_size_check"),
+                    try Int.fetchOne(db, sql: "PRAGMA mmap_size")
+                ]
             }
             #expect(settings == [0, 1, 0], "trusted_schema, cell_size_check, mmap_size with readOnly \(readOnly)")
         }
@@ -325,7 +347,9 @@ struct SideFileTests {
         }
         let direct = try viewer.dbQueue.inDatabase { db -> String? in
             let error = #expect(throws: DatabaseError.self) { try String.fetchAll(db, sql: "SELECT n FROM planted") }
-            #expect(error?.message?.contains("unsafe use of swiftCapitalizedString") == true, "\(String(describing: error))")
+            #expect(
+                error?.message?.contains("unsafe use of swiftCapitalizedString") == true, "\(String(describing: error))"
+            )
             return try String.fetchOne(db, sql: "SELECT swiftCapitalizedString('adme')")
         }
         // Called directly, it works: only the file's own SQL is distrusted.

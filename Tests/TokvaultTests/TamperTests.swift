@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+
 @testable import TokvaultVault
 
 /// Every sealed column outside the key slots, damaged in every way an attacker with write
@@ -11,7 +12,7 @@ struct TamperTests {
         ("app", "client_secret"),
         ("session", "refresh_token"),
         ("session", "id_token"),
-        ("access_token", "token"),
+        ("access_token", "token")
     ]
 
     static func expectTampered(_ vault: Vault, _ key: DataKey, _ note: String) {
@@ -37,22 +38,26 @@ struct TamperTests {
             var damaged = original
             damaged[damaged.startIndex + position] ^= 0x01
             try editVault(f.cli.vaultPath) { db in
-                try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [damaged, original])
+                try db.execute(
+                    sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [damaged, original])
             }
             Self.expectTampered(vault, key, "\(place) byte \(position)")
             try editVault(f.cli.vaultPath) { db in
-                try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [original, damaged])
+                try db.execute(
+                    sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [original, damaged])
             }
             #expect(try vault.verifyAllSealedFields(key: key) == 8)
         }
         // Truncated and emptied values.
         for damaged in [original.prefix(20), Data(), original + Data([0])] {
             try editVault(f.cli.vaultPath) { db in
-                try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [damaged, original])
+                try db.execute(
+                    sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [damaged, original])
             }
             Self.expectTampered(vault, key, "\(place) resized to \(damaged.count)")
             try editVault(f.cli.vaultPath) { db in
-                try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [original, damaged])
+                try db.execute(
+                    sql: "UPDATE \(table) SET \(column) = ? WHERE \(column) = ?", arguments: [original, damaged])
             }
         }
     }
@@ -64,8 +69,12 @@ struct TamperTests {
         try editVault(f.cli.vaultPath) { db in
             let rows = try Row.fetchAll(db, sql: "SELECT id, \(column) AS v FROM \(table) ORDER BY id")
             #expect(rows.count == 2)
-            try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE id = ?", arguments: [rows[1]["v"] as Data, rows[0]["id"] as String])
-            try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE id = ?", arguments: [rows[0]["v"] as Data, rows[1]["id"] as String])
+            try db.execute(
+                sql: "UPDATE \(table) SET \(column) = ? WHERE id = ?",
+                arguments: [rows[1]["v"] as Data, rows[0]["id"] as String])
+            try db.execute(
+                sql: "UPDATE \(table) SET \(column) = ? WHERE id = ?",
+                arguments: [rows[0]["v"] as Data, rows[1]["id"] as String])
         }
         Self.expectTampered(vault, key, "\(place) swapped between rows")
     }
@@ -80,15 +89,17 @@ struct TamperTests {
         let (g, vault2, key2) = try populatedVault()
         try editVault(g.cli.vaultPath) { db in
             // The access token of an app copied into its refresh token slot.
-            try db.execute(sql: """
-                UPDATE session SET refresh_token = (SELECT token FROM access_token WHERE access_token.app_id = session.app_id)
-                """)
+            try db.execute(
+                sql: """
+                    UPDATE session SET refresh_token = (SELECT token FROM access_token WHERE access_token.app_id = session.app_id)
+                    """)
         }
         Self.expectTampered(vault2, key2, "access_token.token -> session.refresh_token")
 
         let (h, vault3, key3) = try populatedVault()
         try editVault(h.cli.vaultPath) { db in
-            try db.execute(sql: "UPDATE app SET client_secret = (SELECT refresh_token FROM session WHERE session.app_id = app.id)")
+            try db.execute(
+                sql: "UPDATE app SET client_secret = (SELECT refresh_token FROM session WHERE session.app_id = app.id)")
         }
         Self.expectTampered(vault3, key3, "session.refresh_token -> app.client_secret")
     }
@@ -115,7 +126,9 @@ struct TamperTests {
         #expect(try vault.summary().keyGeneration == 1)
         #expect(try Hostile.snapshot(f.cli.vaultPath) == before, "rotate-key changed the vault it refused")
         // set must not launder the edit by re-sealing (or re-binding) it, whichever column it was.
-        let launder = f.cli.run(["set", "alpha", "--scope", "api://laundered/.default offline_access", "--key-file", f.keyFile])
+        let launder = f.cli.run([
+            "set", "alpha", "--scope", "api://laundered/.default offline_access", "--key-file", f.keyFile
+        ])
         #expect(launder.status == 5, "\(launder)")
         #expect(try Hostile.snapshot(f.cli.vaultPath) == before, "set changed the vault it refused")
     }
@@ -136,7 +149,8 @@ struct TamperTests {
 
         // KDF parameters raised to absurd values are refused before hashing, not obeyed.
         try editVault(f.cli.vaultPath) { db in
-            try db.execute(sql: "UPDATE key_slot SET kdf_memlimit = ? WHERE kind = 'passphrase'", arguments: [Int64(64) << 30])
+            try db.execute(
+                sql: "UPDATE key_slot SET kdf_memlimit = ? WHERE kind = 'passphrase'", arguments: [Int64(64) << 30])
         }
         let huge = f.cli.run(["show", "alpha", "--verify", "--passphrase-file", f.passphraseFile])
         #expect(huge.status == 4, "\(huge)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TokvaultFlow
 @testable import TokvaultVault
 
@@ -10,7 +11,9 @@ struct TokenClientTests {
         let app = try FlowFixture.azureApp()
         #expect(app.clientAuth == .post)
         let (body, basic) = try TokenClient.requestBody(
-            app: app, grant: .authorizationCode(code: secure("the-code"), verifier: secure("the-verifier"), redirectURI: "http://localhost:8080/cb"),
+            app: app,
+            grant: .authorizationCode(
+                code: secure("the-code"), verifier: secure("the-verifier"), redirectURI: "http://localhost:8080/cb"),
             clientSecret: secure("s3cr+t&="))
         #expect(basic == nil)
         let encoded = plaintext(body.encoded())
@@ -29,7 +32,8 @@ struct TokenClientTests {
     @Test func clientSecretPostForRefreshGrantSendsTheGivenScope() throws {
         let app = try FlowFixture.azureApp()
         let (body, basic) = try TokenClient.requestBody(
-            app: app, grant: .refreshToken(secure("rt-1"), scope: "other/.default offline_access"), clientSecret: secure("s"))
+            app: app, grant: .refreshToken(secure("rt-1"), scope: "other/.default offline_access"),
+            clientSecret: secure("s"))
         #expect(basic == nil)
         let f = FlowFixture.fields(plaintext(body.encoded())[...])
         #expect(f["grant_type"] == ["refresh_token"])
@@ -57,7 +61,8 @@ struct TokenClientTests {
         let app = try FlowFixture.azureApp(isPublic: true)
         #expect(app.clientAuth == .none)
         let (body, basic) = try TokenClient.requestBody(
-            app: app, grant: .authorizationCode(code: secure("c"), verifier: secure("v"), redirectURI: "http://localhost"),
+            app: app,
+            grant: .authorizationCode(code: secure("c"), verifier: secure("v"), redirectURI: "http://localhost"),
             clientSecret: secure("ignored-secret"))
         #expect(basic == nil)
         let encoded = plaintext(body.encoded())
@@ -71,7 +76,8 @@ struct TokenClientTests {
     @Test func confidentialClientWithoutSecretIsRefused() throws {
         for app in [try FlowFixture.azureApp(), try FlowFixture.genericApp()] {
             do {
-                _ = try TokenClient.requestBody(app: app, grant: .refreshToken(secure("rt"), scope: "x"), clientSecret: nil)
+                _ = try TokenClient.requestBody(
+                    app: app, grant: .refreshToken(secure("rt"), scope: "x"), clientSecret: nil)
                 Issue.record("\(app.clientAuth) without a secret was accepted")
             } catch let error as VaultError {
                 #expect(error.exitCode == 1)

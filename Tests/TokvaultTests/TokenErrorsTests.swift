@@ -1,17 +1,21 @@
 import Foundation
 import NIOHTTP1
 import Testing
+
 @testable import TokvaultFlow
 @testable import TokvaultVault
 
 /// What an error answer of the token endpoint becomes: exit code, message and hint.
 @Suite("token errors")
 struct TokenErrorsTests {
-    static func mapped(_ json: String, status: Int = 400, grant: TokenClient.Grant? = nil, contentType: String = "application/json") throws -> VaultError {
+    static func mapped(
+        _ json: String, status: Int = 400, grant: TokenClient.Grant? = nil, contentType: String = "application/json"
+    ) throws -> VaultError {
         let app = try FlowFixture.azureApp()
-        return TokenErrors.error(status: status, data: Data(json.utf8), headers: HTTPHeaders([("Content-Type", contentType)]),
-                                 app: app, grant: grant ?? .refreshToken(secure("rt"), scope: app.scope),
-                                 endpoint: app.tokenEndpoint)
+        return TokenErrors.error(
+            status: status, data: Data(json.utf8), headers: HTTPHeaders([("Content-Type", contentType)]),
+            app: app, grant: grant ?? .refreshToken(secure("rt"), scope: app.scope),
+            endpoint: app.tokenEndpoint)
     }
 
     static var codeGrant: TokenClient.Grant {
@@ -23,7 +27,10 @@ struct TokenErrorsTests {
     }
 
     @Test func invalidGrantOnRefreshMeansLoginRequired() throws {
-        let error = try Self.mapped(Self.azureError("invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity."))
+        let error = try Self.mapped(
+            Self.azureError(
+                "invalid_grant", 70008,
+                "The provided authorization code or refresh token has expired due to inactivity."))
         #expect(error.exitCode == 2)
         #expect(error.message.contains("login required for app \"adme\""))
         #expect(error.message.contains("AADSTS70008"))
@@ -33,7 +40,9 @@ struct TokenErrorsTests {
     }
 
     @Test func invalidGrantOnCodeIsAFailure() throws {
-        let error = try Self.mapped(Self.azureError("invalid_grant", 54005, "OAuth2 Authorization code was already redeemed."), grant: Self.codeGrant)
+        let error = try Self.mapped(
+            Self.azureError("invalid_grant", 54005, "OAuth2 Authorization code was already redeemed."),
+            grant: Self.codeGrant)
         #expect(error.exitCode == 1)
         #expect(error.hint?.contains("tokvault login adme") == true)
         #expect(error.hint?.contains("PKCE") == true)
@@ -41,42 +50,53 @@ struct TokenErrorsTests {
 
     @Test(arguments: ["interaction_required", "login_required"])
     func interactionRequiredMeansLoginRequired(_ code: String) throws {
-        let error = try Self.mapped(Self.azureError(code, 50076, "Due to a configuration change made by your administrator, you must use multi-factor authentication."))
+        let error = try Self.mapped(
+            Self.azureError(
+                code, 50076,
+                "Due to a configuration change made by your administrator, you must use multi-factor authentication."))
         #expect(error.exitCode == 2)
         #expect(error.hint?.contains("tokvault login adme") == true)
     }
 
-    @Test(arguments: [7000215, 7000222])
+    @Test(arguments: [7_000_215, 7_000_222])
     func invalidClientPointsAtTheSecret(_ code: Int) throws {
-        let error = try Self.mapped(Self.azureError("invalid_client", code, "Invalid client secret provided."), status: 401)
+        let error = try Self.mapped(
+            Self.azureError("invalid_client", code, "Invalid client secret provided."), status: 401)
         #expect(error.exitCode == 1)
         #expect(error.hint?.contains("tokvault set adme --secret-prompt") == true, "\(error.hint ?? "")")
-        if code == 7000222 { #expect(error.hint?.contains("expired") == true) }
+        if code == 7_000_222 { #expect(error.hint?.contains("expired") == true) }
     }
 
     /// Every invalid_client answer: exit 1, the provider's code in the message, and advice that
     /// depends on the code, on the app's credential (secret or certificate) and on the grant.
     @Test(arguments: [
-        (false, 7000222, false, "the client secret has expired"),
+        (false, 7_000_222, false, "the client secret has expired"),
         (false, 700025, false, "registered as a public client: `tokvault set adme --public`"),
-        (false, 7000218, false, "the app needs a client secret"),
-        (false, 7000218, true, "enable 'Allow public client flows'"),
-        (false, 7000215, false, "the client secret (or client id) is wrong"),
+        (false, 7_000_218, false, "the app needs a client secret"),
+        (false, 7_000_218, true, "enable 'Allow public client flows'"),
+        (false, 7_000_215, false, "the client secret (or client id) is wrong"),
         (true, 700024, false, "check this machine's clock"),
-        (true, 700023, false, "expects another audience than the token endpoint https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"),
+        (
+            true, 700023, false,
+            "expects another audience than the token endpoint https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        ),
         (true, 700021, false, "is not the application the certificate is registered on"),
         (true, 700027, false, "the certificate is not registered on the app"),
-        (true, 7000218, false, "the certificate is not registered on the app"),
-        (true, 7000218, true, "enable 'Allow public client flows'"),
-        (true, 7000222, false, "the certificate is not registered on the app"),
+        (true, 7_000_218, false, "the certificate is not registered on the app"),
+        (true, 7_000_218, true, "enable 'Allow public client flows'"),
+        (true, 7_000_222, false, "the certificate is not registered on the app")
     ])
-    func invalidClientAdviceFollowsTheCredential(_ certificate: Bool, _ code: Int, _ device: Bool, _ hint: String) throws {
+    func invalidClientAdviceFollowsTheCredential(_ certificate: Bool, _ code: Int, _ device: Bool, _ hint: String)
+        throws
+    {
         var app = try FlowFixture.azureApp()
         if certificate { app.clientAuth = .privateKeyJWT }
-        let grant: TokenClient.Grant = device ? .deviceCode(secure("dc")) : .refreshToken(secure("rt"), scope: app.scope)
-        let error = TokenErrors.error(status: 401, data: Data(Self.azureError("invalid_client", code, "Refused.").utf8),
-                                      headers: HTTPHeaders([("Content-Type", "application/json")]), app: app, grant: grant,
-                                      endpoint: app.tokenEndpoint)
+        let grant: TokenClient.Grant =
+            device ? .deviceCode(secure("dc")) : .refreshToken(secure("rt"), scope: app.scope)
+        let error = TokenErrors.error(
+            status: 401, data: Data(Self.azureError("invalid_client", code, "Refused.").utf8),
+            headers: HTTPHeaders([("Content-Type", "application/json")]), app: app, grant: grant,
+            endpoint: app.tokenEndpoint)
         #expect(error.exitCode == 1)
         #expect(error.message.contains("invalid_client (AADSTS\(code): Refused.)"), "\(error.message)")
         #expect(error.hint?.contains(hint) == true, "\(error.hint ?? "no hint")")
@@ -84,14 +104,19 @@ struct TokenErrorsTests {
 
     @Test(arguments: ["invalid_grant", "invalid_request"])
     func redirectMismatchGetsTheRedirectHint(_ oauthError: String) throws {
-        let error = try Self.mapped(Self.azureError(oauthError, 50011, "The redirect URI 'http://localhost:1' does not match."), grant: Self.codeGrant)
+        let error = try Self.mapped(
+            Self.azureError(oauthError, 50011, "The redirect URI 'http://localhost:1' does not match."),
+            grant: Self.codeGrant)
         #expect(error.exitCode == 1)
         #expect(error.hint?.contains("redirect URI") == true)
-        #expect(error.hint?.contains("http://localhost:8080") == true, "names the app's redirect URI: \(error.hint ?? "")")
+        #expect(
+            error.hint?.contains("http://localhost:8080") == true, "names the app's redirect URI: \(error.hint ?? "")")
     }
 
     @Test func temporarilyUnavailableIsUnreachable() throws {
-        let error = try Self.mapped(Self.azureError("temporarily_unavailable", 50196, "The server encountered a client request loop."), status: 503)
+        let error = try Self.mapped(
+            Self.azureError("temporarily_unavailable", 50196, "The server encountered a client request loop."),
+            status: 503)
         #expect(error.exitCode == 3)
     }
 
@@ -103,7 +128,8 @@ struct TokenErrorsTests {
     }
 
     @Test func htmlBadGatewayIsUnreachable() throws {
-        let error = try Self.mapped("<html><body><h1>502 Bad Gateway</h1></body></html>", status: 502, contentType: "text/html; charset=utf-8")
+        let error = try Self.mapped(
+            "<html><body><h1>502 Bad Gateway</h1></body></html>", status: 502, contentType: "text/html; charset=utf-8")
         #expect(error.exitCode == 3)
         #expect(error.message.contains("an HTML page"))
         #expect(error.hint?.contains("try again later") == true)

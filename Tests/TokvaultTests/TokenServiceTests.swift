@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TokvaultFlow
 @testable import TokvaultUseCases
 @testable import TokvaultVault
@@ -9,7 +10,9 @@ import Testing
 struct TokenServiceTests {
     @Test func expectedIssuerForAGUIDTenant() throws {
         let app = try FlowFixture.azureApp(tenant: "72F988BF-86F1-41AF-91AB-2D7CD011DB47")
-        #expect(TokenService.expectedIssuer(for: app) == "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0")
+        #expect(
+            TokenService.expectedIssuer(for: app)
+                == "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0")
     }
 
     @Test(arguments: ["contoso.onmicrosoft.com", "organizations", "common"])
@@ -19,10 +22,13 @@ struct TokenServiceTests {
     }
 
     @Test func expectedIssuerKeepsSchemeAndPortOfALoopbackAuthority() throws {
-        let app = try FlowFixture.azureApp(tenant: "00000000-0000-0000-0000-0000000000aa", authorityHost: "http://127.0.0.1:49152")
+        let app = try FlowFixture.azureApp(
+            tenant: "00000000-0000-0000-0000-0000000000aa", authorityHost: "http://127.0.0.1:49152")
         #expect(app.tokenEndpoint.hasPrefix("http://127.0.0.1:49152/"))
-        #expect(TokenService.expectedIssuer(for: app) == "http://127.0.0.1:49152/00000000-0000-0000-0000-0000000000aa/v2.0")
-        let sovereign = try FlowFixture.azureApp(tenant: "contoso.onmicrosoft.us", authorityHost: "login.microsoftonline.us")
+        #expect(
+            TokenService.expectedIssuer(for: app) == "http://127.0.0.1:49152/00000000-0000-0000-0000-0000000000aa/v2.0")
+        let sovereign = try FlowFixture.azureApp(
+            tenant: "contoso.onmicrosoft.us", authorityHost: "login.microsoftonline.us")
         #expect(TokenService.expectedIssuer(for: sovereign) == "https://login.microsoftonline.us/{tenantid}/v2.0")
     }
 
@@ -38,6 +44,7 @@ struct TokenServiceTests {
         let app = try FlowFixture.azureApp()
         #expect(TokenService.scopeKey(nil, app: app) == "")
         #expect(TokenService.scopeKey(app.scope, app: app) == "")
-        #expect(TokenService.scopeKey("  other/.default   offline_access ", app: app) == "other/.default offline_access")
+        #expect(
+            TokenService.scopeKey("  other/.default   offline_access ", app: app) == "other/.default offline_access")
     }
 }

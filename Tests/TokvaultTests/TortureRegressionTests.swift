@@ -16,8 +16,11 @@ struct TortureRegressionTests {
         #expect(add.status == 0, "\(add)")
         // rotate-key derives the passphrase key twice while it holds the lock exclusively; at
         // these costs that keeps the lock for seconds, long enough to start the others inside.
-        let passwd = s.cli.run(["passwd", "--kdf-ops", "4", "--kdf-mem-mib", "256",
-                                "--new-passphrase-file", s.f.passphraseFile] + s.key)
+        let passwd = s.cli.run(
+            [
+                "passwd", "--kdf-ops", "4", "--kdf-mem-mib", "256",
+                "--new-passphrase-file", s.f.passphraseFile
+            ] + s.key)
         #expect(passwd.status == 0, "\(passwd)")
 
         let rotate = Process()
@@ -32,18 +35,24 @@ struct TortureRegressionTests {
 
         // No token is cached: `token` needs a new one, `export` waits for it, and both read the
         // app before the rotation commits.
-        let cli = s.cli, key = s.key
+        let cli = s.cli
+        let key = s.key
         let results = runConcurrently(2) { index in
             index == 0
                 ? cli.run(["token", "deploy"] + key)
-                : cli.run(["export", "deploy", "--env", "--with-secrets", "--only", "access_token", "--only", "client_secret"] + key)
+                : cli.run(
+                    ["export", "deploy", "--env", "--with-secrets", "--only", "access_token", "--only", "client_secret"]
+                        + key)
         }
         rotate.waitUntilExit()
         #expect(rotate.terminationStatus == 0)
-        let token = results[0], export = results[1]
+        let token = results[0]
+        let export = results[1]
         #expect(token.status == 0, "\(token)")
         #expect(export.status == 0, "\(export)")
-        #expect(token.stderr.contains("waiting for another tokvault process"), "token did not wait for the rotation: \(token)")
+        #expect(
+            token.stderr.contains("waiting for another tokvault process"),
+            "token did not wait for the rotation: \(token)")
         let accessToken = token.stdout.trimmingCharacters(in: .newlines)
         #expect(s.idp.accessTokenInfo(accessToken) != nil)
         #expect(export.stdout.contains("ACCESS_TOKEN='\(accessToken)'"))

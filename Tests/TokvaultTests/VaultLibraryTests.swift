@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TokvaultVault
 
 @Suite("vault library")
@@ -30,7 +31,8 @@ struct VaultLibraryTests {
 
     @Test func sealOpenRoundTripAndPlaceBinding() throws {
         let key = DataKey(bytes: .random(count: 32), generation: 1, vaultID: "v")
-        let place = SealedFieldPlace(table: "app", column: "client_secret", row: "r1", app: "r1", clientID: "c", tokenEndpoint: "https://t")
+        let place = SealedFieldPlace(
+            table: "app", column: "client_secret", row: "r1", app: "r1", clientID: "c", tokenEndpoint: "https://t")
         let sealed = SealedField.seal(secure("value"), key: key, place: place)
         #expect(sealed.count == 1 + 24 + 5 + 16)
         #expect(sealed[0] == 1)
@@ -115,10 +117,15 @@ struct VaultLibraryTests {
         let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
         try vault.addApp(try Self.azureApp("adme"), clientSecret: secure("s"), key: key)
         let app = try vault.app(named: "adme")
-        try vault.storeTokens(TokenSet(accessToken: secure("a1"), tokenType: "Bearer", expiresAt: 100, refreshToken: secure("r1")), for: app, key: key)
-        try vault.storeTokens(TokenSet(accessToken: secure("a2"), tokenType: "Bearer", expiresAt: 200), for: app, key: key)
+        try vault.storeTokens(
+            TokenSet(accessToken: secure("a1"), tokenType: "Bearer", expiresAt: 100, refreshToken: secure("r1")),
+            for: app, key: key)
+        try vault.storeTokens(
+            TokenSet(accessToken: secure("a2"), tokenType: "Bearer", expiresAt: 200), for: app, key: key)
         #expect(try vault.refreshToken(of: app, key: key)?.withUnsafeBytes { Array($0) } == Array("r1".utf8))
-        try vault.storeTokens(TokenSet(accessToken: secure("a3"), tokenType: "Bearer", expiresAt: 300, refreshToken: secure("r2")), for: app, key: key)
+        try vault.storeTokens(
+            TokenSet(accessToken: secure("a3"), tokenType: "Bearer", expiresAt: 300, refreshToken: secure("r2")),
+            for: app, key: key)
         #expect(try vault.refreshToken(of: app, key: key)?.withUnsafeBytes { Array($0) } == Array("r2".utf8))
         let access = try #require(try vault.accessToken(of: app, key: key))
         #expect(access.token.withUnsafeBytes { Array($0) } == Array("a3".utf8))

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+
 @testable import TokvaultVault
 
 /// The schema check of every open (docs/vault-format.md §1.1, step 14).
@@ -15,7 +16,9 @@ struct VaultSchemaTests {
         }
         try migrator.migrate(queue)
         return try queue.read { db in
-            try VaultSchema.objects(db).sorted { ($0.type, $0.name) < ($1.type, $1.name) }.map { ($0.type, $0.name, $0.sql) }
+            try VaultSchema.objects(db).sorted { ($0.type, $0.name) < ($1.type, $1.name) }.map {
+                ($0.type, $0.name, $0.sql)
+            }
         }
     }
 
@@ -23,12 +26,16 @@ struct VaultSchemaTests {
         var levels: [[(String, String, String)]] = []
         for count in 1...embeddedMigrations.count { levels.append(try Self.schemaAfter(count)) }
         let render = { (levels: [[(String, String, String)]]) -> String in
-            "[\n" + levels.map { level in
-                "        [\n" + level.map { "            (\"\($0.0)\", \"\($0.1)\", \"\($0.2)\"),\n" }.joined() + "        ],\n"
-            }.joined() + "    ]"
+            "[\n"
+                + levels.map { level in
+                    "        [\n" + level.map { "            (\"\($0.0)\", \"\($0.1)\", \"\($0.2)\"),\n" }.joined()
+                        + "        ],\n"
+                }.joined() + "    ]"
         }
-        #expect(render(VaultSchema.expected) == render(levels),
-                "VaultSchema.expected is stale; replace it with:\n    static let expected: [[(String, String, String)]] = \(render(levels))")
+        #expect(
+            render(VaultSchema.expected) == render(levels),
+            "VaultSchema.expected is stale; replace it with:\n    static let expected: [[(String, String, String)]] = \(render(levels))"
+        )
     }
 
     /// Each of these, done to a vault's file by someone who can write it, is refused on open.
@@ -39,7 +46,7 @@ struct VaultSchemaTests {
         "CREATE INDEX app_by_client ON app(client_id)",
         "ALTER TABLE app ADD COLUMN planted TEXT DEFAULT 'x'",
         "DROP INDEX key_slot_keyfile",
-        "CREATE TEMP TABLE t (x); CREATE TRIGGER main.t2 AFTER INSERT ON event BEGIN DELETE FROM event; END",
+        "CREATE TEMP TABLE t (x); CREATE TRIGGER main.t2 AFTER INSERT ON event BEGIN DELETE FROM event; END"
     ]
 
     @Test(arguments: VaultSchemaTests.plantings)

@@ -8,23 +8,26 @@ struct AddApp: AsyncParsableCommand {
         commandName: "add-app",
         abstract: "Register an app (Azure, or any OAuth 2.0 server) in the vault.",
         discussion: """
-        The client secret is asked without echo, or read with --secret-stdin / --secret-file; \
-        it is never accepted on the command line. Examples:
-          tokvault add-app adme --tenant $TENANT --client-id $CLIENT_ID
-          printf %s "$SECRET" | tokvault add-app adme --tenant T --client-id C --secret-stdin
-          tokvault add-app cli --tenant T --client-id C --public
-          tokvault add-app deploy --tenant T --client-id C --flow client-credentials --secret-stdin
-          tokvault add-app deploy --tenant T --client-id C --flow client-credentials \\
-              --certificate cert.pem --private-key-file key.pem
-        """)
+            The client secret is asked without echo, or read with --secret-stdin / --secret-file; \
+            it is never accepted on the command line. Examples:
+              tokvault add-app adme --tenant $TENANT --client-id $CLIENT_ID
+              printf %s "$SECRET" | tokvault add-app adme --tenant T --client-id C --secret-stdin
+              tokvault add-app cli --tenant T --client-id C --public
+              tokvault add-app deploy --tenant T --client-id C --flow client-credentials --secret-stdin
+              tokvault add-app deploy --tenant T --client-id C --flow client-credentials \\
+                  --certificate cert.pem --private-key-file key.pem
+            """)
 
     @Argument(help: "Name of the app in this vault (letters, digits, '.', '_', '-').")
     var name: String
 
     @OptionGroup var fieldOptions: AppFieldOptions
 
-    @Option(name: .long, help: ArgumentHelp(
-        "OpenID Connect issuer: endpoints and client authentication come from its discovery document.", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "OpenID Connect issuer: endpoints and client authentication come from its discovery document.",
+            valueName: "url"))
     var issuer: String?
     @OptionGroup var secret: SecretOptions
     @OptionGroup var certificateOptions: CertificateOptions
@@ -35,10 +38,15 @@ struct AddApp: AsyncParsableCommand {
     @OptionGroup var vaultOptions: VaultOptions
 
     func validate() throws {
-        if `public` && secret.isGiven { throw ValidationError("--public apps have no client secret; drop --secret-stdin/--secret-file") }
-        if `public` && fieldOptions.clientAuth != nil { throw ValidationError("--public apps do not authenticate; drop --client-auth") }
+        if `public` && secret.isGiven {
+            throw ValidationError("--public apps have no client secret; drop --secret-stdin/--secret-file")
+        }
+        if `public` && fieldOptions.clientAuth != nil {
+            throw ValidationError("--public apps do not authenticate; drop --client-auth")
+        }
         if certificateOptions.isGiven && (secret.isGiven || `public`) {
-            throw ValidationError("--certificate replaces the client secret: drop --secret-stdin/--secret-file/--public")
+            throw ValidationError(
+                "--certificate replaces the client secret: drop --secret-stdin/--secret-file/--public")
         }
         if certificateOptions.isGiven && fieldOptions.clientAuth != nil {
             throw ValidationError("--client-auth is for client secrets; a --certificate app sends signed assertions")
@@ -56,8 +64,11 @@ struct AddApp: AsyncParsableCommand {
         var discovered: DiscoveryDocument?
         if let issuer {
             guard fields.tenant == nil, fields.cloud == nil, fields.authorityHost == nil,
-                  fields.authorizeEndpoint == nil, fields.tokenEndpoint == nil else {
-                throw VaultError.usage("--issuer finds the endpoints itself: drop --tenant, --cloud, --authority-host, --authorize-endpoint and --token-endpoint")
+                fields.authorizeEndpoint == nil, fields.tokenEndpoint == nil
+            else {
+                throw VaultError.usage(
+                    "--issuer finds the endpoints itself: drop --tenant, --cloud, --authority-host, --authorize-endpoint and --token-endpoint"
+                )
             }
             let document = try await DiscoveryDocument.fetch(issuer: issuer)
             fields.authorizeEndpoint = document.authorizationEndpoint
@@ -72,7 +83,9 @@ struct AddApp: AsyncParsableCommand {
         }
         let vault = try vaultOptions.open()
         if (try? vault.app(named: name)) != nil {
-            throw VaultError.failure("an app named \"\(name)\" already exists", hint: "change it with `tokvault set \(name) …`, or pick another name")
+            throw VaultError.failure(
+                "an app named \"\(name)\" already exists",
+                hint: "change it with `tokvault set \(name) …`, or pick another name")
         }
         var clientSecret: SecureBytes?
         var certificate: CertificateOptions.Loaded?
@@ -81,7 +94,9 @@ struct AddApp: AsyncParsableCommand {
             app.clientAuth = .privateKeyJWT
             app.certificate = Data(loaded.certificateDER)
             app.assertionAlg = loaded.algorithm
-            if let warning = CertificateOptions.expiryWarning(loaded.info, appName: name) { Diagnostics.warning(warning) }
+            if let warning = CertificateOptions.expiryWarning(loaded.info, appName: name) {
+                Diagnostics.warning(warning)
+            }
         } else if !`public` {
             guard let read = try secret.read(prompt: "Client secret for \(name): ") else {
                 throw VaultError.usage(
@@ -94,7 +109,8 @@ struct AddApp: AsyncParsableCommand {
         try vaultOptions.writing(vault) { key in
             try vault.addApp(app, clientSecret: clientSecret, privateKey: certificate?.privateKeyDER, key: key)
         }
-        let credential = certificate.map { "certificate \($0.info.sha1Hex), key sealed, \($0.algorithm.rawValue) assertions" }
+        let credential =
+            certificate.map { "certificate \($0.info.sha1Hex), key sealed, \($0.algorithm.rawValue) assertions" }
             ?? (`public` ? "public client" : "client secret sealed")
         print("Added app \(name): client id \(app.clientID), token endpoint \(app.tokenEndpoint) (\(credential))")
         if app.usesClientCredentialsFlow {

@@ -128,8 +128,9 @@ struct AppView: Encodable {
         hasRefreshToken = session?.refreshToken != nil
         lastRefresh = (session?.refreshedAt).map(Output.isoTime)
         accessTokens = tokens.map {
-            TokenView(scope: $0.scopeKey.isEmpty ? app.scope : $0.scopeKey, tokenType: $0.tokenType,
-                      expiresAt: Output.isoTime($0.expiresAt), expiresOn: $0.expiresAt, expired: $0.expiresAt <= now)
+            TokenView(
+                scope: $0.scopeKey.isEmpty ? app.scope : $0.scopeKey, tokenType: $0.tokenType,
+                expiresAt: Output.isoTime($0.expiresAt), expiresOn: $0.expiresAt, expired: $0.expiresAt <= now)
         }
         createdAt = Output.isoTime(app.createdAt)
         updatedAt = Output.isoTime(app.updatedAt)
@@ -148,7 +149,9 @@ struct AppView: Encodable {
 
     var secretSummary: String {
         if publicClient { return "public" }
-        if let certificate { return certificate.hasPrivateKey ? "certificate (key sealed)" : "certificate (key missing)" }
+        if let certificate {
+            return certificate.hasPrivateKey ? "certificate (key sealed)" : "certificate (key missing)"
+        }
         if certificateError != nil { return "certificate (unreadable)" }
         return hasClientSecret ? "sealed" : "missing"
     }

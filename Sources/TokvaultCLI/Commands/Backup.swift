@@ -7,10 +7,10 @@ struct Backup: ParsableCommand {
         commandName: "backup",
         abstract: "Copy the vault to FILE (still encrypted, mode 0600), or check a backup with --verify.",
         discussion: """
-        The copy is made with SQLite's online backup, so it is consistent even while other \
-        tokvault processes write. `backup --verify FILE` runs SQLite's integrity check on FILE, \
-        unlocks it (with the usual unlock sources) and opens every sealed field.
-        """)
+            The copy is made with SQLite's online backup, so it is consistent even while other \
+            tokvault processes write. `backup --verify FILE` runs SQLite's integrity check on FILE, \
+            unlocks it (with the usual unlock sources) and opens every sealed field.
+            """)
 
     @Argument(help: "Backup file to write (or to check, with --verify).")
     var file: String
@@ -27,11 +27,15 @@ struct Backup: ParsableCommand {
         if verify {
             let backup = try Vault.open(path: file, readOnly: true)
             let report = try backup.verify(material: vaultOptions.material(for: backup))
-            print("Backup \(file) is good: integrity ok, \(report.apps) app(s), \(report.sealedFields) sealed field(s) open, key slots: \(report.slots.joined(separator: ", "))")
+            print(
+                "Backup \(file) is good: integrity ok, \(report.apps) app(s), \(report.sealedFields) sealed field(s) open, key slots: \(report.slots.joined(separator: ", "))"
+            )
             return
         }
         let vault = try vaultOptions.open()
         try vault.backup(to: file, overwrite: force)
-        print("Backed up \(vault.path) to \(file) (encrypted, mode 0600). Check it with `tokvault backup --verify \(file)`.")
+        print(
+            "Backed up \(vault.path) to \(file) (encrypted, mode 0600). Check it with `tokvault backup --verify \(file)`."
+        )
     }
 }

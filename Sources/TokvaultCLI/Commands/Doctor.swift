@@ -6,7 +6,9 @@ struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract: "Check the vault: path, permissions, schema, integrity, key slots, apps and token expiry.",
-        discussion: "Needs no unlock and prints no secret. With --verify it also unlocks and opens every sealed field. Exits 1 when it finds a problem.")
+        discussion:
+            "Needs no unlock and prints no secret. With --verify it also unlocks and opens every sealed field. Exits 1 when it finds a problem."
+    )
 
     @Flag(name: .long, help: "Also unlock the vault and open every sealed field.")
     var verify = false
@@ -18,7 +20,10 @@ struct Doctor: ParsableCommand {
         var problems = 0
         var warnings = 0
         func row(_ label: String, _ value: String) { print(Output.pad(label, 12) + Output.safe(value)) }
-        func problem(_ label: String, _ value: String) { problems += 1; row(label, "PROBLEM: " + value) }
+        func problem(_ label: String, _ value: String) {
+            problems += 1
+            row(label, "PROBLEM: " + value)
+        }
 
         row("tokvault", Tokvault.version)
         row("vault", path)
@@ -27,10 +32,15 @@ struct Doctor: ParsableCommand {
             return
         }
         let dir = VaultFile.directory(of: path)
-        for (label, file) in [("file", path), ("wal", path + "-wal"), ("shm", path + "-shm"), ("lock", path + ".lock")] {
+        for (label, file) in [("file", path), ("wal", path + "-wal"), ("shm", path + "-shm"), ("lock", path + ".lock")]
+        {
             guard let mode = VaultFile.mode(file) else { continue }
             let text = String(mode & 0o777, radix: 8)
-            if mode & 0o077 != 0 { problem(label, "mode \(text): readable or writable by others; run `chmod 600 \(file)`") } else { row(label, "mode \(text) ok") }
+            if mode & 0o077 != 0 {
+                problem(label, "mode \(text): readable or writable by others; run `chmod 600 \(file)`")
+            } else {
+                row(label, "mode \(text) ok")
+            }
         }
         if let mode = VaultFile.mode(dir) {
             let text = String(mode & 0o777, radix: 8)
@@ -49,19 +59,36 @@ struct Doctor: ParsableCommand {
         }
         let summary = try vault.summary()
         let known = Vault.knownMigrations
-        row("schema", "format \(summary.formatVersion), migrations \(summary.appliedMigrations.last ?? "none")"
-            + (summary.appliedMigrations == known ? " (up to date)" : " (this tokvault knows \(known.last ?? "none"))"))
+        row(
+            "schema",
+            "format \(summary.formatVersion), migrations \(summary.appliedMigrations.last ?? "none")"
+                + (summary.appliedMigrations == known
+                    ? " (up to date)" : " (this tokvault knows \(known.last ?? "none"))"))
         let integrity = try vault.integrityCheck()
-        if integrity == ["ok"] { row("integrity", "ok") } else { problem("integrity", integrity.prefix(3).joined(separator: "; ")) }
+        if integrity == ["ok"] {
+            row("integrity", "ok")
+        } else {
+            problem("integrity", integrity.prefix(3).joined(separator: "; "))
+        }
         row("vault id", summary.vaultID)
-        row("data key", "generation \(summary.keyGeneration), created \(Output.isoTime(summary.createdAt))"
-            + (summary.rotatedAt.map { ", rotated \(Output.isoTime($0))" } ?? ", never rotated"))
+        row(
+            "data key",
+            "generation \(summary.keyGeneration), created \(Output.isoTime(summary.createdAt))"
+                + (summary.rotatedAt.map { ", rotated \(Output.isoTime($0))" } ?? ", never rotated"))
         let slots = try vault.keySlots()
         if slots.isEmpty { problem("key slots", "none: the vault cannot be unlocked") }
         for slot in slots {
-            var text = slot.kind == .passphrase ? "passphrase (\(slot.kdfParameters?.description ?? "?"))" : "keyfile \(slot.keyfileFingerprint ?? "?")"
-            if slot.keyGeneration != summary.keyGeneration { text += " [stale generation \(slot.keyGeneration)]"; problems += 1 }
-            if let p = slot.kdfParameters, !p.isWithinBounds { text += " [KDF parameters out of range]"; problems += 1 }
+            var text =
+                slot.kind == .passphrase
+                ? "passphrase (\(slot.kdfParameters?.description ?? "?"))" : "keyfile \(slot.keyfileFingerprint ?? "?")"
+            if slot.keyGeneration != summary.keyGeneration {
+                text += " [stale generation \(slot.keyGeneration)]"
+                problems += 1
+            }
+            if let p = slot.kdfParameters, !p.isWithinBounds {
+                text += " [KDF parameters out of range]"
+                problems += 1
+            }
             row("key slot", text)
         }
         var appLines: [String] = []
@@ -70,23 +97,30 @@ struct Doctor: ParsableCommand {
             var text = "\(app.name): secret \(view.secretSummary), "
             text += view.hasRefreshToken ? "refresh token present" : "not signed in"
             if let account = view.signedInAs { text += " (\(account))" }
-            for token in view.accessTokens { text += "; access token \(token.expired ? "expired" : "expires") \(Output.relative(token.expiresOn))" }
+            for token in view.accessTokens {
+                text += "; access token \(token.expired ? "expired" : "expires") \(Output.relative(token.expiresOn))"
+            }
             if !app.hasCredential {
-                text += app.usesCertificate
+                text +=
+                    app.usesCertificate
                     ? " [no certificate key: `tokvault set \(app.name) --certificate CERT.pem --private-key-file KEY.pem`]"
                     : " [no client secret: `tokvault set \(app.name) --secret-prompt`]"
                 problems += 1
             }
             if let certificate = view.certificate {
                 if certificate.daysLeft < 0 {
-                    text += " [certificate expired \(certificate.notAfter): upload a new one and `tokvault set \(app.name) --certificate …`]"
+                    text +=
+                        " [certificate expired \(certificate.notAfter): upload a new one and `tokvault set \(app.name) --certificate …`]"
                     problems += 1
                 } else if certificate.daysLeft < 30 {
                     text += " [warning: certificate expires in \(certificate.daysLeft) day(s), \(certificate.notAfter)]"
                     warnings += 1
                 }
             }
-            if let problem = view.certificateError { text += " [\(problem)]"; problems += 1 }
+            if let problem = view.certificateError {
+                text += " [\(problem)]"
+                problems += 1
+            }
             appLines.append(text)
         }
         row("apps", "\(appLines.count)")

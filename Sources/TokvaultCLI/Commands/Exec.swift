@@ -8,13 +8,13 @@ struct Exec: AsyncParsableCommand {
         commandName: "exec",
         abstract: "Run a command with APP's variables in its environment (nothing written to disk).",
         discussion: """
-        tokvault replaces itself with the command (execve), so the command's exit status and \
-        signals are its own. The command does not inherit tokvault's unlock variables, umask, \
-        core-dump limit or signal settings, nor any of its files. Like env(1), exit 125 means \
-        tokvault failed, 126 that the command could not be run, 127 that it was not found.
-          tokvault exec adme -- az rest --url …
-          tokvault exec adme --prefix ADME_ -- ./deploy.sh
-        """)
+            tokvault replaces itself with the command (execve), so the command's exit status and \
+            signals are its own. The command does not inherit tokvault's unlock variables, umask, \
+            core-dump limit or signal settings, nor any of its files. Like env(1), exit 125 means \
+            tokvault failed, 126 that the command could not be run, 127 that it was not found.
+              tokvault exec adme -- az rest --url …
+              tokvault exec adme --prefix ADME_ -- ./deploy.sh
+            """)
 
     @Argument(help: "App name.")
     var name: String
@@ -30,7 +30,9 @@ struct Exec: AsyncParsableCommand {
     static let marker = "TOKVAULT_EXEC_APPS"
 
     func validate() throws {
-        if command.isEmpty { throw ValidationError("give the command to run after --, e.g. `tokvault exec \(name) -- env`") }
+        if command.isEmpty {
+            throw ValidationError("give the command to run after --, e.g. `tokvault exec \(name) -- env`")
+        }
     }
 
     func run() async throws {
@@ -45,8 +47,9 @@ struct Exec: AsyncParsableCommand {
     private func execute() async throws {
         let chain = (VaultFile.environment(Self.marker) ?? "").split(separator: ",").map(String.init)
         if chain.contains(name) {
-            throw VaultError.usage("already inside `tokvault exec \(name)`; refusing to nest it",
-                                   hint: "the variables are already in this environment")
+            throw VaultError.usage(
+                "already inside `tokvault exec \(name)`; refusing to nest it",
+                hint: "the variables are already in this environment")
         }
         let variables = try await selection.variables(app: name, tokenOptions: tokenOptions, vaultOptions: vaultOptions)
 
@@ -54,8 +57,10 @@ struct Exec: AsyncParsableCommand {
         var environment = VaultOptions.environmentWithoutUnlockVariables
         for variable in variables {
             let value = try variable.value.withUnsafeBytes { bytes -> String in
-                guard !bytes.contains(0), let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) else {
-                    throw VaultError.failure("cannot pass \(variable.name) in the environment: its value is not text without NUL bytes")
+                guard !bytes.contains(0), let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self)
+                else {
+                    throw VaultError.failure(
+                        "cannot pass \(variable.name) in the environment: its value is not text without NUL bytes")
                 }
                 return text
             }

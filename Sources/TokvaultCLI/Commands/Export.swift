@@ -8,15 +8,16 @@ import TokvaultVault
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Print APP's variables (tenant, client id, a valid access token, …) for scripts, quoted for the consumer.",
+        abstract:
+            "Print APP's variables (tenant, client id, a valid access token, …) for scripts, quoted for the consumer.",
         discussion: """
-        Formats: dotenv (python-dotenv, docker compose), shell (`eval "$(tokvault export APP --shell)"`), \
-        json, docker (`docker run --env-file`), github ($GITHUB_ENV; appended directly when that \
-        variable is set, after ::add-mask:: lines for the secrets on stdout: do not redirect it \
-        into $GITHUB_ENV, which is refused). The access token is refreshed first \
-        when it has less than --min-valid seconds left. The client secret and refresh token are \
-        exported only with --with-secrets. Fields: \(ExportField.allCases.map(\.rawValue).joined(separator: ", ")).
-        """)
+            Formats: dotenv (python-dotenv, docker compose), shell (`eval "$(tokvault export APP --shell)"`), \
+            json, docker (`docker run --env-file`), github ($GITHUB_ENV; appended directly when that \
+            variable is set, after ::add-mask:: lines for the secrets on stdout: do not redirect it \
+            into $GITHUB_ENV, which is refused). The access token is refreshed first \
+            when it has less than --min-valid seconds left. The client secret and refresh token are \
+            exported only with --with-secrets. Fields: \(ExportField.allCases.map(\.rawValue).joined(separator: ", ")).
+            """)
 
     @Argument(help: "App name.")
     var name: String
@@ -38,19 +39,30 @@ struct Export: AsyncParsableCommand {
     @Flag(name: .long, help: "Same as --format curl.")
     var curl = false
 
-    @Flag(name: .long, help: "curl format: write the secrets' values into the script where they are used (still never on curl's command line).")
+    @Flag(
+        name: .long,
+        help:
+            "curl format: write the secrets' values into the script where they are used (still never on curl's command line)."
+    )
     var reveal = false
 
     @Option(name: .long, help: ArgumentHelp("curl format: also call this API URL with the token.", valueName: "url"))
     var url: String?
 
-    @Option(name: .long, help: ArgumentHelp("curl format: a header for the API call, 'Name: value' (repeatable).", valueName: "header"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("curl format: a header for the API call, 'Name: value' (repeatable).", valueName: "header"))
     var header: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Write to FILE (mode 0600, atomically) instead of stdout.", valueName: "file"))
+    @Option(
+        name: .long, help: ArgumentHelp("Write to FILE (mode 0600, atomically) instead of stdout.", valueName: "file"))
     var output: String?
 
-    @Flag(name: .long, help: "Replace an --output file that others can read, or a symlink; write secrets into a redirected standard output that is another user's file or cannot be made private.")
+    @Flag(
+        name: .long,
+        help:
+            "Replace an --output file that others can read, or a symlink; write secrets into a redirected standard output that is another user's file or cannot be made private."
+    )
     var force = false
 
     @OptionGroup var tokenOptions: TokenOptions
@@ -62,8 +74,9 @@ struct Export: AsyncParsableCommand {
             guard Set(chosen).count <= 1 else { throw VaultError.usage("choose one format") }
             let name = chosen.first ?? "dotenv"
             guard let format = ExportFormat(rawValue: name) else {
-                throw VaultError.usage("unknown --format \"\(AppSpec.printable(name))\"",
-                                       hint: "use \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw VaultError.usage(
+                    "unknown --format \"\(AppSpec.printable(name))\"",
+                    hint: "use \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return format
         }
@@ -75,7 +88,9 @@ struct Export: AsyncParsableCommand {
             return
         }
         let format = try resolvedFormat
-        let githubEnv = format == .github && output == nil ? VaultFile.environment("GITHUB_ENV").flatMap { $0.isEmpty ? nil : $0 } : nil
+        let githubEnv =
+            format == .github && output == nil
+            ? VaultFile.environment("GITHUB_ENV").flatMap { $0.isEmpty ? nil : $0 } : nil
         // Checked before anything is fetched or written.
         try ExportOutput.refuseRunnerFileAsStdout(app: name, output: output)
         if output == nil {
@@ -88,7 +103,9 @@ struct Export: AsyncParsableCommand {
             // The masks reach the runner before a secret is appended anywhere it could be echoed.
             let masks = ExportFormat.githubMaskCommands(variables)
             guard masks.withUnsafeBytes({ Output.writeFully(1, $0) }) else {
-                throw VaultError.failure("cannot write the ::add-mask:: lines to standard output: \(String(cString: strerror(errno))); nothing was appended to $GITHUB_ENV")
+                throw VaultError.failure(
+                    "cannot write the ::add-mask:: lines to standard output: \(String(cString: strerror(errno))); nothing was appended to $GITHUB_ENV"
+                )
             }
             try ExportOutput.append(rendered, to: githubEnv)
             Diagnostics.note("appended \(variables.count) variable(s) to $GITHUB_ENV")
@@ -158,20 +175,26 @@ enum ExportOutput {
         guard st.st_uid == geteuid() else {
             throw VaultError.failure(
                 "standard output\(name) is a file owned by another user (uid \(st.st_uid)), who could read the secrets; nothing was written",
-                hint: "write to a file of your own (`--output FILE` creates it with mode 0600), or pass --force to write into it anyway")
+                hint:
+                    "write to a file of your own (`--output FILE` creates it with mode 0600), or pass --force to write into it anyway"
+            )
         }
         let changed = fchmod(1, 0o600) == 0 ? nil : String(cString: strerror(errno))
         guard fstat(1, &st) == 0 else { return }
         if st.st_mode & 0o077 != 0 {
             throw VaultError.failure(
                 "standard output\(name) is readable by other users (mode \(String(st.st_mode & 0o777, radix: 8))) and could not be made private\(changed.map { " (fchmod: \($0))" } ?? ""); nothing was written",
-                hint: "write to a private file (`--output FILE` creates it with mode 0600), or pass --force to write into it anyway")
+                hint:
+                    "write to a private file (`--output FILE` creates it with mode 0600), or pass --force to write into it anyway"
+            )
         }
     }
 
     /// " (PATH)" of standard output, for messages; empty when it cannot be told.
     static var stdoutName: String {
-        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/1"), path.hasPrefix("/") else { return "" }
+        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/1"),
+            path.hasPrefix("/")
+        else { return "" }
         return " (\(AppSpec.printable(path)))"
     }
 
@@ -194,7 +217,9 @@ enum ExportOutput {
             guard stat(path, &file) == 0, file.st_dev == out.st_dev, file.st_ino == out.st_ino else { continue }
             throw VaultError.failure(
                 "\(output.map { "--output \(AppSpec.printable($0))" } ?? "standard output") is $\(variable) (\(AppSpec.printable(path))): the runner would read the secrets from it without masking them; nothing was written",
-                hint: "run `tokvault export \(app) --format github` without redirecting its output: with $GITHUB_ENV set it appends the variables itself and prints the ::add-mask:: lines to the log")
+                hint:
+                    "run `tokvault export \(app) --format github` without redirecting its output: with $GITHUB_ENV set it appends the variables itself and prints the ::add-mask:: lines to the log"
+            )
         }
     }
 
@@ -203,11 +228,14 @@ enum ExportOutput {
         var st = stat()
         if lstat(path, &st) == 0 {
             if st.st_mode & S_IFMT == S_IFLNK && !force {
-                throw VaultError.failure("\(path) is a symbolic link; refusing to write secrets through it", hint: "pass --force to replace the link with a file")
+                throw VaultError.failure(
+                    "\(path) is a symbolic link; refusing to write secrets through it",
+                    hint: "pass --force to replace the link with a file")
             }
             if st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o077 != 0 && !force {
-                throw VaultError.failure("\(path) is readable by other users (mode \(String(st.st_mode & 0o777, radix: 8)))",
-                                         hint: "remove it, or pass --force to replace it with a private file")
+                throw VaultError.failure(
+                    "\(path) is readable by other users (mode \(String(st.st_mode & 0o777, radix: 8)))",
+                    hint: "remove it, or pass --force to replace it with a private file")
             }
             if st.st_mode & S_IFMT == S_IFDIR { throw VaultError.failure("\(path) is a directory") }
         }
@@ -216,7 +244,9 @@ enum ExportOutput {
 
     static func append(_ contents: SecureBytes, to path: String) throws {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VaultError.failure("cannot open $GITHUB_ENV (\(path)): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw VaultError.failure("cannot open $GITHUB_ENV (\(path)): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var st = stat()
         if fstat(fd, &st) == 0 && st.st_mode & S_IFMT != S_IFREG {

@@ -7,12 +7,16 @@ struct Init: ParsableCommand {
         commandName: "init",
         abstract: "Create a new vault, unlocked by a passphrase and/or a key file.",
         discussion: """
-        The passphrase is asked twice on the terminal, or read from --new-passphrase-file or \
-        $TOKVAULT_NEW_PASSPHRASE. --new-key-file writes a new random key file (mode 0600) for \
-        hosts that unlock without a person; keep it apart from the vault.
-        """)
+            The passphrase is asked twice on the terminal, or read from --new-passphrase-file or \
+            $TOKVAULT_NEW_PASSPHRASE. --new-key-file writes a new random key file (mode 0600) for \
+            hosts that unlock without a person; keep it apart from the vault.
+            """)
 
-    @Option(name: .long, help: ArgumentHelp("Vault file to create (default: $TOKVAULT_VAULT, else $XDG_DATA_HOME/tokvault/vault.db).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Vault file to create (default: $TOKVAULT_VAULT, else $XDG_DATA_HOME/tokvault/vault.db).", valueName: "path"
+        ))
     var vault: String?
 
     @Option(name: .long, help: ArgumentHelp("Read the new passphrase from this file (first line).", valueName: "file"))
@@ -38,7 +42,8 @@ struct Init: ParsableCommand {
     func run() throws {
         let path = VaultOptions.resolvePath(vault)
         if VaultFile.exists(path) {
-            throw VaultError.failure("\(path) already exists", hint: "tokvault never overwrites a vault; use --vault PATH for another one")
+            throw VaultError.failure(
+                "\(path) already exists", hint: "tokvault never overwrites a vault; use --vault PATH for another one")
         }
         let passphrase = noPassphrase ? nil : try NewPassphrase.read(file: newPassphraseFile, purpose: path)
         var keyFile: KeyFile?
@@ -48,7 +53,8 @@ struct Init: ParsableCommand {
             keyFile = generated
         }
         do {
-            let created = try Vault.create(path: path, passphrase: passphrase, kdf: kdf.parameters ?? .default, keyFile: keyFile)
+            let created = try Vault.create(
+                path: path, passphrase: passphrase, kdf: kdf.parameters ?? .default, keyFile: keyFile)
             let slots = try created.keySlots().map(\.label).joined(separator: ", ")
             print("Created vault \(path) (key slots: \(slots))")
             if let newKeyFile { print("Key file written to \(newKeyFile) (mode 0600): keep it apart from the vault") }
@@ -58,4 +64,3 @@ struct Init: ParsableCommand {
         }
     }
 }
-

@@ -29,7 +29,9 @@ struct KeyFileCommand: ParsableCommand {
                     unlink(file)
                     throw error
                 }
-                print("Key file written to \(file) (fingerprint \(keyFile.fingerprint.prefix(16))); it now unlocks \(vault.path)")
+                print(
+                    "Key file written to \(file) (fingerprint \(keyFile.fingerprint.prefix(16))); it now unlocks \(vault.path)"
+                )
             }
         }
     }
@@ -69,12 +71,15 @@ struct KeyFileCommand: ParsableCommand {
             let vault = try vaultOptions.open()
             // Read for its fingerprint only, whatever its mode: removing the slot of a key file
             // that others could read is what one does about it.
-            let fingerprint = VaultFile.exists(keyFileOrFingerprint)
+            let fingerprint =
+                VaultFile.exists(keyFileOrFingerprint)
                 ? try KeyFile.load(path: keyFileOrFingerprint).fingerprint
                 : keyFileOrFingerprint
-            guard try Terminal.confirmOrRequireYes(
-                "Remove key-file slot \(fingerprint.prefix(16)) from \(vault.path)?", yes: yes,
-                refusal: "refusing to remove a key slot without confirmation") else { return }
+            guard
+                try Terminal.confirmOrRequireYes(
+                    "Remove key-file slot \(fingerprint.prefix(16)) from \(vault.path)?", yes: yes,
+                    refusal: "refusing to remove a key slot without confirmation")
+            else { return }
             let slot = try vault.removeKeyFileSlot(fingerprintPrefix: fingerprint)
             print("Removed key slot \(slot.label) from \(vault.path)")
         }
@@ -88,9 +93,11 @@ struct KeyFileCommand: ParsableCommand {
         func run() throws {
             let vault = try vaultOptions.open()
             let rows = try vault.keySlots().map { slot in
-                [slot.kind.rawValue,
-                 slot.kind == .keyfile ? (slot.keyfileFingerprint ?? "?") : (slot.kdfParameters?.description ?? "?"),
-                 Output.isoTime(slot.createdAt)]
+                [
+                    slot.kind.rawValue,
+                    slot.kind == .keyfile ? (slot.keyfileFingerprint ?? "?") : (slot.kdfParameters?.description ?? "?"),
+                    Output.isoTime(slot.createdAt)
+                ]
             }
             print(Output.table(["KIND", "FINGERPRINT / KDF", "CREATED"], rows), terminator: "")
         }

@@ -30,8 +30,10 @@ struct List: ParsableCommand {
         try vault.forEachAppState { app, session, tokens in
             let v = AppView(app, session: session, tokens: tokens)
             rows.append([
-                v.name, v.provider == "azure" ? (v.tenant ?? "-") : (URLComponents(string: v.tokenEndpoint)?.host ?? v.tokenEndpoint),
-                v.clientID, v.secretSummary, v.signedInAs ?? "-", v.tokenSummary,
+                v.name,
+                v.provider == "azure"
+                    ? (v.tenant ?? "-") : (URLComponents(string: v.tokenEndpoint)?.host ?? v.tokenEndpoint),
+                v.clientID, v.secretSummary, v.signedInAs ?? "-", v.tokenSummary
             ])
         }
         if rows.isEmpty {

@@ -38,6 +38,9 @@ struct Log: ParsableCommand {
             print(try Output.json(events))
             return
         }
-        print(Output.table(["TIME", "ACTION", "APP", "DETAIL"], events.map { [$0.at, $0.action, $0.app ?? "-", $0.detail] }), terminator: "")
+        print(
+            Output.table(
+                ["TIME", "ACTION", "APP", "DETAIL"], events.map { [$0.at, $0.action, $0.app ?? "-", $0.detail] }),
+            terminator: "")
     }
 }

@@ -9,17 +9,17 @@ struct Login: AsyncParsableCommand {
         commandName: "login",
         abstract: "Sign in to APP in the browser (authorization code + PKCE) and store the tokens.",
         discussion: """
-        tokvault prints the authorize URL, opens it in the browser ($BROWSER, xdg-open or open) \
-        through a one-time local start page (so the URL's state stays off the browser's \
-        command line) and listens on the redirect URI (http://localhost:8080 by default) for \
-        the answer, checking its state. Without a browser (over SSH), open the URL anywhere, sign in, and \
-        paste the address bar's URL (or just the code) into this terminal. The code is \
-        redeemed with the PKCE verifier and, for confidential apps, the client secret or a \
-        signed certificate assertion. With --device (no browser on this machine and no way to \
-        paste back), tokvault shows a code to enter at the provider's device login page on any \
-        other device and waits. For a client credentials app, `login` gets the app's own token \
-        to check its credential.
-        """)
+            tokvault prints the authorize URL, opens it in the browser ($BROWSER, xdg-open or open) \
+            through a one-time local start page (so the URL's state stays off the browser's \
+            command line) and listens on the redirect URI (http://localhost:8080 by default) for \
+            the answer, checking its state. Without a browser (over SSH), open the URL anywhere, sign in, and \
+            paste the address bar's URL (or just the code) into this terminal. The code is \
+            redeemed with the PKCE verifier and, for confidential apps, the client secret or a \
+            signed certificate assertion. With --device (no browser on this machine and no way to \
+            paste back), tokvault shows a code to enter at the provider's device login page on any \
+            other device and waits. For a client credentials app, `login` gets the app's own token \
+            to check its credential.
+            """)
 
     @Argument(help: "App name.")
     var name: String
@@ -30,25 +30,38 @@ struct Login: AsyncParsableCommand {
     @Flag(name: .long, help: "Don't listen on the redirect URI; paste the redirect URL or code instead.")
     var manual = false
 
-    @Flag(name: .long, help: "Sign in on another device with a code (device code flow), e.g. over SSH or in a container.")
+    @Flag(
+        name: .long, help: "Sign in on another device with a code (device code flow), e.g. over SSH or in a container.")
     var device = false
 
-    @Option(name: .long, help: ArgumentHelp("Listen on this port instead of the redirect URI's, 0 for any free one (sent as the redirect URI's port).", valueName: "port"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Listen on this port instead of the redirect URI's, 0 for any free one (sent as the redirect URI's port).",
+            valueName: "port"))
     var port: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Seconds to wait for the sign-in (codes live about 10 minutes).", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Seconds to wait for the sign-in (codes live about 10 minutes).", valueName: "seconds"))
     var timeout: Int = 300
 
     @Flag(name: .long, help: "Ask for response_mode=form_post (the code arrives in a POST body, not the URL).")
     var formPost = false
 
-    @Option(name: .long, help: ArgumentHelp("OpenID prompt: login, consent, select_account or none.", valueName: "prompt"))
+    @Option(
+        name: .long, help: ArgumentHelp("OpenID prompt: login, consent, select_account or none.", valueName: "prompt"))
     var prompt: String?
 
-    @Option(name: .long, help: ArgumentHelp("Pre-fill the account (login_hint); the signed-in account must be this one.", valueName: "user"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Pre-fill the account (login_hint); the signed-in account must be this one.", valueName: "user"))
     var loginHint: String?
 
-    @Option(name: .long, help: ArgumentHelp("Skip the account picker's realm discovery (domain_hint).", valueName: "domain"))
+    @Option(
+        name: .long, help: ArgumentHelp("Skip the account picker's realm discovery (domain_hint).", valueName: "domain")
+    )
     var domainHint: String?
 
     @OptionGroup var vaultOptions: VaultOptions
@@ -61,7 +74,9 @@ struct Login: AsyncParsableCommand {
         }
         if manual && port != nil { throw ValidationError("--manual does not listen, so --port has no effect") }
         if device && (manual || port != nil || formPost || noBrowser || domainHint != nil || prompt != nil) {
-            throw ValidationError("--device has no browser redirect: drop --manual, --port, --form-post, --no-browser, --prompt and --domain-hint")
+            throw ValidationError(
+                "--device has no browser redirect: drop --manual, --port, --form-post, --no-browser, --prompt and --domain-hint"
+            )
         }
     }
 
@@ -73,7 +88,9 @@ struct Login: AsyncParsableCommand {
         let app = signIn.app
         if app.usesClientCredentialsFlow {
             guard !device else {
-                throw VaultError.usage("app \"\(name)\" uses the client credentials flow: it gets tokens as itself, without a user's sign-in")
+                throw VaultError.usage(
+                    "app \"\(name)\" uses the client credentials flow: it gets tokens as itself, without a user's sign-in"
+                )
             }
             return try await loginAsClient(signIn)
         }
@@ -83,8 +100,9 @@ struct Login: AsyncParsableCommand {
 
         let interactive = isatty(STDIN_FILENO) == 1
         if manual && !interactive {
-            throw VaultError.usage("--manual needs a terminal to paste the redirect URL into",
-                                   hint: "run it in a terminal, or drop --manual to receive the redirect on \(app.redirectURI)")
+            throw VaultError.usage(
+                "--manual needs a terminal to paste the redirect URL into",
+                hint: "run it in a terminal, or drop --manual to receive the redirect on \(app.redirectURI)")
         }
         let secrets = LoginSecrets()
         let outcome = Rendezvous<AuthorizationResponse>()
@@ -98,7 +116,8 @@ struct Login: AsyncParsableCommand {
             started.onOutcome { result in
                 switch result {
                 case .code(let code): outcome.resolve(.success(.code(code, state: secrets.state)))
-                case let .error(error, description): outcome.resolve(.success(.error(error, description: description, state: secrets.state)))
+                case .error(let error, let description):
+                    outcome.resolve(.success(.error(error, description: description, state: secrets.state)))
                 }
             }
             receiver = started
@@ -116,24 +135,34 @@ struct Login: AsyncParsableCommand {
         Diagnostics.write("Sign in to \(name) at:\n\n    \(url)\n\n")
         var startPageServer: LoopbackReceiver?
         defer { startPageServer?.close() }
-        let opened = noBrowser ? false : openBrowser(at: url, receiver: receiver, secrets: secrets, startPageServer: &startPageServer)
+        let opened =
+            noBrowser
+            ? false : openBrowser(at: url, receiver: receiver, secrets: secrets, startPageServer: &startPageServer)
         if manual || !opened || interactive {
             if interactive {
-                Diagnostics.write(manual || !opened
-                    ? "Open the URL in a browser, sign in, then paste the address bar's URL (or the code) here and press Enter:\n"
-                    : "Waiting for the browser… (or paste the redirect URL or code here and press Enter)\n")
+                Diagnostics.write(
+                    manual || !opened
+                        ? "Open the URL in a browser, sign in, then paste the address bar's URL (or the code) here and press Enter:\n"
+                        : "Waiting for the browser… (or paste the redirect URL or code here and press Enter)\n")
                 PasteReader.start(secrets: secrets, outcome: outcome)
             } else if !opened {
-                Diagnostics.note("no browser could be opened: open the URL above on any machine; tokvault waits for the redirect to \(redirectURI)")
-                Diagnostics.note("without a browser here, `tokvault login \(name) --device` signs in with a code on another device")
+                Diagnostics.note(
+                    "no browser could be opened: open the URL above on any machine; tokvault waits for the redirect to \(redirectURI)"
+                )
+                Diagnostics.note(
+                    "without a browser here, `tokvault login \(name) --device` signs in with a code on another device")
             }
         }
         Countdown.start(seconds: timeout, outcome: outcome)
         Task.detached {
             try? await Task.sleep(nanoseconds: UInt64(timeout) * 1_000_000_000)
-            outcome.resolve(.failure(VaultError.failure(
-                "no sign-in response arrived within \(timeout) s",
-                hint: "run `tokvault login \(name)` again (--timeout N to wait longer, --manual to paste the redirect URL)")))
+            outcome.resolve(
+                .failure(
+                    VaultError.failure(
+                        "no sign-in response arrived within \(timeout) s",
+                        hint:
+                            "run `tokvault login \(name)` again (--timeout N to wait longer, --manual to paste the redirect URL)"
+                    )))
         }
 
         let response = try await outcome.wait()
@@ -141,11 +170,11 @@ struct Login: AsyncParsableCommand {
         receiver = nil
         let code: String
         switch response {
-        case let .error(error, description, _):
+        case .error(let error, let description, _):
             throw VaultError.failure(
                 "the sign-in failed: \(AppSpec.printable(error))\(description.map { " — \(AppSpec.printable($0.split(whereSeparator: \.isNewline).first.map(String.init) ?? $0))" } ?? "")",
                 hint: Self.hint(forAuthorizeError: error, description: description, app: app))
-        case let .code(value, _):
+        case .code(let value, _):
             code = value
         }
         Diagnostics.note("received the authorization code; redeeming it…")
@@ -160,8 +189,10 @@ struct Login: AsyncParsableCommand {
     /// listener's, or for --manual one of its own), never at `url` itself: the browser's
     /// command line is readable by every local user, and `url` carries this login's state,
     /// nonce and PKCE challenge. False when no browser (or no start page) could be started.
-    func openBrowser(at url: String, receiver: LoopbackReceiver?, secrets: LoginSecrets,
-                     startPageServer: inout LoopbackReceiver?) -> Bool {
+    func openBrowser(
+        at url: String, receiver: LoopbackReceiver?, secrets: LoginSecrets,
+        startPageServer: inout LoopbackReceiver?
+    ) -> Bool {
         let pages: LoopbackReceiver
         if let receiver {
             pages = receiver
@@ -179,14 +210,19 @@ struct Login: AsyncParsableCommand {
         print("Logged in to \(name)\(set.account.map { " as \(Output.safe($0))" } ?? "")")
         print("  scope:         \(Output.safe(set.grantedScope ?? app.scope))")
         print("  access token:  valid until \(Output.isoTime(set.expiresAt)) (\(Output.relative(set.expiresAt)))")
-        print("  refresh token: \(set.refreshToken == nil ? "none returned (add offline_access to the scope to get one)" : "stored")")
+        print(
+            "  refresh token: \(set.refreshToken == nil ? "none returned (add offline_access to the scope to get one)" : "stored")"
+        )
     }
 
     static func hint(forAuthorizeError error: String, description: String?, app: App) -> String {
-        let code = description.flatMap { d in d.range(of: #"AADSTS[0-9]+"#, options: .regularExpression).map { String(d[$0]) } }
+        let code = description.flatMap { d in
+            d.range(of: #"AADSTS[0-9]+"#, options: .regularExpression).map { String(d[$0]) }
+        }
         switch (error, code) {
         case (_, "AADSTS50011"?):
-            return "register \(app.redirectURI) as a redirect URI of the app (Authentication → Mobile and desktop applications or Web)"
+            return
+                "register \(app.redirectURI) as a redirect URI of the app (Authentication → Mobile and desktop applications or Web)"
         case ("access_denied", _):
             return "the sign-in was cancelled or consent was refused; run `tokvault login \(app.name)` to try again"
         case ("consent_required", _), (_, "AADSTS65001"?):
@@ -216,14 +252,15 @@ enum PasteReader {
                 if text.isEmpty { continue }
                 do {
                     switch try RedirectParser.parsePasted(text) {
-                    case let .code(code, state):
+                    case .code(let code, let state):
                         // A pasted URL carries the state: check it. A bare code has none, and PKCE binds it.
                         if let state, !secrets.stateMatches(state) {
-                            Diagnostics.warning("that URL's state does not match this login (a stale tab?); paste the newest one")
+                            Diagnostics.warning(
+                                "that URL's state does not match this login (a stale tab?); paste the newest one")
                             continue
                         }
                         outcome.resolve(.success(.code(code, state: state)))
-                    case let .error(error, description, state):
+                    case .error(let error, let description, let state):
                         guard secrets.stateMatches(state) else {
                             Diagnostics.warning("that error URL does not belong to this login")
                             continue
@@ -249,7 +286,8 @@ enum Countdown {
                 sleep(1)
                 left -= 1
                 if left % 30 == 0 && left > 0 && !outcome.isResolved {
-                    Diagnostics.write("  … still waiting for the sign-in (\(left / 60):\(String(format: "%02d", left % 60)) left)\n")
+                    Diagnostics.write(
+                        "  … still waiting for the sign-in (\(left / 60):\(String(format: "%02d", left % 60)) left)\n")
                 }
             }
         }

@@ -8,18 +8,22 @@ import TokvaultVault
 extension Login {
     func loginWithDeviceCode(_ signIn: SignIn) async throws {
         installInterruptHandler()
-        let tokens = try await signIn.signInWithDeviceCode(show: { authorization in
-            let minutes = max(1, authorization.expiresIn / 60)
-            var text = "\nTo sign in to \(name), open this page on any device:\n\n    \(authorization.verificationURI)\n\n"
-            text += "and enter the code:\n\n    \(authorization.userCode)\n\n"
-            if let complete = authorization.verificationURIComplete {
-                text += "(or open \(complete), which carries the code)\n"
-            }
-            text += "The code expires in \(minutes) minute\(minutes == 1 ? "" : "s"). Waiting for the sign-in… (Ctrl-C to cancel)\n"
-            Diagnostics.write(text)
-        }, onSlowDown: { interval in
-            Diagnostics.note("the identity provider asked to poll more slowly: every \(interval) s now")
-        })
+        let tokens = try await signIn.signInWithDeviceCode(
+            show: { authorization in
+                let minutes = max(1, authorization.expiresIn / 60)
+                var text =
+                    "\nTo sign in to \(name), open this page on any device:\n\n    \(authorization.verificationURI)\n\n"
+                text += "and enter the code:\n\n    \(authorization.userCode)\n\n"
+                if let complete = authorization.verificationURIComplete {
+                    text += "(or open \(complete), which carries the code)\n"
+                }
+                text +=
+                    "The code expires in \(minutes) minute\(minutes == 1 ? "" : "s"). Waiting for the sign-in… (Ctrl-C to cancel)\n"
+                Diagnostics.write(text)
+            },
+            onSlowDown: { interval in
+                Diagnostics.note("the identity provider asked to poll more slowly: every \(interval) s now")
+            })
         report(tokens, app: signIn.app)
     }
 
@@ -28,9 +32,13 @@ extension Login {
     func loginAsClient(_ signIn: SignIn) async throws {
         let app = signIn.app
         let result = try await signIn.signInAsClient()
-        print("Got a token for \(name) as the app itself (client credentials, \(app.usesCertificate ? "certificate" : "client secret"))")
+        print(
+            "Got a token for \(name) as the app itself (client credentials, \(app.usesCertificate ? "certificate" : "client secret"))"
+        )
         print("  scope:         \(Output.safe(result.record.grantedScope ?? app.scope))")
-        print("  access token:  valid until \(Output.isoTime(result.record.expiresAt)) (\(Output.relative(result.record.expiresAt)))")
+        print(
+            "  access token:  valid until \(Output.isoTime(result.record.expiresAt)) (\(Output.relative(result.record.expiresAt)))"
+        )
         print("  `tokvault token \(name)` gets a new one whenever the cached one is too old; no login is needed again.")
     }
 }

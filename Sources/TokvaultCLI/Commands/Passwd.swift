@@ -7,11 +7,11 @@ struct Passwd: ParsableCommand {
         commandName: "passwd",
         abstract: "Change the vault's passphrase (or add one to a key-file-only vault).",
         discussion: """
-        Only the data key's passphrase wrapping changes; secrets are not re-encrypted \
-        (use rotate-key for that). Unlock with the current passphrase or any key file; \
-        the new passphrase is asked twice, or read from --new-passphrase-file or \
-        $TOKVAULT_NEW_PASSPHRASE.
-        """)
+            Only the data key's passphrase wrapping changes; secrets are not re-encrypted \
+            (use rotate-key for that). Unlock with the current passphrase or any key file; \
+            the new passphrase is asked twice, or read from --new-passphrase-file or \
+            $TOKVAULT_NEW_PASSPHRASE.
+            """)
 
     @Option(name: .long, help: ArgumentHelp("Read the new passphrase from this file (first line).", valueName: "file"))
     var newPassphraseFile: String?
@@ -27,10 +27,14 @@ struct Passwd: ParsableCommand {
         let passphrase = try NewPassphrase.read(file: newPassphraseFile, purpose: vault.path)
         let (existing, parameters) = try vault.withUnlocked(material) { key in
             let existing = try vault.keySlots().first { $0.kind == .passphrase }
-            let parameters = kdf.parameters ?? existing?.kdfParameters.flatMap { $0.isWithinBounds ? $0 : nil } ?? .default
+            let parameters =
+                kdf.parameters ?? existing?.kdfParameters.flatMap { $0.isWithinBounds ? $0 : nil } ?? .default
             try vault.changePassphrase(passphrase, kdf: parameters, key: key)
             return (existing, parameters)
         }
-        print(existing == nil ? "Added a passphrase slot to \(vault.path) (\(parameters))." : "Changed the passphrase of \(vault.path) (\(parameters)).")
+        print(
+            existing == nil
+                ? "Added a passphrase slot to \(vault.path) (\(parameters))."
+                : "Changed the passphrase of \(vault.path) (\(parameters)).")
     }
 }

@@ -18,9 +18,11 @@ struct Remove: ParsableCommand {
     func run() throws {
         let vault = try vaultOptions.open()
         let app = try vault.app(named: name)
-        guard try Terminal.confirmOrRequireYes(
-            "Remove app \(name) (client id \(app.clientID)) and its tokens from \(vault.path)?", yes: yes,
-            refusal: "refusing to remove \"\(name)\" without confirmation") else { return }
+        guard
+            try Terminal.confirmOrRequireYes(
+                "Remove app \(name) (client id \(app.clientID)) and its tokens from \(vault.path)?", yes: yes,
+                refusal: "refusing to remove \"\(name)\" without confirmation")
+        else { return }
         try vault.removeApp(app)
         print("Removed app \(name).")
     }

@@ -7,10 +7,10 @@ struct Restore: ParsableCommand {
         commandName: "restore",
         abstract: "Replace the vault with a verified backup (the current vault is kept beside it).",
         discussion: """
-        The backup must pass `backup --verify` first: integrity check, unlock with the given \
-        key (the backup's own key slots), every sealed field opened. The vault it replaces is \
-        saved as VAULT.pre-restore-TIMESTAMP.
-        """)
+            The backup must pass `backup --verify` first: integrity check, unlock with the given \
+            key (the backup's own key slots), every sealed field opened. The vault it replaces is \
+            saved as VAULT.pre-restore-TIMESTAMP.
+            """)
 
     @Argument(help: "Backup file made by `tokvault backup`.")
     var file: String
@@ -25,9 +25,11 @@ struct Restore: ParsableCommand {
         let backup = try Vault.open(path: file, readOnly: true)
         let material = try vaultOptions.material(for: backup)
         if VaultFile.exists(target) {
-            guard try Terminal.confirmOrRequireYes(
-                "Replace \(target) with the backup \(file)?", yes: yes,
-                refusal: "refusing to replace the vault without confirmation") else { return }
+            guard
+                try Terminal.confirmOrRequireYes(
+                    "Replace \(target) with the backup \(file)?", yes: yes,
+                    refusal: "refusing to replace the vault without confirmation")
+            else { return }
         }
         let (report, saved) = try Vault.restore(backupPath: file, to: target, material: material)
         print("Restored \(target) from \(file): \(report.apps) app(s), \(report.sealedFields) sealed field(s) verified")

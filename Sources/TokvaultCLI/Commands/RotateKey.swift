@@ -7,11 +7,11 @@ struct RotateKey: ParsableCommand {
         commandName: "rotate-key",
         abstract: "Replace the data key and re-encrypt every secret, in one transaction.",
         discussion: """
-        Every key slot is rewrapped under the new key, so its secret must be supplied: the \
-        passphrase (prompt, --passphrase-file, $TOKVAULT_PASSPHRASE…) and each key file \
-        (--key-file, repeatable). Slots whose secret is missing make rotate-key refuse, \
-        unless --drop-other-slots removes them.
-        """)
+            Every key slot is rewrapped under the new key, so its secret must be supplied: the \
+            passphrase (prompt, --passphrase-file, $TOKVAULT_PASSPHRASE…) and each key file \
+            (--key-file, repeatable). Slots whose secret is missing make rotate-key refuse, \
+            unless --drop-other-slots removes them.
+            """)
 
     @Flag(name: .long, help: "Remove key slots whose secret was not supplied instead of refusing.")
     var dropOtherSlots = false
@@ -23,7 +23,9 @@ struct RotateKey: ParsableCommand {
         let vault = try vaultOptions.open()
         let material = try vaultOptions.material(for: vault, everything: true)
         let report = try vault.rotateKey(material: material, dropOtherSlots: dropOtherSlots, kdf: kdf.parameters)
-        print("Rotated the data key of \(vault.path): generation \(report.newGeneration), \(report.resealed) sealed field(s) re-encrypted")
+        print(
+            "Rotated the data key of \(vault.path): generation \(report.newGeneration), \(report.resealed) sealed field(s) re-encrypted"
+        )
         print("Key slots: \(report.keptSlots.joined(separator: ", "))")
         if !report.droppedSlots.isEmpty { print("Dropped key slots: \(report.droppedSlots.joined(separator: ", "))") }
     }

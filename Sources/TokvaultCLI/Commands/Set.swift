@@ -7,14 +7,14 @@ struct SetCommand: ParsableCommand {
         commandName: "set",
         abstract: "Change an app's fields, replace its client secret, or import a refresh token.",
         discussion: """
-        Changing --client-id or the token endpoint (directly, or through --tenant/--cloud/ \
-        --authority-host) re-seals the client secret for the new values and removes the app's \
-        tokens, which were issued to the old client. Examples:
-          tokvault set adme --secret-stdin < new-secret.txt
-          tokvault set adme --scope "$CLIENT_ID/.default offline_access"
-          tokvault set adme --refresh-token-stdin < refresh-token.txt
-          tokvault set deploy --certificate new-cert.pem --private-key-file new-key.pem
-        """)
+            Changing --client-id or the token endpoint (directly, or through --tenant/--cloud/ \
+            --authority-host) re-seals the client secret for the new values and removes the app's \
+            tokens, which were issued to the old client. Examples:
+              tokvault set adme --secret-stdin < new-secret.txt
+              tokvault set adme --scope "$CLIENT_ID/.default offline_access"
+              tokvault set adme --refresh-token-stdin < refresh-token.txt
+              tokvault set deploy --certificate new-cert.pem --private-key-file new-key.pem
+            """)
 
     @Argument(help: "App name.")
     var name: String
@@ -45,10 +45,19 @@ struct SetCommand: ParsableCommand {
 
     func validate() throws {
         let secretSources = [secret.secretStdin, secret.secretFile != nil, secretPrompt].filter { $0 }.count
-        if secretSources > 1 { throw ValidationError("give the new client secret once: --secret-stdin, --secret-file or --secret-prompt") }
-        if `public` && secretSources > 0 { throw ValidationError("--public drops the client secret; don't give a new one") }
-        if refreshTokenStdin && refreshTokenFile != nil { throw ValidationError("give the refresh token once: --refresh-token-stdin or --refresh-token-file") }
-        if refreshTokenStdin && secret.secretStdin { throw ValidationError("standard input can carry one secret: use --secret-file or --refresh-token-file for the other") }
+        if secretSources > 1 {
+            throw ValidationError("give the new client secret once: --secret-stdin, --secret-file or --secret-prompt")
+        }
+        if `public` && secretSources > 0 {
+            throw ValidationError("--public drops the client secret; don't give a new one")
+        }
+        if refreshTokenStdin && refreshTokenFile != nil {
+            throw ValidationError("give the refresh token once: --refresh-token-stdin or --refresh-token-file")
+        }
+        if refreshTokenStdin && secret.secretStdin {
+            throw ValidationError(
+                "standard input can carry one secret: use --secret-file or --refresh-token-file for the other")
+        }
         if certificateOptions.isGiven && (secretSources > 0 || `public`) {
             throw ValidationError("give a new client secret or a new --certificate, not both (and not with --public)")
         }
@@ -70,7 +79,9 @@ struct SetCommand: ParsableCommand {
         } catch let error as VaultError where error.exitCode == VaultError.Code.usage {
             // Refused against the stored columns (a flow that forbids the scope, say): if those
             // were edited in the file, that is the error to report, not the user's options.
-            if let key = try? vaultOptions.unlock(vault) { try vault.verifyBinding(try vault.reread(original), key: key) }
+            if let key = try? vaultOptions.unlock(vault) {
+                try vault.verifyBinding(try vault.reread(original), key: key)
+            }
             throw error
         }
         if `public` { updated.clientAuth = .none }
@@ -81,17 +92,21 @@ struct SetCommand: ParsableCommand {
             updated.certificate = Data(loaded.certificateDER)
             updated.assertionAlg = try certificateOptions.algorithm() ?? original.assertionAlg ?? .ps256
             changes.newPrivateKey = loaded.privateKeyDER
-            if let warning = CertificateOptions.expiryWarning(loaded.info, appName: name) { Diagnostics.warning(warning) }
+            if let warning = CertificateOptions.expiryWarning(loaded.info, appName: name) {
+                Diagnostics.warning(warning)
+            }
         } else if let algorithm = try certificateOptions.algorithm() {
             guard original.usesCertificate else {
-                throw VaultError.usage("app \"\(name)\" has no certificate; --assertion-alg applies to certificate credentials",
-                                       hint: "add one with --certificate CERT.pem --private-key-file KEY.pem")
+                throw VaultError.usage(
+                    "app \"\(name)\" has no certificate; --assertion-alg applies to certificate credentials",
+                    hint: "add one with --certificate CERT.pem --private-key-file KEY.pem")
             }
             updated.assertionAlg = algorithm
         }
         if secretPrompt {
             guard let typed = try Terminal.readSecret(prompt: "New client secret for \(name): ") else {
-                throw VaultError.usage("no terminal to ask for the client secret", hint: "use --secret-stdin or --secret-file")
+                throw VaultError.usage(
+                    "no terminal to ask for the client secret", hint: "use --secret-stdin or --secret-file")
             }
             changes.newClientSecret = try SecretInput.check(typed, what: "client secret")
         } else {
@@ -102,17 +117,25 @@ struct SetCommand: ParsableCommand {
         } else if let refreshTokenFile {
             changes.refreshToken = try SecretInput.fromFile(refreshTokenFile, what: "refresh token")
         }
-        if updated == original && changes.newClientSecret == nil && changes.newPrivateKey == nil && changes.refreshToken == nil && !changes.makePublic {
-            throw VaultError.usage("nothing to change for app \"\(name)\"", hint: "see `tokvault set --help` for what can be changed")
+        if updated == original && changes.newClientSecret == nil && changes.newPrivateKey == nil
+            && changes.refreshToken == nil && !changes.makePublic
+        {
+            throw VaultError.usage(
+                "nothing to change for app \"\(name)\"", hint: "see `tokvault set --help` for what can be changed")
         }
-        if !original.isPublicClient && !original.usesCertificate && original.clientSecret == nil && changes.newClientSecret == nil
-            && changes.newPrivateKey == nil && !`public` {
-            Diagnostics.warning("app \"\(name)\" has no client secret; give one with --secret-stdin, --secret-file or --secret-prompt")
+        if !original.isPublicClient && !original.usesCertificate && original.clientSecret == nil
+            && changes.newClientSecret == nil
+            && changes.newPrivateKey == nil && !`public`
+        {
+            Diagnostics.warning(
+                "app \"\(name)\" has no client secret; give one with --secret-stdin, --secret-file or --secret-prompt")
         }
         if `public` && original.clientAuth != .none {
-            guard try Terminal.confirmOrRequireYes(
-                "Make \(name) a public client? Its client secret and tokens are deleted.", yes: yes,
-                refusal: "refusing to delete the client secret of \"\(name)\" without confirmation") else { return }
+            guard
+                try Terminal.confirmOrRequireYes(
+                    "Make \(name) a public client? Its client secret and tokens are deleted.", yes: yes,
+                    refusal: "refusing to delete the client secret of \"\(name)\" without confirmation")
+            else { return }
         }
         // Every change is bound anew to the data key (and the old binding checked first).
         let report = try vaultOptions.writing(vault) { key in
@@ -124,10 +147,14 @@ struct SetCommand: ParsableCommand {
         }
         print("Updated app \(updated.name): \(report.changedColumns.joined(separator: ", "))")
         if original.tokenEndpoint != updated.tokenEndpoint {
-            print("Token endpoint: \(original.tokenEndpoint) -> \(updated.tokenEndpoint) (the client secret is now sent there)")
+            print(
+                "Token endpoint: \(original.tokenEndpoint) -> \(updated.tokenEndpoint) (the client secret is now sent there)"
+            )
         }
         if report.droppedTokens {
-            print("Removed the app's tokens: they were issued to the old client or endpoint. Run `tokvault login \(updated.name)`.")
+            print(
+                "Removed the app's tokens: they were issued to the old client or endpoint. Run `tokvault login \(updated.name)`."
+            )
         } else if report.droppedAccessTokens {
             print("Removed the cached access token for the old scope.")
         }

@@ -33,7 +33,7 @@ struct Show: ParsableCommand {
         }
         var rows: [(String, String)] = [
             ("name", view.name),
-            ("provider", view.provider),
+            ("provider", view.provider)
         ]
         if let tenant = view.tenant { rows.append(("tenant", tenant)) }
         if let cloud = view.cloud { rows.append(("cloud", cloud)) }
@@ -41,7 +41,7 @@ struct Show: ParsableCommand {
         rows += [
             ("client id", view.clientID),
             ("authorize", view.authorizeEndpoint),
-            ("token", view.tokenEndpoint),
+            ("token", view.tokenEndpoint)
         ]
         if let device = view.deviceEndpoint { rows.append(("device code", device)) }
         if let issuer = view.issuer { rows.append(("issuer", issuer)) }
@@ -50,7 +50,10 @@ struct Show: ParsableCommand {
             ("scope", view.scope),
             ("flow", view.flow),
             ("client auth", view.clientAuth),
-            (view.certificate == nil && view.certificateError == nil ? "client secret" : "credential", view.secretSummary),
+            (
+                view.certificate == nil && view.certificateError == nil ? "client secret" : "credential",
+                view.secretSummary
+            )
         ]
         if let certificate = view.certificate {
             let state = certificate.daysLeft < 0 ? "EXPIRED" : "\(certificate.daysLeft) days left"
@@ -59,17 +62,21 @@ struct Show: ParsableCommand {
                 ("  sha1 thumbprint", certificate.sha1Thumbprint),
                 ("  sha256", certificate.sha256Thumbprint),
                 ("  valid", "\(certificate.notBefore) – \(certificate.notAfter) (\(state))"),
-                ("  assertion", "\(certificate.assertionAlg) (\(certificate.assertionAlg == "PS256" ? "x5t#S256" : "x5t") header)"),
+                (
+                    "  assertion",
+                    "\(certificate.assertionAlg) (\(certificate.assertionAlg == "PS256" ? "x5t#S256" : "x5t") header)"
+                )
             ]
         }
         if let problem = view.certificateError { rows.append(("certificate", problem)) }
         rows += [
             ("signed in as", view.signedInAs ?? "-"),
             ("refresh token", view.hasRefreshToken ? "present" : "none"),
-            ("last refresh", view.lastRefresh ?? "-"),
+            ("last refresh", view.lastRefresh ?? "-")
         ]
         for token in view.accessTokens {
-            rows.append(("access token", "\(token.scope): expires \(token.expiresAt) (\(Output.relative(token.expiresOn)))"))
+            rows.append(
+                ("access token", "\(token.scope): expires \(token.expiresAt) (\(Output.relative(token.expiresOn)))"))
         }
         rows += [("created", view.createdAt), ("updated", view.updatedAt)]
         if let verified { rows.append(("verified", "\(verified) sealed field(s) open with this key")) }

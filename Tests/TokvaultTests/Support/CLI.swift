@@ -14,7 +14,8 @@ struct CLI {
     /// The `tokvault` binary built next to the test bundle (or $TOKVAULT_BIN).
     static let binary: String = {
         if let env = ProcessInfo.processInfo.environment["TOKVAULT_BIN"], !env.isEmpty { return env }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         // The test binary may sit inside a .xctest bundle directory.
         for _ in 0..<3 {
@@ -42,7 +43,7 @@ struct CLI {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": directory.path,
             "TOKVAULT_VAULT": directory.path + "/vault/vault.db",
-            "LC_ALL": "C.UTF-8",
+            "LC_ALL": "C.UTF-8"
         ].merging(Self.sanitizerEnvironment) { $1 }.merging(environment) { $1 }
     }
 
@@ -50,8 +51,10 @@ struct CLI {
 
     /// Runs `tokvault ARGS` with optional stdin bytes; `user` runs it through setpriv.
     @discardableResult
-    func run(_ arguments: [String], stdin: String? = nil, env: [String: String] = [:], user: String? = nil,
-             binary: String = CLI.binary) -> Result {
+    func run(
+        _ arguments: [String], stdin: String? = nil, env: [String: String] = [:], user: String? = nil,
+        binary: String = CLI.binary
+    ) -> Result {
         var command = ["/usr/bin/setsid", "-w"]
         if let user {
             command += ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=nogroup", "--clear-groups"]
@@ -60,24 +63,32 @@ struct CLI {
         return Self.exec(command, stdin: stdin, environment: environment.merging(env) { $1 }, cwd: directory.path)
     }
 
-    static func exec(_ command: [String], stdin: String? = nil, environment: [String: String], cwd: String? = nil) -> Result {
-        let result = runToEnd(command[0], Array(command.dropFirst()), stdin: stdin.map { Data($0.utf8) },
-                              environment: environment, cwd: cwd)
-        return Result(status: result.status, stdout: String(decoding: result.stdout, as: UTF8.self),
-                      stderr: String(decoding: result.stderr, as: UTF8.self))
+    static func exec(_ command: [String], stdin: String? = nil, environment: [String: String], cwd: String? = nil)
+        -> Result
+    {
+        let result = runToEnd(
+            command[0], Array(command.dropFirst()), stdin: stdin.map { Data($0.utf8) },
+            environment: environment, cwd: cwd)
+        return Result(
+            status: result.status, stdout: String(decoding: result.stdout, as: UTF8.self),
+            stderr: String(decoding: result.stderr, as: UTF8.self))
     }
 }
 
 /// Runs a program to its end and returns its exit status (128 + N when signal N ended it; -1
 /// when it could not start) and everything it wrote. Without `stdin` its input is /dev/null.
-func runToEnd(_ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil,
-              cwd: String? = nil) -> (status: Int32, stdout: Data, stderr: Data) {
+func runToEnd(
+    _ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil,
+    cwd: String? = nil
+) -> (status: Int32, stdout: Data, stderr: Data) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let environment { process.environment = environment }
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    let out = Pipe(), err = Pipe(), input = Pipe()
+    let out = Pipe()
+    let err = Pipe()
+    let input = Pipe()
     process.standardOutput = out
     process.standardError = err
     process.standardInput = stdin == nil ? FileHandle.nullDevice : input
@@ -99,7 +110,8 @@ func runToEnd(_ executable: String, _ arguments: [String], stdin: Data? = nil, e
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     process.waitUntilExit()
-    let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    let status =
+        process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     return (status, outData, errData)
 }
 
@@ -135,7 +147,8 @@ func filesContaining(_ needle: String, under dir: String) -> [String] {
         let full = dir + "/" + relative
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue,
-              let data = FileManager.default.contents(atPath: full) else { continue }
+            let data = FileManager.default.contents(atPath: full)
+        else { continue }
         if data.range(of: bytes) != nil { hits.append(full) }
     }
     return hits
@@ -164,8 +177,11 @@ struct Fixture {
 
     @discardableResult
     func addApp(_ name: String, secret: String, clientID: String = Fixture.clientID) -> CLI.Result {
-        cli.run(["add-app", name, "--tenant", "contoso.onmicrosoft.com", "--client-id", clientID,
-                 "--secret-stdin", "--key-file", keyFile], stdin: secret + "\n")
+        cli.run(
+            [
+                "add-app", name, "--tenant", "contoso.onmicrosoft.com", "--client-id", clientID,
+                "--secret-stdin", "--key-file", keyFile
+            ], stdin: secret + "\n")
     }
 }
 

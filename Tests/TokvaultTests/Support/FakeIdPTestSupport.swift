@@ -105,17 +105,22 @@ final class IdP: Sendable {
 
     /// `certificatePEMs` registers them for `certificateID` (no client is registered under that id
     /// otherwise); `configure` adjusts the configuration last.
-    init(codeLifetime: Int = 600, extraRedirects: [String] = [], certificatePEMs: [String]? = nil,
-         configure: (inout FakeIdPConfiguration) -> Void = { _ in }) throws {
-        let redirects = ["http://localhost", "http://127.0.0.1/callback", "https://app.contoso.example/auth"]
+    init(
+        codeLifetime: Int = 600, extraRedirects: [String] = [], certificatePEMs: [String]? = nil,
+        configure: (inout FakeIdPConfiguration) -> Void = { _ in }
+    ) throws {
+        let redirects =
+            ["http://localhost", "http://127.0.0.1/callback", "https://app.contoso.example/auth"]
             + extraRedirects
         var clients = [
             FakeClient(clientID: publicID, clientSecret: nil, redirectURIs: redirects),
             FakeClient(clientID: confidentialID, clientSecret: confidentialSecret, redirectURIs: redirects),
-            FakeClient(clientID: deviceID, clientSecret: deviceSecret, redirectURIs: redirects, allowPublicClientFlows: true),
+            FakeClient(
+                clientID: deviceID, clientSecret: deviceSecret, redirectURIs: redirects, allowPublicClientFlows: true)
         ]
         if let certificatePEMs {
-            clients.append(FakeClient(clientID: certificateID, redirectURIs: redirects, certificatePEMs: certificatePEMs))
+            clients.append(
+                FakeClient(clientID: certificateID, redirectURIs: redirects, certificatePEMs: certificatePEMs))
         }
         var configuration = FakeIdPConfiguration(tenant: tid, clients: clients, codeLifetime: codeLifetime)
         configure(&configuration)
@@ -124,8 +129,10 @@ final class IdP: Sendable {
     }
 
     /// client_credentials for `client` with extra form fields (credentials) and headers.
-    func clientCredentials(client: String? = certificateID, scope: String? = "api://tokvault-test/.default",
-                           extra: [(String, String)] = [], headers: [String] = [], tenant: String = tid) -> Reply {
+    func clientCredentials(
+        client: String? = certificateID, scope: String? = "api://tokvault-test/.default",
+        extra: [(String, String)] = [], headers: [String] = [], tenant: String = tid
+    ) -> Reply {
         var form: [(String, String)] = [("grant_type", "client_credentials")]
         if let client { form.append(("client_id", client)) }
         if let scope { form.append(("scope", scope)) }
@@ -138,8 +145,10 @@ final class IdP: Sendable {
     }
 
     func pollDevice(_ deviceCode: String, client: String = publicID, extra: [(String, String)] = []) -> Reply {
-        http("POST", tokenURL, form: [("grant_type", deviceGrant), ("client_id", client), ("device_code", deviceCode)]
-            + extra)
+        http(
+            "POST", tokenURL,
+            form: [("grant_type", deviceGrant), ("client_id", client), ("device_code", deviceCode)]
+                + extra)
     }
 
     deinit { provider.stop() }
@@ -149,8 +158,10 @@ final class IdP: Sendable {
         scope: String = "openid profile offline_access User.Read", state: String? = "st-1",
         challenge: String? = challenge, method: String? = "S256", extra: [(String, String)] = []
     ) -> Reply {
-        var q: [(String, String)] = [("client_id", client), ("response_type", "code"), ("redirect_uri", redirect),
-            ("scope", scope)]
+        var q: [(String, String)] = [
+            ("client_id", client), ("response_type", "code"), ("redirect_uri", redirect),
+            ("scope", scope)
+        ]
         if let state { q.append(("state", state)) }
         if let challenge { q.append(("code_challenge", challenge)) }
         if let method { q.append(("code_challenge_method", method)) }
@@ -158,24 +169,35 @@ final class IdP: Sendable {
     }
 
     /// Authorize and return the code (expects success).
-    func code(client: String = publicID, redirect: String = "http://localhost:43210/",
-              scope: String = "openid profile offline_access User.Read", nonce: String? = nil) -> String? {
-        let reply = authorize(client: client, redirect: redirect, scope: scope, extra: nonce.map { [("nonce", $0)] } ?? [])
+    func code(
+        client: String = publicID, redirect: String = "http://localhost:43210/",
+        scope: String = "openid profile offline_access User.Read", nonce: String? = nil
+    ) -> String? {
+        let reply = authorize(
+            client: client, redirect: redirect, scope: scope, extra: nonce.map { [("nonce", $0)] } ?? [])
         guard reply.status == 302, let location = reply.header("location") else { return nil }
         return queryItems(location)["code"]
     }
 
-    func redeem(_ code: String, client: String = publicID, redirect: String = "http://localhost:43210/",
-                verifier: String? = verifier, extra: [(String, String)] = [], headers: [String] = []) -> Reply {
-        var form: [(String, String)] = [("grant_type", "authorization_code"), ("client_id", client), ("code", code),
-            ("redirect_uri", redirect)]
+    func redeem(
+        _ code: String, client: String = publicID, redirect: String = "http://localhost:43210/",
+        verifier: String? = verifier, extra: [(String, String)] = [], headers: [String] = []
+    ) -> Reply {
+        var form: [(String, String)] = [
+            ("grant_type", "authorization_code"), ("client_id", client), ("code", code),
+            ("redirect_uri", redirect)
+        ]
         if let verifier { form.append(("code_verifier", verifier)) }
         return http("POST", tokenURL, form: form + extra, headers: headers)
     }
 
-    func refresh(_ token: String, client: String = publicID, scope: String? = "openid offline_access User.Read",
-                 extra: [(String, String)] = []) -> Reply {
-        var form: [(String, String)] = [("grant_type", "refresh_token"), ("client_id", client), ("refresh_token", token)]
+    func refresh(
+        _ token: String, client: String = publicID, scope: String? = "openid offline_access User.Read",
+        extra: [(String, String)] = []
+    ) -> Reply {
+        var form: [(String, String)] = [
+            ("grant_type", "refresh_token"), ("client_id", client), ("refresh_token", token)
+        ]
         if let scope { form.append(("scope", scope)) }
         return http("POST", tokenURL, form: form + extra)
     }
@@ -187,8 +209,10 @@ final class IdP: Sendable {
     }
 }
 
-func expectAzureError(_ reply: Reply, status: Int, error: String, code: Int,
-                              sourceLocation: SourceLocation = #_sourceLocation) {
+func expectAzureError(
+    _ reply: Reply, status: Int, error: String, code: Int,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     #expect(reply.status == status, "\(reply)", sourceLocation: sourceLocation)
     #expect(reply.header("content-type")?.hasPrefix("application/json") == true, sourceLocation: sourceLocation)
     let json = reply.json
@@ -199,8 +223,9 @@ func expectAzureError(_ reply: Reply, status: Int, error: String, code: Int,
     #expect(description.contains("\r\nTrace ID: "), sourceLocation: sourceLocation)
     #expect(description.contains("\r\nCorrelation ID: "), sourceLocation: sourceLocation)
     #expect(description.contains("\r\nTimestamp: "), sourceLocation: sourceLocation)
-    #expect(json["trace_id"] is String && json["correlation_id"] is String && json["timestamp"] is String,
-            sourceLocation: sourceLocation)
+    #expect(
+        json["trace_id"] is String && json["correlation_id"] is String && json["timestamp"] is String,
+        sourceLocation: sourceLocation)
 }
 
 // MARK: - Client assertions (RFC 7523), built independently of the fake
@@ -225,23 +250,30 @@ func jsonSegment(_ object: [String: Any]) -> String {
 }
 
 /// The claims Microsoft documents for a certificate credential, valid for ten minutes from `now`.
-func assertionClaims(audience: String, client: String = certificateID, now: Date = Date(),
-                             lifetime: Int = 600) -> [String: Any] {
+func assertionClaims(
+    audience: String, client: String = certificateID, now: Date = Date(),
+    lifetime: Int = 600
+) -> [String: Any] {
     let t = Int(now.timeIntervalSince1970)
-    return ["aud": audience, "iss": client, "sub": client, "jti": UUID().uuidString, "nbf": t, "iat": t,
-            "exp": t + lifetime]
+    return [
+        "aud": audience, "iss": client, "sub": client, "jti": UUID().uuidString, "nbf": t, "iat": t,
+        "exp": t + lifetime
+    ]
 }
 
 /// A compact JWS: `header` (alg PS256 with x5t#S256 of the shared certificate unless overridden;
 /// a nil value removes a member), `claims`, signed with `key` using `alg`'s padding (PSS unless RS256).
-func makeAssertion(claims: [String: Any], header overrides: [String: Any?] = [:],
-                           key: _RSA.Signing.PrivateKey = sharedKey) throws -> String {
+func makeAssertion(
+    claims: [String: Any], header overrides: [String: Any?] = [:],
+    key: _RSA.Signing.PrivateKey = sharedKey
+) throws -> String {
     var header: [String: Any] = ["alg": "PS256", "typ": "JWT", "x5t#S256": TestCertificate.shared.sha256Thumbprint]
     for (name, value) in overrides { header[name] = value }
     let input = jsonSegment(header) + "." + jsonSegment(claims)
     let padding: _RSA.Signing.Padding = header["alg"] as? String == "RS256" ? .insecurePKCS1v1_5 : .PSS
     let signature = try key.signature(for: SHA256.hash(data: Data(input.utf8)), padding: padding)
-    return input + "." + Data(signature.rawRepresentation).base64EncodedString()
+    return input + "."
+        + Data(signature.rawRepresentation).base64EncodedString()
         .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
         .replacingOccurrences(of: "=", with: "")
 }

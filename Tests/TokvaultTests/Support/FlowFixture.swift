@@ -6,8 +6,10 @@
 enum FlowFixture {
     static let clientID = "0b6a2f1e-1111-4c4c-9a9a-123456789abc"
 
-    static func azureApp(tenant: String = "contoso.onmicrosoft.com", scope: String? = nil, authorityHost: String? = nil,
-                         redirectURI: String? = nil, isPublic: Bool = false) throws -> App {
+    static func azureApp(
+        tenant: String = "contoso.onmicrosoft.com", scope: String? = nil, authorityHost: String? = nil,
+        redirectURI: String? = nil, isPublic: Bool = false
+    ) throws -> App {
         var fields = AppFields()
         fields.tenant = tenant
         fields.clientID = clientID

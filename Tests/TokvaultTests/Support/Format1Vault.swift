@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+
 @testable import TokvaultVault
 
 /// The format 1 vault, rebuilt from its SQL dump at the CLI's vault path, with its key file.
@@ -9,6 +10,8 @@ struct Format1Vault {
 
     /// The plaintexts of its secrets (Fixtures/expected.json).
     struct Expected: Decodable {
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // (the key names of expected.json)
         struct Adme: Decodable {
             var client_secret: String
             var refresh_token: String
@@ -26,20 +29,26 @@ struct Format1Vault {
     init() throws {
         cli = CLI(dir)
         mkdir(dir.path + "/vault", 0o700)
-        let sql = try String(contentsOf: Format1Vault.fixtures.appendingPathComponent("format1-vault.sql"), encoding: .utf8)
-        let made = CLI.exec(["/usr/bin/sqlite3", cli.vaultPath], stdin: sql + "\nPRAGMA journal_mode = WAL;\n", environment: [:])
+        let sql = try String(
+            contentsOf: Format1Vault.fixtures.appendingPathComponent("format1-vault.sql"), encoding: .utf8)
+        let made = CLI.exec(
+            ["/usr/bin/sqlite3", cli.vaultPath], stdin: sql + "\nPRAGMA journal_mode = WAL;\n", environment: [:])
         precondition(made.status == 0, "sqlite3 could not rebuild the fixture: \(made)")
         chmod(cli.vaultPath, 0o600)
         let key = try String(contentsOf: Format1Vault.fixtures.appendingPathComponent("format1.key"), encoding: .utf8)
         keyFile = dir.write("format1.key", key)
-        expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: Format1Vault.fixtures.appendingPathComponent("expected.json")))
+        expected = try JSONDecoder().decode(
+            Expected.self, from: Data(contentsOf: Format1Vault.fixtures.appendingPathComponent("expected.json")))
         // The fixture's cached tokens expired long ago; their expiry is a public column.
         try editVault(cli.vaultPath) { db in
-            try db.execute(sql: "UPDATE access_token SET expires_at = ?", arguments: [Int64(Date().timeIntervalSince1970) + 3600])
+            try db.execute(
+                sql: "UPDATE access_token SET expires_at = ?", arguments: [Int64(Date().timeIntervalSince1970) + 3600])
         }
     }
 
-    var material: UnlockMaterial { get throws { UnlockMaterial(keyFiles: [(keyFile, try KeyFile.load(path: keyFile))]) } }
+    var material: UnlockMaterial {
+        get throws { UnlockMaterial(keyFiles: [(keyFile, try KeyFile.load(path: keyFile))]) }
+    }
 
     func formatVersion() throws -> Int {
         try DatabaseQueue(path: cli.vaultPath).read { try Int.fetchOne($0, sql: "SELECT format_version FROM vault")! }

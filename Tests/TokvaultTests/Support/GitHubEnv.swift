@@ -6,7 +6,8 @@ func parseGitHubEnv(_ text: String) -> [String: String] {
     var lines = text.components(separatedBy: "\n")[...]
     while let line = lines.popFirst() {
         if let range = line.range(of: "<<") {
-            let name = String(line[..<range.lowerBound]), delimiter = String(line[range.upperBound...])
+            let name = String(line[..<range.lowerBound])
+            let delimiter = String(line[range.upperBound...])
             var value: [String] = []
             while let next = lines.popFirst(), next != delimiter { value.append(next) }
             out[name] = value.joined(separator: "\n")

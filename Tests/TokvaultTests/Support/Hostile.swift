@@ -27,7 +27,9 @@ enum Hostile {
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY rowid") {
                     let cells = row.columnNames.map { name -> String in
                         let value: DatabaseValue = row[name]
-                        if case .blob(let data) = value.storage { return "\(name)=x'\(data.map { String(format: "%02x", $0) }.joined())'" }
+                        if case .blob(let data) = value.storage {
+                            return "\(name)=x'\(data.map { String(format: "%02x", $0) }.joined())'"
+                        }
                         return "\(name)=\(value)"
                     }
                     out += table + ": " + cells.joined(separator: " ") + "\n"
@@ -38,14 +40,19 @@ enum Hostile {
     }
 
     /// No secret in stdout or stderr, and no raw terminal control (ESC, BEL) in stderr.
-    static func expectClean(_ result: CLI.Result, secrets: [String] = [Hostile.clientSecret, Hostile.refreshToken],
-                            sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectClean(
+        _ result: CLI.Result, secrets: [String] = [Hostile.clientSecret, Hostile.refreshToken],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         for secret in secrets {
-            #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret),
-                    "a secret in the output: \(result)", sourceLocation: sourceLocation)
+            #expect(
+                !result.stdout.contains(secret) && !result.stderr.contains(secret),
+                "a secret in the output: \(result)", sourceLocation: sourceLocation)
         }
-        #expect(!result.stderr.contains("\u{1b}") && !result.stderr.contains("\u{07}"),
-                "raw control characters reach the terminal: \(result.stderr.debugDescription)", sourceLocation: sourceLocation)
+        #expect(
+            !result.stderr.contains("\u{1b}") && !result.stderr.contains("\u{07}"),
+            "raw control characters reach the terminal: \(result.stderr.debugDescription)",
+            sourceLocation: sourceLocation)
         #expect(!result.stderr.contains("Fatal error"), sourceLocation: sourceLocation)
     }
 
@@ -56,11 +63,15 @@ enum Hostile {
         var cli: CLI { f.cli }
 
         init(authorityHost: String) {
-            let add = f.cli.run(["add-app", "adme", "--tenant", Hostile.tenant, "--client-id", Hostile.clientID,
-                                 "--authority-host", authorityHost, "--redirect-uri", "http://localhost:0/callback",
-                                 "--secret-stdin", "--key-file", f.keyFile], stdin: Hostile.clientSecret + "\n")
+            let add = f.cli.run(
+                [
+                    "add-app", "adme", "--tenant", Hostile.tenant, "--client-id", Hostile.clientID,
+                    "--authority-host", authorityHost, "--redirect-uri", "http://localhost:0/callback",
+                    "--secret-stdin", "--key-file", f.keyFile
+                ], stdin: Hostile.clientSecret + "\n")
             precondition(add.status == 0, "add-app failed: \(add)")
-            let set = f.cli.run(["set", "adme", "--refresh-token-stdin", "--key-file", f.keyFile], stdin: Hostile.refreshToken + "\n")
+            let set = f.cli.run(
+                ["set", "adme", "--refresh-token-stdin", "--key-file", f.keyFile], stdin: Hostile.refreshToken + "\n")
             precondition(set.status == 0, "set failed: \(set)")
         }
 
@@ -84,7 +95,9 @@ enum Hostile {
 
     /// Which of the app's derived Azure endpoints a request was sent to.
     static func isTokenPath(_ request: HostileServer.Request) -> Bool { request.target.hasSuffix("/oauth2/v2.0/token") }
-    static func isDevicePath(_ request: HostileServer.Request) -> Bool { request.target.hasSuffix("/oauth2/v2.0/devicecode") }
+    static func isDevicePath(_ request: HostileServer.Request) -> Bool {
+        request.target.hasSuffix("/oauth2/v2.0/devicecode")
+    }
 
     static func json(_ status: String, _ body: String, headers: [(String, String)] = []) -> HostileServer.Behavior {
         HostileServer.response(status, contentType: "application/json", body: body, headers: headers)
@@ -92,8 +105,10 @@ enum Hostile {
 
     /// Runs `body`; nil (after `onTimeout`, which must make `body` end) when it takes longer
     /// than `seconds`, so that a hang fails the test instead of stalling the run.
-    static func within<T: Sendable>(_ seconds: Double, onTimeout: @escaping @Sendable () -> Void,
-                                    _ body: @escaping @Sendable () async throws -> T) async -> Result<T, Error>? {
+    static func within<T: Sendable>(
+        _ seconds: Double, onTimeout: @escaping @Sendable () -> Void,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async -> Result<T, Error>? {
         await withTaskGroup(of: Result<T, Error>?.self) { group in
             group.addTask {
                 do { return .success(try await body()) } catch { return .failure(error) }

@@ -61,7 +61,9 @@ final class HostileServer: @unchecked Sendable {
         address.sin_port = UInt16(requested).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 64) == 0 else {
             let code = errno
@@ -132,7 +134,10 @@ final class HostileServer: @unchecked Sendable {
                 connections.insert(fd)
                 return true
             }
-            guard accepted else { Glibc.close(fd); break }
+            guard accepted else {
+                Glibc.close(fd)
+                break
+            }
             Thread { [self] in
                 serve(fd)
                 lock.withLock {
@@ -158,15 +163,18 @@ final class HostileServer: @unchecked Sendable {
             _ = sendAll(fd, bytes)
         case .silence:
             while !isStopped {
-                if peerClosed(fd) { noteHangUp(since: accepted); break }
+                if peerClosed(fd) {
+                    noteHangUp(since: accepted)
+                    break
+                }
                 usleep(20_000)
             }
-        case let .trickle(bytes, milliseconds):
+        case .trickle(let bytes, let milliseconds):
             trickle(fd, bytes, milliseconds: milliseconds, accepted: accepted)
-        case let .headThenTrickle(head, body, milliseconds):
+        case .headThenTrickle(let head, let body, let milliseconds):
             guard sendAll(fd, head) else { return }
             trickle(fd, body, milliseconds: milliseconds, accepted: accepted)
-        case let .flood(head, count, filler):
+        case .flood(let head, let count, let filler):
             guard sendAll(fd, Array((head + "\r\n\r\n").utf8)) else { return }
             let chunk = [UInt8](repeating: filler, count: 64 * 1024)
             var left = count
@@ -189,7 +197,10 @@ final class HostileServer: @unchecked Sendable {
     private func trickle(_ fd: Int32, _ bytes: [UInt8], milliseconds: Int, accepted: Date) {
         for byte in bytes {
             if isStopped { return }
-            if peerClosed(fd) || !sendAll(fd, [byte]) { noteHangUp(since: accepted); return }
+            if peerClosed(fd) || !sendAll(fd, [byte]) {
+                noteHangUp(since: accepted)
+                return
+            }
             usleep(useconds_t(milliseconds * 1000))
         }
     }
@@ -202,7 +213,10 @@ final class HostileServer: @unchecked Sendable {
         var headerEnd: Int?
         while headerEnd == nil {
             let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { return data.isEmpty ? nil : Request(method: "", target: "", headers: [:], bodyLength: 0, isTLS: data.first == 0x16) }
+            if n <= 0 {
+                return data.isEmpty
+                    ? nil : Request(method: "", target: "", headers: [:], bodyLength: 0, isTLS: data.first == 0x16)
+            }
             data += buffer[0..<n]
             if data.first == 0x16 {
                 return Request(method: "TLS", target: "", headers: [:], bodyLength: 0, isTLS: true)
@@ -221,7 +235,8 @@ final class HostileServer: @unchecked Sendable {
         var headers: [String: String] = [:]
         for line in lines {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         var bodyLength = data.count - headerEnd!
         var body = Array(data[headerEnd!...].prefix(64 * 1024))
@@ -232,13 +247,17 @@ final class HostileServer: @unchecked Sendable {
             bodyLength += n
             if body.count < 64 * 1024 { body += buffer[0..<min(n, 64 * 1024 - body.count)] }
         }
-        return Request(method: requestLine.first.map(String.init) ?? "", target: requestLine.dropFirst().first.map(String.init) ?? "",
-                       headers: headers, bodyLength: bodyLength, isTLS: false, body: body)
+        return Request(
+            method: requestLine.first.map(String.init) ?? "",
+            target: requestLine.dropFirst().first.map(String.init) ?? "",
+            headers: headers, bodyLength: bodyLength, isTLS: false, body: body)
     }
 
     /// An HTTP/1.1 answer with a Content-Length and `Connection: close`.
-    static func response(_ status: String, contentType: String? = "application/json", body: String = "",
-                         headers: [(String, String)] = []) -> Behavior {
+    static func response(
+        _ status: String, contentType: String? = "application/json", body: String = "",
+        headers: [(String, String)] = []
+    ) -> Behavior {
         var head = "HTTP/1.1 \(status)\r\n"
         if let contentType { head += "Content-Type: \(contentType)\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
@@ -272,7 +291,9 @@ enum RawHTTP {
         var text: String
         /// Whether sending stopped early because the peer closed or reset the connection.
         var sendFailed: Bool
-        var description: String { "status \(status.map(String.init) ?? "none") (send failed: \(sendFailed)): \(text.prefix(300))" }
+        var description: String {
+            "status \(status.map(String.init) ?? "none") (send failed: \(sendFailed)): \(text.prefix(300))"
+        }
     }
 
     static func exchange(port: Int, _ request: [UInt8], timeout: Int = 5) -> Answer {
@@ -284,9 +305,13 @@ enum RawHTTP {
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
-        guard connected == 0 else { return Answer(status: nil, text: "connect failed: \(String(cString: strerror(errno)))", sendFailed: true) }
+        guard connected == 0 else {
+            return Answer(status: nil, text: "connect failed: \(String(cString: strerror(errno)))", sendFailed: true)
+        }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -310,15 +335,20 @@ enum RawHTTP {
     /// keep the connection open after an error answer, and waiting for EOF would only cost time.
     static func isComplete(_ data: [UInt8]) -> Bool {
         let separator: [UInt8] = [13, 10, 13, 10]
-        guard data.count >= 4, let end = (0...(data.count - 4)).first(where: { Array(data[$0..<($0 + 4)]) == separator }) else { return false }
+        guard data.count >= 4,
+            let end = (0...(data.count - 4)).first(where: { Array(data[$0..<($0 + 4)]) == separator })
+        else { return false }
         let head = String(decoding: data[0..<end], as: UTF8.self).lowercased()
         guard let line = head.components(separatedBy: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-              let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else { return false }
+            let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+        else { return false }
         return data.count >= end + 4 + length
     }
 
     /// `METHOD TARGET HTTP/1.1` with Host and `Connection: close`, plus a body if given.
-    static func request(_ method: String = "GET", _ target: String, headers: [(String, String)] = [], body: [UInt8] = []) -> [UInt8] {
+    static func request(
+        _ method: String = "GET", _ target: String, headers: [(String, String)] = [], body: [UInt8] = []
+    ) -> [UInt8] {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
@@ -335,12 +365,15 @@ final class LiveProcess: @unchecked Sendable {
     private var err = Data()
     private var openStreams = 2
 
-    init(_ command: [String], environment: [String: String], cwd: String, stdin: FileHandle? = FileHandle.nullDevice) throws {
+    init(_ command: [String], environment: [String: String], cwd: String, stdin: FileHandle? = FileHandle.nullDevice)
+        throws
+    {
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         process.environment = environment
         process.currentDirectoryURL = URL(fileURLWithPath: cwd)
-        let outPipe = Pipe(), errPipe = Pipe()
+        let outPipe = Pipe()
+        let errPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
         process.standardInput = stdin
@@ -353,7 +386,13 @@ final class LiveProcess: @unchecked Sendable {
                     let n = read(fd, &buffer, buffer.count)
                     if n < 0 && errno == EINTR { continue }
                     if n <= 0 { break }
-                    lock.withLock { if isErr { err.append(contentsOf: buffer[0..<n]) } else { out.append(contentsOf: buffer[0..<n]) } }
+                    lock.withLock {
+                        if isErr {
+                            err.append(contentsOf: buffer[0..<n])
+                        } else {
+                            out.append(contentsOf: buffer[0..<n])
+                        }
+                    }
                 }
                 lock.withLock { openStreams -= 1 }
             }.start()
@@ -362,8 +401,9 @@ final class LiveProcess: @unchecked Sendable {
 
     /// `tokvault ARGS` the way `CLI.run` starts it (setsid, the CLI's environment).
     static func tokvault(_ cli: CLI, _ arguments: [String], env: [String: String] = [:]) throws -> LiveProcess {
-        try LiveProcess(["/usr/bin/setsid", "-w", CLI.binary] + arguments,
-                        environment: cli.environment.merging(env) { $1 }, cwd: cli.directory.path)
+        try LiveProcess(
+            ["/usr/bin/setsid", "-w", CLI.binary] + arguments,
+            environment: cli.environment.merging(env) { $1 }, cwd: cli.directory.path)
     }
 
     var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
@@ -374,7 +414,10 @@ final class LiveProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if predicate(stderr) { return true }
-            if !process.isRunning { usleep(50_000); return predicate(stderr) }
+            if !process.isRunning {
+                usleep(50_000)
+                return predicate(stderr)
+            }
             usleep(20_000)
         }
         return predicate(stderr)
@@ -394,6 +437,7 @@ final class LiveProcess: @unchecked Sendable {
         }
         let drained = Date().addingTimeInterval(2)
         while lock.withLock({ openStreams > 0 }) && Date() < drained { usleep(10_000) }
-        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return process.terminationReason == .uncaughtSignal
+            ? 128 + process.terminationStatus : process.terminationStatus
     }
 }

@@ -12,5 +12,10 @@ final class IssuerBox: @unchecked Sendable {
         set { lock.withLock { value = newValue } }
     }
 
-    func count() -> Int { lock.withLock { requests += 1; return requests } }
+    func count() -> Int {
+        lock.withLock {
+            requests += 1
+            return requests
+        }
+    }
 }

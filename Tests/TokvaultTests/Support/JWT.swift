@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import TokvaultVault
 
 /// An unsigned JWT with these claims (tokvault reads ID token claims without the signature).

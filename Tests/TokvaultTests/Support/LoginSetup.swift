@@ -13,17 +13,23 @@ struct LoginSetup {
     let idp: FakeIdentityProvider
     var cli: CLI { f.cli }
 
-    init(accessTokenLifetime: Int = 3600, codeLifetime: Int = 600, redirectURI: String = "http://localhost:0/callback",
-         publicClient: Bool = false) throws {
-        var config = FakeIdPConfiguration(clients: [FakeClient(
-            clientID: LoginSetup.clientID, clientSecret: publicClient ? nil : LoginSetup.clientSecret,
-            redirectURIs: ["http://localhost/callback"])])
+    init(
+        accessTokenLifetime: Int = 3600, codeLifetime: Int = 600, redirectURI: String = "http://localhost:0/callback",
+        publicClient: Bool = false
+    ) throws {
+        var config = FakeIdPConfiguration(clients: [
+            FakeClient(
+                clientID: LoginSetup.clientID, clientSecret: publicClient ? nil : LoginSetup.clientSecret,
+                redirectURIs: ["http://localhost/callback"])
+        ])
         config.accessTokenLifetime = accessTokenLifetime
         config.codeLifetime = codeLifetime
         idp = FakeIdentityProvider(config)
         _ = try idp.start()
-        var args = ["add-app", "adme", "--tenant", config.tenant, "--client-id", LoginSetup.clientID,
-                    "--authority-host", idp.baseURL, "--redirect-uri", redirectURI, "--key-file", f.keyFile]
+        var args = [
+            "add-app", "adme", "--tenant", config.tenant, "--client-id", LoginSetup.clientID,
+            "--authority-host", idp.baseURL, "--redirect-uri", redirectURI, "--key-file", f.keyFile
+        ]
         args += publicClient ? ["--public"] : ["--secret-stdin"]
         let add = f.cli.run(args, stdin: publicClient ? nil : LoginSetup.clientSecret + "\n")
         precondition(add.status == 0, "add-app failed: \(add)")
@@ -31,8 +37,9 @@ struct LoginSetup {
 
     /// `tokvault login adme` with the scripted browser in `mode`.
     func login(_ extra: [String] = [], mode: String = "normal") -> CLI.Result {
-        cli.run(["login", "adme", "--key-file", f.keyFile, "--port", "0"] + extra,
-                env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": mode])
+        cli.run(
+            ["login", "adme", "--key-file", f.keyFile, "--port", "0"] + extra,
+            env: ["BROWSER": LoginSetup.browser, "SCRIPTED_BROWSER_MODE": mode])
     }
 
     func token(_ extra: [String] = []) -> CLI.Result {
@@ -42,7 +49,8 @@ struct LoginSetup {
     /// Makes the cached access token expire, as time would (expires_at is a public column).
     func expireCachedToken() throws {
         try editVault(cli.vaultPath) { db in
-            try db.execute(sql: "UPDATE access_token SET expires_at = ?", arguments: [Int64(Date().timeIntervalSince1970) - 1])
+            try db.execute(
+                sql: "UPDATE access_token SET expires_at = ?", arguments: [Int64(Date().timeIntervalSince1970) - 1])
         }
     }
 }

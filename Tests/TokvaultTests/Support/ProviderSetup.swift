@@ -19,17 +19,25 @@ struct ProviderSetup {
 
     /// `add-app deploy` against the fake provider with extra arguments.
     func addApp(_ extra: [String], stdin: String? = nil, name: String = "deploy", host: String? = nil) -> CLI.Result {
-        cli.run(["add-app", name, "--tenant", FakeIdPConfiguration(clients: []).tenant, "--client-id", ProviderSetup.clientID,
-                 "--authority-host", host ?? idp.baseURL, "--redirect-uri", "http://localhost:0/callback"] + extra + key,
-                stdin: stdin)
+        cli.run(
+            [
+                "add-app", name, "--tenant", FakeIdPConfiguration(clients: []).tenant, "--client-id",
+                ProviderSetup.clientID,
+                "--authority-host", host ?? idp.baseURL, "--redirect-uri", "http://localhost:0/callback"
+            ] + extra + key,
+            stdin: stdin)
     }
 
     func file(_ name: String, _ text: String) -> String { f.dir.write(name, text) }
 
     /// A provider whose device authorizations end as `approval` says, polled every second.
-    static func device(_ approval: FakeDeviceApproval, clientSecret: String? = nil, allowPublicFlows: Bool = false,
-                       lifetime: Int = 900, slowDownPolls: Int = 0) throws -> ProviderSetup {
-        try ProviderSetup(client: FakeClient(clientID: clientID, clientSecret: clientSecret, allowPublicClientFlows: allowPublicFlows)) {
+    static func device(
+        _ approval: FakeDeviceApproval, clientSecret: String? = nil, allowPublicFlows: Bool = false,
+        lifetime: Int = 900, slowDownPolls: Int = 0
+    ) throws -> ProviderSetup {
+        try ProviderSetup(
+            client: FakeClient(clientID: clientID, clientSecret: clientSecret, allowPublicClientFlows: allowPublicFlows)
+        ) {
             $0.deviceApproval = approval
             $0.deviceCodeInterval = 1
             $0.deviceCodeLifetime = lifetime

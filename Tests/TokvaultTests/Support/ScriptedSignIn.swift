@@ -7,8 +7,10 @@ enum ScriptedSignIn {
     /// `tokvault login adme --manual` under a pseudo-terminal. The scripted browser does
     /// nothing (mode `never`), so the test plays the user's browser itself.
     static func manualLogin(_ s: LoginSetup) throws -> TerminalSession {
-        let words = ["env", "BROWSER=\(LoginSetup.browser)", "SCRIPTED_BROWSER_MODE=never",
-                     CLI.binary, "login", "adme", "--manual", "--key-file", s.f.keyFile]
+        let words = [
+            "env", "BROWSER=\(LoginSetup.browser)", "SCRIPTED_BROWSER_MODE=never",
+            CLI.binary, "login", "adme", "--manual", "--key-file", s.f.keyFile
+        ]
         let command = "exec " + words.map(shellQuoted).joined(separator: " ")
         return try TerminalSession(command: command, environment: s.cli.environment, cwd: s.f.dir.path)
     }
@@ -25,8 +27,9 @@ enum ScriptedSignIn {
     /// The user's browser: GET the authorize URL without following the redirect, and return
     /// the Location (the redirect URI with `code` and `state`).
     static func authorize(_ url: String) throws -> String {
-        let curl = CLI.exec(["/usr/bin/curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{redirect_url}", url],
-                            environment: ["PATH": "/usr/bin:/bin"])
+        let curl = CLI.exec(
+            ["/usr/bin/curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{redirect_url}", url],
+            environment: ["PATH": "/usr/bin:/bin"])
         #expect(curl.status == 0, "\(curl)")
         let location = curl.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         try #require(location.contains("code="), "no code in the redirect: \(curl)")

@@ -7,12 +7,12 @@ import X509
 import _CryptoExtras
 
 struct TestCertificate {
-    let certificatePEM: String      // "-----BEGIN CERTIFICATE-----"
-    let privateKeyPEM: String       // PKCS#8 "-----BEGIN PRIVATE KEY-----"
+    let certificatePEM: String  // "-----BEGIN CERTIFICATE-----"
+    let privateKeyPEM: String  // PKCS#8 "-----BEGIN PRIVATE KEY-----"
     let privateKeyPKCS1PEM: String  // "-----BEGIN RSA PRIVATE KEY-----"
-    let derBytes: [UInt8]           // certificate DER
-    let sha256Thumbprint: String    // base64url, no padding (x5t#S256)
-    let sha1Thumbprint: String      // base64url, no padding (x5t)
+    let derBytes: [UInt8]  // certificate DER
+    let sha256Thumbprint: String  // base64url, no padding (x5t#S256)
+    let sha1Thumbprint: String  // base64url, no padding (x5t)
 
     /// One certificate valid from an hour ago for a year, made on first use.
     static let shared: TestCertificate = {
@@ -52,7 +52,9 @@ struct TestCertificate {
     }
 
     /// The private key, parsed back from PEM (either form).
-    func privateKey() throws -> _RSA.Signing.PrivateKey { try _RSA.Signing.PrivateKey(pemRepresentation: privateKeyPEM) }
+    func privateKey() throws -> _RSA.Signing.PrivateKey {
+        try _RSA.Signing.PrivateKey(pemRepresentation: privateKeyPEM)
+    }
 
     /// One line from the middle of a PEM private key: present only where the key is.
     static func keyCanary(_ pem: String) -> String {

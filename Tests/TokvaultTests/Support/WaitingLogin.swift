@@ -13,7 +13,9 @@ struct WaitingLogin {
     init(extra: [String] = [], env: [String: String] = [:], noBrowser: Bool = true) throws {
         s = try LoginSetup(publicClient: true)
         process = try LiveProcess.tokvault(
-            s.cli, ["login", "adme", "--key-file", s.f.keyFile, "--port", "0", "--timeout", "30"] + (noBrowser ? ["--no-browser"] : []) + extra,
+            s.cli,
+            ["login", "adme", "--key-file", s.f.keyFile, "--port", "0", "--timeout", "30"]
+                + (noBrowser ? ["--no-browser"] : []) + extra,
             env: env)
         // The URL line is complete once a line break follows it.
         let printed = process.waitForStderr(seconds: 20) { text in
@@ -24,7 +26,8 @@ struct WaitingLogin {
         let line = process.stderr.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .first { $0.hasPrefix("http") && $0.contains("/oauth2/v2.0/authorize?") }
         authorizeURL = try #require(line)
-        let redirect = try #require(ScriptedSignIn.parameter("redirect_uri", of: authorizeURL).flatMap { URLComponents(string: $0) })
+        let redirect = try #require(
+            ScriptedSignIn.parameter("redirect_uri", of: authorizeURL).flatMap { URLComponents(string: $0) })
         port = try #require(redirect.port)
         path = redirect.path.isEmpty ? "/" : redirect.path
         state = try #require(ScriptedSignIn.parameter("state", of: authorizeURL))
