@@ -11,7 +11,7 @@ let package = Package(
         .executable(name: "tokvault", targets: ["tokvault"]),
         .executable(name: "tokvault-fake-idp", targets: ["tokvault-fake-idp"]),
         // For the fuzzers in Fuzz/, which import the modules @testable (their API is `package`).
-        .library(name: "TokvaultKit", targets: ["TokvaultVault", "TokvaultFlow", "TokvaultExport"]),
+        .library(name: "TokvaultKit", targets: ["TokvaultVault", "TokvaultFlow", "TokvaultExport", "TokvaultUseCases"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -75,8 +75,8 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
-        // What the commands do, below the command line: sign-in, token (the refresh single
-        // flight), the variables of an export. Each takes parsed input and returns results;
+        // What the commands do, below the command line: app definitions (AppSpec), sign-in,
+        // token (the refresh single flight), the variables of an export and the curl script. Each takes parsed input and returns results;
         // no terminal I/O, no argument parsing.
         .target(
             name: "TokvaultUseCases",
@@ -85,7 +85,7 @@ let package = Package(
         // Renderers for `export`: each format quoted for the program that reads it.
         .target(
             name: "TokvaultExport",
-            dependencies: ["TokvaultVault", "TokvaultFlow"]
+            dependencies: ["TokvaultVault"]
         ),
         // A protocol-faithful fake identity provider (Azure v2 paths) for tests and benchmarks.
         .target(

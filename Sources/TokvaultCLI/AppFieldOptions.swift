@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TokvaultUseCases
 import TokvaultVault
 
 /// Public app fields shared by add-app and set.
@@ -62,8 +63,8 @@ struct AppFieldOptions: ParsableArguments {
         fields.clientID = clientID
         if let cloud {
             guard let parsed = AppSpec.Cloud(rawValue: cloud.lowercased()) else {
-                throw VaultError.usage(
-                    "unknown --cloud \"\(AppSpec.printable(cloud))\"",
+                throw CommandError.usage(
+                    "unknown --cloud \"\(Display.printable(cloud))\"",
                     hint: "use public, usgov or china, or --authority-host HOST")
             }
             fields.cloud = parsed
@@ -78,8 +79,8 @@ struct AppFieldOptions: ParsableArguments {
             case "post", "client_secret_post": fields.clientAuth = .post
             case "basic", "client_secret_basic": fields.clientAuth = .basic
             default:
-                throw VaultError.usage(
-                    "unknown --client-auth \"\(AppSpec.printable(clientAuth))\"", hint: "use post or basic")
+                throw CommandError.usage(
+                    "unknown --client-auth \"\(Display.printable(clientAuth))\"", hint: "use post or basic")
             }
         }
         if let flow {
@@ -87,8 +88,8 @@ struct AppFieldOptions: ParsableArguments {
             case "authorization-code", "code": fields.flow = .authorizationCode
             case "client-credentials": fields.flow = .clientCredentials
             default:
-                throw VaultError.usage(
-                    "unknown --flow \"\(AppSpec.printable(flow))\"",
+                throw CommandError.usage(
+                    "unknown --flow \"\(Display.printable(flow))\"",
                     hint:
                         "use authorization-code or client-credentials (the device code flow is `tokvault login APP --device`)"
                 )

@@ -78,7 +78,7 @@ struct CertificateOptions: ParsableArguments {
                 String(decoding: $0, as: UTF8.self).contains("PRIVATE KEY-----")
             }
             guard hasKey else {
-                throw VaultError.usage(
+                throw CommandError.usage(
                     "no private key for the certificate \(certificate)",
                     hint: "give it with --private-key-file KEY.pem or --private-key-stdin (unencrypted PEM)")
             }
@@ -94,16 +94,16 @@ struct CertificateOptions: ParsableArguments {
 
     static func readPEM(path: String, what: String) throws -> SecureBytes {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw VaultError.failure("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw CommandError.failure("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         return try readPEM(fd: fd, what: what)
     }
 
     static func readPEM(fd: Int32, what: String) throws -> SecureBytes {
         guard let bytes = try SecureBytes.read(fileDescriptor: fd, limit: 256 * 1024) else {
-            throw VaultError.usage("the \(what) is longer than 256 KiB: not a PEM certificate or key")
+            throw CommandError.usage("the \(what) is longer than 256 KiB: not a PEM certificate or key")
         }
-        guard bytes.count > 0 else { throw VaultError.usage("the \(what) is empty") }
+        guard bytes.count > 0 else { throw CommandError.usage("the \(what) is empty") }
         return bytes
     }
 

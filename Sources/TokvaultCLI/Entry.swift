@@ -26,8 +26,8 @@ public enum Entry {
         // which could be key material; a crash must end the process silently instead.
         for sig in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT] { signal(sig, SIG_DFL) }
         VaultLock.waitingNotice = { Diagnostics.note($0) }
-        Vault.upgradeNotice = { Diagnostics.note($0) }
-        TokenService.warningNotice = { Diagnostics.warning($0) }
+        Vault.upgradeNotice = { Diagnostics.note(Failure.render($0)) }
+        TokenService.warningNotice = { Diagnostics.warning(Failure.render($0)) }
     }
 
     /// Runs one command line; returns the exit code.
@@ -47,13 +47,12 @@ public enum Entry {
                 try command.run()
             }
             return 0
-        } catch let error as VaultError {
-            Diagnostics.error(error.message, hint: error.hint)
-            return error.exitCode
         } catch let code as ExitCode {
             return code.rawValue
         } catch {
-            return report(parseError: error)
+            guard let failure = Failure.report(error) else { return report(parseError: error) }
+            Diagnostics.error(failure.message, hint: failure.hint)
+            return failure.exitCode
         }
     }
 
@@ -69,6 +68,6 @@ public enum Entry {
         Diagnostics.error(
             Tokvault.message(for: error).replacingOccurrences(of: "Error: ", with: ""),
             hint: usage.map { "usage: \($0.dropFirst("Usage: ".count)) (see `tokvault help`)" })
-        return code == .validationFailure ? VaultError.Code.usage : code.rawValue
+        return code == .validationFailure ? Failure.Exit.usage : code.rawValue
     }
 }

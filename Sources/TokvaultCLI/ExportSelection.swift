@@ -35,8 +35,8 @@ struct ExportSelection: ParsableArguments {
         if !only.isEmpty {
             naming.only = try only.map { field in
                 guard let f = ExportField(rawValue: field) else {
-                    throw VaultError.usage(
-                        "unknown field \"\(AppSpec.printable(field))\"",
+                    throw CommandError.usage(
+                        "unknown field \"\(Display.printable(field))\"",
                         hint: "fields: \(ExportField.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 return f

@@ -39,33 +39,33 @@ enum SecretInput {
             // Typed at a terminal: don't echo it.
             guard let typed = try Terminal.readSecret(prompt: "\(what.prefix(1).uppercased() + what.dropFirst()): ")
             else {
-                throw VaultError.usage("cannot read the \(what) from the terminal")
+                throw CommandError.usage("cannot read the \(what) from the terminal")
             }
             return try check(typed, what: what)
         }
         guard let bytes = try SecureBytes.read(fileDescriptor: STDIN_FILENO, limit: limit) else {
-            throw VaultError.usage("the \(what) on standard input is longer than \(limit / 1024) KiB")
+            throw CommandError.usage("the \(what) on standard input is longer than \(limit / 1024) KiB")
         }
         return try check(bytes.trimmingFinalNewline(), what: what)
     }
 
     static func fromFile(_ path: String, what: String) throws -> SecureBytes {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw VaultError.failure("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw CommandError.failure("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         guard let bytes = try SecureBytes.read(fileDescriptor: fd, limit: limit) else {
-            throw VaultError.usage("\(path) is longer than \(limit / 1024) KiB: not a \(what)")
+            throw CommandError.usage("\(path) is longer than \(limit / 1024) KiB: not a \(what)")
         }
         return try check(bytes.trimmingFinalNewline(), what: what)
     }
 
     /// Secrets go into form bodies and headers: one line of printable text.
     static func check(_ secret: SecureBytes, what: String) throws -> SecureBytes {
-        guard secret.count > 0 else { throw VaultError.usage("the \(what) is empty") }
-        guard secret.isValidUTF8 else { throw VaultError.usage("the \(what) is not valid UTF-8 text") }
+        guard secret.count > 0 else { throw CommandError.usage("the \(what) is empty") }
+        guard secret.isValidUTF8 else { throw CommandError.usage("the \(what) is not valid UTF-8 text") }
         let hasControl = secret.withUnsafeBytes { $0.contains { $0 < 0x20 || $0 == 0x7F } }
         guard !hasControl else {
-            throw VaultError.usage(
+            throw CommandError.usage(
                 "the \(what) contains a line break or control character", hint: "give the secret on one line")
         }
         return secret

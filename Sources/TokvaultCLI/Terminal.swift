@@ -78,7 +78,7 @@ enum Terminal {
     static func confirmOrRequireYes(_ question: String, yes: Bool, refusal: String) throws -> Bool {
         if yes { return true }
         guard let answer = confirm(question) else {
-            throw VaultError.usage(refusal, hint: "pass --yes")
+            throw CommandError.usage(refusal, hint: "pass --yes")
         }
         if !answer { print("Nothing changed.") }
         return answer

@@ -90,11 +90,11 @@ struct VaultOptions: ParsableArguments {
         }
         if material.isEmpty {
             if !hasPassphraseSlot {
-                throw VaultError.unlock(
+                throw CommandError.unlock(
                     "vault \(vault.path) unlocks only with a key file",
                     hint: "pass --key-file FILE or set TOKVAULT_KEY_FILE")
             }
-            throw VaultError.unlock(
+            throw CommandError.unlock(
                 "no way to unlock vault \(vault.path): no terminal to ask for the passphrase",
                 hint:
                     "pass --key-file/--passphrase-file, or set TOKVAULT_KEY_FILE, TOKVAULT_PASSPHRASE_FILE or TOKVAULT_PASSPHRASE"
@@ -124,11 +124,11 @@ struct VaultOptions: ParsableArguments {
     static func readPassphraseFile(_ path: String) throws -> SecureBytes {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw VaultError.unlock("cannot read passphrase file \(path): \(String(cString: strerror(errno)))")
+            throw CommandError.unlock("cannot read passphrase file \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         guard let contents = try SecureBytes.read(fileDescriptor: fd, limit: 64 * 1024) else {
-            throw VaultError.unlock("passphrase file \(path) is larger than 64 KiB")
+            throw CommandError.unlock("passphrase file \(path) is larger than 64 KiB")
         }
         return firstLine(of: contents)
     }
@@ -178,7 +178,7 @@ enum NewPassphrase {
             return try check(VaultOptions.passphrase(fromEnvironment: text))
         }
         guard let first = try Terminal.readSecret(prompt: "New passphrase for \(purpose): ") else {
-            throw VaultError.unlock(
+            throw CommandError.unlock(
                 "no terminal to ask for the new passphrase",
                 hint: "pass --new-passphrase-file FILE or set TOKVAULT_NEW_PASSPHRASE")
         }
@@ -186,16 +186,16 @@ enum NewPassphrase {
         guard let second = try Terminal.readSecret(prompt: "Repeat the new passphrase: "),
             first.constantTimeEquals(second)
         else {
-            throw VaultError.usage("the passphrases did not match; nothing was changed")
+            throw CommandError.usage("the passphrases did not match; nothing was changed")
         }
         return first
     }
 
     private static func check(_ passphrase: SecureBytes) throws -> SecureBytes {
-        guard passphrase.count > 0 else { throw VaultError.usage("the new passphrase is empty") }
-        guard passphrase.isValidUTF8 else { throw VaultError.usage("the new passphrase is not valid UTF-8 text") }
+        guard passphrase.count > 0 else { throw CommandError.usage("the new passphrase is empty") }
+        guard passphrase.isValidUTF8 else { throw CommandError.usage("the new passphrase is not valid UTF-8 text") }
         guard !passphrase.withUnsafeBytes({ $0.contains { $0 < 0x20 || $0 == 0x7F } }) else {
-            throw VaultError.usage(
+            throw CommandError.usage(
                 "the new passphrase contains control characters", hint: "a passphrase is one line of text")
         }
         if passphrase.count < 12 {

@@ -47,7 +47,7 @@ package struct ExportNaming: Sendable {
     package func selected() throws -> [(field: ExportField, name: String)] {
         var fields = only ?? ExportField.allCases.filter { !$0.isSecret || withSecrets }
         if !withSecrets, let secret = fields.first(where: \.isSecret) {
-            throw VaultError.usage("\(secret.rawValue) is a secret: add --with-secrets to export it")
+            throw ExportError.usage("\(secret.rawValue) is a secret: add --with-secrets to export it")
         }
         var seen = Set<ExportField>()
         fields = fields.filter { seen.insert($0).inserted }
@@ -55,7 +55,7 @@ package struct ExportNaming: Sendable {
         for (_, name) in named { try ExportNames.validate(name) }
         let names = named.map(\.1)
         if let duplicate = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
-            throw VaultError.usage("two fields would both be exported as \(duplicate)")
+            throw ExportError.usage("two fields would both be exported as \(duplicate)")
         }
         return named
     }
@@ -64,7 +64,7 @@ package struct ExportNaming: Sendable {
     package mutating func addRename(_ spec: String) throws {
         let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, let field = ExportField(rawValue: parts[1]) else {
-            throw VaultError.usage(
+            throw ExportError.usage(
                 "--var takes NAME=FIELD, FIELD one of \(ExportField.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         try ExportNames.validate(parts[0])

@@ -162,8 +162,8 @@ package enum ExportFormat: String, CaseIterable, Sendable {
         return SecureBytes(consuming: &out)
     }
 
-    func refuse(_ variable: ExportVariable, _ why: String) -> VaultError {
-        VaultError.failure(
+    func refuse(_ variable: ExportVariable, _ why: String) -> ExportError {
+        ExportError.failure(
             "cannot export \(variable.name) as \(rawValue): its value \(why)",
             hint: variable.isSecret ? "the value is not shown because it is secret" : nil)
     }
@@ -178,8 +178,8 @@ package enum ExportNames {
                 s == "_" || ("A"..."Z").contains(s) || ("a"..."z").contains(s) || (index > 0 && ("0"..."9").contains(s))
             }
         guard ok else {
-            throw VaultError.usage(
-                "invalid variable name \"\(AppSpec.printable(name))\"",
+            throw ExportError.usage(
+                "invalid variable name \"\(Display.printable(name))\"",
                 hint: "use letters, digits and _, not starting with a digit (e.g. ADME_ACCESS_TOKEN)")
         }
     }

@@ -59,17 +59,17 @@ package enum RedirectParser {
     /// `code`/`state`/`error` parameters are refused: which one is real cannot be told.
     package static func parse(parameters: Substring) throws -> AuthorizationResponse {
         guard let fields = FormEncoding.parse(parameters) else {
-            throw VaultError.failure("the redirect carried malformed parameters")
+            throw FlowError.failure("the redirect carried malformed parameters")
         }
         for key in ["code", "state", "error"] where fields.filter({ $0.name == key }).count > 1 {
-            throw VaultError.failure("the redirect carried more than one \"\(key)\" parameter; refusing it")
+            throw FlowError.failure("the redirect carried more than one \"\(key)\" parameter; refusing it")
         }
         func value(_ key: String) -> String? { fields.first { $0.name == key }?.value }
         if let error = value("error") {
             return .error(error, description: value("error_description"), state: value("state"))
         }
         guard let code = value("code"), !code.isEmpty else {
-            throw VaultError.failure("the redirect carried neither a code nor an error")
+            throw FlowError.failure("the redirect carried neither a code nor an error")
         }
         return .code(code, state: value("state"))
     }
@@ -77,7 +77,7 @@ package enum RedirectParser {
     /// What a user pasted: the whole redirect URL from the address bar, or the bare code.
     package static func parsePasted(_ text: String) throws -> AuthorizationResponse {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw VaultError.usage("nothing was pasted") }
+        guard !trimmed.isEmpty else { throw FlowError.usage("nothing was pasted") }
         if let q = trimmed.firstIndex(of: "?"), trimmed.contains("://") || trimmed.hasPrefix("/") {
             var query = trimmed[trimmed.index(after: q)...]
             if let hash = query.firstIndex(of: "#") { query = query[..<hash] }
@@ -92,7 +92,7 @@ package enum RedirectParser {
                 $0.value > 0x20 && $0.value < 0x7F && $0 != "&" && $0 != "?" && $0 != "="
             })
         else {
-            throw VaultError.usage("that is neither a redirect URL nor an authorization code")
+            throw FlowError.usage("that is neither a redirect URL nor an authorization code")
         }
         return .code(trimmed, state: nil)
     }

@@ -23,10 +23,10 @@ package struct CertificateInfo: Sendable, Equatable {
         do {
             certificate = try Certificate(derEncoded: der)
         } catch {
-            throw VaultError.usage("the certificate could not be read: not an X.509 certificate")
+            throw FlowError.usage("the certificate could not be read: not an X.509 certificate")
         }
         guard let publicKey = _RSA.Signing.PublicKey(certificate.publicKey) else {
-            throw VaultError.usage(
+            throw FlowError.usage(
                 "the certificate's key is not an RSA key",
                 hint: "Microsoft's certificate credentials use RSA keys (2048 bits or more)")
         }
@@ -56,7 +56,7 @@ package enum CertificateCredential {
     package static func certificateDER(fromPEM text: String, source: String) throws -> [UInt8] {
         let documents = try pemDocuments(text, source: source)
         guard let document = documents.first(where: { $0.discriminator == "CERTIFICATE" }) else {
-            throw VaultError.usage(
+            throw FlowError.usage(
                 "\(source) holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
                 hint:
                     "convert a .pfx/.p12 with `openssl pkcs12 -in cert.pfx -clcerts -nokeys -out cert.pem`, a .cer/.der with `openssl x509 -inform der -in cert.cer -out cert.pem`"
@@ -74,10 +74,10 @@ package enum CertificateCredential {
         let legacyEncrypted = text.contains("Proc-Type: 4,ENCRYPTED")
         let documents = legacyEncrypted ? [] : try pemDocuments(text, source: source)
         if legacyEncrypted || documents.contains(where: { $0.discriminator == "ENCRYPTED PRIVATE KEY" }) {
-            throw VaultError.usage(
+            throw FlowError.usage(
                 "the private key in \(source) is encrypted",
                 hint:
-                    "tokvault seals the key itself; give it unencrypted through a pipe, e.g. `openssl pkey -in key.pem | tokvault … --private-key-stdin`"
+                    "tokvault seals the key itself; give it unencrypted through a pipe, e.g. `openssl pkey -in key.pem | \(.option(.privateKeyFromStdin))`"
             )
         }
         guard
@@ -85,7 +85,7 @@ package enum CertificateCredential {
                 $0.discriminator == "PRIVATE KEY" || $0.discriminator == "RSA PRIVATE KEY"
             })
         else {
-            throw VaultError.usage(
+            throw FlowError.usage(
                 "\(source) holds no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)",
                 hint: "extract it from a .pfx/.p12 with `openssl pkcs12 -in cert.pfx -nocerts -nodes | openssl pkey`")
         }
@@ -93,7 +93,7 @@ package enum CertificateCredential {
         do {
             key = try _RSA.Signing.PrivateKey(derRepresentation: document.derBytes)
         } catch {
-            throw VaultError.usage(
+            throw FlowError.usage(
                 "the private key in \(source) is not an RSA key of 2048 bits or more",
                 hint: "Microsoft's certificate credentials use RSA keys")
         }
@@ -108,7 +108,7 @@ package enum CertificateCredential {
         guard let certificateKey = _RSA.Signing.PublicKey(certificate.publicKey),
             certificateKey.derRepresentation == key.publicKey.derRepresentation
         else {
-            throw VaultError.usage(
+            throw FlowError.usage(
                 "the private key does not belong to the certificate",
                 hint:
                     "give the key the certificate was issued for (compare `openssl x509 -noout -pubkey -in CERT` with `openssl pkey -pubout -in KEY`)"
@@ -120,13 +120,13 @@ package enum CertificateCredential {
         do {
             return try der.withUnsafeBytes { try _RSA.Signing.PrivateKey(derRepresentation: $0) }
         } catch {
-            throw VaultError.damaged("the stored private key cannot be read")
+            throw FlowError.damaged("the stored private key cannot be read")
         }
     }
 
     private static func pemDocuments(_ text: String, source: String) throws -> [PEMDocument] {
         if !text.contains("-----BEGIN ") {
-            throw VaultError.usage(
+            throw FlowError.usage(
                 "\(source) is not PEM text",
                 hint:
                     "convert a .pfx/.p12 with `openssl pkcs12 -in cert.pfx -nodes -out both.pem` (certificate and unencrypted key)"
@@ -135,7 +135,7 @@ package enum CertificateCredential {
         do {
             return try PEMDocument.parseMultiple(pemString: text)
         } catch {
-            throw VaultError.usage("\(source) is not valid PEM (a block is damaged or not base64)")
+            throw FlowError.usage("\(source) is not valid PEM (a block is damaged or not base64)")
         }
     }
 }

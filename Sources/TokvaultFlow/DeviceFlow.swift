@@ -54,13 +54,13 @@ package struct DeviceFlow: Sendable {
     /// servers get the client's authentication as on the token endpoint (RFC 8628 §3.1).
     package func start(app: App, credential: TokenClient.Credential) async throws -> DeviceAuthorization {
         guard let endpoint = app.deviceEndpoint else {
-            throw VaultError.usage(
+            throw FlowError.usage(
                 "app \"\(app.name)\" has no device authorization endpoint",
                 hint:
-                    "its server did not announce one; sign in with `tokvault login \(app.name)` (paste the redirect URL on a machine without a browser)"
+                    "its server did not announce one; sign in with `\(.signIn(app.name, .plain))` (paste the redirect URL on a machine without a browser)"
             )
         }
-        _ = try AppSpec.validateEndpoint(endpoint, option: "device authorization endpoint")
+        _ = try EndpointRules.validateEndpoint(endpoint, option: "device authorization endpoint")
         let grant = TokenClient.Grant.deviceCode(SecureBytes(count: 0))
         let data = try await client.post(to: endpoint, app: app, grant: grant, passing: []) {
             var form = FormBody()
@@ -81,32 +81,32 @@ package struct DeviceFlow: Sendable {
     static func parse(_ data: Data, endpoint: String) throws -> DeviceAuthorization {
         let host = URLComponents(string: endpoint)?.host ?? endpoint
         guard let body = try? JSONDecoder().decode(Body.self, from: data) else {
-            throw VaultError.failure(
+            throw FlowError.failure(
                 "the device authorization endpoint \(host) answered 200 with a body that is not a device authorization")
         }
         guard var deviceCode = body.deviceCode, !deviceCode.isEmpty, let userCode = body.userCode, !userCode.isEmpty,
             let uri = body.verificationURI ?? body.verificationURL
         else {
-            throw VaultError.failure(
+            throw FlowError.failure(
                 "the device authorization endpoint \(host) answered without device_code, user_code or verification_uri")
         }
         guard let url = URLComponents(string: uri), ["https", "http"].contains(url.scheme?.lowercased() ?? ""),
             url.host != nil
         else {
-            throw VaultError.failure(
+            throw FlowError.failure(
                 "the device authorization endpoint \(host) answered a verification_uri that is not a web address")
         }
         var bytes = Array(deviceCode.utf8)
         deviceCode = ""
         return DeviceAuthorization(
             deviceCode: SecureBytes(consuming: &bytes),
-            userCode: AppSpec.printable(userCode),
-            verificationURI: AppSpec.printable(uri),
-            verificationURIComplete: body.verificationURIComplete.map(AppSpec.printable),
+            userCode: Display.printable(userCode),
+            verificationURI: Display.printable(uri),
+            verificationURIComplete: body.verificationURIComplete.map(Display.printable),
             // RFC 8628 requires expires_in; without it, Azure's 15 minutes.
             expiresIn: max(1, min(body.expiresIn?.value ?? 900, 86400)),
             interval: max(1, min(body.interval?.value ?? 5, 60)),
-            message: body.message.map(AppSpec.printable))
+            message: body.message.map(Display.printable))
     }
 
     /// Polls until the user finished. `authorization_pending` waits another interval,
@@ -120,10 +120,10 @@ package struct DeviceFlow: Sendable {
         while true {
             try await sleep(interval)
             guard Date() < deadline else {
-                throw VaultError.failure(
+                throw FlowError.failure(
                     "the device code expired before the sign-in was completed",
                     hint:
-                        "run `tokvault login \(app.name) --device` again and enter the new code within \(authorization.expiresIn / 60) minutes"
+                        "run `\(.signIn(app.name, .device))` again and enter the new code within \(authorization.expiresIn / 60) minutes"
                 )
             }
             do {

@@ -27,21 +27,22 @@ package struct DiscoveryDocument: Decodable, Sendable, Equatable {
     /// Parses and checks a document fetched for `expectedIssuer`.
     package static func parse(_ data: Data, expectedIssuer: String) throws -> DiscoveryDocument {
         guard let document = try? JSONDecoder().decode(DiscoveryDocument.self, from: data) else {
-            throw VaultError.failure(
+            throw FlowError.failure(
                 "the discovery document of \(expectedIssuer) is not OpenID Connect metadata (missing issuer, authorization_endpoint or token_endpoint)",
                 hint: "check the issuer URL; it is the part before /.well-known/openid-configuration")
         }
         // The issuer in the document must be exactly the one asked for; otherwise the document
         // could point tokvault (and the client secret) at someone else's endpoints.
         guard document.issuer == expectedIssuer else {
-            throw VaultError.failure(
-                "the discovery document of \(expectedIssuer) names another issuer: \(AppSpec.printable(document.issuer))",
-                hint: "give --issuer exactly as the server publishes it (including any trailing slash)")
+            throw FlowError.failure(
+                "the discovery document of \(expectedIssuer) names another issuer: \(Display.printable(document.issuer))",
+                hint: "give \(.option(.issuer)) exactly as the server publishes it (including any trailing slash)")
         }
-        _ = try AppSpec.validateEndpoint(document.authorizationEndpoint, option: "authorization_endpoint (discovery)")
-        _ = try AppSpec.validateEndpoint(document.tokenEndpoint, option: "token_endpoint (discovery)")
+        _ = try EndpointRules.validateEndpoint(
+            document.authorizationEndpoint, option: "authorization_endpoint (discovery)")
+        _ = try EndpointRules.validateEndpoint(document.tokenEndpoint, option: "token_endpoint (discovery)")
         if let device = document.deviceAuthorizationEndpoint {
-            _ = try AppSpec.validateEndpoint(device, option: "device_authorization_endpoint (discovery)")
+            _ = try EndpointRules.validateEndpoint(device, option: "device_authorization_endpoint (discovery)")
         }
         return document
     }
@@ -57,7 +58,7 @@ package struct DiscoveryDocument: Decodable, Sendable, Equatable {
 
     /// Fetches and checks the document (https only, except loopback; no redirects; 1 MiB cap).
     package static func fetch(issuer: String) async throws -> DiscoveryDocument {
-        _ = try AppSpec.validateEndpoint(issuer, option: "--issuer")
+        _ = try EndpointRules.validateEndpoint(issuer, option: "--issuer")
         let url = Self.url(for: issuer)
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
@@ -75,18 +76,18 @@ package struct DiscoveryDocument: Decodable, Sendable, Equatable {
             let body = try await TokenClient.collect(response.body, upTo: 1 << 20, deadline: deadline)
             try await client.shutdown()
             guard response.status == .ok else {
-                throw VaultError.failure(
+                throw FlowError.failure(
                     "\(url) answered HTTP \(response.status.code)",
                     hint: "check the issuer URL; OpenID Connect servers publish their metadata there")
             }
             return try parse(Data(body.readableBytesView), expectedIssuer: issuer)
-        } catch let error as VaultError {
+        } catch let error as FlowError {
             try? await client.shutdown()
             throw error
         } catch {
             try? await client.shutdown()
-            throw VaultError(
-                exitCode: VaultError.Code.unreachable, "cannot fetch \(url): \(TokenClient.describe(error))",
+            throw FlowError(
+                .unreachable, "cannot fetch \(url): \(TokenClient.describe(error))",
                 hint: "check the issuer URL, the network and HTTPS_PROXY/NO_PROXY")
         }
     }

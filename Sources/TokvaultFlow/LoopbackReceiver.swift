@@ -36,19 +36,19 @@ package final class LoopbackReceiver: @unchecked Sendable {
         notice: @escaping Notice
     ) throws -> LoopbackReceiver {
         guard let components = URLComponents(string: redirectURI), components.scheme?.lowercased() == "http",
-            let host = components.host?.lowercased(), AppSpec.isLoopbackHost(host)
+            let host = components.host?.lowercased(), EndpointRules.isLoopbackHost(host)
         else {
-            throw VaultError.usage(
+            throw FlowError.usage(
                 "the redirect URI \(redirectURI) is not a loopback http URI, so tokvault cannot listen for it",
                 hint:
-                    "use `tokvault login --manual` and paste the redirect URL, or set --redirect-uri http://localhost:8080"
+                    "use `\(.signIn(nil, .manual))` and paste the redirect URL, or set the redirect URI to http://localhost:8080 (`\(.changeApp("APP", .redirectURI))`)"
             )
         }
         let port = portOverride ?? components.port ?? 80
         guard (0...65535).contains(port) else {
-            throw VaultError.usage(
-                "the redirect URI \(AppSpec.printable(redirectURI)) has no valid port (\(port))",
-                hint: "set a port from 1 to 65535 with `tokvault set APP --redirect-uri http://localhost:PORT`")
+            throw FlowError.usage(
+                "the redirect URI \(Display.printable(redirectURI)) has no valid port (\(port))",
+                hint: "set a port from 1 to 65535 with `\(.changeApp("APP", .redirectPort))`")
         }
         let path = components.path.isEmpty ? "/" : components.path
         let addresses: [String]
@@ -96,22 +96,22 @@ package final class LoopbackReceiver: @unchecked Sendable {
 
         static func shown(_ address: String) -> String { address.contains(":") ? "[\(address)]" : address }
 
-        func error(port: Int, appName: String) -> VaultError {
+        func error(port: Int, appName: String) -> FlowError {
             switch self {
             case .inUse(let address):
                 let also =
                     address == "::1"
                     ? " (the browser may send the redirect for localhost there, to whichever program, possibly another user's, holds it)"
                     : ""
-                return VaultError.failure(
+                return FlowError.failure(
                     "port \(port) on \(Self.shown(address)) is already in use, so tokvault cannot receive the sign-in redirect\(also)",
                     hint:
-                        "stop the program using it, or run `tokvault login \(appName) --port N` (Microsoft ignores the port of loopback redirect URIs for public clients) or `--manual`"
+                        "stop the program using it, or run `\(.signIn(appName, .otherPort))` (Microsoft ignores the port of loopback redirect URIs for public clients) or `\(.signIn(appName, .manual))`"
                 )
             case .other(let address, let error):
-                return VaultError.failure(
+                return FlowError.failure(
                     "cannot listen on \(Self.shown(address)):\(port): \(error)",
-                    hint: "try `tokvault login \(appName) --manual`")
+                    hint: "try `\(.signIn(appName, .manual))`")
             }
         }
     }
@@ -356,7 +356,7 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
         let response: AuthorizationResponse
         do {
             response = try RedirectParser.parse(parameters: parameters)
-        } catch let error as VaultError {
+        } catch let error as FlowError {
             notice("ignored a redirect: \(error.message)")
             send(
                 context, status: .badRequest, title: "Not accepted",

@@ -15,7 +15,7 @@ package struct ProxySettings: Sendable, Equatable {
         -> ProxySettings?
     {
         guard let components = URLComponents(string: url), let host = components.host?.lowercased() else { return nil }
-        if AppSpec.isLoopbackHost(host) { return nil }
+        if EndpointRules.isLoopbackHost(host) { return nil }
         guard components.scheme?.lowercased() == "https" else { return nil }
         let raw =
             environment("HTTPS_PROXY") ?? environment("https_proxy") ?? environment("ALL_PROXY")
@@ -29,12 +29,12 @@ package struct ProxySettings: Sendable, Equatable {
     static func parse(_ raw: String) throws -> ProxySettings {
         let text = raw.contains("://") ? raw : "http://" + raw
         guard let c = URLComponents(string: text), let host = c.host, !host.isEmpty else {
-            throw VaultError.usage(
+            throw FlowError.usage(
                 "HTTPS_PROXY=\(RedirectParser.redactedProxy(raw)) is not a proxy URL",
                 hint: "e.g. HTTPS_PROXY=http://proxy.example.com:3128")
         }
         guard c.scheme?.lowercased() == "http" else {
-            throw VaultError.usage(
+            throw FlowError.usage(
                 "HTTPS_PROXY: only http:// proxies (CONNECT) are supported, not \(c.scheme ?? "?")://")
         }
         // URLComponents has already percent-decoded user and password (`+` stays `+`).

@@ -129,29 +129,31 @@ package struct TokenClient: Sendable {
         return nil
     }
 
-    package static func missingSecret(_ app: App) -> VaultError {
+    package static func missingSecret(_ app: App) -> FlowError {
         if app.usesCertificate {
-            return VaultError.failure(
+            return FlowError.failure(
                 "app \"\(app.name)\" authenticates with a certificate but its private key is missing",
-                hint: "store it with `tokvault set \(app.name) --certificate CERT.pem --private-key-file KEY.pem`")
+                hint: "store it with `\(.changeApp(app.name, .certificate))`")
         }
-        return VaultError.failure(
+        return FlowError.failure(
             "app \"\(app.name)\" is a confidential client but has no client secret",
-            hint: "store it with `tokvault set \(app.name) --secret-prompt`, or mark the app --public")
+            hint:
+                "store it with `\(.changeApp(app.name, .secret))`, or make the app a public client (`\(.changeApp(app.name, .publicClient))`)"
+        )
     }
 
-    /// Sends one grant and returns the tokens. Errors are `VaultError`s with the documented
+    /// Sends one grant and returns the tokens. Errors are `FlowError`s with the documented
     /// exit codes (2 login required, 3 unreachable, 1 otherwise).
     package func redeem(_ grant: Grant, app: App, clientSecret: SecureBytes?) async throws -> TokenResponse {
         try await redeem(grant, app: app, credential: Credential(secret: clientSecret))
     }
 
     /// Sends one grant. OAuth errors named in `passing` are thrown as `OAuthRefusal` instead of
-    /// a `VaultError` (the device flow's `authorization_pending` and `slow_down`).
+    /// a `FlowError` (the device flow's `authorization_pending` and `slow_down`).
     package func redeem(_ grant: Grant, app: App, credential: Credential, passing: Set<String> = []) async throws
         -> TokenResponse
     {
-        let endpoint = try AppSpec.validateEndpoint(app.tokenEndpoint, option: "token endpoint")
+        let endpoint = try EndpointRules.validateEndpoint(app.tokenEndpoint, option: "token endpoint")
         let data = try await post(to: endpoint, app: app, grant: grant, passing: passing) {
             // Built per attempt: a client assertion's jti must not be sent twice.
             let (form, basic) = try Self.requestBody(app: app, grant: grant, credential: credential)
@@ -342,31 +344,31 @@ package struct TokenClient: Sendable {
     }
 
     /// The hint's sentence about a single-use grant that may have reached the server.
-    static func mayHaveBeenUsed(_ grant: Grant, app: App) -> String? {
+    static func mayHaveBeenUsed(_ grant: Grant, app: App) -> Guidance? {
         switch grant {
         case .refreshToken:
-            return "the refresh token is single-use and may have been used, so it was not sent again; "
-                + "try again later, and if `tokvault token \(app.name)` then says a login is required, run `tokvault login \(app.name)`"
+            return
+                "the refresh token is single-use and may have been used, so it was not sent again; try again later, and if `\(.getToken(app.name))` then says a login is required, run `\(.signIn(app.name, .plain))`"
         case .authorizationCode:
             return
-                "the authorization code is single-use and may have been used, so it was not sent again; run `tokvault login \(app.name)` again"
+                "the authorization code is single-use and may have been used, so it was not sent again; run `\(.signIn(app.name, .plain))` again"
         case .clientCredentials, .deviceCode:
             return nil
         }
     }
 
-    static func transportError(_ error: Error, endpoint: String, grant: Grant, app: App, sent: Bool) -> VaultError {
+    static func transportError(_ error: Error, endpoint: String, grant: Grant, app: App, sent: Bool) -> FlowError {
         let host = URLComponents(string: endpoint)?.host ?? endpoint
         if !sent {
-            return VaultError(
-                exitCode: VaultError.Code.unreachable,
+            return FlowError(
+                .unreachable,
                 "cannot reach the identity provider at \(host): \(describe(error))",
                 hint: "check the network, DNS and HTTPS_PROXY/NO_PROXY; nothing was sent")
         }
-        var hint = "the request may have reached the server; it was not sent again"
+        var hint: Guidance = "the request may have reached the server; it was not sent again"
         if let used = mayHaveBeenUsed(grant, app: app) { hint += " (\(used))" }
-        return VaultError(
-            exitCode: VaultError.Code.unreachable,
+        return FlowError(
+            .unreachable,
             "no answer from the identity provider at \(host): \(describe(error))", hint: hint)
     }
 

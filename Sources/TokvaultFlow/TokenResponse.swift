@@ -10,7 +10,7 @@ package struct TokenResponse: Sendable {
     /// Why the answer's `id_token` could not be read (not a JWT, claims not JSON); the token
     /// set then carries no ID token and no account. `login` refuses such an answer, a refresh
     /// keeps its new access and refresh tokens (`validateIDToken`).
-    package var idTokenProblem: VaultError?
+    package var idTokenProblem: FlowError?
 
     /// The ID token's checks (OIDC Core 3.1.3.7): throws when it could not be read or fails
     /// `IDTokenClaims.validate`. An answer without an ID token passes.
@@ -107,16 +107,16 @@ enum TokenResponseParser {
     /// Parses a 200 answer; `now` is when the response arrived (expiry is counted from then).
     static func parseSuccess(_ data: Data, now: Int64, endpoint: String) throws -> TokenResponse {
         guard let body = try? JSONDecoder().decode(Body.self, from: data) else {
-            throw VaultError.failure(
+            throw FlowError.failure(
                 "the token endpoint \(endpoint) answered 200 with a body that is not a token response")
         }
         guard var access = body.accessToken, !access.isEmpty else {
-            throw VaultError.failure("the token endpoint \(endpoint) answered without an access_token")
+            throw FlowError.failure("the token endpoint \(endpoint) answered without an access_token")
         }
         let tokenType = body.tokenType ?? "Bearer"
         guard tokenType.lowercased() == "bearer" || tokenType.lowercased() == "pop" else {
-            throw VaultError.failure(
-                "the token endpoint answered token_type \"\(AppSpec.printable(tokenType))\"; tokvault handles Bearer tokens"
+            throw FlowError.failure(
+                "the token endpoint answered token_type \"\(Display.printable(tokenType))\"; tokvault handles Bearer tokens"
             )
         }
         // Without expires_in, assume one hour (RFC 6749 leaves it optional; Azure always sends it).
@@ -130,9 +130,9 @@ enum TokenResponseParser {
         // An unreadable ID token is reported, not thrown: the access and refresh tokens of the
         // same answer must not be lost with it (a refresh token may just have been rotated).
         var claims: IDTokenClaims?
-        var problem: VaultError?
+        var problem: FlowError?
         if let idToken = body.idToken {
-            do { claims = try IDTokenClaims.decode(idToken) } catch let error as VaultError { problem = error }
+            do { claims = try IDTokenClaims.decode(idToken) } catch let error as FlowError { problem = error }
         }
         let set = TokenSet(
             accessToken: SecureBytes(consuming: &accessBytes), tokenType: "Bearer", expiresAt: now + expiresIn,
@@ -177,11 +177,11 @@ package struct IDTokenClaims: Decodable, Sendable, Equatable {
             let payload = Sodium.decodeBase64URL(
                 String(parts[1]).replacingOccurrences(of: "=", with: ""), into: parts[1].utf8.count)
         else {
-            throw VaultError.failure("the token endpoint returned an id_token that is not a JWT")
+            throw FlowError.failure("the token endpoint returned an id_token that is not a JWT")
         }
         let data = payload.withUnsafeBytes { Data($0) }
         guard let claims = try? JSONDecoder().decode(IDTokenClaims.self, from: data) else {
-            throw VaultError.failure("the token endpoint returned an id_token whose claims are not JSON")
+            throw FlowError.failure("the token endpoint returned an id_token whose claims are not JSON")
         }
         return claims
     }
@@ -190,9 +190,9 @@ package struct IDTokenClaims: Decodable, Sendable, Equatable {
     /// Azure's `{tenantid}` template, filled from the `tid` claim.
     package func validate(clientID: String, expectedIssuer: String?, nonce expectedNonce: String?, now: Int64) throws {
         if let why = failure(clientID: clientID, expectedIssuer: expectedIssuer, nonce: expectedNonce, now: now) {
-            throw VaultError.failure(
+            throw FlowError.failure(
                 "the ID token failed validation: \(why); the tokens were not stored",
-                hint: "this points at a misconfigured app or a tampered response; try `tokvault login` again")
+                hint: "this points at a misconfigured app or a tampered response; try `\(.signIn(nil, .plain))` again")
         }
     }
 
@@ -214,7 +214,7 @@ package struct IDTokenClaims: Decodable, Sendable, Equatable {
                 issuer = issuer.replacingOccurrences(of: "{tenantid}", with: tid)
             }
             guard iss == issuer else {
-                return "its issuer \(AppSpec.printable(iss ?? "(none)")) is not \(AppSpec.printable(issuer))"
+                return "its issuer \(Display.printable(iss ?? "(none)")) is not \(Display.printable(issuer))"
             }
         }
         return nil

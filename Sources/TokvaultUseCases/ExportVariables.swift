@@ -65,16 +65,16 @@ package struct ExportVariables: Sendable {
                 if let token { variables.append(.init(name: variable, text: token.record.grantedScope ?? app.scope)) }
             case .clientSecret:
                 guard let s = secrets.client else {
-                    throw VaultError.failure(
+                    throw UseCaseError.failure(
                         "app \"\(appName)\" has no client secret to export",
-                        hint: "drop client_secret, or store one with `tokvault set \(appName) --secret-prompt`")
+                        hint: "drop client_secret, or store one with `\(.changeApp(appName, .secret))`")
                 }
                 variables.append(.init(name: variable, value: s, isSecret: true))
             case .refreshToken:
                 guard let r = secrets.refresh else {
-                    throw VaultError(
-                        exitCode: VaultError.Code.loginRequired, "app \"\(appName)\" has no refresh token to export",
-                        hint: "run `tokvault login \(appName)`")
+                    throw UseCaseError(
+                        .loginRequired, "app \"\(appName)\" has no refresh token to export",
+                        hint: "run `\(.signIn(appName, .plain))`")
                 }
                 variables.append(.init(name: variable, value: r, isSecret: true))
             }

@@ -71,9 +71,9 @@ package struct SignIn: Sendable {
         let name = app.name
         if app.provider == .azure {
             guard app.tokenEndpoint.hasSuffix("/oauth2/v2.0/token") else {
-                throw VaultError.usage(
+                throw UseCaseError.usage(
                     "app \"\(name)\" has no Azure v2 token endpoint to derive its device endpoint from",
-                    hint: "run `tokvault login \(name)` and paste the redirect URL instead")
+                    hint: "run `\(.signIn(name, .plain))` and paste the redirect URL instead")
             }
             return String(app.tokenEndpoint.dropLast("token".count)) + "devicecode"
         }
@@ -81,14 +81,14 @@ package struct SignIn: Sendable {
         if let issuer = app.issuer {
             let document = try await DiscoveryDocument.fetch(issuer: issuer)
             if let endpoint = document.deviceAuthorizationEndpoint { return endpoint }
-            throw VaultError.usage(
+            throw UseCaseError.usage(
                 "the issuer \(issuer) does not offer the device code flow (no device_authorization_endpoint)",
-                hint: "run `tokvault login \(name)` and paste the redirect URL instead")
+                hint: "run `\(.signIn(name, .plain))` and paste the redirect URL instead")
         }
-        throw VaultError.usage(
+        throw UseCaseError.usage(
             "app \"\(name)\" has no device authorization endpoint",
             hint:
-                "run `tokvault login \(name)` and paste the redirect URL instead (or add the app with --issuer URL to discover it)"
+                "run `\(.signIn(name, .plain))` and paste the redirect URL instead (or add the app with \(.option(.issuer)) URL to discover it)"
         )
     }
 
@@ -108,17 +108,17 @@ package struct SignIn: Sendable {
         guard let loginHint else { return }
         let name = app.name
         guard let account = claims?.preferredUsername ?? claims?.upn ?? claims?.email else {
-            throw VaultError.failure(
-                "cannot check --login-hint \(AppSpec.printable(loginHint)): the provider returned no ID token naming the signed-in account (preferred_username, upn or email); nothing was stored",
+            throw UseCaseError.failure(
+                "cannot check --login-hint \(Display.printable(loginHint)): the provider returned no ID token naming the signed-in account (preferred_username, upn or email); nothing was stored",
                 hint:
-                    "include openid and profile in the app's scope (`tokvault show \(name)`), or sign in without --login-hint"
+                    "include openid and profile in the app's scope (`\(.showApp(name))`), or sign in without --login-hint"
             )
         }
         guard account.lowercased() == loginHint.lowercased() else {
-            throw VaultError.failure(
-                "signed in as \(AppSpec.printable(account)), not as --login-hint \(AppSpec.printable(loginHint)); nothing was stored",
+            throw UseCaseError.failure(
+                "signed in as \(Display.printable(account)), not as --login-hint \(Display.printable(loginHint)); nothing was stored",
                 hint:
-                    "run `tokvault login \(name) --prompt select_account --login-hint \(AppSpec.printable(loginHint))` and pick that account"
+                    "run `\(.signIn(name, .selectAccount(loginHint: Display.printable(loginHint))))` and pick that account"
             )
         }
     }

@@ -12,7 +12,7 @@ package struct TokenService: Sendable {
     package var lockTimeout: Double
 
     /// Where warnings go (the CLI prints them on stderr as `tokvault: warning: …`).
-    nonisolated(unsafe) package static var warningNotice: ((String) -> Void)?
+    nonisolated(unsafe) package static var warningNotice: ((Guidance) -> Void)?
 
     package init(vault: Vault, client: TokenClient = TokenClient()) {
         self.vault = vault
@@ -88,19 +88,19 @@ package struct TokenService: Sendable {
             return try await acquireAsClient(current, scopeKey: scopeKey, material: material)
         }
         guard session?.refreshToken != nil else {
-            throw VaultError(
-                exitCode: VaultError.Code.loginRequired,
+            throw UseCaseError(
+                .loginRequired,
                 "login required for app \"\(appName)\": no refresh token is stored",
                 hint:
-                    "run `tokvault login \(appName)` (or import one with `tokvault set \(appName) --refresh-token-stdin`)"
+                    "run `\(.signIn(appName, .plain))` (or import one with `\(.changeApp(appName, .refreshToken))`)"
             )
         }
         // No rotation may slip in between reading the refresh token and storing its successor.
         return try await vault.withUnlocked(material, rereading: current) { locked, key in
             guard let refreshToken = try vault.refreshToken(of: locked, key: key) else {
-                throw VaultError(
-                    exitCode: VaultError.Code.loginRequired, "login required for app \"\(appName)\"",
-                    hint: "run `tokvault login \(appName)`")
+                throw UseCaseError(
+                    .loginRequired, "login required for app \"\(appName)\"",
+                    hint: "run `\(.signIn(appName, .plain))`")
             }
             let credential = try vault.credential(of: locked, key: key)
             let requestScope = scopeKey.isEmpty ? locked.scope : scopeKey
@@ -114,13 +114,12 @@ package struct TokenService: Sendable {
                 received.idToken = nil
                 received.account = nil
                 Self.warningNotice?(
-                    "app \"\(locked.name)\": \(failure); that ID token was not stored (the previous one is kept), "
-                        + "the new access and refresh tokens were; if this repeats, check the app's client id and issuer (`tokvault show \(locked.name)`)"
+                    "app \"\(locked.name)\": \(failure); that ID token was not stored (the previous one is kept), the new access and refresh tokens were; if this repeats, check the app's client id and issuer (`\(.showApp(locked.name))`)"
                 )
             }
             try vault.storeTokens(received, for: locked, scopeKey: scopeKey, key: key, action: "refresh")
             guard let stored = try vault.accessToken(of: locked, scopeKey: scopeKey, key: key) else {
-                throw VaultError.failure("the refreshed token was not stored")
+                throw UseCaseError.failure("the refreshed token was not stored")
             }
             return Result(token: stored.token, record: stored.record, refreshed: true, app: locked)
         }
@@ -132,10 +131,10 @@ package struct TokenService: Sendable {
         try await vault.withUnlocked(material, rereading: readBeforeLock) { app, key in
             let credential = try vault.credential(of: app, key: key)
             if case .none = credential {
-                throw VaultError.failure(
+                throw UseCaseError.failure(
                     "app \"\(app.name)\" uses the client credentials flow but has no client secret or certificate",
                     hint:
-                        "store one with `tokvault set \(app.name) --secret-prompt` or `--certificate CERT.pem --private-key-file KEY.pem`"
+                        "store one with `\(.changeApp(app.name, .secret))` or `\(.changeApp(app.name, .certificate))`"
                 )
             }
             let scope = scopeKey.isEmpty ? app.scope : scopeKey
@@ -147,7 +146,7 @@ package struct TokenService: Sendable {
             tokens.account = nil
             try vault.storeTokens(tokens, for: app, scopeKey: scopeKey, key: key, action: "client-credentials")
             guard let stored = try vault.accessToken(of: app, scopeKey: scopeKey, key: key) else {
-                throw VaultError.failure("the new access token was not stored")
+                throw UseCaseError.failure("the new access token was not stored")
             }
             return Result(token: stored.token, record: stored.record, refreshed: true, app: app)
         }
@@ -174,7 +173,7 @@ package struct TokenService: Sendable {
     ) {
         do {
             return (try vault.openAccessToken(record, of: app, key: key), record)
-        } catch let error as VaultError where error.exitCode == VaultError.Code.damaged {
+        } catch let error as VaultError where error.kind == .damaged {
             let again = try vault.unlock(material)
             // The app is read again too: a rotation binds it anew under the new key.
             let (current, _, tokens) = try vault.appState(named: app.name)

@@ -14,7 +14,7 @@ extension KeyFile {
             throw VaultError.unlock(
                 "key file \(path) is accessible to other users (mode \(String(st.st_mode & 0o777, radix: 8))); refusing to use it",
                 hint:
-                    "run `chmod 600 \(path)` (and consider replacing the key: `tokvault keyfile create NEW`, then `tokvault keyfile remove \(path)`); "
+                    "run `chmod 600 \(path)` (and consider replacing the key: `\(.createKeyFile)`, then `\(.removeKeyFile(path))`); "
                     + "for a Kubernetes Secret volume, set `defaultMode: 0400`")
         }
         return try load(path: path)

@@ -78,7 +78,7 @@ package final class KeyFile: @unchecked Sendable, CustomStringConvertible {
         guard let contents = read, let keyFile = parse(contents) else {
             throw VaultError.unlock(
                 "\(path) is not a tokvault key file",
-                hint: "key files are made by `tokvault keyfile create FILE` or `tokvault init --new-key-file FILE`")
+                hint: "key files are made by `\(.createKeyFile)` or `\(.createVaultWithKeyFile)`")
         }
         return keyFile
     }
@@ -270,6 +270,6 @@ package struct UnlockMaterial: Sendable {
     package var isEmpty: Bool { keyFiles.isEmpty && passphrase == nil }
 }
 
-enum Clock {
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+package enum Clock {
+    package static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 }

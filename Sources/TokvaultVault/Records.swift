@@ -73,6 +73,37 @@ package struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Ident
     /// Format 2: the MAC of the columns above that steer secrets and sign-ins (`AppBinding`).
     package var binding: Data? = nil
 
+    package init(
+        id: String, name: String, provider: Provider, tenant: String?, cloud: String?, authorityHost: String?,
+        clientID: String, authorizeEndpoint: String, tokenEndpoint: String, deviceEndpoint: String?,
+        redirectURI: String, scope: String, flow: String, clientAuth: ClientAuth, clientSecret: Data?,
+        createdAt: Int64, updatedAt: Int64, issuer: String? = nil, certificate: Data? = nil,
+        privateKey: Data? = nil, assertionAlg: AssertionAlgorithm? = nil, binding: Data? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.provider = provider
+        self.tenant = tenant
+        self.cloud = cloud
+        self.authorityHost = authorityHost
+        self.clientID = clientID
+        self.authorizeEndpoint = authorizeEndpoint
+        self.tokenEndpoint = tokenEndpoint
+        self.deviceEndpoint = deviceEndpoint
+        self.redirectURI = redirectURI
+        self.scope = scope
+        self.flow = flow
+        self.clientAuth = clientAuth
+        self.clientSecret = clientSecret
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.issuer = issuer
+        self.certificate = certificate
+        self.privateKey = privateKey
+        self.assertionAlg = assertionAlg
+        self.binding = binding
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, name, provider, tenant, cloud, scope, flow, issuer
         case authorityHost = "authority_host"

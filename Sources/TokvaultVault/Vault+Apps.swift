@@ -17,7 +17,7 @@ extension Vault {
             if try App.filter(Column("name") == app.name).fetchCount(db) > 0 {
                 throw VaultError.failure(
                     "an app named \"\(app.name)\" already exists",
-                    hint: "change it with `tokvault set \(app.name) …`, or pick another name")
+                    hint: "change it with `\(.changeApp(app.name, .any))`, or pick another name")
             }
             try app.insert(db)
             try Self.record(

@@ -13,7 +13,8 @@ extension Vault {
         if lstat(destination, &st) == 0 {
             guard overwrite else {
                 throw VaultError.failure(
-                    "\(destination) already exists", hint: "choose a new file name, or pass --force to replace it")
+                    "\(destination) already exists",
+                    hint: "choose a new file name, or pass \(.option(.force)) to replace it")
             }
             guard st.st_mode & S_IFMT == S_IFREG else {
                 throw VaultError.failure("\(destination) exists and is not a regular file; refusing to replace it")
@@ -148,7 +149,7 @@ extension Vault {
             }
         } catch let error as VaultError {
             throw VaultError(
-                exitCode: error.exitCode,
+                error.kind,
                 "the backup was restored to \(vaultPath), but reopening it failed: \(error.message)",
                 hint: saved.map { "the previous vault is kept as \($0)" } ?? error.hint)
         }

@@ -32,15 +32,15 @@ extension Vault {
         let prefix = fingerprintPrefix.lowercased()
         guard prefix.count >= 8, prefix.allSatisfy({ $0.isHexDigit }) else {
             throw VaultError.usage(
-                "give at least 8 hex digits of the key file's fingerprint (see `tokvault keyfile list`), or the key file's path"
-            )
+                "give at least 8 hex digits of the key file's fingerprint, or the key file's path",
+                hint: "`\(.listKeySlots)` shows the fingerprints")
         }
         return try sealingWrite(key: nil) { db in
             let slots = try KeySlot.fetchAll(db)
             let matches = slots.filter { $0.kind == .keyfile && ($0.keyfileFingerprint ?? "").hasPrefix(prefix) }
             guard let slot = matches.first else {
                 throw VaultError.failure(
-                    "no key-file slot with fingerprint \(prefix)", hint: "`tokvault keyfile list` shows the slots")
+                    "no key-file slot with fingerprint \(prefix)", hint: "`\(.listKeySlots)` shows the slots")
             }
             guard matches.count == 1 else {
                 throw VaultError.usage("fingerprint prefix \(prefix) matches several slots; give more digits")
@@ -48,7 +48,7 @@ extension Vault {
             guard slots.count > 1 else {
                 throw VaultError.failure(
                     "refusing to remove the last key slot of \(path): the vault could never be unlocked again",
-                    hint: "add another way in first (`tokvault passwd` or `tokvault keyfile create FILE`)")
+                    hint: "add another way in first (`\(.changePassphrase)` or `\(.createKeyFile)`)")
             }
             _ = try slot.delete(db)
             try Self.record(db, "keyfile-remove", detail: slot.label)
@@ -111,14 +111,14 @@ extension Vault {
         for (keyPath, keyFile) in material.keyFiles
         where !slots.contains(where: { $0.keyfileFingerprint == keyFile.fingerprint }) {
             throw VaultError.unlock(
-                "key file \(keyPath) does not unlock vault \(path)", hint: "`tokvault keyfile list` shows the key slots"
+                "key file \(keyPath) does not unlock vault \(path)", hint: "`\(.listKeySlots)` shows the key slots"
             )
         }
         if !uncovered.isEmpty && !dropOtherSlots {
             throw VaultError.failure(
                 "rotate-key needs the secret of every key slot; not supplied: \(uncovered.map(\.label).joined(separator: ", "))",
                 hint:
-                    "pass each key file with --key-file (repeatable) and the passphrase, or add --drop-other-slots to remove those slots"
+                    "pass each key file with \(.option(.repeatedKeyFile)) and the passphrase, or add \(.option(.dropOtherSlots)) to remove those slots"
             )
         }
         if coveredKeyFiles.isEmpty && coveredPassphrase == nil {

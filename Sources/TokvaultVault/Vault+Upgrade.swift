@@ -56,8 +56,8 @@ extension Vault {
         if let notice = Self.upgradeNotice {
             notice(
                 "upgraded vault \(path) to format \(new.formatVersion): \(resealed) sealed field(s) re-sealed; "
-                    + "these endpoints are now bound to the data key (check them with `tokvault show NAME`):")
-            for app in bound { notice("  " + Self.boundSummary(app)) }
+                    + "these endpoints are now bound to the data key (check them with `\(.showApp("NAME"))`):")
+            for app in bound { notice("  \(Self.boundSummary(app))") }
         }
         return new
     }
@@ -75,6 +75,6 @@ extension Vault {
         if let device = app.deviceEndpoint { parts.append("device \(device)") }
         if !app.usesClientCredentialsFlow { parts.append("redirect \(app.redirectURI)") }
         if let issuer = app.issuer { parts.append("issuer \(issuer)") }
-        return AppSpec.printable(app.name) + ": " + parts.map(AppSpec.printable).joined(separator: ", ")
+        return Display.printable(app.name) + ": " + parts.map(Display.printable).joined(separator: ", ")
     }
 }

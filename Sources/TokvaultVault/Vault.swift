@@ -22,7 +22,7 @@ package final class Vault: @unchecked Sendable {
     /// Rows read while it was 1 are not bound: after an upgrade they must be read again.
     package internal(set) var format: Int = Vault.formatVersion
     /// Told what an upgrade of the format sealed (the CLI prints it on stderr).
-    nonisolated(unsafe) package static var upgradeNotice: ((String) -> Void)?
+    nonisolated(unsafe) package static var upgradeNotice: ((Guidance) -> Void)?
 
     private init(path: String, dbQueue: DatabaseQueue, readOnly: Bool = false) {
         self.path = path
@@ -152,7 +152,7 @@ package final class Vault: @unchecked Sendable {
         guard let applied, let formatVersion else {
             throw VaultError.damaged(
                 "vault \(path) is damaged: its schema or vault record is missing",
-                hint: "restore it from a backup with `tokvault restore FILE`")
+                hint: "restore it from a backup with `\(.restoreBackup)`")
         }
         let known = Self.knownMigrations
         let unknown = Set(applied).subtracting(known)
@@ -165,7 +165,7 @@ package final class Vault: @unchecked Sendable {
         if formatVersion < 1 || (formatVersion >= 2 && !applied.contains(Self.bindingMigration)) {
             throw VaultError.damaged(
                 "vault \(path) is damaged: format \(formatVersion) does not match its schema",
-                hint: "restore it from a backup with `tokvault restore FILE`")
+                hint: "restore it from a backup with `\(.restoreBackup)`")
         }
         format = formatVersion
         if applied.count < known.count && !readOnly {
@@ -184,7 +184,9 @@ package final class Vault: @unchecked Sendable {
         if VaultFile.exists(path) {
             throw VaultError.failure(
                 "\(path) already exists",
-                hint: "tokvault never overwrites a vault; choose another --vault path or remove it first")
+                hint:
+                    "tokvault never overwrites a vault; choose another path with \(.option(.vaultPath)), or remove it first"
+            )
         }
         try VaultFile.ensureDirectory(for: path)
         try VaultFile.checkDirectory(holding: path)
@@ -234,7 +236,7 @@ package final class Vault: @unchecked Sendable {
             case .SQLITE_NOTADB, .SQLITE_CORRUPT, .SQLITE_FORMAT:
                 throw VaultError.damaged(
                     "vault \(path) is damaged (\(error.message ?? "corrupt database"))",
-                    hint: "restore it from a backup with `tokvault restore FILE`")
+                    hint: "restore it from a backup with `\(.restoreBackup)`")
             case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
                 throw VaultError.failure("cannot open vault \(path): \(error.message ?? "permission denied")")
             case .SQLITE_FULL, .SQLITE_IOERR:
@@ -345,7 +347,7 @@ package final class Vault: @unchecked Sendable {
         let app = try read { db in try App.fetchOne(db, sql: "SELECT * FROM app WHERE name = ?", arguments: [name]) }
         guard let app else {
             throw VaultError.failure(
-                "no app named \"\(name)\" in \(path)", hint: "`tokvault list` shows the apps in this vault")
+                "no app named \"\(name)\" in \(path)", hint: "`\(.listApps)` shows the apps in this vault")
         }
         return app
     }
@@ -382,7 +384,7 @@ package final class Vault: @unchecked Sendable {
         }
         guard let state else {
             throw VaultError.failure(
-                "no app named \"\(name)\" in \(path)", hint: "`tokvault list` shows the apps in this vault")
+                "no app named \"\(name)\" in \(path)", hint: "`\(.listApps)` shows the apps in this vault")
         }
         return state
     }
@@ -460,7 +462,7 @@ package final class Vault: @unchecked Sendable {
                     failure
                     ?? VaultError.unlock(
                         "key file \(keyPath) does not unlock vault \(path)",
-                        hint: "it was never added, or its slot was removed; `tokvault doctor` lists the key slots")
+                        hint: "it was never added, or its slot was removed; `\(.diagnose)` lists the key slots")
                 continue
             }
             if let key = slot.unwrap(
@@ -475,7 +477,7 @@ package final class Vault: @unchecked Sendable {
             guard let slot = slots.first(where: { $0.kind == .passphrase }) else {
                 throw failure
                     ?? VaultError.unlock(
-                        "vault \(path) has no passphrase slot", hint: "unlock it with --key-file or TOKVAULT_KEY_FILE")
+                        "vault \(path) has no passphrase slot", hint: "unlock it with \(.option(.keyFile))")
             }
             if let kek = try slot.passphraseKEK(passphrase, path: path),
                 let key = slot.unwrap(with: kek, vaultID: row.vaultId, formatVersion: row.formatVersion),
@@ -498,10 +500,10 @@ package final class Vault: @unchecked Sendable {
         guard key.formatVersion >= 2 else { return }
         guard AppBinding.holds(for: app, key: key) else {
             throw VaultError.damaged(
-                "app \"\(AppSpec.printable(app.name))\" failed authentication: the file was modified (a column that decides "
+                "app \"\(Display.printable(app.name))\" failed authentication: the file was modified (a column that decides "
                     + "where its secrets or sign-in go — name, endpoints, client id, redirect URI, scope, flow, client "
                     + "authentication, issuer or certificate — is not the one that was sealed)",
-                hint: "restore the vault from a backup (tokvault restore FILE); nothing was sent anywhere")
+                hint: "restore the vault from a backup (\(.restoreBackup)); nothing was sent anywhere")
         }
     }
 

@@ -1,54 +1,57 @@
-/// Every failure tokvault reports: one message, an optional hint, and the documented exit code.
+/// A failure of the vault: opening, reading, unlocking or changing the file.
 ///
-/// Messages may quote app names, client ids, paths and URLs; never a secret.
+/// Messages may quote app names, client ids and paths; never a secret. What the user sees
+/// (the wording of the hint's actions, the exit code) is decided by the command-line layer from
+/// `kind` and the hint's parts.
 package struct VaultError: Error, Equatable, CustomStringConvertible {
-    package let exitCode: Int32
-    package let message: String
-    package let hint: String?
+    package enum Kind: Sendable, Equatable {
+        /// The operation failed for a reason the caller can act on (an existing file, a busy vault).
+        case failed
+        /// The caller's input is not acceptable (a name, an option value, a file that is not a key file).
+        case badInput
+        /// None of the given ways in opens the vault (wrong passphrase, unknown key file).
+        case cannotUnlock
+        /// The file is not a vault, or was modified outside tokvault.
+        case damaged
+    }
 
-    package init(exitCode: Int32, _ message: String, hint: String? = nil) {
-        self.exitCode = exitCode
+    package let kind: Kind
+    package let message: String
+    package let hint: Guidance?
+
+    package init(_ kind: Kind, _ message: String, hint: Guidance? = nil) {
+        self.kind = kind
         self.message = message
         self.hint = hint
     }
 
     package var description: String { message }
 
-    /// Exit codes, as documented in the README.
-    package enum Code {
-        package static let failure: Int32 = 1
-        package static let loginRequired: Int32 = 2
-        package static let unreachable: Int32 = 3
-        package static let unlock: Int32 = 4
-        package static let damaged: Int32 = 5
-        package static let usage: Int32 = 64
+    package static func failure(_ message: String, hint: Guidance? = nil) -> VaultError {
+        VaultError(.failed, message, hint: hint)
     }
 
-    package static func failure(_ message: String, hint: String? = nil) -> VaultError {
-        VaultError(exitCode: Code.failure, message, hint: hint)
-    }
-
-    package static func usage(_ message: String, hint: String? = nil) -> VaultError {
-        VaultError(exitCode: Code.usage, message, hint: hint)
+    package static func usage(_ message: String, hint: Guidance? = nil) -> VaultError {
+        VaultError(.badInput, message, hint: hint)
     }
 
     package static func io(_ message: String) -> VaultError {
-        VaultError(exitCode: Code.failure, message)
+        VaultError(.failed, message)
     }
 
-    package static func unlock(_ message: String, hint: String? = nil) -> VaultError {
-        VaultError(exitCode: Code.unlock, message, hint: hint)
+    package static func unlock(_ message: String, hint: Guidance? = nil) -> VaultError {
+        VaultError(.cannotUnlock, message, hint: hint)
     }
 
-    package static func damaged(_ message: String, hint: String? = nil) -> VaultError {
-        VaultError(exitCode: Code.damaged, message, hint: hint)
+    package static func damaged(_ message: String, hint: Guidance? = nil) -> VaultError {
+        VaultError(.damaged, message, hint: hint)
     }
 
     /// A sealed field that does not open under the right key: edited, moved or swapped.
     package static func tampered(_ what: String) -> VaultError {
         VaultError(
-            exitCode: Code.damaged,
+            .damaged,
             "vault entry \(what) failed authentication: the file was modified",
-            hint: "restore the vault from a backup (tokvault restore FILE); nothing was sent anywhere")
+            hint: "restore the vault from a backup (\(.restoreBackup)); nothing was sent anywhere")
     }
 }

@@ -51,7 +51,7 @@ package enum VaultFile {
             if errno == ENOENT {
                 throw VaultError.failure(
                     "no vault at \(path)",
-                    hint: "create one with `tokvault init`, or point at yours with --vault PATH or TOKVAULT_VAULT")
+                    hint: "create one with `\(.createVault)`, or point at yours with \(.option(.vaultPath))")
             }
             throw VaultError.failure("cannot access \(path): \(String(cString: strerror(errno)))")
         }
@@ -73,7 +73,7 @@ package enum VaultFile {
         guard st.st_size > 0 else {
             throw VaultError.damaged(
                 "\(path) is empty (0 bytes): not a tokvault vault",
-                hint: "restore it from a backup, or remove it and run `tokvault init`")
+                hint: "restore it from a backup, or remove it and run `\(.createVault)`")
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {

@@ -11,7 +11,7 @@ enum VaultSchema {
         var name: String
         var sql: String
 
-        var description: String { "\(type) \"\(AppSpec.printable(name))\"" }
+        var description: String { "\(type) \"\(Display.printable(name))\"" }
     }
 
     /// Rows of `sqlite_master` that SQLite or GRDB make, whatever the migrations say.
@@ -78,7 +78,7 @@ enum VaultSchema {
         if !missing.isEmpty { findings.append("lacks \(missing.map(\.description).sorted().joined(separator: ", "))") }
         throw VaultError.damaged(
             "vault \(path) \(findings.joined(separator: "; ")): the file was modified",
-            hint: "restore it from a backup with `tokvault restore FILE`; nothing was read from it")
+            hint: "restore it from a backup with `\(.restoreBackup)`; nothing was read from it")
     }
 
     /// `(type, name, digest)` of every object after the first N migrations, N = 1, 2, …

@@ -19,10 +19,10 @@ struct AuthorizeRequestTests {
         "code=a&code=b&state=s", "code=a&state=s&state=t", "error=a&error=b&state=s", "state=s&code=a&code=a"
     ])
     func duplicatedParametersAreRefused(_ parameters: String) {
-        #expect(throws: VaultError.self) { try RedirectParser.parse(parameters: parameters[...]) }
+        #expect(throws: FlowError.self) { try RedirectParser.parse(parameters: parameters[...]) }
         do {
             _ = try RedirectParser.parse(parameters: parameters[...])
-        } catch let error as VaultError {
+        } catch let error as FlowError {
             #expect(error.message.contains("more than one"), "\(error)")
         } catch {
             Issue.record("unexpected \(error)")
@@ -50,7 +50,7 @@ struct AuthorizeRequestTests {
 
     @Test(arguments: ["state=s", "code=&state=s", "", "session_state=x&state=s", "code=%zz&state=s"])
     func redirectWithoutACodeIsRefused(_ parameters: String) {
-        #expect(throws: VaultError.self) { try RedirectParser.parse(parameters: parameters[...]) }
+        #expect(throws: FlowError.self) { try RedirectParser.parse(parameters: parameters[...]) }
     }
 
     @Test func pastedFullURLWithFragmentIsParsed() throws {
@@ -84,12 +84,12 @@ struct AuthorizeRequestTests {
         "not a code at all", "", "   \n", "abc&def", "abc?def", "a=b", "code\u{7}bell", "café", "http://x/cb?state=s"
     ])
     func pastedGarbageIsRefused(_ text: String) {
-        #expect(throws: VaultError.self) { try RedirectParser.parsePasted(text) }
+        #expect(throws: FlowError.self) { try RedirectParser.parsePasted(text) }
     }
 
     @Test func pastedDuplicatesAreRefused() {
-        #expect(throws: VaultError.self) { try RedirectParser.parsePasted("http://localhost/cb?code=a&state=s&code=b") }
-        #expect(throws: VaultError.self) { try RedirectParser.parsePasted("code=a&state=s&state=t") }
+        #expect(throws: FlowError.self) { try RedirectParser.parsePasted("http://localhost/cb?code=a&state=s&code=b") }
+        #expect(throws: FlowError.self) { try RedirectParser.parsePasted("code=a&state=s&state=t") }
     }
 
     @Test func redactedRemovesSecretsAndKeepsTheRest() {

@@ -5,6 +5,7 @@ import Testing
 import _CryptoExtras
 
 @testable import TokvaultFlow
+@testable import TokvaultUseCases
 @testable import TokvaultVault
 
 /// Certificate credentials (client assertions), the client credentials app rules, the device
@@ -123,7 +124,7 @@ struct CertificateCredentialTests {
         let jwt = try Self.decode(try #require(f["client_assertion"]?.first))
         #expect(jwt.claims["aud"] as? String == app.tokenEndpoint)
         // Without its key, a certificate app cannot authenticate.
-        #expect(throws: VaultError.self) {
+        #expect(throws: FlowError.self) {
             try TokenClient.requestBody(app: app, grant: .clientCredentials(scope: app.scope), credential: .none)
         }
     }
@@ -145,16 +146,16 @@ struct CertificateCredentialTests {
 
     @Test func badCertificateAndKeyInputGetUsageErrorsThatNameTheSource() throws {
         let certificate = TestCertificate.shared
-        func usage(_ body: () throws -> Void) -> VaultError? {
+        func usage(_ body: () throws -> Void) -> FlowError? {
             do {
                 try body()
                 return nil
-            } catch let error as VaultError { return error } catch { return nil }
+            } catch let error as FlowError { return error } catch { return nil }
         }
         let notPEM = usage { _ = try CertificateCredential.certificateDER(fromPEM: "hello", source: "x.pem") }
         #expect(
             notPEM?.exitCode == 64 && notPEM?.message.contains("x.pem") == true
-                && notPEM?.hint?.contains("openssl pkcs12") == true)
+                && notPEM?.shownHint?.contains("openssl pkcs12") == true)
         let keyOnly = usage {
             _ = try CertificateCredential.certificateDER(fromPEM: certificate.privateKeyPEM, source: "key.pem")
         }
@@ -171,7 +172,8 @@ struct CertificateCredentialTests {
                     "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBAA==\n-----END ENCRYPTED PRIVATE KEY-----\n"),
                 source: "enc.pem")
         }
-        #expect(encrypted?.message.contains("encrypted") == true && encrypted?.hint?.contains("openssl pkey") == true)
+        #expect(
+            encrypted?.message.contains("encrypted") == true && encrypted?.shownHint?.contains("openssl pkey") == true)
         let other = try TestCertificate.make(commonName: "other")
         let mismatch = usage {
             try CertificateCredential.checkMatch(
@@ -212,7 +214,7 @@ struct CertificateCredentialTests {
         {
             var bad = fields
             bad.scope = scope
-            #expect(throws: VaultError.self, "scope \(scope)") {
+            #expect(throws: UseCaseError.self, "scope \(scope)") {
                 try AppSpec.newApp(name: "svc", fields: bad, isPublic: false)
             }
         }
@@ -221,19 +223,19 @@ struct CertificateCredentialTests {
         #expect(
             try AppSpec.newApp(name: "svc", fields: good, isPublic: false).scope
                 == "https://management.azure.com/.default")
-        #expect(throws: VaultError.self) { try AppSpec.newApp(name: "svc", fields: fields, isPublic: true) }
+        #expect(throws: UseCaseError.self) { try AppSpec.newApp(name: "svc", fields: fields, isPublic: true) }
 
         // Another server: a token endpoint alone is enough, but the scope must be named.
         var generic = AppFields()
         generic.clientID = "svc-client"
         generic.tokenEndpoint = "https://idp.example.com/token"
         generic.flow = .clientCredentials
-        #expect(throws: VaultError.self) { try AppSpec.newApp(name: "svc", fields: generic, isPublic: false) }
+        #expect(throws: UseCaseError.self) { try AppSpec.newApp(name: "svc", fields: generic, isPublic: false) }
         generic.scope = "api.read api.write"
         let named = try AppSpec.newApp(name: "svc", fields: generic, isPublic: false)
         #expect(named.authorizeEndpoint.isEmpty && named.scope == "api.read api.write")
         generic.flow = .authorizationCode
-        #expect(throws: VaultError.self, "a user's sign-in needs an authorize endpoint") {
+        #expect(throws: UseCaseError.self, "a user's sign-in needs an authorize endpoint") {
             try AppSpec.newApp(name: "svc", fields: generic, isPublic: false)
         }
     }
@@ -281,7 +283,7 @@ struct CertificateCredentialTests {
             "", "<html>", #"{"user_code":"X","verification_uri":"https://a"}"#,
             #"{"user_code":"X","device_code":"d","verification_uri":"javascript:alert(1)"}"#
         ] {
-            #expect(throws: VaultError.self, "body \(body)") {
+            #expect(throws: FlowError.self, "body \(body)") {
                 try DeviceFlow.parse(Data(body.utf8), endpoint: "https://login.example/devicecode")
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import TokvaultUseCases
 @testable import TokvaultVault
 
 /// `kill -9` at random moments of `rotate-key` must leave a vault that opens with every

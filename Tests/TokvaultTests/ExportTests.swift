@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import TokvaultExport
+@testable import TokvaultUseCases
 @testable import TokvaultVault
 
 /// Every format read back by its real consumer (bash, dash, python-dotenv, Python's json) or
@@ -56,14 +57,14 @@ struct ExportFormatTests {
                 parsed["V\(index)"] == value,
                 "python-dotenv read \(value.debugDescription) as \(String(describing: parsed["V\(index)"]))")
         }
-        #expect(throws: VaultError.self, "a trailing backslash is refused") {
+        #expect(throws: ExportError.self, "a trailing backslash is refused") {
             try ExportFormat.dotenv.render([ExportVariable(name: "X", text: "ends\\")])
         }
         // ${…} is expanded by dotenv readers: refused, naming the variable, not showing the value.
         do {
             _ = try ExportFormat.dotenv.render([ExportVariable(name: "SECRET_ONE", text: "a${HOME}b", isSecret: true)])
             Issue.record("a value dotenv would expand was exported")
-        } catch let error as VaultError {
+        } catch let error as ExportError {
             #expect(error.message.contains("SECRET_ONE") && !error.message.contains("a${HOME}b"))
         }
     }
@@ -97,7 +98,7 @@ struct ExportFormatTests {
         let parsed = Self.parseDockerEnvFile(rendered.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
         for (index, value) in values.enumerated() { #expect(parsed["V\(index)"] == value, "\(value.debugDescription)") }
         for bad in ["two\nlines", "carriage\rreturn"] {
-            #expect(throws: VaultError.self) { try ExportFormat.docker.render([ExportVariable(name: "X", text: bad)]) }
+            #expect(throws: ExportError.self) { try ExportFormat.docker.render([ExportVariable(name: "X", text: bad)]) }
         }
     }
 
@@ -107,20 +108,20 @@ struct ExportFormatTests {
         for (index, value) in Self.hostile.enumerated() {
             #expect(parsed["V\(index)"] == value, "\(value.debugDescription)")
         }
-        #expect(throws: VaultError.self) {
+        #expect(throws: ExportError.self) {
             try ExportFormat.github.render([ExportVariable(name: "X", text: "a\nDELIM\nb")], githubDelimiter: "DELIM")
         }
     }
 
     @Test func namesAreShellIdentifiers() {
         for bad in ["", "1ABC", "A-B", "A B", "A=B", "ÄB"] {
-            #expect(throws: VaultError.self, "\(bad)") { try ExportNames.validate(bad) }
+            #expect(throws: ExportError.self, "\(bad)") { try ExportNames.validate(bad) }
         }
         #expect(throws: Never.self) { try ExportNames.validate("ADME_ACCESS_TOKEN_2") }
         var naming = ExportNaming()
-        #expect(throws: VaultError.self) { try naming.addRename("TOKEN=nonsense") }
+        #expect(throws: ExportError.self) { try naming.addRename("TOKEN=nonsense") }
         naming.only = [.clientSecret]
-        #expect(throws: VaultError.self, "secrets need --with-secrets") { try naming.selected() }
+        #expect(throws: ExportError.self, "secrets need --with-secrets") { try naming.selected() }
     }
 }
 

@@ -4,6 +4,7 @@ import Testing
 
 @testable import TokvaultExport
 @testable import TokvaultFlow
+@testable import TokvaultUseCases
 @testable import TokvaultVault
 
 /// Inputs the fuzzers in Fuzz/ found (docs/fuzzing.md), each checked against the behaviour
@@ -79,7 +80,7 @@ struct FuzzRegressionTests {
         #expect(
             !error.message.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) },
             "\(error.message.debugDescription)")
-        #expect(error.exitCode == VaultError.Code.failure)
+        #expect(error.exitCode == 1)
     }
 
     /// FuzzExport: python-dotenv reads files with universal newlines, so a "\r" in a dotenv
@@ -91,8 +92,8 @@ struct FuzzRegressionTests {
         do {
             _ = try ExportFormat.dotenv.render([ExportVariable(name: "SECRET_ONE", text: value, isSecret: true)])
             Issue.record("dotenv exported a value with a carriage return")
-        } catch let error as VaultError {
-            #expect(error.exitCode == VaultError.Code.failure)
+        } catch let error as ExportError {
+            #expect(error.exitCode == 1)
             #expect(error.message.contains("SECRET_ONE") && error.message.contains("carriage return"))
             #expect(!error.message.contains(value))
         }
@@ -164,11 +165,11 @@ struct FuzzRegressionTests {
             grant: .refreshToken(SecureBytes(count: 1), scope: "s"), attempt: 1, app: Self.fuzzApp,
             endpoint: Self.fuzzApp.tokenEndpoint, passing: [], options: TokenClient.Options(),
             now: 1_700_000_000)
-        guard case .failure(let error as VaultError) = outcome else {
+        guard case .failure(let error as FlowError) = outcome else {
             Issue.record("\(outcome)")
             return
         }
-        #expect(error.exitCode == VaultError.Code.failure)
+        #expect(error.exitCode == 1)
         #expect(error.message.contains("answered HTTP 40 with a body that is not an OAuth error"), "\(error.message)")
     }
 }

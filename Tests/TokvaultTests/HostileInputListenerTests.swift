@@ -111,11 +111,11 @@ struct HostileInputListenerTests {
 
     // MARK: Pasted input
 
-    static func pasted(_ text: String) -> Result<AuthorizationResponse, VaultError> {
-        do { return .success(try RedirectParser.parsePasted(text)) } catch let error as VaultError {
+    static func pasted(_ text: String) -> Result<AuthorizationResponse, FlowError> {
+        do { return .success(try RedirectParser.parsePasted(text)) } catch let error as FlowError {
             return .failure(error)
         } catch {
-            return .failure(VaultError.failure("\(error)"))
+            return .failure(FlowError.failure("\(error)"))
         }
     }
 
@@ -139,12 +139,14 @@ struct HostileInputListenerTests {
             #expect(error.exitCode == code, "\(text.debugDescription): \(error)")
             #expect(error.message.contains(needle), "\(text.debugDescription): \(error.message)")
         }
-        // 100 KB and 1 MB: parsed whole, promptly (10 MB has its own test).
+        // 100 KB and 1 MB: parsed whole (10 MB has its own test). The bound is loose on purpose: it
+        // is there to catch a scan that is quadratic in the input (minutes at 1 MB), not to time a
+        // parse on a loaded machine under a sanitizer.
         for size in [100 * 1024, 1024 * 1024] {
             let code = String(repeating: "c", count: size)
             let started = Date()
             let result = Self.pasted(base + "code=\(code)&state=s")
-            #expect(Date().timeIntervalSince(started) < 3, "\(size) bytes")
+            #expect(Date().timeIntervalSince(started) < 30, "\(size) bytes")
             guard case .success(.code(let parsed, let state)) = result else {
                 Issue.record("\(size) bytes: \(result)")
                 continue
@@ -162,14 +164,15 @@ struct HostileInputListenerTests {
     }
 
     /// 10 MB in one pasted line: no crash and no stack overflow, just a parse that takes
-    /// seconds in a debug build. A terminal in canonical mode hands `login` at most 4095 bytes
+    /// seconds in a debug build (about 20 s under AddressSanitizer on a loaded 2-core machine; the
+    /// bound only catches a quadratic scan, which would take hours). A terminal in canonical mode hands `login` at most 4095 bytes
     /// per line, so this size only reaches the parser through the library.
     @Test func tenMegabytePasteIsParsedWhole() throws {
         let size = 10 * 1024 * 1024
         let started = Date()
         let result = Self.pasted(
             "http://localhost:8400/callback?code=" + String(repeating: "c", count: size) + "&code=again&state=s")
-        #expect(Date().timeIntervalSince(started) < 20)
+        #expect(Date().timeIntervalSince(started) < 120)
         guard case .failure(let error) = result else {
             Issue.record("accepted a duplicated code")
             return

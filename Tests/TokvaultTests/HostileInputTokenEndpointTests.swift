@@ -272,7 +272,7 @@ struct HostileInputTokenEndpointTests {
     /// Runs a refresh against `server` with 1 s timeouts and returns its error. How soon the
     /// client gave up is read from the server (`hangUps`): this process's async tasks can wait
     /// long for a thread while other tests block theirs, which would distort a clock read here.
-    static func refresh(against server: HostileServer) async throws -> VaultError? {
+    static func refresh(against server: HostileServer) async throws -> FlowError? {
         let app = try Self.app(server)
         let client = Self.shortTimeoutClient()
         // swift-format-ignore: OnlyOneTrailingClosureArgument
@@ -288,7 +288,7 @@ struct HostileInputTokenEndpointTests {
             Issue.record("a misbehaving server produced tokens")
             return nil
         case .failure(let error)?:
-            return error as? VaultError
+            return error as? FlowError
         }
     }
 
@@ -316,7 +316,7 @@ struct HostileInputTokenEndpointTests {
             error?.message.contains(
                 "no answer from the identity provider at 127.0.0.1: timed out waiting for the answer") == true,
             "\(String(describing: error))")
-        #expect(error?.hint?.contains("it was not sent again") == true)
+        #expect(error?.shownHint?.contains("it was not sent again") == true)
         await Self.expectHungUp(server, within: 4)
     }
 
@@ -349,7 +349,7 @@ struct HostileInputTokenEndpointTests {
         #expect(
             error?.message.contains("no answer from the identity provider at 127.0.0.1: timed out") == true,
             "\(String(describing: error))")
-        #expect(error?.hint?.contains("it was not sent again") == true)
+        #expect(error?.shownHint?.contains("it was not sent again") == true)
         await Self.expectHungUp(server, within: 10)
     }
 
@@ -362,7 +362,7 @@ struct HostileInputTokenEndpointTests {
         let outcome = await Hostile.within(60, onTimeout: { server.stop() }) {
             try await flow.start(app: app, credential: .none)
         }
-        guard case .failure(let error as VaultError)? = outcome else {
+        guard case .failure(let error as FlowError)? = outcome else {
             Issue.record("\(String(describing: outcome))")
             return
         }

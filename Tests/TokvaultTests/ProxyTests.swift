@@ -94,7 +94,7 @@ struct ProxyTests {
         do {
             _ = try ProxySettings.forURL("https://idp.example.com/t", environment: Self.env(["HTTPS_PROXY": raw]))
             Issue.record("\(raw) was accepted")
-        } catch let error as VaultError {
+        } catch let error as FlowError {
             #expect(error.exitCode == 64)
             #expect(error.message.contains("only http://"), "\(error.message)")
         } catch {
@@ -107,7 +107,7 @@ struct ProxyTests {
             _ = try ProxySettings.forURL(
                 "https://idp.example.com/t", environment: Self.env(["HTTPS_PROXY": "http://u:hunter2@"]))
             Issue.record("accepted a proxy without a host")
-        } catch let error as VaultError {
+        } catch let error as FlowError {
             #expect(error.exitCode == 64)
             #expect(!error.message.contains("hunter2"), "\(error.message)")
         } catch {

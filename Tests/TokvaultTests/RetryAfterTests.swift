@@ -109,10 +109,10 @@ struct RetryAfterTests {
         func outcome(
             _ status: Int, _ grant: TokenClient.Grant, attempt: Int = 1, retryAfter: String? = nil,
             body: String = ""
-        ) -> VaultError? {
+        ) -> FlowError? {
             var headers = HTTPHeaders()
             if let retryAfter { headers.add(name: "Retry-After", value: retryAfter) }
-            if case .failure(let error as VaultError) = TokenClient.outcome(
+            if case .failure(let error as FlowError) = TokenClient.outcome(
                 status: status, headers: headers, body: Data(body.utf8), grant: grant, attempt: attempt, app: app,
                 endpoint: app.tokenEndpoint, passing: [], options: options, now: Self.now)
             {
@@ -123,16 +123,17 @@ struct RetryAfterTests {
         let refresh = TokenClient.Grant.refreshToken(SecureBytes(count: 1), scope: "s")
         let used = try #require(outcome(502, refresh, body: #"{"error":"invalid_grant"}"#))
         #expect(used.exitCode == 3)
-        #expect(used.hint?.contains("the refresh token is single-use and may have been used") == true, "\(used)")
+        #expect(used.shownHint?.contains("the refresh token is single-use and may have been used") == true, "\(used)")
         let code = try #require(outcome(503, Self.code))
         #expect(code.exitCode == 3)
-        #expect(code.hint?.contains("the authorization code is single-use and may have been used") == true, "\(code)")
+        #expect(
+            code.shownHint?.contains("the authorization code is single-use and may have been used") == true, "\(code)")
         let throttled = try #require(outcome(429, refresh, attempt: 3, body: #"{"error":"invalid_scope"}"#))
         #expect(throttled.exitCode == 3 && throttled.message.contains("(3 attempts)"), "\(throttled)")
         let tooLong = try #require(outcome(429, Self.client, retryAfter: "3600"))
         #expect(
             tooLong.exitCode == 3
-                && tooLong.hint?.contains("it asked to wait 3600 s, longer than the 30 s tokvault waits") == true,
+                && tooLong.shownHint?.contains("it asked to wait 3600 s, longer than the 30 s tokvault waits") == true,
             "\(tooLong)")
         #expect(outcome(429, refresh, retryAfter: "-1") == nil, "retried")
     }

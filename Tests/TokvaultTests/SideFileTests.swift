@@ -173,7 +173,8 @@ struct SideFileTests {
         } catch let error as VaultError {
             #expect(error.exitCode == 1)
             #expect(error.message.contains(lockPath) && error.message.contains("mode 644"), "\(error.message)")
-            #expect(error.hint?.contains("chmod 600 \(lockPath)") == true, "\(String(describing: error.hint))")
+            #expect(
+                error.shownHint?.contains("chmod 600 \(lockPath)") == true, "\(String(describing: error.shownHint))")
         }
     }
 

@@ -79,9 +79,9 @@ struct TokenClientTests {
                 _ = try TokenClient.requestBody(
                     app: app, grant: .refreshToken(secure("rt"), scope: "x"), clientSecret: nil)
                 Issue.record("\(app.clientAuth) without a secret was accepted")
-            } catch let error as VaultError {
+            } catch let error as FlowError {
                 #expect(error.exitCode == 1)
-                #expect(error.hint?.contains("--secret-prompt") == true)
+                #expect(error.shownHint?.contains("--secret-prompt") == true)
             }
         }
     }

@@ -10,7 +10,7 @@ import Testing
 struct TokenErrorsTests {
     static func mapped(
         _ json: String, status: Int = 400, grant: TokenClient.Grant? = nil, contentType: String = "application/json"
-    ) throws -> VaultError {
+    ) throws -> FlowError {
         let app = try FlowFixture.azureApp()
         return TokenErrors.error(
             status: status, data: Data(json.utf8), headers: HTTPHeaders([("Content-Type", contentType)]),
@@ -36,7 +36,7 @@ struct TokenErrorsTests {
         #expect(error.message.contains("AADSTS70008"))
         #expect(error.message.contains("trace id 11111111-aaaa-bbbb-cccc-000000000001"))
         #expect(!error.message.contains("Timestamp"), "only the first line of the description")
-        #expect(error.hint?.contains("tokvault login adme") == true)
+        #expect(error.shownHint?.contains("tokvault login adme") == true)
     }
 
     @Test func invalidGrantOnCodeIsAFailure() throws {
@@ -44,8 +44,8 @@ struct TokenErrorsTests {
             Self.azureError("invalid_grant", 54005, "OAuth2 Authorization code was already redeemed."),
             grant: Self.codeGrant)
         #expect(error.exitCode == 1)
-        #expect(error.hint?.contains("tokvault login adme") == true)
-        #expect(error.hint?.contains("PKCE") == true)
+        #expect(error.shownHint?.contains("tokvault login adme") == true)
+        #expect(error.shownHint?.contains("PKCE") == true)
     }
 
     @Test(arguments: ["interaction_required", "login_required"])
@@ -55,7 +55,7 @@ struct TokenErrorsTests {
                 code, 50076,
                 "Due to a configuration change made by your administrator, you must use multi-factor authentication."))
         #expect(error.exitCode == 2)
-        #expect(error.hint?.contains("tokvault login adme") == true)
+        #expect(error.shownHint?.contains("tokvault login adme") == true)
     }
 
     @Test(arguments: [7_000_215, 7_000_222])
@@ -63,8 +63,8 @@ struct TokenErrorsTests {
         let error = try Self.mapped(
             Self.azureError("invalid_client", code, "Invalid client secret provided."), status: 401)
         #expect(error.exitCode == 1)
-        #expect(error.hint?.contains("tokvault set adme --secret-prompt") == true, "\(error.hint ?? "")")
-        if code == 7_000_222 { #expect(error.hint?.contains("expired") == true) }
+        #expect(error.shownHint?.contains("tokvault set adme --secret-prompt") == true, "\(error.shownHint ?? "")")
+        if code == 7_000_222 { #expect(error.shownHint?.contains("expired") == true) }
     }
 
     /// Every invalid_client answer: exit 1, the provider's code in the message, and advice that
@@ -99,7 +99,7 @@ struct TokenErrorsTests {
             endpoint: app.tokenEndpoint)
         #expect(error.exitCode == 1)
         #expect(error.message.contains("invalid_client (AADSTS\(code): Refused.)"), "\(error.message)")
-        #expect(error.hint?.contains(hint) == true, "\(error.hint ?? "no hint")")
+        #expect(error.shownHint?.contains(hint) == true, "\(error.shownHint ?? "no hint")")
     }
 
     @Test(arguments: ["invalid_grant", "invalid_request"])
@@ -108,9 +108,10 @@ struct TokenErrorsTests {
             Self.azureError(oauthError, 50011, "The redirect URI 'http://localhost:1' does not match."),
             grant: Self.codeGrant)
         #expect(error.exitCode == 1)
-        #expect(error.hint?.contains("redirect URI") == true)
+        #expect(error.shownHint?.contains("redirect URI") == true)
         #expect(
-            error.hint?.contains("http://localhost:8080") == true, "names the app's redirect URI: \(error.hint ?? "")")
+            error.shownHint?.contains("http://localhost:8080") == true,
+            "names the app's redirect URI: \(error.shownHint ?? "")")
     }
 
     @Test func temporarilyUnavailableIsUnreachable() throws {
@@ -132,7 +133,7 @@ struct TokenErrorsTests {
             "<html><body><h1>502 Bad Gateway</h1></body></html>", status: 502, contentType: "text/html; charset=utf-8")
         #expect(error.exitCode == 3)
         #expect(error.message.contains("an HTML page"))
-        #expect(error.hint?.contains("try again later") == true)
+        #expect(error.shownHint?.contains("try again later") == true)
     }
 
     @Test func nonOAuthJSONIsDescribed() throws {

@@ -45,14 +45,14 @@ struct TokenResponseTests {
         #"{"access_token":null}"#, "not json", "", #"{"access_token":"a","expires_in":"soon"}"#
     ])
     func responsesWithoutAUsableAccessTokenAreRejected(_ json: String) {
-        #expect(throws: VaultError.self) {
+        #expect(throws: FlowError.self) {
             try TokenResponseParser.parseSuccess(Data(json.utf8), now: 0, endpoint: Self.endpoint)
         }
     }
 
     @Test func nonBearerTokenTypeIsRejected() {
         for type in ["mac", "N_A", "DPoP-ish"] {
-            #expect(throws: VaultError.self, "\(type)") {
+            #expect(throws: FlowError.self, "\(type)") {
                 try TokenResponseParser.parseSuccess(
                     Data(#"{"access_token":"a","token_type":"\#(type)"}"#.utf8), now: 0, endpoint: Self.endpoint)
             }
@@ -82,7 +82,7 @@ struct TokenResponseTests {
         #expect(garbage.idTokenProblem?.message == "the token endpoint returned an id_token that is not a JWT")
         #expect(garbage.tokenSet.idToken == nil && garbage.tokenSet.account == nil)
         #expect(garbage.tokenSet.refreshToken.map(plaintext) == "r")
-        #expect(throws: VaultError.self) {
+        #expect(throws: FlowError.self) {
             try garbage.validateIDToken(clientID: FlowFixture.clientID, expectedIssuer: nil, nonce: nil, now: 0)
         }
     }
@@ -127,7 +127,7 @@ struct TokenResponseTests {
         do {
             try c.validate(clientID: FlowFixture.clientID, expectedIssuer: issuer, nonce: nonce, now: now)
             Issue.record("accepted: \(why)")
-        } catch let error as VaultError {
+        } catch let error as FlowError {
             #expect(error.exitCode == 1)
             #expect(error.message.contains(why), "\(error.message)")
             #expect(error.message.contains("the tokens were not stored"))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import TokvaultUseCases
 @testable import TokvaultVault
 
 @Suite("vault library")

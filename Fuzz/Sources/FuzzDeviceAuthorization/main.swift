@@ -23,14 +23,14 @@ public func fuzzDeviceAuthorization(_ data: UnsafePointer<UInt8>, _ size: Int) -
                      authorization.message ?? ""] {
             require(isPrintable(text), "control characters reach the terminal: \(text.debugDescription)")
         }
-        // Shown as AppSpec.printable makes it: over 200 characters it is cut and ends in "…".
+        // Shown as Display.printable makes it: over 200 characters it is cut and ends in "…".
         let shown = authorization.verificationURI.lowercased()
         require(shown.hasPrefix("https://") || shown.hasPrefix("http://"), "verification_uri \(authorization.verificationURI.debugDescription)")
-    } catch let error as VaultError {
-        require(error.exitCode == VaultError.Code.failure, "exit \(error.exitCode)")
+    } catch let error as FlowError {
+        require(error.kind == .failed, "kind \(error.kind)")
         require(isPrintable(error.message), "control characters in \(error.message.debugDescription)")
     } catch {
-        require(false, "non-VaultError \(error) from DeviceFlow.parse")
+        require(false, "non-FlowError \(error) from DeviceFlow.parse")
     }
     return 0
 }

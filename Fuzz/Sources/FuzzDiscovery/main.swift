@@ -21,15 +21,15 @@ public func fuzzDiscovery(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             let scheme = URLComponents(string: endpoint)?.scheme?.lowercased()
             require(scheme == "https" || scheme == "http", "accepted endpoint \(endpoint.debugDescription)")
             if scheme == "http" {
-                require(AppSpec.isLoopbackHost(URLComponents(string: endpoint)?.host ?? ""), "plain http to \(endpoint.debugDescription)")
+                require(EndpointRules.isLoopbackHost(URLComponents(string: endpoint)?.host ?? ""), "plain http to \(endpoint.debugDescription)")
             }
         }
         require([App.ClientAuth.basic, .post].contains(document.preferredClientAuth), "client auth \(document.preferredClientAuth)")
-    } catch let error as VaultError {
-        require([VaultError.Code.failure, VaultError.Code.usage].contains(error.exitCode), "exit \(error.exitCode)")
+    } catch let error as FlowError {
+        require([.failed, .badInput].contains(error.kind), "kind \(error.kind)")
         require(isPrintable(error.message), "control characters in \(error.message.debugDescription)")
     } catch {
-        require(false, "non-VaultError \(error) from DiscoveryDocument.parse")
+        require(false, "non-FlowError \(error) from DiscoveryDocument.parse")
     }
     return 0
 }

@@ -2,6 +2,7 @@ import Foundation
 import FuzzSupport
 @testable import TokvaultExport
 @testable import TokvaultFlow
+@testable import TokvaultUseCases
 @testable import TokvaultVault
 
 // `tokvault export`: random names and values, rendered in each format, must read back to the
@@ -43,11 +44,11 @@ public func fuzzExport(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let output: [UInt8]
     do {
         output = try format.render(variables, githubDelimiter: "ghadelimiter_0f1e2d3c").withUnsafeBytes { Array($0) }
-    } catch let error as VaultError {
+    } catch let error as ExportError {
         if !validNames {
-            require(error.exitCode == VaultError.Code.usage, "exit \(error.exitCode) for an invalid name")
+            require(error.kind == .badInput, "kind \(error.kind) for an invalid name")
         } else {
-            require(error.exitCode == VaultError.Code.failure, "exit \(error.exitCode) refusing a value")
+            require(error.kind == .failed, "kind \(error.kind) refusing a value")
             // The refusal names the variable; a secret value is never shown.
             let message = Array(error.message.utf8)
             // Values with "@" (which no refusal text has) and 8 printable bytes or more.
@@ -58,7 +59,7 @@ public func fuzzExport(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
         return 0
     } catch {
-        require(false, "non-VaultError \(error) from render")
+        require(false, "non-ExportError \(error) from render")
         return 0
     }
     require(validNames, "rendered an invalid variable name")
@@ -275,12 +276,16 @@ func curl(_ input: inout FuzzInput) {
     let script: [UInt8]
     do {
         script = try snippet.render().withUnsafeBytes { Array($0) }
-    } catch let error as VaultError {
-        require([VaultError.Code.failure, VaultError.Code.loginRequired, VaultError.Code.usage].contains(error.exitCode),
-                "exit \(error.exitCode) from the curl script")
+    } catch let error as UseCaseError {
+        require([.failed, .loginRequired, .badInput].contains(error.kind),
+                "kind \(error.kind) from the curl script")
+        return
+    } catch let error as FlowError {
+        // An endpoint or API URL that is not acceptable.
+        require(error.kind == .badInput, "kind \(error.kind) for a URL in the curl script")
         return
     } catch {
-        require(false, "non-VaultError \(error) from CurlSnippet.render")
+        require(false, "non-UseCaseError \(error) from CurlSnippet.render")
         return
     }
     require(script.starts(with: Array("#!/usr/bin/env bash\n".utf8)), "script without its shebang")

@@ -127,7 +127,7 @@ func open(_ slot: KeySlot) -> DataKey? {
         }
     } catch let error as VaultError {
         let bounded = testSlot.kdfParameters?.isWithinBounds ?? true
-        require(error.exitCode == VaultError.Code.unlock && !bounded, "exit \(error.exitCode) from passphraseKEK: \(error.message)")
+        require(error.kind == .cannotUnlock && !bounded, "kind \(error.kind) from passphraseKEK: \(error.message)")
         // Refusing takes microseconds; Argon2id at the refused costs would take far longer
         // (>= 17 passes or > 1 GiB). 250 ms leaves room for a busy machine.
         let elapsed = DispatchTime.now().uptimeNanoseconds - started

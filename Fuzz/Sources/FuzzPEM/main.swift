@@ -16,10 +16,10 @@ public func fuzzPEM(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let der = try CertificateCredential.certificateDER(fromPEM: text, source: "cert.pem")
         let info = try CertificateInfo(der: der)
         require(info.keyBits > 0 && info.sha1Hex.count == 40 && info.sha256Hex.count == 64, "certificate info \(info)")
-    } catch let error as VaultError {
-        require(error.exitCode == VaultError.Code.usage, "exit \(error.exitCode) for a certificate file: \(error.message)")
+    } catch let error as FlowError {
+        require(error.kind == .badInput, "kind \(error.kind) for a certificate file: \(error.message)")
     } catch {
-        require(false, "non-VaultError \(error) from certificateDER")
+        require(false, "non-FlowError \(error) from certificateDER")
     }
 
     var copy = bytes
@@ -27,20 +27,20 @@ public func fuzzPEM(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let key = try CertificateCredential.privateKeyDER(fromPEM: SecureBytes(consuming: &copy), source: "key.pem")
         // What is stored must be what signing reads back.
         _ = try CertificateCredential.signingKey(key)
-    } catch let error as VaultError {
-        require(error.exitCode == VaultError.Code.usage, "exit \(error.exitCode) for a key file: \(error.message)")
+    } catch let error as FlowError {
+        require(error.kind == .badInput, "kind \(error.kind) for a key file: \(error.message)")
     } catch {
-        require(false, "non-VaultError \(error) from privateKeyDER")
+        require(false, "non-FlowError \(error) from privateKeyDER")
     }
 
     do {
         let info = try CertificateInfo(der: bytes)
         require(info.keyBits > 0, "certificate with a \(info.keyBits)-bit key")
         _ = info.daysLeft()
-    } catch let error as VaultError {
-        require(error.exitCode == VaultError.Code.usage, "exit \(error.exitCode) for DER: \(error.message)")
+    } catch let error as FlowError {
+        require(error.kind == .badInput, "kind \(error.kind) for DER: \(error.message)")
     } catch {
-        require(false, "non-VaultError \(error) from CertificateInfo(der:)")
+        require(false, "non-FlowError \(error) from CertificateInfo(der:)")
     }
     return 0
 }

@@ -19,18 +19,18 @@ public func fuzzRedirect(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             require(code == trimmed, "bare code \(code.debugDescription) is not the trimmed paste")
             require(code.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F }, "bare code is not printable ASCII")
         }
-    } catch let error as VaultError {
-        require([VaultError.Code.failure, VaultError.Code.usage].contains(error.exitCode), "exit \(error.exitCode) for a paste")
+    } catch let error as FlowError {
+        require([.failed, .badInput].contains(error.kind), "kind \(error.kind) for a paste")
     } catch {
-        require(false, "non-VaultError \(error) from parsePasted")
+        require(false, "non-FlowError \(error) from parsePasted")
     }
 
     do {
         checkResponse(try RedirectParser.parse(parameters: Substring(text)))
-    } catch let error as VaultError {
-        require(error.exitCode == VaultError.Code.failure, "exit \(error.exitCode) for redirect parameters")
+    } catch let error as FlowError {
+        require(error.kind == .failed, "kind \(error.kind) for redirect parameters")
     } catch {
-        require(false, "non-VaultError \(error) from parse(parameters:)")
+        require(false, "non-FlowError \(error) from parse(parameters:)")
     }
 
     _ = RedirectParser.redacted(text)

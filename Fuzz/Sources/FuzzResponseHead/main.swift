@@ -139,17 +139,17 @@ func fuzzHTTP(_ bytes: [UInt8], grant: TokenClient.Grant, attempt: Int, passing:
         require(decision == .retry(afterMilliseconds: milliseconds), "outcome \(milliseconds) ms but decision \(decision)")
     case .failure(let error as TokenClient.OAuthRefusal):
         require(passing.contains(error.body.error) && (400...499).contains(status), "refusal \(error.body.error) passed on HTTP \(status)")
-    case .failure(let error as VaultError):
+    case .failure(let error as FlowError):
         require(status != 200, "error for HTTP 200")
-        require([VaultError.Code.failure, VaultError.Code.loginRequired, VaultError.Code.unreachable].contains(error.exitCode),
-                "exit \(error.exitCode)")
-        if status == 429 { require(error.exitCode == VaultError.Code.unreachable, "429 gave exit \(error.exitCode)") }
+        require([.failed, .loginRequired, .unreachable].contains(error.kind),
+                "kind \(error.kind)")
+        if status == 429 { require(error.kind == .unreachable, "429 gave kind \(error.kind)") }
         if grant.isSingleUse && (500...599).contains(status) {
-            require(error.exitCode == VaultError.Code.unreachable && error.hint?.contains("may have been used") == true,
-                    "5xx to a single-use grant: exit \(error.exitCode), hint \(error.hint ?? "none")")
+            require(error.kind == .unreachable && error.hint?.description.contains("may have been used") == true,
+                    "5xx to a single-use grant: kind \(error.kind), hint \(error.hint?.description ?? "none")")
         }
         require(isPrintable(error.message), "control characters in message \(error.message.debugDescription)")
-        require(error.hint.map(isPrintable) ?? true, "control characters in hint \(error.hint!.debugDescription)")
+        require(error.hint.map { isPrintable($0.description) } ?? true, "control characters in hint \(error.hint!.description.debugDescription)")
     case .failure(let error):
         require(false, "unexpected error \(error)")
     }

@@ -28,7 +28,7 @@ public func fuzzSealedField(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let plaintext = try SealedField.open(bytes, key: Fixture.key, place: Fixture.place, what: Fixture.what)
         require(bytes.count >= 41 && plaintext.count == bytes.count - 41, "opened \(bytes.count) bytes to \(plaintext.count)")
     } catch let error as VaultError {
-        require(error.exitCode == VaultError.Code.damaged, "exit \(error.exitCode) for a damaged field")
+        require(error.kind == .damaged, "kind \(error.kind) for a damaged field")
     } catch {
         require(false, "non-VaultError \(error) from SealedField.open")
     }

@@ -48,13 +48,13 @@ public func fuzzTokenError(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let app = Fixture.apps[Int(options >> 2) & 1]
     let error = TokenErrors.error(status: status, data: body, headers: headers, app: app,
                                   grant: Fixture.grants[Int(options & 3)], endpoint: app.tokenEndpoint)
-    require([VaultError.Code.failure, VaultError.Code.loginRequired, VaultError.Code.unreachable].contains(error.exitCode),
-            "exit \(error.exitCode)")
+    require([.failed, .loginRequired, .unreachable].contains(error.kind),
+            "kind \(error.kind)")
     require(!error.message.isEmpty, "empty message")
     // The message and hint go to the terminal as they are: nothing from the body may carry
     // control characters (escape sequences) there.
     require(isPrintable(error.message), "control characters in message \(error.message.debugDescription)")
-    require(error.hint.map(isPrintable) ?? true, "control characters in hint \(error.hint!.debugDescription)")
+    require(error.hint.map { isPrintable($0.description) } ?? true, "control characters in hint \(error.hint!.description.debugDescription)")
 
     if let parsed = try? JSONDecoder().decode(OAuthErrorBody.self, from: body) {
         _ = parsed.summary

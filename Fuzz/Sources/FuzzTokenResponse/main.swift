@@ -29,10 +29,10 @@ public func fuzzTokenResponse(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
         if response.idTokenProblem != nil {
             require(set.idToken == nil && set.account == nil && response.idTokenClaims == nil, "an unreadable ID token kept")
         }
-    } catch let error as VaultError {
-        require(error.exitCode == VaultError.Code.failure, "exit \(error.exitCode) for a token response")
+    } catch let error as FlowError {
+        require(error.kind == .failed, "kind \(error.kind) for a token response")
     } catch {
-        require(false, "non-VaultError \(error) from parseSuccess")
+        require(false, "non-FlowError \(error) from parseSuccess")
     }
 
     let text = String(decoding: bytes, as: UTF8.self)
@@ -44,10 +44,10 @@ public func fuzzTokenResponse(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
 func decode(_ jwt: String) {
     do {
         validate(try IDTokenClaims.decode(jwt))
-    } catch let error as VaultError {
-        require(error.exitCode == VaultError.Code.failure, "exit \(error.exitCode) for an id_token")
+    } catch let error as FlowError {
+        require(error.kind == .failed, "kind \(error.kind) for an id_token")
     } catch {
-        require(false, "non-VaultError \(error) from IDTokenClaims.decode")
+        require(false, "non-FlowError \(error) from IDTokenClaims.decode")
     }
 }
 
@@ -58,10 +58,10 @@ func validate(_ claims: IDTokenClaims) {
             try claims.validate(clientID: Fixture.clientID, expectedIssuer: issuer, nonce: "n-0S6_WzA2Mj", now: Fixture.now)
             require(claims.aud?.values.contains(Fixture.clientID) == true, "validated without the client id in aud")
             require(claims.nonce == "n-0S6_WzA2Mj", "validated with another nonce")
-        } catch let error as VaultError {
-            require(error.exitCode == VaultError.Code.failure, "exit \(error.exitCode) from validate")
+        } catch let error as FlowError {
+            require(error.kind == .failed, "kind \(error.kind) from validate")
         } catch {
-            require(false, "non-VaultError \(error) from validate")
+            require(false, "non-FlowError \(error) from validate")
         }
     }
 }

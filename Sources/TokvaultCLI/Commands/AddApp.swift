@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TokvaultFlow
+import TokvaultUseCases
 import TokvaultVault
 
 struct AddApp: AsyncParsableCommand {
@@ -66,7 +67,7 @@ struct AddApp: AsyncParsableCommand {
             guard fields.tenant == nil, fields.cloud == nil, fields.authorityHost == nil,
                 fields.authorizeEndpoint == nil, fields.tokenEndpoint == nil
             else {
-                throw VaultError.usage(
+                throw CommandError.usage(
                     "--issuer finds the endpoints itself: drop --tenant, --cloud, --authority-host, --authorize-endpoint and --token-endpoint"
                 )
             }
@@ -83,7 +84,7 @@ struct AddApp: AsyncParsableCommand {
         }
         let vault = try vaultOptions.open()
         if (try? vault.app(named: name)) != nil {
-            throw VaultError.failure(
+            throw CommandError.failure(
                 "an app named \"\(name)\" already exists",
                 hint: "change it with `tokvault set \(name) …`, or pick another name")
         }
@@ -99,7 +100,7 @@ struct AddApp: AsyncParsableCommand {
             }
         } else if !`public` {
             guard let read = try secret.read(prompt: "Client secret for \(name): ") else {
-                throw VaultError.usage(
+                throw CommandError.usage(
                     "no client secret given and no terminal to ask for it",
                     hint: "use --secret-stdin or --secret-file, or --public for an app without a secret")
             }

@@ -55,7 +55,7 @@ struct Doctor: ParsableCommand {
             vault = try Vault.open(path: path)
         } catch let error as VaultError {
             problem("open", error.message)
-            throw ExitCode(error.exitCode)
+            throw ExitCode(Failure.exitCode(error.kind))
         }
         let summary = try vault.summary()
         let known = Vault.knownMigrations

@@ -38,16 +38,16 @@ struct Exec: AsyncParsableCommand {
     func run() async throws {
         do {
             try await execute()
-        } catch let error as VaultError {
+        } catch let error where Failure.report(error) != nil {
             // env(1)'s convention: 125 when the wrapper itself fails.
-            throw VaultError(exitCode: 125, error.message, hint: error.hint)
+            throw ExecWrapperFailure(underlying: error)
         }
     }
 
     private func execute() async throws {
         let chain = (VaultFile.environment(Self.marker) ?? "").split(separator: ",").map(String.init)
         if chain.contains(name) {
-            throw VaultError.usage(
+            throw CommandError.usage(
                 "already inside `tokvault exec \(name)`; refusing to nest it",
                 hint: "the variables are already in this environment")
         }
@@ -59,7 +59,7 @@ struct Exec: AsyncParsableCommand {
             let value = try variable.value.withUnsafeBytes { bytes -> String in
                 guard !bytes.contains(0), let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self)
                 else {
-                    throw VaultError.failure(
+                    throw CommandError.failure(
                         "cannot pass \(variable.name) in the environment: its value is not text without NUL bytes")
                 }
                 return text

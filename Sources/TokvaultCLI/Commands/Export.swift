@@ -71,11 +71,11 @@ struct Export: AsyncParsableCommand {
     var resolvedFormat: ExportFormat {
         get throws {
             let chosen = [env ? "dotenv" : nil, shell ? "shell" : nil, json ? "json" : nil, format].compactMap { $0 }
-            guard Set(chosen).count <= 1 else { throw VaultError.usage("choose one format") }
+            guard Set(chosen).count <= 1 else { throw CommandError.usage("choose one format") }
             let name = chosen.first ?? "dotenv"
             guard let format = ExportFormat(rawValue: name) else {
-                throw VaultError.usage(
-                    "unknown --format \"\(AppSpec.printable(name))\"",
+                throw CommandError.usage(
+                    "unknown --format \"\(Display.printable(name))\"",
                     hint: "use \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return format
@@ -103,7 +103,7 @@ struct Export: AsyncParsableCommand {
             // The masks reach the runner before a secret is appended anywhere it could be echoed.
             let masks = ExportFormat.githubMaskCommands(variables)
             guard masks.withUnsafeBytes({ Output.writeFully(1, $0) }) else {
-                throw VaultError.failure(
+                throw CommandError.failure(
                     "cannot write the ::add-mask:: lines to standard output: \(String(cString: strerror(errno))); nothing was appended to $GITHUB_ENV"
                 )
             }
@@ -173,7 +173,7 @@ enum ExportOutput {
         }
         let name = stdoutName
         guard st.st_uid == geteuid() else {
-            throw VaultError.failure(
+            throw CommandError.failure(
                 "standard output\(name) is a file owned by another user (uid \(st.st_uid)), who could read the secrets; nothing was written",
                 hint:
                     "write to a file of your own (`--output FILE` creates it with mode 0600), or pass --force to write into it anyway"
@@ -182,7 +182,7 @@ enum ExportOutput {
         let changed = fchmod(1, 0o600) == 0 ? nil : String(cString: strerror(errno))
         guard fstat(1, &st) == 0 else { return }
         if st.st_mode & 0o077 != 0 {
-            throw VaultError.failure(
+            throw CommandError.failure(
                 "standard output\(name) is readable by other users (mode \(String(st.st_mode & 0o777, radix: 8))) and could not be made private\(changed.map { " (fchmod: \($0))" } ?? ""); nothing was written",
                 hint:
                     "write to a private file (`--output FILE` creates it with mode 0600), or pass --force to write into it anyway"
@@ -195,7 +195,7 @@ enum ExportOutput {
         guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/1"),
             path.hasPrefix("/")
         else { return "" }
-        return " (\(AppSpec.printable(path)))"
+        return " (\(Display.printable(path)))"
     }
 
     /// `export … >> "$GITHUB_ENV"` (or `$GITHUB_OUTPUT`): the runner reads that file as
@@ -215,8 +215,8 @@ enum ExportOutput {
             guard let path = VaultFile.environment(variable), !path.isEmpty else { continue }
             var file = stat()
             guard stat(path, &file) == 0, file.st_dev == out.st_dev, file.st_ino == out.st_ino else { continue }
-            throw VaultError.failure(
-                "\(output.map { "--output \(AppSpec.printable($0))" } ?? "standard output") is $\(variable) (\(AppSpec.printable(path))): the runner would read the secrets from it without masking them; nothing was written",
+            throw CommandError.failure(
+                "\(output.map { "--output \(Display.printable($0))" } ?? "standard output") is $\(variable) (\(Display.printable(path))): the runner would read the secrets from it without masking them; nothing was written",
                 hint:
                     "run `tokvault export \(app) --format github` without redirecting its output: with $GITHUB_ENV set it appends the variables itself and prints the ::add-mask:: lines to the log"
             )
@@ -228,16 +228,16 @@ enum ExportOutput {
         var st = stat()
         if lstat(path, &st) == 0 {
             if st.st_mode & S_IFMT == S_IFLNK && !force {
-                throw VaultError.failure(
+                throw CommandError.failure(
                     "\(path) is a symbolic link; refusing to write secrets through it",
                     hint: "pass --force to replace the link with a file")
             }
             if st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o077 != 0 && !force {
-                throw VaultError.failure(
+                throw CommandError.failure(
                     "\(path) is readable by other users (mode \(String(st.st_mode & 0o777, radix: 8)))",
                     hint: "remove it, or pass --force to replace it with a private file")
             }
-            if st.st_mode & S_IFMT == S_IFDIR { throw VaultError.failure("\(path) is a directory") }
+            if st.st_mode & S_IFMT == S_IFDIR { throw CommandError.failure("\(path) is a directory") }
         }
         try SecureFile.replace(path, contents: contents)
     }
@@ -245,14 +245,14 @@ enum ExportOutput {
     static func append(_ contents: SecureBytes, to path: String) throws {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw VaultError.failure("cannot open $GITHUB_ENV (\(path)): \(String(cString: strerror(errno)))")
+            throw CommandError.failure("cannot open $GITHUB_ENV (\(path)): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         var st = stat()
         if fstat(fd, &st) == 0 && st.st_mode & S_IFMT != S_IFREG {
             // A pipe or FIFO (a runner reading it as it goes): nothing to fsync.
             guard contents.withUnsafeBytes({ Output.writeFully(fd, $0) }) else {
-                throw VaultError.failure("cannot write $GITHUB_ENV (\(path)): \(String(cString: strerror(errno)))")
+                throw CommandError.failure("cannot write $GITHUB_ENV (\(path)): \(String(cString: strerror(errno)))")
             }
             return
         }

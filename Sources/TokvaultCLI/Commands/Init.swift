@@ -42,7 +42,7 @@ struct Init: ParsableCommand {
     func run() throws {
         let path = VaultOptions.resolvePath(vault)
         if VaultFile.exists(path) {
-            throw VaultError.failure(
+            throw CommandError.failure(
                 "\(path) already exists", hint: "tokvault never overwrites a vault; use --vault PATH for another one")
         }
         let passphrase = noPassphrase ? nil : try NewPassphrase.read(file: newPassphraseFile, purpose: path)

@@ -88,7 +88,7 @@ struct Login: AsyncParsableCommand {
         let app = signIn.app
         if app.usesClientCredentialsFlow {
             guard !device else {
-                throw VaultError.usage(
+                throw CommandError.usage(
                     "app \"\(name)\" uses the client credentials flow: it gets tokens as itself, without a user's sign-in"
                 )
             }
@@ -100,7 +100,7 @@ struct Login: AsyncParsableCommand {
 
         let interactive = isatty(STDIN_FILENO) == 1
         if manual && !interactive {
-            throw VaultError.usage(
+            throw CommandError.usage(
                 "--manual needs a terminal to paste the redirect URL into",
                 hint: "run it in a terminal, or drop --manual to receive the redirect on \(app.redirectURI)")
         }
@@ -158,7 +158,7 @@ struct Login: AsyncParsableCommand {
             try? await Task.sleep(nanoseconds: UInt64(timeout) * 1_000_000_000)
             outcome.resolve(
                 .failure(
-                    VaultError.failure(
+                    CommandError.failure(
                         "no sign-in response arrived within \(timeout) s",
                         hint:
                             "run `tokvault login \(name)` again (--timeout N to wait longer, --manual to paste the redirect URL)"
@@ -171,8 +171,8 @@ struct Login: AsyncParsableCommand {
         let code: String
         switch response {
         case .error(let error, let description, _):
-            throw VaultError.failure(
-                "the sign-in failed: \(AppSpec.printable(error))\(description.map { " — \(AppSpec.printable($0.split(whereSeparator: \.isNewline).first.map(String.init) ?? $0))" } ?? "")",
+            throw CommandError.failure(
+                "the sign-in failed: \(Display.printable(error))\(description.map { " — \(Display.printable($0.split(whereSeparator: \.isNewline).first.map(String.init) ?? $0))" } ?? "")",
                 hint: Self.hint(forAuthorizeError: error, description: description, app: app))
         case .code(let value, _):
             code = value
@@ -198,7 +198,7 @@ struct Login: AsyncParsableCommand {
             pages = receiver
         } else {
             do { startPageServer = try LoopbackReceiver.startPageServer(secrets: secrets, appName: name) } catch {
-                Diagnostics.warning("the browser was not started: \((error as? VaultError)?.message ?? "\(error)")")
+                Diagnostics.warning("the browser was not started: \(Failure.report(error)?.message ?? "\(error)")")
                 return false
             }
             pages = startPageServer!
@@ -267,7 +267,7 @@ enum PasteReader {
                         }
                         outcome.resolve(.success(.error(error, description: description, state: state)))
                     }
-                } catch let error as VaultError {
+                } catch let error as FlowError {
                     Diagnostics.warning("\(error.message); paste the whole redirect URL or just the code")
                 } catch {}
             }

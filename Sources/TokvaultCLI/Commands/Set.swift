@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TokvaultUseCases
 import TokvaultVault
 
 struct SetCommand: ParsableCommand {
@@ -76,7 +77,7 @@ struct SetCommand: ParsableCommand {
         }
         do {
             try AppSpec.apply(fieldOptions.fields(), to: &updated)
-        } catch let error as VaultError where error.exitCode == VaultError.Code.usage {
+        } catch let error where Failure.report(error)?.exitCode == Failure.Exit.usage {
             // Refused against the stored columns (a flow that forbids the scope, say): if those
             // were edited in the file, that is the error to report, not the user's options.
             if let key = try? vaultOptions.unlock(vault) {
@@ -97,7 +98,7 @@ struct SetCommand: ParsableCommand {
             }
         } else if let algorithm = try certificateOptions.algorithm() {
             guard original.usesCertificate else {
-                throw VaultError.usage(
+                throw CommandError.usage(
                     "app \"\(name)\" has no certificate; --assertion-alg applies to certificate credentials",
                     hint: "add one with --certificate CERT.pem --private-key-file KEY.pem")
             }
@@ -105,7 +106,7 @@ struct SetCommand: ParsableCommand {
         }
         if secretPrompt {
             guard let typed = try Terminal.readSecret(prompt: "New client secret for \(name): ") else {
-                throw VaultError.usage(
+                throw CommandError.usage(
                     "no terminal to ask for the client secret", hint: "use --secret-stdin or --secret-file")
             }
             changes.newClientSecret = try SecretInput.check(typed, what: "client secret")
@@ -120,7 +121,7 @@ struct SetCommand: ParsableCommand {
         if updated == original && changes.newClientSecret == nil && changes.newPrivateKey == nil
             && changes.refreshToken == nil && !changes.makePublic
         {
-            throw VaultError.usage(
+            throw CommandError.usage(
                 "nothing to change for app \"\(name)\"", hint: "see `tokvault set --help` for what can be changed")
         }
         if !original.isPublicClient && !original.usesCertificate && original.clientSecret == nil

@@ -55,7 +55,7 @@ struct Token: AsyncParsableCommand {
             material: material)
         // Exit 0 promises the token is on stdout: a closed or full stdout must not pass for it.
         guard Output.writeSecretLine(result.token) else {
-            throw VaultError.failure("cannot write the token to standard output: \(String(cString: strerror(errno)))")
+            throw CommandError.failure("cannot write the token to standard output: \(String(cString: strerror(errno)))")
         }
     }
 }

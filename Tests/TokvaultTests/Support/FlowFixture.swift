@@ -1,4 +1,5 @@
 @testable import TokvaultFlow
+@testable import TokvaultUseCases
 @testable import TokvaultVault
 
 /// Apps made as `add-app` makes them, for the suites that drive the OAuth protocol layer

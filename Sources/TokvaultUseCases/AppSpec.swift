@@ -1,4 +1,6 @@
 import Foundation
+import TokvaultFlow
+import TokvaultVault
 
 /// Validation and endpoint derivation for app registrations. Everything here is about
 /// public data; errors quote the offending input.
@@ -21,8 +23,8 @@ package enum AppSpec {
 
     package static func validateName(_ name: String) throws {
         guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"#, options: .regularExpression) != nil else {
-            throw VaultError.usage(
-                "invalid app name \"\(printable(name))\"",
+            throw UseCaseError.usage(
+                "invalid app name \"\(Display.printable(name))\"",
                 hint:
                     "use 1–63 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. adme, adme-prod)")
         }
@@ -30,8 +32,8 @@ package enum AppSpec {
 
     package static func validateTenant(_ tenant: String) throws {
         guard tenant.range(of: #"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$"#, options: .regularExpression) != nil else {
-            throw VaultError.usage(
-                "invalid tenant \"\(printable(tenant))\"",
+            throw UseCaseError.usage(
+                "invalid tenant \"\(Display.printable(tenant))\"",
                 hint:
                     "give the directory (tenant) id GUID, a verified domain such as contoso.onmicrosoft.com, or organizations/common"
             )
@@ -50,8 +52,8 @@ package enum AppSpec {
     package static func validateClientID(_ clientID: String, azure: Bool) throws {
         if azure {
             guard clientID.range(of: guidPattern, options: .regularExpression) != nil else {
-                throw VaultError.usage(
-                    "invalid client id \"\(printable(clientID))\": Azure application (client) ids are GUIDs",
+                throw UseCaseError.usage(
+                    "invalid client id \"\(Display.printable(clientID))\": Azure application (client) ids are GUIDs",
                     hint: "copy the Application (client) ID from the app registration's Overview page")
             }
             return
@@ -59,60 +61,27 @@ package enum AppSpec {
         guard !clientID.isEmpty, clientID.utf8.count <= 255,
             clientID.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
         else {
-            throw VaultError.usage(
-                "invalid client id \"\(printable(clientID))\": use 1–255 printable ASCII characters without spaces")
+            throw UseCaseError.usage(
+                "invalid client id \"\(Display.printable(clientID))\": use 1–255 printable ASCII characters without spaces"
+            )
         }
     }
 
     /// Scope: space-separated RFC 6749 scope tokens; runs of whitespace collapse to one space.
     package static func normalizeScope(_ scope: String) throws -> String {
         let tokens = scope.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
-        guard !tokens.isEmpty else { throw VaultError.usage("empty --scope") }
+        guard !tokens.isEmpty else { throw UseCaseError.usage("empty --scope") }
         for token in tokens {
             let ok = token.unicodeScalars.allSatisfy { s in
                 s.value == 0x21 || (0x23...0x5B).contains(s.value) || (0x5D...0x7E).contains(s.value)
             }
             guard ok else {
-                throw VaultError.usage(
-                    "invalid scope \"\(printable(token))\": scope tokens are printable ASCII without '\"' or '\\'")
+                throw UseCaseError.usage(
+                    "invalid scope \"\(Display.printable(token))\": scope tokens are printable ASCII without '\"' or '\\'"
+                )
             }
         }
         return tokens.joined(separator: " ")
-    }
-
-    package static func isLoopbackHost(_ host: String) -> Bool {
-        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if h == "localhost" || h == "::1" { return true }
-        // 127.0.0.0/8, checked without a regex: NSRegularExpression loads ICU's tables, which
-        // costs more than the rest of a `token` refresh.
-        let octets = h.split(separator: ".", omittingEmptySubsequences: false)
-        return octets.count == 4 && octets[0] == "127"
-            && octets.allSatisfy { (1...3).contains($0.count) && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
-    }
-
-    /// An endpoint tokvault may send secrets to: https, or http on a loopback host.
-    package static func validateEndpoint(_ text: String, option: String) throws -> String {
-        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
-            let host = url.host, !host.isEmpty
-        else {
-            throw VaultError.usage(
-                "\(option): \"\(printable(text))\" is not an absolute URL",
-                hint: "e.g. https://login.example.com/oauth2/token")
-        }
-        guard url.user == nil, url.password == nil else {
-            throw VaultError.usage(
-                "\(option): credentials in the URL are not allowed",
-                hint: "the client secret is read from a prompt, --secret-stdin or --secret-file")
-        }
-        guard url.fragment == nil else {
-            throw VaultError.usage("\(option): \"\(printable(text))\" must not have a #fragment")
-        }
-        guard scheme == "https" || (scheme == "http" && isLoopbackHost(host)) else {
-            throw VaultError.usage(
-                "\(option): \"\(printable(text))\" is not https",
-                hint: "tokens and secrets are only sent over https (plain http only to localhost/127.0.0.1/[::1])")
-        }
-        return text
     }
 
     /// A redirect URI: http on a loopback host (the loopback listener) or https.
@@ -120,19 +89,19 @@ package enum AppSpec {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
             let host = url.host, !host.isEmpty, url.fragment == nil, url.user == nil
         else {
-            throw VaultError.usage(
-                "--redirect-uri: \"\(printable(text))\" is not an absolute URL without a #fragment",
+            throw UseCaseError.usage(
+                "--redirect-uri: \"\(Display.printable(text))\" is not an absolute URL without a #fragment",
                 hint: "the default is \(defaultRedirectURI)")
         }
-        guard scheme == "https" || (scheme == "http" && isLoopbackHost(host)) else {
-            throw VaultError.usage(
-                "--redirect-uri: \"\(printable(text))\" must be http://localhost:PORT (or 127.0.0.1/[::1]) or https",
+        guard scheme == "https" || (scheme == "http" && EndpointRules.isLoopbackHost(host)) else {
+            throw UseCaseError.usage(
+                "--redirect-uri: \"\(Display.printable(text))\" must be http://localhost:PORT (or 127.0.0.1/[::1]) or https",
                 hint: "register http://localhost:8080 as a redirect URI of the app (Mobile and desktop or Web platform)"
             )
         }
         if let port = url.port, !(0...65535).contains(port) {
-            throw VaultError.usage(
-                "--redirect-uri: \"\(printable(text))\" has port \(port); ports are 0–65535",
+            throw UseCaseError.usage(
+                "--redirect-uri: \"\(Display.printable(text))\" has port \(port); ports are 0–65535",
                 hint: "the default is \(defaultRedirectURI)")
         }
         return text
@@ -151,14 +120,15 @@ package enum AppSpec {
         }
         while host.hasSuffix("/") { host.removeLast() }
         guard host.range(of: #"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$"#, options: .regularExpression) != nil else {
-            throw VaultError.usage(
-                "--authority-host: \"\(printable(text))\" is not a host name", hint: "e.g. login.microsoftonline.us")
+            throw UseCaseError.usage(
+                "--authority-host: \"\(Display.printable(text))\" is not a host name",
+                hint: "e.g. login.microsoftonline.us")
         }
         if scheme == "http://" {
             let name = String(host.split(separator: ":").first ?? "")
-            guard isLoopbackHost(name) else {
-                throw VaultError.usage(
-                    "--authority-host: \"\(printable(text))\" is not https",
+            guard EndpointRules.isLoopbackHost(name) else {
+                throw UseCaseError.usage(
+                    "--authority-host: \"\(Display.printable(text))\" is not https",
                     hint: "plain http is allowed only for localhost/127.0.0.1")
             }
             return "http://" + host.lowercased()
@@ -201,29 +171,19 @@ package enum AppSpec {
     static func validateClientCredentialsScope(_ scope: String, provider: App.Provider) throws {
         let tokens = scope.split(separator: " ").map(String.init)
         if let user = tokens.first(where: { userScopes.contains($0.lowercased()) }) {
-            throw VaultError.usage(
+            throw UseCaseError.usage(
                 "scope \"\(user)\" needs a signed-in user; the client credentials flow gets tokens for the app itself",
                 hint: provider == .azure
                     ? "use RESOURCE/.default, e.g. --scope '{client_id}/.default' (the default) or 'https://management.azure.com/.default'"
                     : "name only the API scopes the app was granted")
         }
         if provider == .azure, let bad = tokens.first(where: { !$0.hasSuffix("/.default") }) {
-            throw VaultError.usage(
+            throw UseCaseError.usage(
                 "scope \"\(bad)\" is not a RESOURCE/.default scope; Azure's client credentials flow grants the app's configured permissions of one resource",
                 hint: "e.g. --scope 'api://my-api/.default' or the app's own '{client_id}/.default'")
         }
     }
 
-    /// Control characters and very long inputs are not echoed verbatim into errors.
-    package static func printable(_ text: String) -> String {
-        // C0, DEL and C1 controls: terminal escape sequences must not come through.
-        let cleaned = String(
-            String.UnicodeScalarView(
-                text.unicodeScalars.map {
-                    $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? "?" : $0
-                }))
-        return cleaned.count > 200 ? String(cleaned.prefix(200)) + "…" : cleaned
-    }
 }
 
 /// The public fields of an app as given on the command line; nil means "not given".
@@ -250,9 +210,9 @@ extension AppSpec {
     package static func newApp(name: String, fields: AppFields, isPublic: Bool) throws -> App {
         try validateName(name)
         guard let clientID = fields.clientID else {
-            throw VaultError.usage("missing --client-id", hint: "give the app registration's Application (client) ID")
+            throw UseCaseError.usage("missing --client-id", hint: "give the app registration's Application (client) ID")
         }
-        let now = Clock.now()
+        let now = TokvaultVault.Clock.now()
         var app = App(
             id: UUID().uuidString.lowercased(), name: name, provider: .azure, tenant: nil, cloud: nil,
             authorityHost: nil, clientID: clientID, authorizeEndpoint: "", tokenEndpoint: "", deviceEndpoint: nil,
@@ -262,26 +222,26 @@ extension AppSpec {
             // A client credentials app never sends anyone to an authorize endpoint.
             let needsAuthorize = fields.flow != .clientCredentials
             guard fields.tokenEndpoint != nil, fields.authorizeEndpoint != nil || !needsAuthorize else {
-                throw VaultError.usage(
+                throw UseCaseError.usage(
                     "--authorize-endpoint and --token-endpoint go together",
                     hint: "give both for a non-Azure OAuth server")
             }
             guard !fields.namesAzureAuthority else {
-                throw VaultError.usage(
+                throw UseCaseError.usage(
                     "--cloud/--authority-host are for Azure apps; they cannot be combined with --authorize-endpoint/--token-endpoint"
                 )
             }
             app.provider = .oauth
             app.clientAuth = .basic
         } else if fields.tenant == nil {
-            throw VaultError.usage(
+            throw UseCaseError.usage(
                 "missing --tenant",
                 hint:
                     "give the Azure directory (tenant) id, or --authorize-endpoint and --token-endpoint for another OAuth server"
             )
         }
         if isPublic && app.usesClientCredentialsFlow {
-            throw VaultError.usage(
+            throw UseCaseError.usage(
                 "the client credentials flow needs a client secret or a certificate; a public client has neither",
                 hint: "drop --public, and give the secret (prompt, --secret-stdin, --secret-file) or --certificate")
         }
@@ -309,7 +269,7 @@ extension AppSpec {
         }
         if let flow = fields.flow, flow != app.flowKind || isNew {
             if !isNew && flow == .clientCredentials && app.isPublicClient {
-                throw VaultError.usage(
+                throw UseCaseError.usage(
                     "the client credentials flow needs a client secret or a certificate; app \"\(app.name)\" is a public client",
                     hint:
                         "give the secret with --secret-prompt/--secret-stdin/--secret-file or --certificate with the flow"
@@ -332,15 +292,15 @@ extension AppSpec {
                 // the secrets' AAD. If they disagree, the file was edited: don't re-seal for it.
                 throw VaultError.damaged(
                     "app \"\(app.name)\": its tenant/cloud/authority host no longer match its token endpoint \(original.tokenEndpoint): the file was modified",
-                    hint: "restore the vault from a backup (tokvault restore FILE)")
+                    hint: "restore the vault from a backup (\(.restoreBackup))")
             }
             guard !fields.namesEndpoints else {
-                throw VaultError.usage(
+                throw UseCaseError.usage(
                     "app \"\(app.name)\" is an Azure app: its endpoints come from --tenant, --cloud and --authority-host"
                 )
             }
             if fields.cloud != nil && fields.authorityHost != nil {
-                throw VaultError.usage("give --cloud or --authority-host, not both")
+                throw UseCaseError.usage("give --cloud or --authority-host, not both")
             }
             if let cloud = fields.cloud {
                 app.cloud = cloud.rawValue
@@ -360,19 +320,19 @@ extension AppSpec {
             }
         case .oauth:
             guard !fields.namesAzureAuthority else {
-                throw VaultError.usage(
+                throw UseCaseError.usage(
                     "--cloud/--authority-host apply to Azure apps only; app \"\(app.name)\" uses explicit endpoints")
             }
             if let url = fields.authorizeEndpoint {
-                app.authorizeEndpoint = try validateEndpoint(url, option: "--authorize-endpoint")
+                app.authorizeEndpoint = try EndpointRules.validateEndpoint(url, option: "--authorize-endpoint")
             }
             if app.authorizeEndpoint.isEmpty && !app.usesClientCredentialsFlow {
-                throw VaultError.usage(
+                throw UseCaseError.usage(
                     "app \"\(app.name)\" has no authorize endpoint, which a user's sign-in needs",
                     hint: "give --authorize-endpoint URL")
             }
             if let url = fields.tokenEndpoint {
-                app.tokenEndpoint = try validateEndpoint(url, option: "--token-endpoint")
+                app.tokenEndpoint = try EndpointRules.validateEndpoint(url, option: "--token-endpoint")
             }
         }
         if let uri = fields.redirectURI { app.redirectURI = try validateRedirectURI(uri) }
@@ -382,19 +342,19 @@ extension AppSpec {
         }
         if app.usesClientCredentialsFlow {
             guard !app.scope.isEmpty else {
-                throw VaultError.usage(
+                throw UseCaseError.usage(
                     "give --scope: the client credentials flow has no default scope on servers other than Azure",
                     hint: "name the API scopes the app was granted, e.g. --scope api.read")
             }
             try validateClientCredentialsScope(app.scope, provider: app.provider)
         }
         if let auth = fields.clientAuth {
-            guard auth != .none else { throw VaultError.usage("use --public to make an app a public client") }
+            guard auth != .none else { throw UseCaseError.usage("use --public to make an app a public client") }
             guard auth != .privateKeyJWT else {
-                throw VaultError.usage("use --certificate to authenticate with a certificate")
+                throw UseCaseError.usage("use --certificate to authenticate with a certificate")
             }
             guard !app.usesCertificate else {
-                throw VaultError.usage(
+                throw UseCaseError.usage(
                     "app \"\(app.name)\" authenticates with a certificate; --client-auth post|basic applies to client secrets",
                     hint: "switch to a secret with --secret-prompt (then --client-auth applies)")
             }

@@ -48,7 +48,7 @@ package struct CurlSnippet: Sendable {
         try secret.withUnsafeBytes { bytes in
             guard !bytes.contains(0), let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self)
             else {
-                throw VaultError.failure("a secret is not text without NUL bytes; it cannot be put in a script")
+                throw UseCaseError.failure("a secret is not text without NUL bytes; it cannot be put in a script")
             }
             return quote(text)
         }
@@ -62,15 +62,15 @@ package struct CurlSnippet: Sendable {
     static func curlPrefix(for url: String) throws -> String {
         guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), let host = parts.host
         else {
-            throw VaultError.usage("\(AppSpec.printable(url)) is not an absolute URL")
+            throw UseCaseError.usage("\(Display.printable(url)) is not an absolute URL")
         }
         switch scheme {
         case "https": return "curl -q --proto =https --proto-redir =https"
-        case "http" where AppSpec.isLoopbackHost(host):
+        case "http" where EndpointRules.isLoopbackHost(host):
             return "curl -q --proto =http --proto-redir =https --noproxy '*'"
         default:
-            throw VaultError.usage(
-                "\(AppSpec.printable(url)) is not https",
+            throw UseCaseError.usage(
+                "\(Display.printable(url)) is not https",
                 hint: "plain http is only used with localhost, 127.0.0.1 or [::1]")
         }
     }
@@ -78,15 +78,15 @@ package struct CurlSnippet: Sendable {
     package func render() throws -> SecureBytes {
         for header in headers {
             guard header.contains(":"), !header.contains("\n"), !header.contains("\r") else {
-                throw VaultError.usage("--header takes 'Name: value' on one line")
+                throw UseCaseError.usage("--header takes 'Name: value' on one line")
             }
         }
-        if let apiURL { _ = try AppSpec.validateEndpoint(apiURL, option: "--url") }
+        if let apiURL { _ = try EndpointRules.validateEndpoint(apiURL, option: "--url") }
         if clientAuth == .privateKeyJWT {
-            throw VaultError.usage(
+            throw UseCaseError.usage(
                 "app \"\(appName)\" authenticates with a certificate: a curl script cannot sign its client assertion",
                 hint:
-                    "let tokvault get the token: `curl -H @<(printf 'Authorization: Bearer %s\\n' \"$(tokvault token \(appName))\") URL`, or `tokvault exec \(appName) -- CMD`"
+                    "let tokvault get the token: `curl -H @<(printf 'Authorization: Bearer %s\\n' \"$(\(.getToken(appName)))\") URL`, or `\(.runCommand(appName))`"
             )
         }
         var lines: [String] = [
@@ -110,27 +110,27 @@ package struct CurlSnippet: Sendable {
         if revealSecrets {
             if needsRefresh {
                 guard let refreshToken else {
-                    throw VaultError(
-                        exitCode: VaultError.Code.loginRequired, "app \"\(appName)\" has no refresh token",
-                        hint: "run `tokvault login \(appName)`")
+                    throw UseCaseError(
+                        .loginRequired, "app \"\(appName)\" has no refresh token",
+                        hint: "run `\(.signIn(appName, .plain))`")
                 }
                 refreshRef = try Self.quote(refreshToken)
             }
             if needsSecret {
-                guard let clientSecret else { throw VaultError.failure("app \"\(appName)\" has no client secret") }
+                guard let clientSecret else { throw UseCaseError.failure("app \"\(appName)\" has no client secret") }
                 secretRef = try Self.quote(clientSecret)
             }
         } else if defineSecrets {
             if needsRefresh {
                 guard let refreshToken else {
-                    throw VaultError(
-                        exitCode: VaultError.Code.loginRequired, "app \"\(appName)\" has no refresh token",
-                        hint: "run `tokvault login \(appName)`")
+                    throw UseCaseError(
+                        .loginRequired, "app \"\(appName)\" has no refresh token",
+                        hint: "run `\(.signIn(appName, .plain))`")
                 }
                 lines.append("REFRESH_TOKEN=\(try Self.quote(refreshToken))")
             }
             if needsSecret {
-                guard let clientSecret else { throw VaultError.failure("app \"\(appName)\" has no client secret") }
+                guard let clientSecret else { throw UseCaseError.failure("app \"\(appName)\" has no client secret") }
                 lines.append("AZURE_CLIENT_SECRET=\(try Self.quote(clientSecret))")
             }
         } else {
