@@ -110,6 +110,8 @@ enum Failure {
         case .signIn(let name, let variant): "tokvault login" + (name.map { " \($0)" } ?? "") + options(for: variant)
         case .getToken(let name): "tokvault token \(name)"
         case .runCommand(let name): "tokvault exec \(name) -- CMD"
+        case .exportCurlScript(let name): "tokvault export \(name) --format curl"
+        case .runScriptWithSecrets(let name): "tokvault exec \(name) --with-secrets -- bash THIS-SCRIPT"
         case .option(let option): text(for: option)
         }
     }

@@ -105,6 +105,10 @@ package enum Action: Sendable, Equatable {
     case getToken(String)
     /// Run a command with the app's token in its environment.
     case runCommand(String)
+    /// Write the app's curl script.
+    case exportCurlScript(String)
+    /// Run a generated script with the app's secrets in its environment.
+    case runScriptWithSecrets(String)
     /// Name an option of the current command.
     case option(Option)
 

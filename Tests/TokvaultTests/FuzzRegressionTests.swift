@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import Testing
 
+@testable import TokvaultCLI
 @testable import TokvaultExport
 @testable import TokvaultFlow
 @testable import TokvaultUseCases
@@ -116,7 +117,9 @@ struct FuzzRegressionTests {
         var bytes = Array(secret.utf8)
         snippet.clientSecret = SecureBytes(consuming: &bytes)
         snippet.defineSecrets = true
-        let script = try snippet.render().withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+        let script = try snippet.render(spelling: Failure.command(for:)).withUnsafeBytes {
+            String(decoding: $0, as: UTF8.self)
+        }
         let assignments = script.split(separator: "\n").filter {
             $0.hasPrefix("AZURE_CLIENT_SECRET=") || $0.hasPrefix("TOKEN_ENDPOINT=")
         }

@@ -275,7 +275,7 @@ func curl(_ input: inout FuzzInput) {
 
     let script: [UInt8]
     do {
-        script = try snippet.render().withUnsafeBytes { Array($0) }
+        script = try snippet.render(spelling: { "<\($0)>" }).withUnsafeBytes { Array($0) }
     } catch let error as UseCaseError {
         require([.failed, .loginRequired, .badInput].contains(error.kind),
                 "kind \(error.kind) from the curl script")

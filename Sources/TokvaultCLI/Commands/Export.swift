@@ -138,7 +138,7 @@ extension Export {
             snippet.defineSecrets = !reveal
             snippet.revealSecrets = reveal
         }
-        let rendered = try snippet.render()
+        let rendered = try snippet.render(spelling: Failure.command(for:))
         if let output {
             try ExportOutput.replace(output, with: rendered, force: force)
             Diagnostics.note("wrote the curl script to \(output) (mode 0600)")
