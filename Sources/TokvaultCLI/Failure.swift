@@ -47,7 +47,7 @@ enum Failure {
 
     static func exitCode(for error: Error) -> Int32? { report(error)?.exitCode }
 
-    static func exitCode(_ kind: VaultError.Kind) -> Int32 {
+    static func exitCode(_ kind: VaultFailure) -> Int32 {
         switch kind {
         case .failed: Exit.failure
         case .badInput: Exit.usage
@@ -56,7 +56,7 @@ enum Failure {
         }
     }
 
-    static func exitCode(_ kind: FlowError.Kind) -> Int32 {
+    static func exitCode(_ kind: FlowFailure) -> Int32 {
         switch kind {
         case .failed: Exit.failure
         case .badInput: Exit.usage
@@ -66,14 +66,14 @@ enum Failure {
         }
     }
 
-    static func exitCode(_ kind: ExportError.Kind) -> Int32 {
+    static func exitCode(_ kind: ExportFailure) -> Int32 {
         switch kind {
         case .failed: Exit.failure
         case .badInput: Exit.usage
         }
     }
 
-    static func exitCode(_ kind: UseCaseError.Kind) -> Int32 {
+    static func exitCode(_ kind: UseCaseFailure) -> Int32 {
         switch kind {
         case .failed: Exit.failure
         case .badInput: Exit.usage

@@ -62,7 +62,7 @@ enum TokenErrors {
         }
     }
 
-    static func kindForBodyless(_ status: Int) -> FlowError.Kind {
+    static func kindForBodyless(_ status: Int) -> FlowFailure {
         status == 429 || status >= 500 ? .unreachable : .failed
     }
 

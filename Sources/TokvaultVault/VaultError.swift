@@ -1,40 +1,18 @@
 /// A failure of the vault: opening, reading, unlocking or changing the file.
-///
-/// Messages may quote app names, client ids and paths; never a secret. What the user sees
-/// (the wording of the hint's actions, the exit code) is decided by the command-line layer from
-/// `kind` and the hint's parts.
-package struct VaultError: Error, Equatable, CustomStringConvertible {
-    package enum Kind: Sendable, Equatable {
-        /// The operation failed for a reason the caller can act on (an existing file, a busy vault).
-        case failed
-        /// The caller's input is not acceptable (a name, an option value, a file that is not a key file).
-        case badInput
-        /// None of the given ways in opens the vault (wrong passphrase, unknown key file).
-        case cannotUnlock
-        /// The file is not a vault, or was modified outside tokvault.
-        case damaged
-    }
+package typealias VaultError = LayerError<VaultFailure>
 
-    package let kind: Kind
-    package let message: String
-    package let hint: Guidance?
+package enum VaultFailure: FailureKind {
+    /// The operation failed for a reason the caller can act on (an existing file, a busy vault).
+    case failed
+    /// The caller's input is not acceptable (a name, an option value, a file that is not a key file).
+    case badInput
+    /// None of the given ways in opens the vault (wrong passphrase, unknown key file).
+    case cannotUnlock
+    /// The file is not a vault, or was modified outside tokvault.
+    case damaged
+}
 
-    package init(_ kind: Kind, _ message: String, hint: Guidance? = nil) {
-        self.kind = kind
-        self.message = message
-        self.hint = hint
-    }
-
-    package var description: String { message }
-
-    package static func failure(_ message: String, hint: Guidance? = nil) -> VaultError {
-        VaultError(.failed, message, hint: hint)
-    }
-
-    package static func usage(_ message: String, hint: Guidance? = nil) -> VaultError {
-        VaultError(.badInput, message, hint: hint)
-    }
-
+extension LayerError where Kind == VaultFailure {
     package static func io(_ message: String) -> VaultError {
         VaultError(.failed, message)
     }

@@ -14,7 +14,4 @@ extension ReportedFailure {
     var shownHint: String? { Failure.report(self)!.hint }
 }
 
-extension VaultError: ReportedFailure {}
-extension FlowError: ReportedFailure {}
-extension ExportError: ReportedFailure {}
-extension UseCaseError: ReportedFailure {}
+extension LayerError: ReportedFailure {}
