@@ -57,7 +57,9 @@ public func fuzzLoopback(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     do {
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
         try channel.pipeline.syncOperations.addHandler(
-            RedirectHandler(path: Fixture.path, secrets: Fixture.secrets, appName: "fuzz", box: box, notice: { _ in }))
+            RedirectHandler(
+                path: Fixture.path, secrets: Fixture.secrets, appName: "fuzz", box: box, startPage: StartPage(),
+                notice: { _ in }))
         channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 50000), promise: nil)
     } catch {
         require(false, "cannot set up the pipeline: \(error)")
