@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import TokvaultVault
+
 /// `tokvault exec`: the child's environment, exit status and clean slate, seen from the child.
 @Suite("exec")
 struct ExecTests {
@@ -47,5 +49,32 @@ struct ExecTests {
         // A tokvault failure (no refresh token) is 125, not the child's status.
         #expect(s.cli.run(["logout", "adme"]).status == 0)
         #expect(s.cli.run(["exec", "adme", "--", "/bin/true"], env: env).status == 125)
+    }
+}
+
+/// `exec`'s command runs in a session keyring of its own, so it cannot read what the caller's
+/// session holds (the data key `tokvault unlock` leaves there), unless asked to share it.
+@Suite("exec and the session keyring", .enabled(if: TestKeyring.available, "the kernel refuses keyring calls here"))
+struct ExecKeyringTests {
+    @Test func theCommandCannotSeeTheCallersSessionKeys() throws {
+        let s = try LoginSetup()
+        defer { s.idp.stop() }
+        #expect(s.login().status == 0)
+        let env = ["TOKVAULT_KEY_FILE": s.f.keyFile]
+        // This thread's session keyring, which the tokvault processes started below inherit.
+        let session = try TestKeyring.newSession()
+        let description = "tokvault-exec-test:\(UUID().uuidString)"
+        let key = try KernelKeyring.add(
+            description: description, payload: secure("session-CANARY"), to: session,
+            permissions: KernelKeyring.possessorOnly, timeoutSeconds: 120)
+        defer { try? KernelKeyring.invalidate(key) }
+
+        // /proc/keys lists the keys the reader may view: a possessor-only key only to its possessors.
+        let isolated = s.cli.run(["exec", "adme", "--", "/bin/cat", "/proc/keys"], env: env)
+        #expect(isolated.status == 0, "\(isolated)")
+        #expect(!isolated.stdout.contains(description), "the command saw the caller's session key")
+        let shared = s.cli.run(["exec", "adme", "--keep-session-keyring", "--", "/bin/cat", "/proc/keys"], env: env)
+        #expect(shared.status == 0, "\(shared)")
+        #expect(shared.stdout.contains(description), "--keep-session-keyring: \(shared.stdout)")
     }
 }

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import TokvaultFakeIdP
 
+@testable import TokvaultVault
+
 /// `login`, `token`, `refresh`, `logout` end to end: the built binary, the fake identity
 /// provider in this process, and a scripted browser as $BROWSER.
 @Suite("login and tokens")
@@ -240,5 +242,35 @@ struct LoginTests {
         try s.expireCachedToken()
         #expect(s.token().status == 0)
         #expect(s.idp.stats.tokenLog.allSatisfy { $0.clientAuth == .none })
+    }
+}
+
+/// The browser tokvault starts cannot read the keys of the caller's session keyring.
+@Suite("login and the session keyring", .enabled(if: TestKeyring.available, "the kernel refuses keyring calls here"))
+struct LoginKeyringTests {
+    @Test func theBrowserCannotSeeTheCallersSessionKeys() throws {
+        let s = try LoginSetup()
+        defer { s.idp.stop() }
+        let session = try TestKeyring.newSession()
+        let description = "tokvault-browser-test:\(UUID().uuidString)"
+        let key = try KernelKeyring.add(
+            description: description, payload: secure("session-CANARY"), to: session,
+            permissions: KernelKeyring.possessorOnly, timeoutSeconds: 120)
+        defer { try? KernelKeyring.invalidate(key) }
+        // A browser that notes what it can see of the keyrings, then signs in as usual.
+        let seen = s.f.dir.file("keys-seen")
+        let browser = s.f.dir.write(
+            "browser.sh", "#!/bin/sh\ncat /proc/keys > '\(seen)'\nexec '\(LoginSetup.browser)' \"$@\"\n", mode: 0o700)
+        // Sanity: this thread's children do see the key.
+        let direct = CLI.exec(["/bin/cat", "/proc/keys"], environment: [:], cwd: s.f.dir.path)
+        #expect(direct.stdout.contains(description), "\(direct)")
+
+        let login = s.cli.run(
+            ["login", "adme", "--key-file", s.f.keyFile, "--port", "0"],
+            env: ["BROWSER": browser, "SCRIPTED_BROWSER_MODE": "normal"])
+        #expect(login.status == 0, "\(login)")
+        let keys = try String(contentsOfFile: seen, encoding: .utf8)
+        #expect(!keys.isEmpty)
+        #expect(!keys.contains(description), "the browser saw the caller's session key")
     }
 }

@@ -10,7 +10,8 @@ struct Exec: AsyncParsableCommand {
         discussion: """
             tokvault replaces itself with the command (execve), so the command's exit status and \
             signals are its own. The command does not inherit tokvault's unlock variables, umask, \
-            core-dump limit or signal settings, nor any of its files. Like env(1), exit 125 means \
+            core-dump limit or signal settings, nor any of its files, and it gets a session keyring \
+            of its own (--keep-session-keyring to share tokvault's). Like env(1), exit 125 means \
             tokvault failed, 126 that the command could not be run, 127 that it was not found.
               tokvault exec adme -- az rest --url …
               tokvault exec adme --prefix ADME_ -- ./deploy.sh
@@ -21,6 +22,14 @@ struct Exec: AsyncParsableCommand {
 
     @OptionGroup var selection: ExportSelection
     @OptionGroup var tokenOptions: TokenOptions
+
+    @Flag(
+        name: .long,
+        help: """
+            Let the command share tokvault's session keyring. By default it gets a new, empty one, \
+            so it cannot read the keys of the caller's session.
+            """)
+    var keepSessionKeyring = false
     @OptionGroup var vaultOptions: VaultOptions
 
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
@@ -81,6 +90,9 @@ struct Exec: AsyncParsableCommand {
         sigemptyset(&none)
         sigprocmask(SIG_SETMASK, &none, nil)
 
+        // On this thread, right before execve: credentials, the session keyring among them, are
+        // per thread, and execve keeps the calling thread's.
+        if !keepSessionKeyring { try Self.isolateSessionKeyring() }
         Self.closeOnExecAll()
         let argv = command.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -88,6 +100,19 @@ struct Exec: AsyncParsableCommand {
         let reason = String(cString: strerror(errno))
         Diagnostics.error("cannot run \(command[0]): \(reason)")
         throw ExitCode(errno == ENOENT ? 127 : 126)
+    }
+
+    /// Gives the calling thread (and so the command) a new, empty session keyring. Where the
+    /// kernel refuses keyring calls altogether there is no key to keep from the command.
+    static func isolateSessionKeyring() throws {
+        do {
+            try KernelKeyring.joinAnonymousSession()
+        } catch let refusal as KernelKeyring.Refusal {
+            guard ![ENOSYS, EPERM].contains(refusal.errno) else { return }
+            throw CommandError.failure(
+                "cannot give the command a session keyring of its own: \(refusal)",
+                hint: "pass --keep-session-keyring to let it share tokvault's")
+        }
     }
 
     /// Marks every descriptor above stderr close-on-exec: runtime and library descriptors

@@ -297,7 +297,25 @@ enum Countdown {
 
 /// Opens a URL in the user's browser; false when none could be started.
 enum Browser {
+    /// The browser starts from a thread of its own that first takes a new, empty session
+    /// keyring (credentials are per thread), so that it cannot read the keys of the caller's
+    /// session, while tokvault's own threads keep theirs.
     static func open(_ url: String) -> Bool {
+        final class Outcome: @unchecked Sendable { var started = false }
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            // Where the kernel refuses keyring calls there is no key to keep from the browser.
+            try? KernelKeyring.joinAnonymousSession()
+            outcome.started = start(url)
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        return outcome.started
+    }
+
+    private static func start(_ url: String) -> Bool {
         var candidates: [[String]] = []
         if let browser = VaultFile.environment("BROWSER"), !browser.isEmpty {
             for entry in browser.split(separator: ":") {
