@@ -27,6 +27,11 @@ package enum SessionKey {
         case checkFailed
         /// Past the expiry it carries (the kernel's own timeout ends it at the same time).
         case expired
+        /// The payload is consistent, but the key does not prove itself against the vault (an
+        /// app's binding does not hold under it): planted, or left from another vault's file.
+        case notThisVaultsKey
+        /// The vault has nothing the key could prove itself against yet (no app, or format 1).
+        case unverifiable
     }
 
     package static func payload(for key: DataKey, expiresAt: Int64) -> SecureBytes {

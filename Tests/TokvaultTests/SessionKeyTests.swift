@@ -75,3 +75,38 @@ struct SessionKeyTests {
         }
     }
 }
+
+@Suite("session key against the vault")
+struct VaultSessionKeyTests {
+    @Test func theVaultsKeyOpensAndAPlantedOneDoesNot() throws {
+        let (dir, vault, keyFile) = try newLibraryVault()
+        defer { withExtendedLifetime(dir) {} }
+        let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
+        let expiry: Int64 = 4_000_000_000
+        // Nothing to prove a key against yet: refused, whatever the key.
+        #expect(throws: SessionKey.Refusal.unverifiable) {
+            try vault.openSessionKey(SessionKey.payload(for: key, expiresAt: expiry), now: 0)
+        }
+        try vault.addApp(try VaultLibraryTests.azureApp("adme"), clientSecret: secure("s3cret"), key: key)
+        let (opened, expiresAt) = try vault.openSessionKey(SessionKey.payload(for: key, expiresAt: expiry), now: 0)
+        #expect(expiresAt == expiry)
+        #expect(
+            try vault.clientSecret(of: try vault.app(named: "adme"), key: opened)?.constantTimeEquals(secure("s3cret"))
+                == true)
+        #expect(try vault.sessionKeyDescription() == "tokvault:\(key.vaultID):\(key.generation)")
+
+        // A key planted with the right description and a consistent payload, but not the vault's.
+        let planted = DataKey(
+            bytes: SecureBytes.random(count: Sodium.keyBytes), generation: key.generation, vaultID: key.vaultID)
+        #expect(throws: SessionKey.Refusal.notThisVaultsKey) {
+            try vault.openSessionKey(SessionKey.payload(for: planted, expiresAt: expiry), now: 0)
+        }
+        // After rotate-key, the old generation's payload is for another generation.
+        _ = try vault.rotateKey(
+            material: UnlockMaterial(keyFiles: [("k", keyFile)], passphrase: secure("pass phrase")),
+            dropOtherSlots: false)
+        #expect(throws: SessionKey.Refusal.checkFailed) {
+            try vault.openSessionKey(SessionKey.payload(for: key, expiresAt: expiry), now: 0)
+        }
+    }
+}
