@@ -62,11 +62,7 @@ struct ExecKeyringTests {
         #expect(s.login().status == 0)
         let env = ["TOKVAULT_KEY_FILE": s.f.keyFile]
         // This thread's session keyring, which the tokvault processes started below inherit.
-        let session = try TestKeyring.newSession()
-        let description = "tokvault-exec-test:\(UUID().uuidString)"
-        let key = try KernelKeyring.add(
-            description: description, payload: secure("session-CANARY"), to: session,
-            permissions: KernelKeyring.possessorOnly, timeoutSeconds: 120)
+        let (description, key) = try TestKeyring.sessionWithCanaryKey("exec")
         defer { try? KernelKeyring.invalidate(key) }
 
         // /proc/keys lists the keys the reader may view: a possessor-only key only to its possessors.

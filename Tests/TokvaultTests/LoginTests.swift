@@ -251,11 +251,7 @@ struct LoginKeyringTests {
     @Test func theBrowserCannotSeeTheCallersSessionKeys() throws {
         let s = try LoginSetup()
         defer { s.idp.stop() }
-        let session = try TestKeyring.newSession()
-        let description = "tokvault-browser-test:\(UUID().uuidString)"
-        let key = try KernelKeyring.add(
-            description: description, payload: secure("session-CANARY"), to: session,
-            permissions: KernelKeyring.possessorOnly, timeoutSeconds: 120)
+        let (description, key) = try TestKeyring.sessionWithCanaryKey("browser")
         defer { try? KernelKeyring.invalidate(key) }
         // A browser that notes what it can see of the keyrings, then signs in as usual.
         let seen = s.f.dir.file("keys-seen")
