@@ -12,11 +12,6 @@ struct UnlockDuration: ExpressibleByArgument, Equatable, CustomStringConvertible
         self.seconds = seconds
     }
 
-    init?(seconds: Int) {
-        guard (1...Self.longest).contains(seconds) else { return nil }
-        self.seconds = seconds
-    }
-
     static func parse(_ text: String) -> Int? {
         guard let last = text.last else { return nil }
         let unit: Int
@@ -40,6 +35,4 @@ struct UnlockDuration: ExpressibleByArgument, Equatable, CustomStringConvertible
         if seconds % 60 == 0 { return "\(seconds / 60)m" }
         return "\(seconds)s"
     }
-
-    static var defaultValueDescription: String { "8h" }
 }

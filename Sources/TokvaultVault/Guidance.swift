@@ -12,8 +12,6 @@ package struct Guidance: Sendable, Equatable, ExpressibleByStringInterpolation, 
 
     package private(set) var parts: [Part]
 
-    package init(parts: [Part]) { self.parts = parts }
-
     package init(stringLiteral value: String) { parts = value.isEmpty ? [] : [.text(value)] }
 
     package init(stringInterpolation: StringInterpolation) { parts = stringInterpolation.parts }
@@ -45,17 +43,7 @@ package struct Guidance: Sendable, Equatable, ExpressibleByStringInterpolation, 
         }
     }
 
-    package static func + (lhs: Guidance, rhs: Guidance) -> Guidance {
-        var joined = Guidance(parts: lhs.parts)
-        for part in rhs.parts {
-            if case .text(let text) = part, case .text(let previous) = joined.parts.last {
-                joined.parts[joined.parts.count - 1] = .text(previous + text)
-            } else {
-                joined.parts.append(part)
-            }
-        }
-        return joined
-    }
+    package static func + (lhs: Guidance, rhs: Guidance) -> Guidance { "\(lhs)\(rhs)" }
 
     package static func += (lhs: inout Guidance, rhs: Guidance) { lhs = lhs + rhs }
 
