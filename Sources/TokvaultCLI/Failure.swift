@@ -110,6 +110,7 @@ enum Failure {
         case .signIn(let name, let variant): "tokvault login" + (name.map { " \($0)" } ?? "") + options(for: variant)
         case .getToken(let name): "tokvault token \(name)"
         case .runCommand(let name): "tokvault exec \(name) -- CMD"
+        case .unlockSession: "tokvault unlock"
         case .exportCurlScript(let name): "tokvault export \(name) --format curl"
         case .runScriptWithSecrets(let name): "tokvault exec \(name) --with-secrets -- bash THIS-SCRIPT"
         case .option(let option): text(for: option)
@@ -151,6 +152,7 @@ enum Failure {
         case .withSecrets: "--with-secrets"
         case .secretInput: "a prompt, --secret-stdin or --secret-file"
         case .privateKeyFromStdin: "tokvault … --private-key-stdin"
+        case .userKeyring: "--user-keyring (weaker: every process of your user can then read the key)"
         }
     }
 }

@@ -56,9 +56,19 @@ struct VaultOptions: ParsableArguments {
 
     func open() throws -> Vault { try Vault.open(path: path) }
 
-    /// The unlock material, in the documented order: flags, then environment, then a prompt.
-    /// With `everything`, all supplied sources are gathered (rotate-key must cover every slot).
-    func material(for vault: Vault, everything: Bool = false) throws -> UnlockMaterial {
+    /// Whether a command takes the key `unlock` left in the keyring.
+    enum KeyringUse {
+        case accepted
+        /// Commands that add or change a way in, and `unlock` itself (which unlocks the usual way).
+        case refused
+    }
+
+    /// The unlock material, in the documented order: flags, then environment, then the key in
+    /// the keyring (unless `keyring` is refused), then a prompt. With `everything`, all supplied
+    /// sources are gathered (rotate-key must cover every slot; the keyring covers none).
+    func material(for vault: Vault, everything: Bool = false, keyring: KeyringUse = .accepted) throws
+        -> UnlockMaterial
+    {
         var material = UnlockMaterial()
         // 1. Command-line flags.
         for path in keyFile { material.keyFiles.append((path, try KeyFile.loadPrivate(path: path))) }
@@ -80,7 +90,12 @@ struct VaultOptions: ParsableArguments {
             }
         }
         if !material.isEmpty && !everything { return material }
-        // 3. A prompt, when the vault has a passphrase slot and the passphrase is still missing.
+        // 3. The session key, once it has proved to be this vault's.
+        if !everything && keyring == .accepted, let found = try Self.sessionKey(of: vault) {
+            material.sessionKey = found.key
+            return material
+        }
+        // 4. A prompt, when the vault has a passphrase slot and the passphrase is still missing.
         let slots = try vault.keySlots()
         let hasPassphraseSlot = slots.contains { $0.kind == .passphrase }
         if material.passphrase == nil && hasPassphraseSlot {
@@ -89,18 +104,34 @@ struct VaultOptions: ParsableArguments {
             }
         }
         if material.isEmpty {
+            let keyringNote =
+                keyring == .refused || everything
+                ? " (this command does not take the key `tokvault unlock` leaves in the keyring)" : ""
             if !hasPassphraseSlot {
                 throw CommandError.unlock(
-                    "vault \(vault.path) unlocks only with a key file",
+                    "vault \(vault.path) unlocks only with a key file" + keyringNote,
                     hint: "pass --key-file FILE or set TOKVAULT_KEY_FILE")
             }
             throw CommandError.unlock(
-                "no way to unlock vault \(vault.path): no terminal to ask for the passphrase",
+                "no way to unlock vault \(vault.path): no terminal to ask for the passphrase" + keyringNote,
                 hint:
                     "pass --key-file/--passphrase-file, or set TOKVAULT_KEY_FILE, TOKVAULT_PASSPHRASE_FILE or TOKVAULT_PASSPHRASE"
+                    + (keyringNote.isEmpty ? "; or run `tokvault unlock` once in this session" : "")
             )
         }
         return material
+    }
+
+    /// The vault's key from the keyring, if `unlock` left one there that proves itself; keys
+    /// that do not are removed, with a warning each.
+    static func sessionKey(of vault: Vault) throws -> FoundSessionKey? {
+        let lookup = try vault.findSessionKey(now: Clock.now())
+        for discarded in lookup.discarded {
+            Diagnostics.warning(
+                "ignored a key for vault \(vault.path) in the \(discarded.ring): \(discarded.why)"
+                    + (discarded.removed ? "; removed it" : "; could not remove it"))
+        }
+        return lookup.found
     }
 
     /// Unlocks for reading (e.g. `show --verify`).
@@ -110,8 +141,8 @@ struct VaultOptions: ParsableArguments {
 
     /// Runs a write: any prompt first, then, under the vault lock (so no rotation can slip in
     /// between unlocking and sealing), `body` with the key.
-    func writing<T>(_ vault: Vault, _ body: (DataKey) throws -> T) throws -> T {
-        try vault.withUnlocked(material(for: vault), body)
+    func writing<T>(_ vault: Vault, keyring: KeyringUse = .accepted, _ body: (DataKey) throws -> T) throws -> T {
+        try vault.withUnlocked(material(for: vault, keyring: keyring), body)
     }
 
     /// The same first-line rule as files and the prompt, so that every way of giving a
@@ -204,4 +235,31 @@ enum NewPassphrase {
         }
         return passphrase
     }
+}
+
+extension DiscardedSessionKey {
+    /// Why the key was not used, in words.
+    var why: String {
+        switch reason {
+        case .foreign(let type, let uid):
+            "it is a \(type) key of uid \(uid), not of uid \(geteuid()) (planted?)"
+        case .unreadable(let refusal):
+            "it cannot be read (\(refusal))"
+        case .refused(.malformed):
+            "it is not a tokvault session key (planted, or of another version)"
+        case .refused(.checkFailed):
+            "its check value does not match (edited, or not this vault's)"
+        case .refused(.expired):
+            "it has expired"
+        case .refused(.notThisVaultsKey):
+            "it does not open this vault (planted, or from another copy of the vault)"
+        case .refused(.unverifiable):
+            "the vault has no app to check it against"
+        }
+    }
+}
+
+extension FoundSessionKey {
+    /// "2026-12-02T23:14:05Z (in 42m), in the session keyring"
+    var untilText: String { "\(Output.isoTime(expiresAt)) (\(Output.relative(expiresAt))), in the \(ring)" }
 }

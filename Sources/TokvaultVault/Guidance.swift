@@ -93,6 +93,8 @@ package enum Action: Sendable, Equatable {
     case getToken(String)
     /// Run a command with the app's token in its environment.
     case runCommand(String)
+    /// Keep the vault unlocked for this session (the key in the kernel keyring).
+    case unlockSession
     /// Write the app's curl script.
     case exportCurlScript(String)
     /// Run a generated script with the app's secrets in its environment.
@@ -128,5 +130,7 @@ package enum Action: Sendable, Equatable {
         case secretInput
         /// Read a private key from standard input (any command that takes one).
         case privateKeyFromStdin
+        /// Keep the unlocked key in the uid-wide user keyring instead of the session keyring.
+        case userKeyring
     }
 }

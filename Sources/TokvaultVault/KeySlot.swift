@@ -261,13 +261,19 @@ extension KeySlot {
 package struct UnlockMaterial: Sendable {
     package var keyFiles: [(path: String, keyFile: KeyFile)] = []
     package var passphrase: SecureBytes?
+    /// The data key as `unlock` left it in the keyring, already proved to be this vault's
+    /// (`Vault.findSessionKey`). It opens no key slot, so it cannot change or add one.
+    package var sessionKey: DataKey?
 
-    package init(keyFiles: [(path: String, keyFile: KeyFile)] = [], passphrase: SecureBytes? = nil) {
+    package init(
+        keyFiles: [(path: String, keyFile: KeyFile)] = [], passphrase: SecureBytes? = nil, sessionKey: DataKey? = nil
+    ) {
         self.keyFiles = keyFiles
         self.passphrase = passphrase
+        self.sessionKey = sessionKey
     }
 
-    package var isEmpty: Bool { keyFiles.isEmpty && passphrase == nil }
+    package var isEmpty: Bool { keyFiles.isEmpty && passphrase == nil && sessionKey == nil }
 }
 
 package enum Clock {

@@ -7,19 +7,27 @@ package final class DataKey: @unchecked Sendable, CustomStringConvertible, Custo
     package let formatVersion: Int
     /// The key of the app-binding MACs (format 2), derived once per unlock.
     let bindingKey: SecureBytes
+    /// Taken from the kernel keyring (`unlock`), not out of a key slot: it must not wrap a new
+    /// slot, or a temporary unlock would become a permanent way in.
+    package let fromKeyring: Bool
 
-    init(bytes: SecureBytes, generation: Int64, vaultID: String, formatVersion: Int = Vault.formatVersion) {
+    init(
+        bytes: SecureBytes, generation: Int64, vaultID: String, formatVersion: Int = Vault.formatVersion,
+        fromKeyring: Bool = false
+    ) {
         precondition(bytes.count == Sodium.keyBytes)
         self.bytes = bytes
         self.generation = generation
         self.vaultID = vaultID
         self.formatVersion = formatVersion
+        self.fromKeyring = fromKeyring
         self.bindingKey = Sodium.keyedHash(key: bytes, message: Array(AppBinding.keyLabel.utf8), length: 32)
     }
 
     /// The same key at another format version (the upgrade of §6 re-seals from one to the other).
     func atFormat(_ version: Int) -> DataKey {
-        DataKey(bytes: bytes, generation: generation, vaultID: vaultID, formatVersion: version)
+        DataKey(
+            bytes: bytes, generation: generation, vaultID: vaultID, formatVersion: version, fromKeyring: fromKeyring)
     }
 
     package var description: String { "<redacted>" }

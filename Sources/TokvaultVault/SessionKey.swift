@@ -77,7 +77,9 @@ package enum SessionKey {
         guard expected.withUnsafeBytes({ Sodium.constantTimeEquals(Array($0), stored) }) else { throw .checkFailed }
         guard now < expiresAt else { throw .expired }
         return (
-            DataKey(bytes: keyBytes, generation: generation, vaultID: vaultID, formatVersion: formatVersion),
+            DataKey(
+                bytes: keyBytes, generation: generation, vaultID: vaultID, formatVersion: formatVersion,
+                fromKeyring: true),
             expiresAt
         )
     }

@@ -4,6 +4,7 @@ import GRDB
 extension Vault {
     /// Sets (or adds) the passphrase slot: the data key is rewrapped, nothing else changes.
     package func changePassphrase(_ newPassphrase: SecureBytes, kdf: KDFParameters = .default, key: DataKey) throws {
+        try Self.refuseKeyringKey(key)
         let slot = try KeySlot.passphrase(newPassphrase, dataKey: key, parameters: kdf)
         try sealingWrite(key: key) { db in
             let replaced = try KeySlot.filter(Column("kind") == KeySlot.Kind.passphrase.rawValue).deleteAll(db)
@@ -13,8 +14,17 @@ extension Vault {
         }
     }
 
+    /// A new way in is wrapped only with a key that came out of a key slot.
+    static func refuseKeyringKey(_ key: DataKey) throws {
+        guard key.fromKeyring else { return }
+        throw VaultError.unlock(
+            "the vault's key from the kernel keyring cannot add or change a way in",
+            hint: "give the passphrase or a key file (\(.option(.keyFile)))")
+    }
+
     /// Adds a key-file slot.
     package func addKeyFileSlot(_ keyFile: KeyFile, key: DataKey) throws {
+        try Self.refuseKeyringKey(key)
         let slot = KeySlot.keyFile(keyFile, dataKey: key)
         try sealingWrite(key: key) { db in
             if try KeySlot.filter(Column("keyfile_fingerprint") == keyFile.fingerprint).fetchCount(db) > 0 {
@@ -61,12 +71,17 @@ extension Vault {
         package var resealed: Int
         package var keptSlots: [String]
         package var droppedSlots: [String]
+        /// The session key that was present, replaced by one of the new generation with the
+        /// same expiry (nil: there was none, or it could not be replaced and was removed).
+        package var sessionKey: (ring: SessionRing, expiresAt: Int64)?
+        package var sessionKeyRemoved = false
     }
 
     /// Replaces the data key. Every slot is rewrapped under the new key when its secret is in
     /// `material`; otherwise the rotation is refused unless `dropOtherSlots`. All sealed fields
     /// are re-encrypted in one transaction under the exclusive vault lock: a kill at any moment
-    /// leaves either the old vault or the new one.
+    /// leaves either the old vault or the new one. A session key of the old generation is
+    /// replaced by the new key, with the same expiry, once the rotation is committed.
     package func rotateKey(material: UnlockMaterial, dropOtherSlots: Bool, kdf: KDFParameters? = nil) throws
         -> RotationReport
     {
@@ -74,6 +89,7 @@ extension Vault {
         defer { lock.release() }
         try checkNotReplaced()
         let oldKey = try unlock(material)
+        try Self.refuseKeyringKey(oldKey)
         let slots = try keySlots()
         let vaultID = oldKey.vaultID
 
@@ -133,7 +149,8 @@ extension Vault {
             newSlots.insert(try KeySlot.passphrase(passphrase, dataKey: newKey, parameters: parameters), at: 0)
         }
 
-        return try Self.mapDatabaseErrors(path: path) {
+        let session = (try? findSessionKey(now: Clock.now()))?.found
+        var report = try Self.mapDatabaseErrors(path: path) {
             var resealed = 0
             try dbQueue.inTransaction(.immediate) { db in
                 guard var row = try VaultRow.fetchOne(db), row.keyGeneration == oldKey.generation else {
@@ -169,6 +186,17 @@ extension Vault {
                 newGeneration: newKey.generation, resealed: resealed,
                 keptSlots: newSlots.map(\.label), droppedSlots: uncovered.map(\.label))
         }
+        let now = Clock.now()
+        let left = Int(min((session?.expiresAt ?? now) - now, 24 * 3600))
+        if let session, left >= 1,
+            let expiresAt = try? storeSessionKey(newKey, seconds: left, in: session.ring, now: now)
+        {
+            report.sessionKey = (session.ring, expiresAt)
+        } else {
+            // Keys of the old generation are of no use any more (and one that did not prove itself never was).
+            report.sessionKeyRemoved = (try? removeSessionKeys()) ?? 0 > 0
+        }
+        return report
     }
 }
 

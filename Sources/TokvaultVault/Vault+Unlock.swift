@@ -28,6 +28,13 @@ extension Vault {
         // Another process may have upgraded the vault since it was opened.
         format = row.formatVersion
         var failure: VaultError?
+        if let key = material.sessionKey {
+            // Proved against the vault when it was found; a rotation since then makes it stale.
+            if key.vaultID == row.vaultId && key.generation == row.keyGeneration { return key }
+            failure = VaultError.unlock(
+                "the session key of vault \(path) is for key generation \(key.generation); the vault's key was rotated since (generation \(row.keyGeneration))",
+                hint: "unlock again: `\(.unlockSession)`")
+        }
         for (keyPath, keyFile) in material.keyFiles {
             guard let slot = slots.first(where: { $0.kind == .keyfile && $0.keyfileFingerprint == keyFile.fingerprint })
             else {

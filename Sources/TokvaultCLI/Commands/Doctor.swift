@@ -123,6 +123,9 @@ struct Doctor: ParsableCommand {
             }
             appLines.append(text)
         }
+        if let unlocked = try VaultOptions.sessionKey(of: vault) {
+            row("unlocked", "until \(unlocked.untilText)")
+        }
         row("apps", "\(appLines.count)")
         for text in appLines { row("  app", text) }
         if verify {

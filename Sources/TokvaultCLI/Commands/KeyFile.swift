@@ -20,7 +20,7 @@ struct KeyFileCommand: ParsableCommand {
 
         func run() throws {
             let vault = try vaultOptions.open()
-            try vaultOptions.writing(vault) { key in
+            try vaultOptions.writing(vault, keyring: .refused) { key in
                 let keyFile = KeyFile.generate()
                 try SecureFile.createNew(file, contents: keyFile.rendered())
                 do {
@@ -49,7 +49,7 @@ struct KeyFileCommand: ParsableCommand {
         func run() throws {
             let vault = try vaultOptions.open()
             let keyFile = try KeyFile.loadPrivate(path: file)
-            try vaultOptions.writing(vault) { key in try vault.addKeyFileSlot(keyFile, key: key) }
+            try vaultOptions.writing(vault, keyring: .refused) { key in try vault.addKeyFileSlot(keyFile, key: key) }
             print("Key file \(file) (fingerprint \(keyFile.fingerprint.prefix(16))) now unlocks \(vault.path)")
         }
     }

@@ -23,7 +23,7 @@ struct Passwd: ParsableCommand {
         let vault = try vaultOptions.open()
         // Every prompt comes before the vault lock is taken: a user who walks away from a
         // prompt must not block other tokvault processes.
-        let material = try vaultOptions.material(for: vault)
+        let material = try vaultOptions.material(for: vault, keyring: .refused)
         let passphrase = try NewPassphrase.read(file: newPassphraseFile, purpose: vault.path)
         let (existing, parameters) = try vault.withUnlocked(material) { key in
             let existing = try vault.keySlots().first { $0.kind == .passphrase }

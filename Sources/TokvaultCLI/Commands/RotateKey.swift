@@ -28,5 +28,10 @@ struct RotateKey: ParsableCommand {
         )
         print("Key slots: \(report.keptSlots.joined(separator: ", "))")
         if !report.droppedSlots.isEmpty { print("Dropped key slots: \(report.droppedSlots.joined(separator: ", "))") }
+        if let session = report.sessionKey {
+            print("Replaced the key in the \(session.ring): unlocked until \(Output.isoTime(session.expiresAt)).")
+        } else if report.sessionKeyRemoved {
+            Diagnostics.warning("removed the old key from the keyring; run `tokvault unlock` again")
+        }
     }
 }

@@ -80,6 +80,9 @@ struct Show: ParsableCommand {
         }
         rows += [("created", view.createdAt), ("updated", view.updatedAt)]
         if let verified { rows.append(("verified", "\(verified) sealed field(s) open with this key")) }
+        if let unlocked = try VaultOptions.sessionKey(of: vault) {
+            rows.append(("vault", "unlocked until \(unlocked.untilText)"))
+        }
         let width = rows.map(\.0.count).max() ?? 0
         for (label, value) in rows {
             print(Output.pad(label, width) + "  " + Output.safe(value))
