@@ -36,6 +36,14 @@ int tokvault_key_invalidate(int32_t key) {
     return (int)syscall(SYS_keyctl, KEYCTL_INVALIDATE, key);
 }
 
+int tokvault_key_link(int32_t key, int32_t keyring) {
+    return (int)syscall(SYS_keyctl, KEYCTL_LINK, key, keyring);
+}
+
+int tokvault_key_unlink(int32_t key, int32_t keyring) {
+    return (int)syscall(SYS_keyctl, KEYCTL_UNLINK, key, keyring);
+}
+
 int32_t tokvault_keyring_join_anonymous_session(void) {
     return (int32_t)syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, (const char *)0);
 }

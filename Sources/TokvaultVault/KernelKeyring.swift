@@ -6,6 +6,7 @@ import Glibc
 package enum KernelKeyring {
     /// The special keyrings, by the numbers keyctl(2) takes for them.
     package enum Ring: Int32, Sendable {
+        case thread = -1
         case session = -3
         case user = -4
         case userSession = -5
@@ -54,25 +55,28 @@ package enum KernelKeyring {
             type: String(fields[0]), uid: uid, gid: gid, permissions: permissions, description: String(fields[4]))
     }
 
-    /// Adds (or replaces) a "user" key with `permissions` and a kernel-enforced timeout. The key
-    /// is invalidated again when a later step fails, so a key without its limits never stays.
+    /// Adds a "user" key with `permissions` and a kernel-enforced timeout to `keyring`. The key
+    /// is made in this thread's own keyring, given its timeout, linked into `keyring`, given its
+    /// permissions and unlinked from the thread keyring: `keyring` never holds it without its
+    /// limits, and the steps need no possession of `keyring` (a user keyring the session does
+    /// not link). Any failing step invalidates the key.
     package static func add(
         description: String, payload: SecureBytes, to keyring: Int32, permissions: UInt32, timeoutSeconds: UInt32
     ) throws -> Int32 {
         let key = payload.withUnsafeBytes { bytes in
-            tokvault_key_add(description, bytes.baseAddress, bytes.count, keyring)
+            tokvault_key_add(description, bytes.baseAddress, bytes.count, Ring.thread.rawValue)
         }
         guard key >= 0 else { throw Refusal(operation: "add_key", errno: errno) }
-        guard tokvault_key_setperm(key, permissions) == 0 else {
-            let refusal = Refusal(operation: "keyctl(SETPERM)", errno: errno)
+        func step(_ operation: String, _ result: Int32) throws {
+            guard result != 0 else { return }
+            let refusal = Refusal(operation: operation, errno: errno)
             _ = tokvault_key_invalidate(key)
             throw refusal
         }
-        guard tokvault_key_set_timeout(key, timeoutSeconds) == 0 else {
-            let refusal = Refusal(operation: "keyctl(SET_TIMEOUT)", errno: errno)
-            _ = tokvault_key_invalidate(key)
-            throw refusal
-        }
+        try step("keyctl(SET_TIMEOUT)", tokvault_key_set_timeout(key, timeoutSeconds))
+        try step("keyctl(LINK)", tokvault_key_link(key, keyring))
+        try step("keyctl(SETPERM)", tokvault_key_setperm(key, permissions))
+        try step("keyctl(UNLINK)", tokvault_key_unlink(key, Ring.thread.rawValue))
         return key
     }
 

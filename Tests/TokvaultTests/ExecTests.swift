@@ -52,25 +52,26 @@ struct ExecTests {
     }
 }
 
-/// `exec`'s command runs in a session keyring of its own, so it cannot read what the caller's
-/// session holds (the data key `tokvault unlock` leaves there), unless asked to share it.
+/// `exec`'s command runs in a session keyring of its own, so it cannot read the data key
+/// `tokvault unlock` left in the caller's session, unless asked to share it.
 @Suite("exec and the session keyring", .enabled(if: TestKeyring.available, "the kernel refuses keyring calls here"))
 struct ExecKeyringTests {
-    @Test func theCommandCannotSeeTheCallersSessionKeys() throws {
+    @Test func theCommandCannotSeeTheKeyUnlockLeft() throws {
         let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
-        let env = ["TOKVAULT_KEY_FILE": s.f.keyFile]
-        // This thread's session keyring, which the tokvault processes started below inherit.
-        let (description, key) = try TestKeyring.sessionWithCanaryKey("exec")
-        defer { try? KernelKeyring.invalidate(key) }
-
+        let description = try Vault.open(path: s.cli.vaultPath).sessionKeyDescription()
         // /proc/keys lists the keys the reader may view: a possessor-only key only to its possessors.
-        let isolated = s.cli.run(["exec", "adme", "--", "/bin/cat", "/proc/keys"], env: env)
-        #expect(isolated.status == 0, "\(isolated)")
-        #expect(!isolated.stdout.contains(description), "the command saw the caller's session key")
-        let shared = s.cli.run(["exec", "adme", "--keep-session-keyring", "--", "/bin/cat", "/proc/keys"], env: env)
-        #expect(shared.status == 0, "\(shared)")
-        #expect(shared.stdout.contains(description), "--keep-session-keyring: \(shared.stdout)")
+        let steps = KeyringSession(s.cli).run([
+            .tokvault(["unlock", "--key-file", s.f.keyFile, "--for", "60"]),
+            .shell("cat /proc/keys"),
+            .tokvault(["exec", "adme", "--", "/bin/cat", "/proc/keys"]),
+            .tokvault(["exec", "adme", "--keep-session-keyring", "--", "/bin/cat", "/proc/keys"]),
+            .tokvault(["lock"])
+        ])
+        #expect(steps.allSatisfy { $0.status == 0 }, "\(steps)")
+        #expect(steps[1].stdout.contains(description), "the session itself holds the key: \(steps[1])")
+        #expect(!steps[2].stdout.contains(description), "the command saw the caller's session key")
+        #expect(steps[3].stdout.contains(description), "--keep-session-keyring: \(steps[3])")
     }
 }

@@ -33,6 +33,10 @@ int tokvault_key_set_timeout(int32_t key, unsigned int seconds);
 /// KEYCTL_INVALIDATE: the key is gone for every keyring at once.
 int tokvault_key_invalidate(int32_t key);
 
+/// KEYCTL_LINK / KEYCTL_UNLINK: 0 or -1 with errno.
+int tokvault_key_link(int32_t key, int32_t keyring);
+int tokvault_key_unlink(int32_t key, int32_t keyring);
+
 /// KEYCTL_JOIN_SESSION_KEYRING with no name: this process (and what it starts) gets a new,
 /// empty, anonymous session keyring.
 int32_t tokvault_keyring_join_anonymous_session(void);

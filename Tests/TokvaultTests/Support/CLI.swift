@@ -140,7 +140,10 @@ final class TempDir: @unchecked Sendable {
 
 /// All regular files under `dir` whose bytes contain `needle`.
 func filesContaining(_ needle: String, under dir: String) -> [String] {
-    let bytes = Data(needle.utf8)
+    filesContaining(Data(needle.utf8), under: dir)
+}
+
+func filesContaining(_ bytes: Data, under dir: String) -> [String] {
     var hits: [String] = []
     guard let walker = FileManager.default.enumerator(atPath: dir) else { return [] }
     for case let relative as String in walker {
