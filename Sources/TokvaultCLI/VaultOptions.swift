@@ -252,7 +252,7 @@ extension DiscardedSessionKey {
         case .refused(.expired):
             "it has expired"
         case .refused(.notThisVaultsKey):
-            "it does not open this vault (planted, or from another copy of the vault)"
+            "it does not open this vault (planted, from another copy of the vault, or the vault's oldest app was edited)"
         case .refused(.unverifiable):
             "the vault has no app to check it against"
         }

@@ -68,7 +68,7 @@ extension Vault {
 
     /// The data key in a session-key payload, once it has proved to be this vault's: the payload
     /// must be for this vault's id and current generation and unexpired, and the key must verify
-    /// the binding of the vault's first app. A key from the keyring did not come out of a key
+    /// the binding of the vault's oldest app (lowest rowid). A key from the keyring did not come out of a key
     /// slot, and a key that merely looks right would seal new secrets where the vault's own key
     /// cannot open them (and whoever planted it can).
     package func openSessionKey(_ payload: SecureBytes, now: Int64) throws -> (key: DataKey, expiresAt: Int64) {
@@ -77,7 +77,7 @@ extension Vault {
             payload, vaultID: identity.vaultID, generation: identity.generation,
             formatVersion: identity.formatVersion, now: now)
         guard identity.formatVersion >= 2,
-            let app = try read({ db in try App.fetchOne(db, sql: "SELECT * FROM app ORDER BY id LIMIT 1") })
+            let app = try read({ db in try App.fetchOne(db, sql: "SELECT * FROM app ORDER BY rowid LIMIT 1") })
         else { throw SessionKey.Refusal.unverifiable }
         guard AppBinding.holds(for: app, key: key) else { throw SessionKey.Refusal.notThisVaultsKey }
         return (key, expiresAt)

@@ -20,6 +20,13 @@ struct UnlockDurationTests {
         #expect(UnlockDuration(argument: text) == nil, "\(text.debugDescription)")
     }
 
+    @Test(arguments: ["0", "25h", "1.5h", "5d", "0x10"])
+    func refusedOnTheCommandLine(_ text: String) {
+        let result = CLI(TempDir()).run(["unlock", "--for", text])
+        #expect(result.status == Failure.Exit.usage, "\(result)")
+        #expect(result.stderr.contains("is invalid for '--for <duration>'"), "\(result)")
+    }
+
     @Test func shownInTheLargestWholeUnit() {
         #expect(UnlockDuration(argument: "3600")?.description == "1h")
         #expect(UnlockDuration(argument: "90")?.description == "90s")

@@ -330,6 +330,22 @@ struct UnlockTests {
         #expect(steps[3].status == 0 && steps[3].stdout.contains("unlocked until "), "\(steps[3])")
     }
 
+    /// A vault of format 1 (an older release's) is upgraded by its first unlock, `unlock`
+    /// included; the key it leaves then serves the upgraded vault.
+    @Test func unlockUpgradesAFormat1VaultAndItsKeyServesIt() throws {
+        let old = try Format1Vault()
+        let steps = KeyringSession(old.cli).run([
+            .tokvault(["unlock", "--key-file", old.keyFile, "--for", "60"]),
+            .tokvault(["token", "adme"]),
+            .tokvault(["lock"])
+        ])
+        #expect(steps[0].status == 0 && steps[0].stdout.contains("Unlocked "), "\(steps[0])")
+        #expect(steps[0].stderr.contains(" to format 2: 8 sealed field(s) re-sealed"), "\(steps[0])")
+        #expect(try old.formatVersion() == 2)
+        #expect(steps[1].status == 0 && steps[1].stdout == old.expected.adme.access_token + "\n", "\(steps[1])")
+        #expect(steps[2].stdout.hasPrefix("Locked "), "\(steps[2])")
+    }
+
     /// The key lives in the kernel only: not in any file, output or environment of the session.
     @Test func theKeyReachesNoFileAndNoOutput() throws {
         let s = try Setup()
