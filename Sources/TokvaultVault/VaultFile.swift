@@ -237,10 +237,24 @@ package enum VaultFile {
 
 /// An advisory `flock(2)` on `VAULT.lock`: writers that seal hold it shared, `rotate-key` and
 /// `restore` hold it exclusive, so no write sealed under an old key races a rotation.
+///
+/// The vault lock prefers exclusive waiters: flock alone would let new shared holders in while
+/// an exclusive one waits, and a stream of writers would starve it. So beside it is a gate,
+/// `VAULT.lock-gate`: an exclusive acquirer takes the gate exclusively first and keeps it until
+/// it releases the vault lock; a shared acquirer takes the gate shared only for as long as it
+/// takes to try the vault lock. Once an exclusive acquirer holds the gate, no new shared holder
+/// gets in; those already in finish, and it is served next. A process that dies releases both
+/// (flock), so no lock file ever needs cleaning up. Lock order (docs/vault-format.md §8): an
+/// app's refresh lock, then the gate, then the vault lock; nothing waits for a refresh lock
+/// while holding the vault lock.
 package final class VaultLock: @unchecked Sendable {
     enum Kind { case shared, exclusive }
     private let path: String
     private var fd: Int32 = -1
+    /// The gate's path; nil for locks of their own (an app's refresh lock), which have no gate.
+    private let gatePath: String?
+    private var gateFD: Int32 = -1
+    private var holdsGate = false
     private(set) var held: Kind?
 
     /// Called once when a lock is not granted within a second (the CLI prints it).
@@ -248,23 +262,28 @@ package final class VaultLock: @unchecked Sendable {
     /// How long to wait for another tokvault process before giving up.
     nonisolated(unsafe) package static var timeoutSeconds: Double = 120
 
-    init(vaultPath: String) { path = vaultPath + ".lock" }
+    init(vaultPath: String) {
+        path = vaultPath + ".lock"
+        gatePath = vaultPath + ".lock-gate"
+    }
 
     /// A lock of its own, beside the vault (`VAULT.lock-NAME`).
-    init(vaultPath: String, name: String) { path = vaultPath + ".lock-" + name }
+    init(vaultPath: String, name: String) {
+        path = vaultPath + ".lock-" + name
+        gatePath = nil
+    }
 
     func acquire(_ kind: Kind, timeout: Double? = nil) throws {
         let limit = timeout ?? Self.timeoutSeconds
         if held == .exclusive || held == kind { return }
         if fd < 0 { fd = try Self.openLockFile(path) }
+        if let gatePath, gateFD < 0 { gateFD = try Self.openLockFile(gatePath) }
         let start = Date()
         var noticed = false
-        while flock(fd, (kind == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK || errno == EINTR else {
-                throw VaultError.failure("cannot lock \(path): \(String(cString: strerror(errno)))")
-            }
+        while !(try attempt(kind)) {
             let waited = Date().timeIntervalSince(start)
             if waited > limit {
+                releaseGate()
                 throw VaultError.failure(
                     "gave up after \(Int(limit)) s waiting for another tokvault process to release \(path)",
                     hint: "is a tokvault command waiting for input somewhere? nothing was changed")
@@ -276,6 +295,37 @@ package final class VaultLock: @unchecked Sendable {
             usleep(20_000)
         }
         held = kind
+    }
+
+    /// One try, without blocking: true when the lock is held.
+    private func attempt(_ kind: Kind) throws -> Bool {
+        guard gateFD >= 0 else { return try tryFlock(fd, kind == .shared ? LOCK_SH : LOCK_EX, path) }
+        switch kind {
+        case .shared:
+            // Through the gate: closed while an exclusive acquirer holds it.
+            guard try tryFlock(gateFD, LOCK_SH, gatePath!) else { return false }
+            defer { flock(gateFD, LOCK_UN) }
+            return try tryFlock(fd, LOCK_SH, path)
+        case .exclusive:
+            if !holdsGate { holdsGate = try tryFlock(gateFD, LOCK_EX, gatePath!) }
+            return try holdsGate && tryFlock(fd, LOCK_EX, path)
+        }
+    }
+
+    /// flock(LOCK_NB): false when another process holds it, an error for anything else.
+    private func tryFlock(_ descriptor: Int32, _ operation: Int32, _ file: String) throws -> Bool {
+        if flock(descriptor, operation | LOCK_NB) == 0 { return true }
+        guard errno == EWOULDBLOCK || errno == EINTR else {
+            let reason = String(cString: strerror(errno))
+            releaseGate()
+            throw VaultError.failure("cannot lock \(file): \(reason)")
+        }
+        return false
+    }
+
+    private func releaseGate() {
+        if holdsGate { flock(gateFD, LOCK_UN) }
+        holdsGate = false
     }
 
     /// Opens a lock file without following a symlink: one that exists must be a regular file
@@ -322,6 +372,11 @@ package final class VaultLock: @unchecked Sendable {
             flock(fd, LOCK_UN)
             close(fd)
             fd = -1
+        }
+        releaseGate()
+        if gateFD >= 0 {
+            close(gateFD)
+            gateFD = -1
         }
         held = nil
     }

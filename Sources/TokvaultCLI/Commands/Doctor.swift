@@ -32,8 +32,10 @@ struct Doctor: ParsableCommand {
             return
         }
         let dir = VaultFile.directory(of: path)
-        for (label, file) in [("file", path), ("wal", path + "-wal"), ("shm", path + "-shm"), ("lock", path + ".lock")]
-        {
+        for (label, file) in [
+            ("file", path), ("wal", path + "-wal"), ("shm", path + "-shm"), ("lock", path + ".lock"),
+            ("gate", path + ".lock-gate")
+        ] {
             guard let mode = VaultFile.mode(file) else { continue }
             let text = String(mode & 0o777, radix: 8)
             if mode & 0o077 != 0 {
