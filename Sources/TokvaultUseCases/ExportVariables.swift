@@ -44,7 +44,9 @@ package struct ExportVariables: Sendable {
             try vault.verifyBinding(current, key: key)
             verified = current
         }
-        if let token, let row = verified, !token.app.steersLike(row) { throw Vault.replaced(appName) }
+        // The token and the secrets must be of one client at one endpoint; a scope edited in
+        // between does not make them another app's.
+        if let token, let row = verified, !row.keepsTokens(of: token.app) { throw Vault.replaced(appName) }
         guard let app = verified ?? token?.app else { throw Vault.replaced(appName) }
         var variables: [ExportVariable] = []
         for (field, variable) in selected {
@@ -62,7 +64,9 @@ package struct ExportVariables: Sendable {
                 }
             case .tokenType: if let token { variables.append(.init(name: variable, text: token.record.tokenType)) }
             case .scope:
-                if let token { variables.append(.init(name: variable, text: token.record.grantedScope ?? app.scope)) }
+                if let token {
+                    variables.append(.init(name: variable, text: token.record.grantedScope ?? token.app.scope))
+                }
             case .clientSecret:
                 guard let s = secrets.client else {
                     throw UseCaseError.failure(

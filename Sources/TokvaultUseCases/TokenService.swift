@@ -117,11 +117,8 @@ package struct TokenService: Sendable {
                     "app \"\(locked.name)\": \(failure); that ID token was not stored (the previous one is kept), the new access and refresh tokens were; if this repeats, check the app's client id and issuer (`\(.showApp(locked.name))`)"
                 )
             }
-            try vault.storeTokens(received, for: locked, scopeKey: scopeKey, key: key, action: "refresh")
-            guard let stored = try vault.accessToken(of: locked, scopeKey: scopeKey, key: key) else {
-                throw UseCaseError.failure("the refreshed token was not stored")
-            }
-            return Result(token: stored.token, record: stored.record, refreshed: true, app: locked)
+            let stored = try vault.storeTokens(received, for: locked, scopeKey: scopeKey, key: key, action: "refresh")
+            return Result(token: received.accessToken, record: stored.accessToken, refreshed: true, app: stored.app)
         }
     }
 
@@ -144,11 +141,9 @@ package struct TokenService: Sendable {
             tokens.refreshToken = nil
             tokens.idToken = nil
             tokens.account = nil
-            try vault.storeTokens(tokens, for: app, scopeKey: scopeKey, key: key, action: "client-credentials")
-            guard let stored = try vault.accessToken(of: app, scopeKey: scopeKey, key: key) else {
-                throw UseCaseError.failure("the new access token was not stored")
-            }
-            return Result(token: stored.token, record: stored.record, refreshed: true, app: app)
+            let stored = try vault.storeTokens(
+                tokens, for: app, scopeKey: scopeKey, key: key, action: "client-credentials")
+            return Result(token: tokens.accessToken, record: stored.accessToken, refreshed: true, app: stored.app)
         }
     }
 

@@ -147,6 +147,14 @@ package struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Ident
     }
     package var hasClientSecret: Bool { clientSecret != nil }
 
+    /// Whether tokens obtained for `other` still belong to this row: the same client at the
+    /// same token endpoint, in the same flow, and not made a public client since. This is what
+    /// `set` keeps an app's sign-in across; a change of scope, name or secret keeps it.
+    package func keepsTokens(of other: App) -> Bool {
+        id == other.id && clientID == other.clientID && tokenEndpoint == other.tokenEndpoint && flow == other.flow
+            && !(clientAuth == .none && other.clientAuth != .none)
+    }
+
     /// Where a sealed field of this app lives, for its AAD.
     func place(table: String, column: String, row: String, scopeKey: String = "") -> SealedFieldPlace {
         SealedFieldPlace(

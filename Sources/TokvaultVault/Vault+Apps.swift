@@ -63,7 +63,6 @@ extension Vault {
         app.createdAt = original.createdAt
         app.updatedAt = Clock.now()
         var report = UpdateReport()
-        let bindingMoved = original.clientID != app.clientID || original.tokenEndpoint != app.tokenEndpoint
 
         try sealingWrite(key: key) { db in
             guard let current = try App.fetchOne(db, key: original.id), current == original else {
@@ -115,8 +114,7 @@ extension Vault {
                 } : nil
             // Tokens were issued to the old client at the old endpoint: never send them elsewhere.
             // Tokens of a user's sign-in must not be served as the app's own, nor the reverse.
-            let flowChanged = original.flow != app.flow
-            if bindingMoved || flowChanged || (changes.makePublic && original.clientAuth != .none) {
+            if !app.keepsTokens(of: original) {
                 let sessions = try Session.filter(Column("app_id") == app.id).deleteAll(db)
                 let tokens = try AccessToken.filter(Column("app_id") == app.id).deleteAll(db)
                 report.droppedTokens = sessions + tokens > 0

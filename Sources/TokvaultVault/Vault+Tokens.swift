@@ -54,24 +54,38 @@ extension Vault {
         }
     }
 
+    /// What `storeTokens` stored: the app's row as it is now, and the access token's record
+    /// (not saved when the app's own scope changed meanwhile).
+    package struct StoredTokens: Sendable {
+        package var app: App
+        package var accessToken: AccessToken
+        package var accessTokenSaved: Bool
+    }
+
     /// Stores a token response in one transaction: the access token for `scopeKey` ('' = the
     /// app's own scope) and, when present, the rotated refresh token and the ID token. A
     /// refresh token the server did not rotate is kept.
+    @discardableResult
     package func storeTokens(
         _ tokens: TokenSet, for obtainedFor: App, scopeKey: String = "", key: DataKey, action: String = "tokens"
-    ) throws {
+    ) throws -> StoredTokens {
         try sealingWrite(key: key) { db in
-            // The tokens go to the app they were obtained for, with the same columns: an app edited
-            // meanwhile does not get them. Its binding may have moved (a rotate-key while a browser
-            // sign-in waited binds every app anew): they are sealed under the one it has now, once
-            // that is proven with the key this transaction seals with.
-            guard let app = try App.fetchOne(db, key: obtainedFor.id), app.steersLike(obtainedFor) else {
+            // The tokens go to the app they were obtained for, as long as it still has the same
+            // client, endpoint and flow: an app edited that way meanwhile does not get them (its
+            // tokens were dropped). Any other edit (a `set --scope`, a new secret, a rename) keeps
+            // them: the server may have rotated the refresh token, and the old one is spent. Only
+            // an access token for the app's own scope, which has changed, is not cached. The
+            // binding may have moved too (an edit, or a rotate-key while a browser sign-in
+            // waited): the tokens are sealed under the one the row has now, once that is proven
+            // with the key this transaction seals with.
+            guard let app = try App.fetchOne(db, key: obtainedFor.id), app.keepsTokens(of: obtainedFor) else {
                 throw VaultError.failure(
-                    "app \"\(obtainedFor.name)\" was changed or removed while this command ran; the tokens were not stored"
+                    "app \"\(obtainedFor.name)\" was removed, or given another client, endpoint or flow, while this command ran; the tokens were not stored"
                 )
             }
             try verifyBinding(app, key: key)
             let now = Clock.now()
+            let cacheable = !scopeKey.isEmpty || app.scope == obtainedFor.scope
             var access =
                 try AccessToken.filter(Column("app_id") == app.id && Column("scope_key") == scopeKey).fetchOne(db)
                 ?? AccessToken(
@@ -82,7 +96,7 @@ extension Vault {
             access.grantedScope = tokens.grantedScope
             access.expiresAt = tokens.expiresAt
             access.obtainedAt = now
-            try access.save(db)
+            if cacheable { try access.save(db) }
 
             if tokens.refreshToken != nil || tokens.idToken != nil || tokens.account != nil {
                 var session =
@@ -108,8 +122,10 @@ extension Vault {
             }
             try Self.record(
                 db, action, app: app.name,
-                detail: "scope=\(scopeKey.isEmpty ? app.scope : scopeKey) expires=\(tokens.expiresAt)"
-                    + (tokens.refreshToken != nil ? " refresh_token=rotated" : ""))
+                detail: "scope=\(scopeKey.isEmpty ? obtainedFor.scope : scopeKey) expires=\(tokens.expiresAt)"
+                    + (tokens.refreshToken != nil ? " refresh_token=rotated" : "")
+                    + (cacheable ? "" : " access_token=not-cached(scope changed)"))
+            return StoredTokens(app: app, accessToken: access, accessTokenSaved: cacheable)
         }
     }
 

@@ -134,6 +134,75 @@ struct VaultLibraryTests {
         #expect(try vault.accessTokens(appID: app.id).count == 1)
     }
 
+    /// A refresh that started before a `set --scope` (or a new secret, or a rename) committed:
+    /// the server has rotated the refresh token and the old one is spent, so the new one must be
+    /// stored. Only the access token, issued for the old scope, is not cached as the app's own.
+    @Test func aRotatedRefreshTokenSurvivesAnEditThatKeepsTheSignIn() throws {
+        let (dir, vault, keyFile) = try newLibraryVault()
+        defer { withExtendedLifetime(dir) {} }
+        let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
+        try vault.addApp(try Self.azureApp("adme"), clientSecret: secure("s"), key: key)
+        let before = try vault.app(named: "adme")
+        try vault.storeTokens(
+            TokenSet(accessToken: secure("a1"), tokenType: "Bearer", expiresAt: 100, refreshToken: secure("r1")),
+            for: before, key: key)
+        // The refresh reads the app and redeems r1; meanwhile the scope changes and the app is renamed.
+        var edited = before
+        edited.scope = Fixture.clientID + "/.default offline_access"
+        edited.name = "adme2"
+        let report = try vault.updateApp(
+            original: before, updated: edited, changes: Vault.AppChanges(), key: key)
+        #expect(!report.droppedTokens)
+        let stored = try vault.storeTokens(
+            TokenSet(accessToken: secure("a2"), tokenType: "Bearer", expiresAt: 200, refreshToken: secure("r2")),
+            for: before, key: key, action: "refresh")
+        let now = try vault.app(named: "adme2")
+        #expect(stored.app == now)
+        #expect(!stored.accessTokenSaved)
+        #expect(try vault.refreshToken(of: now, key: key)?.withUnsafeBytes { Array($0) } == Array("r2".utf8))
+        #expect(try vault.accessTokens(appID: now.id).isEmpty, "an access token for the old scope was cached")
+        // Another scope's token is keyed by that scope, so it is cached whatever the app's own is.
+        let other = try vault.storeTokens(
+            TokenSet(accessToken: secure("a3"), tokenType: "Bearer", expiresAt: 300), for: before,
+            scopeKey: "api://other/.default", key: key)
+        #expect(other.accessTokenSaved)
+        #expect(try vault.accessToken(of: now, scopeKey: "api://other/.default", key: key) != nil)
+    }
+
+    /// Tokens obtained for a client that the app no longer uses (or a flow it no longer has)
+    /// are not stored: `set` dropped that sign-in, and it must not come back.
+    @Test func tokensOfAnotherClientEndpointOrFlowAreNotStored() throws {
+        for change in ["client", "endpoint", "flow", "public"] {
+            let (dir, vault, keyFile) = try newLibraryVault()
+            defer { withExtendedLifetime(dir) {} }
+            let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
+            try vault.addApp(try Self.azureApp("adme"), clientSecret: secure("s"), key: key)
+            let before = try vault.app(named: "adme")
+            try vault.storeTokens(
+                TokenSet(accessToken: secure("a1"), tokenType: "Bearer", expiresAt: 100, refreshToken: secure("r1")),
+                for: before, key: key)
+            var edited = before
+            var changes = Vault.AppChanges()
+            switch change {
+            case "client": edited.clientID = "11111111-2222-3333-4444-555555555555"
+            case "endpoint": edited.tokenEndpoint = "https://login.example.org/t/oauth2/v2.0/token"
+            case "flow": edited.flow = App.Flow.clientCredentials.rawValue
+            default: changes.makePublic = true
+            }
+            let report = try vault.updateApp(original: before, updated: edited, changes: changes, key: key)
+            #expect(report.droppedTokens, "\(change)")
+            #expect(throws: VaultError.self, "\(change)") {
+                try vault.storeTokens(
+                    TokenSet(
+                        accessToken: secure("a2"), tokenType: "Bearer", expiresAt: 200, refreshToken: secure("r2")),
+                    for: before, key: key, action: "refresh")
+            }
+            let now = try vault.app(named: "adme")
+            #expect(try vault.refreshToken(of: now, key: key) == nil, "\(change)")
+            #expect(try vault.accessTokens(appID: now.id).isEmpty, "\(change)")
+        }
+    }
+
     @Test func embeddedMigrationsAreNumberedAndApplied() throws {
         #expect(Vault.knownMigrations.first == "0001_create_vault")
         let (dir, vault, _) = try newLibraryVault()
