@@ -26,6 +26,7 @@ public enum Entry {
         // which could be key material; a crash must end the process silently instead.
         for sig in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT] { signal(sig, SIG_DFL) }
         VaultLock.waitingNotice = { Diagnostics.note($0) }
+        if getenv("TOKVAULT_TRACE_LOCKS") != nil { VaultLock.grantedNotice = { Diagnostics.note($0) } }
         Vault.upgradeNotice = { Diagnostics.note(Failure.render($0)) }
         TokenService.warningNotice = { Diagnostics.warning(Failure.render($0)) }
     }

@@ -5,12 +5,15 @@ extension Vault {
     /// Sets (or adds) the passphrase slot: the data key is rewrapped, nothing else changes.
     package func changePassphrase(_ newPassphrase: SecureBytes, kdf: KDFParameters = .default, key: DataKey) throws {
         try Self.refuseKeyringKey(key)
-        let slot = try KeySlot.passphrase(newPassphrase, dataKey: key, parameters: kdf)
-        try sealingWrite(key: key) { db in
-            let replaced = try KeySlot.filter(Column("kind") == KeySlot.Kind.passphrase.rawValue).deleteAll(db)
-            try slot.insert(db)
-            try Self.record(
-                db, "passwd", detail: replaced > 0 ? "passphrase changed (\(kdf))" : "passphrase slot added (\(kdf))")
+        try withSlotLock {
+            let slot = try KeySlot.passphrase(newPassphrase, dataKey: key, parameters: kdf)
+            try sealingWrite(key: key) { db in
+                let replaced = try KeySlot.filter(Column("kind") == KeySlot.Kind.passphrase.rawValue).deleteAll(db)
+                try slot.insert(db)
+                try Self.record(
+                    db, "passwd",
+                    detail: replaced > 0 ? "passphrase changed (\(kdf))" : "passphrase slot added (\(kdf))")
+            }
         }
     }
 
@@ -26,8 +29,12 @@ extension Vault {
     package func addKeyFileSlot(_ keyFile: KeyFile, key: DataKey) throws {
         try Self.refuseKeyringKey(key)
         let slot = KeySlot.keyFile(keyFile, dataKey: key)
+        try withSlotLock { try addSlot(slot, key: key) }
+    }
+
+    private func addSlot(_ slot: KeySlot, key: DataKey) throws {
         try sealingWrite(key: key) { db in
-            if try KeySlot.filter(Column("keyfile_fingerprint") == keyFile.fingerprint).fetchCount(db) > 0 {
+            if try KeySlot.filter(Column("keyfile_fingerprint") == slot.keyfileFingerprint).fetchCount(db) > 0 {
                 throw VaultError.failure("this key file already unlocks the vault (slot \(slot.label))")
             }
             try slot.insert(db)
@@ -45,7 +52,11 @@ extension Vault {
                 "give at least 8 hex digits of the key file's fingerprint, or the key file's path",
                 hint: "`\(.listKeySlots)` shows the fingerprints")
         }
-        return try sealingWrite(key: nil) { db in
+        return try withSlotLock { try removeSlot(prefix: prefix) }
+    }
+
+    private func removeSlot(prefix: String) throws -> KeySlot {
+        try sealingWrite(key: nil) { db in
             let slots = try KeySlot.fetchAll(db)
             let matches = slots.filter { $0.kind == .keyfile && ($0.keyfileFingerprint ?? "").hasPrefix(prefix) }
             guard let slot = matches.first else {
@@ -82,12 +93,58 @@ extension Vault {
     /// are re-encrypted in one transaction under the exclusive vault lock: a kill at any moment
     /// leaves either the old vault or the new one. A session key of the old generation is
     /// replaced by the new key, with the same expiry, once the rotation is committed.
+    ///
+    /// The slow part (Argon2id for the passphrase slot, twice) is done before the exclusive lock
+    /// is taken, so that writers queued behind the rotation wait only for its transaction. The
+    /// key-slot lock keeps `passwd`, `keyfile` and other rotations out meanwhile; should the
+    /// slots or the key still have changed (a format upgrade), it is prepared again.
     package func rotateKey(material: UnlockMaterial, dropOtherSlots: Bool, kdf: KDFParameters? = nil) throws
         -> RotationReport
     {
-        try lock.acquire(.exclusive)
-        defer { lock.release() }
-        try checkNotReplaced()
+        try withSlotLock { try rotateKeyHoldingSlotLock(material: material, dropOtherSlots: dropOtherSlots, kdf: kdf) }
+    }
+
+    private func rotateKeyHoldingSlotLock(material: UnlockMaterial, dropOtherSlots: Bool, kdf: KDFParameters?) throws
+        -> RotationReport
+    {
+        var attempt = 1
+        while true {
+            let plan = try prepareRotation(material: material, dropOtherSlots: dropOtherSlots, kdf: kdf)
+            try lock.acquire(.exclusive)
+            defer { lock.release() }
+            try checkNotReplaced()
+            do {
+                return try commitRotation(plan)
+            } catch is StaleRotation where attempt < 3 {
+                attempt += 1
+            } catch is StaleRotation {
+                throw VaultError.failure(
+                    "the vault's key slots kept changing while rotate-key ran; nothing was changed",
+                    hint: "run it again")
+            }
+        }
+    }
+
+    /// What a rotation writes, computed without the vault lock.
+    private struct RotationPlan {
+        var oldKey: DataKey
+        var newKey: DataKey
+        /// The slots the plan was made from (id and wrapped key): the commit checks them.
+        var readSlots: [String]
+        var newSlots: [KeySlot]
+        var uncovered: [KeySlot]
+    }
+
+    /// The slots or the key moved between the plan and the commit.
+    private struct StaleRotation: Error {}
+
+    private static func fingerprint(_ slots: [KeySlot]) -> [String] {
+        slots.map { $0.id + " " + $0.wrappedKey.base64EncodedString() }.sorted()
+    }
+
+    private func prepareRotation(material: UnlockMaterial, dropOtherSlots: Bool, kdf: KDFParameters?) throws
+        -> RotationPlan
+    {
         let oldKey = try unlock(material)
         try Self.refuseKeyringKey(oldKey)
         let slots = try keySlots()
@@ -149,14 +206,23 @@ extension Vault {
             newSlots.insert(try KeySlot.passphrase(passphrase, dataKey: newKey, parameters: parameters), at: 0)
         }
 
+        return RotationPlan(
+            oldKey: oldKey, newKey: newKey, readSlots: Self.fingerprint(slots), newSlots: newSlots, uncovered: uncovered
+        )
+    }
+
+    private func commitRotation(_ plan: RotationPlan) throws -> RotationReport {
+        let (oldKey, newKey, newSlots, uncovered) = (plan.oldKey, plan.newKey, plan.newSlots, plan.uncovered)
         let session = (try? findSessionKey(now: Clock.now()))?.found
         var report = try Self.mapDatabaseErrors(path: path) {
             var resealed = 0
             try dbQueue.inTransaction(.immediate) { db in
-                guard var row = try VaultRow.fetchOne(db), row.keyGeneration == oldKey.generation else {
-                    throw VaultError.failure(
-                        "the vault key changed while rotate-key ran; nothing was changed", hint: "run it again")
+                guard var row = try VaultRow.fetchOne(db) else {
+                    throw VaultError.damaged("vault \(path) has no vault row")
                 }
+                guard row.keyGeneration == oldKey.generation,
+                    Self.fingerprint(try KeySlot.fetchAll(db)) == plan.readSlots
+                else { throw StaleRotation() }
                 // Bindings are checked under the old key before the new one vouches for them.
                 let cells = try Self.sealedCells(db)
                 let rebound = try Self.rebind(

@@ -1,10 +1,11 @@
-/// The vault's two locks, offered only as scopes: a caller cannot forget a release, take the
+/// The vault's locks, offered only as scopes: a caller cannot forget a release, take the
 /// locks in the wrong order, or unlock before the lock it needs is held.
 ///
 /// - `withUnlocked` holds the shared vault lock (`VAULT.lock`): no `rotate-key`, `restore` or
 ///   format upgrade (exclusive holders) can slip in between reading a row, unlocking and sealing.
 /// - `withSingleFlight` holds an app's refresh lock (`VAULT.lock-APPID`) across a token request,
 ///   so that one process per app and expiry talks to the token endpoint.
+/// - `withSlotLock` holds the key-slot lock (`VAULT.lock-slots`) across a change of the ways in.
 extension Vault {
     /// Upgrades a format 1 vault first (which needs the exclusive lock, so it cannot happen under
     /// the shared one), takes the shared vault lock, checks the file is still the one opened,
@@ -45,6 +46,21 @@ extension Vault {
         try refreshLock.acquire(.exclusive, timeout: timeoutSeconds)
         defer { refreshLock.release() }
         return try await body()
+    }
+
+    /// Runs `body` holding the key-slot lock: `passwd`, `keyfile add`/`remove` and `rotate-key`
+    /// change the key slots one at a time. A rotation derives its passphrase keys before it asks
+    /// for the exclusive vault lock (writers wait only for its transaction), and this keeps what
+    /// it derived from being overtaken by another change of the slots meanwhile.
+    /// It comes first in the lock order: a caller takes it before the vault lock (a `passwd`
+    /// that held the vault lock shared while it waited for this one would deadlock with a
+    /// rotation that holds this one and waits for the vault lock). Nested scopes share it.
+    package func withSlotLock<T>(_ body: () throws -> T) throws -> T {
+        if slotLock.held != nil { return try body() }
+        assert(lock.held == nil, "the key-slot lock is taken before the vault lock")
+        try slotLock.acquire(.exclusive)
+        defer { slotLock.release() }
+        return try body()
     }
 
     /// Takes the shared vault lock; true when this process held it already.

@@ -15,6 +15,8 @@ package final class Vault: @unchecked Sendable {
     package let path: String
     let dbQueue: DatabaseQueue
     let lock: VaultLock
+    /// `VAULT.lock-slots`, held across a change of the key slots (`withSlotLock`).
+    let slotLock: VaultLock
     /// The file this connection opened: a `restore` swaps another file in under the same name.
     private let identity: (dev: UInt64, ino: UInt64)?
     let readOnly: Bool
@@ -29,6 +31,7 @@ package final class Vault: @unchecked Sendable {
         self.readOnly = readOnly
         self.dbQueue = dbQueue
         self.lock = VaultLock(vaultPath: path)
+        self.slotLock = VaultLock(vaultPath: path, name: "slots")
         self.identity = Self.fileIdentity(path)
     }
 

@@ -259,6 +259,9 @@ package final class VaultLock: @unchecked Sendable {
 
     /// Called once when a lock is not granted within a second (the CLI prints it).
     nonisolated(unsafe) package static var waitingNotice: ((String) -> Void)?
+    /// Called on every grant with how long it took, when `TOKVAULT_TRACE_LOCKS` is set (the
+    /// CLI prints it; scripts/soak measures the exclusive operations' waits with it).
+    nonisolated(unsafe) package static var grantedNotice: ((String) -> Void)?
     /// How long to wait for another tokvault process before giving up.
     nonisolated(unsafe) package static var timeoutSeconds: Double = 120
 
@@ -295,6 +298,12 @@ package final class VaultLock: @unchecked Sendable {
             usleep(20_000)
         }
         held = kind
+        if let notice = Self.grantedNotice {
+            let waited = Date().timeIntervalSince(start)
+            let name = (path as NSString).lastPathComponent
+            notice(
+                "lock: \(name) \(kind == .shared ? "shared" : "exclusive") after \(String(format: "%.3f", waited)) s")
+        }
     }
 
     /// One try, without blocking: true when the lock is held.

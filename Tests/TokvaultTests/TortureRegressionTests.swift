@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import TokvaultFakeIdP
 
+@testable import TokvaultVault
+
 /// Found by scripts/soak: a command that read an app's row and then waited for the vault lock
 /// while rotate-key held it opened the row's client secret, sealed under the old data key,
 /// with the key it unlocked afterwards, the new one, and reported the vault as tampered with
@@ -14,15 +16,10 @@ struct TortureRegressionTests {
         defer { s.idp.stop() }
         let add = s.addApp(["--flow", "client-credentials", "--secret-stdin"], stdin: ProviderSetup.clientSecret + "\n")
         #expect(add.status == 0, "\(add)")
-        // rotate-key derives the passphrase key twice while it holds the lock exclusively; at
-        // these costs that keeps the lock for seconds, long enough to start the others inside.
-        let passwd = s.cli.run(
-            [
-                "passwd", "--kdf-ops", "4", "--kdf-mem-mib", "256",
-                "--new-passphrase-file", s.f.passphraseFile
-            ] + s.key)
-        #expect(passwd.status == 0, "\(passwd)")
-
+        // A writer holds the vault lock shared, so rotate-key waits at the gate; `token` and
+        // `export` start meanwhile and wait behind it; the writer lets go after they have.
+        let writer = VaultLock(vaultPath: s.cli.vaultPath)
+        try writer.acquire(.shared)
         let rotate = Process()
         rotate.executableURL = URL(fileURLWithPath: CLI.binary)
         rotate.arguments = ["rotate-key", "--key-file", s.f.keyFile, "--passphrase-file", s.f.passphraseFile]
@@ -31,7 +28,12 @@ struct TortureRegressionTests {
         rotate.standardOutput = FileHandle.nullDevice
         rotate.standardError = FileHandle.nullDevice
         try rotate.run()
-        #expect(Self.waitUntilLockedExclusively(s.cli.vaultPath + ".lock"), "rotate-key never held the vault lock")
+        VaultLockTests.wait { VaultLockTests.gateIsClosed(s.cli.vaultPath) }
+        #expect(VaultLockTests.gateIsClosed(s.cli.vaultPath), "rotate-key never waited for the vault lock")
+        Thread {
+            usleep(2_500_000)
+            writer.release()
+        }.start()
 
         // No token is cached: `token` needs a new one, `export` waits for it, and both read the
         // app before the rotation commits.
@@ -60,20 +62,5 @@ struct TortureRegressionTests {
         #expect(s.idp.stats.tokenRequests["client_credentials"] == 1, "one request for both")
         let doctor = s.cli.run(["doctor", "--verify"] + s.key)
         #expect(doctor.status == 0 && doctor.stdout.contains("generation 2"), "\(doctor)")
-    }
-
-    /// True once another process holds `path` locked exclusively (a shared flock is refused).
-    static func waitUntilLockedExclusively(_ path: String, timeout: Double = 30) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 {
-                let free = flock(fd, LOCK_SH | LOCK_NB) == 0
-                close(fd)
-                if !free { return true }
-            }
-            usleep(2_000)
-        }
-        return false
     }
 }

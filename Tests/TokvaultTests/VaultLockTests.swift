@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Glibc
 import Testing
 
@@ -112,5 +113,91 @@ struct VaultLockTests {
         try writer.acquire(.shared, timeout: 1)
         writer.release()
         reader.release()
+    }
+
+    /// A `rotate-key` killed while it waits (holding the gate) leaves nothing to clean up: the
+    /// kernel drops its flocks, writers get in at once, and the next rotation succeeds.
+    @Test func aKilledExclusiveWaiterLeavesNothingToCleanUp() throws {
+        let dir = TempDir()
+        let cli = CLI(dir)
+        let keyFile = dir.file("vault.key")
+        let created = cli.run(["init", "--new-key-file", keyFile, "--no-passphrase"])
+        try #require(created.status == 0, "\(created)")
+        let reader = VaultLock(vaultPath: cli.vaultPath)
+        try reader.acquire(.shared)
+
+        let waiter = Process()
+        waiter.executableURL = URL(fileURLWithPath: CLI.binary)
+        waiter.arguments = ["rotate-key", "--key-file", keyFile]
+        waiter.environment = cli.environment
+        waiter.standardInput = FileHandle.nullDevice
+        waiter.standardOutput = FileHandle.nullDevice
+        waiter.standardError = FileHandle.nullDevice
+        try waiter.run()
+        Self.wait { Self.gateIsClosed(cli.vaultPath) }
+        #expect(Self.gateIsClosed(cli.vaultPath), "rotate-key did not wait at the gate")
+        kill(waiter.processIdentifier, SIGKILL)
+        waiter.waitUntilExit()
+        #expect(!Self.gateIsClosed(cli.vaultPath), "the killed waiter's gate is still closed")
+        let writer = VaultLock(vaultPath: cli.vaultPath)
+        try writer.acquire(.shared, timeout: 1)
+        writer.release()
+        reader.release()
+
+        let rotated = cli.run(["rotate-key", "--key-file", keyFile], env: ["TOKVAULT_TRACE_LOCKS": "1"])
+        #expect(rotated.status == 0, "\(rotated)")
+        #expect(rotated.stderr.contains("tokvault: lock: vault.db.lock exclusive after "), "\(rotated)")
+        let checked = cli.run(["doctor", "--verify", "--key-file", keyFile])
+        #expect(checked.status == 0, "\(checked)")
+    }
+
+    /// rotate-key prepares (Argon2id) before it waits for the vault lock. The key-slot lock
+    /// keeps this version's `passwd` out meanwhile; an older tokvault's `passwd` does not take
+    /// it, and its new passphrase slot must not be undone by slots wrapped with the old
+    /// passphrase. The rotation prepares again, and here, given the old passphrase, is refused
+    /// with nothing changed.
+    @Test func aPasswdWhileRotateKeyWaitsIsNotUndone() throws {
+        let dir = TempDir()
+        let cli = CLI(dir)
+        let keyFile = dir.file("vault.key")
+        let oldPassphrase = dir.file("old-passphrase")
+        try "old pass phrase\n".write(toFile: oldPassphrase, atomically: true, encoding: .utf8)
+        let created = cli.run([
+            "init", "--new-key-file", keyFile, "--new-passphrase-file", oldPassphrase, "--kdf-ops", "1",
+            "--kdf-mem-mib", "8"
+        ])
+        try #require(created.status == 0, "\(created)")
+        let vault = try Vault.open(path: cli.vaultPath)
+        let key = try vault.unlock(UnlockMaterial(keyFiles: [(keyFile, try KeyFile.load(path: keyFile))]))
+        try vault.lock.acquire(.shared)
+
+        let rotate = Process()
+        rotate.executableURL = URL(fileURLWithPath: CLI.binary)
+        rotate.arguments = ["rotate-key", "--key-file", keyFile, "--passphrase-file", oldPassphrase]
+        rotate.environment = cli.environment
+        rotate.standardInput = FileHandle.nullDevice
+        rotate.standardOutput = FileHandle.nullDevice
+        let rotateErrors = Pipe()
+        rotate.standardError = rotateErrors
+        try rotate.run()
+        Self.wait { Self.gateIsClosed(cli.vaultPath) }
+        #expect(Self.gateIsClosed(cli.vaultPath), "rotate-key did not wait at the gate")
+        // An older tokvault's passwd, which got the shared lock before the rotation asked for it.
+        let slot = try KeySlot.passphrase(
+            secure("new pass phrase"), dataKey: key, parameters: KDFParameters(opsLimit: 1, memLimit: 8 << 20))
+        try vault.sealingWrite(key: key) { db in
+            try KeySlot.filter(Column("kind") == KeySlot.Kind.passphrase.rawValue).deleteAll(db)
+            try slot.insert(db)
+        }
+        vault.lock.release()
+        let errors = String(decoding: rotateErrors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        rotate.waitUntilExit()
+        #expect(rotate.terminationStatus == 4, "rotate-key: \(errors)")
+        #expect(errors.contains("wrong passphrase"), "\(errors)")
+
+        let newPassphrase = dir.file("new-passphrase")
+        try "new pass phrase\n".write(toFile: newPassphrase, atomically: true, encoding: .utf8)
+        let checked = cli.run(["doctor", "--verify", "--passphrase-file", newPassphrase])
+        #expect(checked.status == 0 && checked.stdout.contains("generation 1"), "\(checked)")
     }
 }

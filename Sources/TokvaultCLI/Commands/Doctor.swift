@@ -34,7 +34,7 @@ struct Doctor: ParsableCommand {
         let dir = VaultFile.directory(of: path)
         for (label, file) in [
             ("file", path), ("wal", path + "-wal"), ("shm", path + "-shm"), ("lock", path + ".lock"),
-            ("gate", path + ".lock-gate")
+            ("gate", path + ".lock-gate"), ("slots", path + ".lock-slots")
         ] {
             guard let mode = VaultFile.mode(file) else { continue }
             let text = String(mode & 0o777, radix: 8)

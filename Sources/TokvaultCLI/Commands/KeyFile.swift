@@ -20,6 +20,11 @@ struct KeyFileCommand: ParsableCommand {
 
         func run() throws {
             let vault = try vaultOptions.open()
+            // The key-slot lock before the vault lock (docs/vault-format.md §6, lock order).
+            try vault.withSlotLock { try create(in: vault) }
+        }
+
+        private func create(in vault: Vault) throws {
             try vaultOptions.writing(vault, keyring: .refused) { key in
                 let keyFile = KeyFile.generate()
                 try SecureFile.createNew(file, contents: keyFile.rendered())
@@ -49,7 +54,10 @@ struct KeyFileCommand: ParsableCommand {
         func run() throws {
             let vault = try vaultOptions.open()
             let keyFile = try KeyFile.loadPrivate(path: file)
-            try vaultOptions.writing(vault, keyring: .refused) { key in try vault.addKeyFileSlot(keyFile, key: key) }
+            try vault.withSlotLock {
+                try vaultOptions.writing(vault, keyring: .refused) { key in try vault.addKeyFileSlot(keyFile, key: key)
+                }
+            }
             print("Key file \(file) (fingerprint \(keyFile.fingerprint.prefix(16))) now unlocks \(vault.path)")
         }
     }

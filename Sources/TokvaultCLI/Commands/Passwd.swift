@@ -25,12 +25,15 @@ struct Passwd: ParsableCommand {
         // prompt must not block other tokvault processes.
         let material = try vaultOptions.material(for: vault, keyring: .refused)
         let passphrase = try NewPassphrase.read(file: newPassphraseFile, purpose: vault.path)
-        let (existing, parameters) = try vault.withUnlocked(material) { key in
-            let existing = try vault.keySlots().first { $0.kind == .passphrase }
-            let parameters =
-                kdf.parameters ?? existing?.kdfParameters.flatMap { $0.isWithinBounds ? $0 : nil } ?? .default
-            try vault.changePassphrase(passphrase, kdf: parameters, key: key)
-            return (existing, parameters)
+        // The key-slot lock before the vault lock (docs/vault-format.md §6, lock order).
+        let (existing, parameters) = try vault.withSlotLock {
+            try vault.withUnlocked(material) { key in
+                let existing = try vault.keySlots().first { $0.kind == .passphrase }
+                let parameters =
+                    kdf.parameters ?? existing?.kdfParameters.flatMap { $0.isWithinBounds ? $0 : nil } ?? .default
+                try vault.changePassphrase(passphrase, kdf: parameters, key: key)
+                return (existing, parameters)
+            }
         }
         print(
             existing == nil
