@@ -134,18 +134,24 @@ struct VaultLibraryTests {
         #expect(try vault.accessTokens(appID: app.id).count == 1)
     }
 
+    /// A vault with app "adme" signed in (refresh token r1), as a refresh reads it.
+    static func signedIn() throws -> (TempDir, Vault, DataKey, App) {
+        let (dir, vault, keyFile) = try newLibraryVault()
+        let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
+        try vault.addApp(try azureApp("adme"), clientSecret: secure("s"), key: key)
+        let app = try vault.app(named: "adme")
+        try vault.storeTokens(
+            TokenSet(accessToken: secure("a1"), tokenType: "Bearer", expiresAt: 100, refreshToken: secure("r1")),
+            for: app, key: key)
+        return (dir, vault, key, app)
+    }
+
     /// A refresh that started before a `set --scope` (or a new secret, or a rename) committed:
     /// the server has rotated the refresh token and the old one is spent, so the new one must be
     /// stored. Only the access token, issued for the old scope, is not cached as the app's own.
     @Test func aRotatedRefreshTokenSurvivesAnEditThatKeepsTheSignIn() throws {
-        let (dir, vault, keyFile) = try newLibraryVault()
+        let (dir, vault, key, before) = try Self.signedIn()
         defer { withExtendedLifetime(dir) {} }
-        let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
-        try vault.addApp(try Self.azureApp("adme"), clientSecret: secure("s"), key: key)
-        let before = try vault.app(named: "adme")
-        try vault.storeTokens(
-            TokenSet(accessToken: secure("a1"), tokenType: "Bearer", expiresAt: 100, refreshToken: secure("r1")),
-            for: before, key: key)
         // The refresh reads the app and redeems r1; meanwhile the scope changes and the app is renamed.
         var edited = before
         edited.scope = Fixture.clientID + "/.default offline_access"
@@ -173,14 +179,8 @@ struct VaultLibraryTests {
     /// are not stored: `set` dropped that sign-in, and it must not come back.
     @Test func tokensOfAnotherClientEndpointOrFlowAreNotStored() throws {
         for change in ["client", "endpoint", "flow", "public"] {
-            let (dir, vault, keyFile) = try newLibraryVault()
+            let (dir, vault, key, before) = try Self.signedIn()
             defer { withExtendedLifetime(dir) {} }
-            let key = try vault.unlock(UnlockMaterial(keyFiles: [("k", keyFile)]))
-            try vault.addApp(try Self.azureApp("adme"), clientSecret: secure("s"), key: key)
-            let before = try vault.app(named: "adme")
-            try vault.storeTokens(
-                TokenSet(accessToken: secure("a1"), tokenType: "Bearer", expiresAt: 100, refreshToken: secure("r1")),
-                for: before, key: key)
             var edited = before
             var changes = Vault.AppChanges()
             switch change {
