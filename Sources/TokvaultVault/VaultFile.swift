@@ -244,9 +244,9 @@ package enum VaultFile {
 /// it releases the vault lock; a shared acquirer takes the gate shared only for as long as it
 /// takes to try the vault lock. Once an exclusive acquirer holds the gate, no new shared holder
 /// gets in; those already in finish, and it is served next. A process that dies releases both
-/// (flock), so no lock file ever needs cleaning up. Lock order (docs/vault-format.md §8): an
-/// app's refresh lock, then the gate, then the vault lock; nothing waits for a refresh lock
-/// while holding the vault lock.
+/// (flock), so no lock file ever needs cleaning up. Lock order (docs/vault-format.md §6): the
+/// key-slot lock, then an app's refresh lock, then the gate, then the vault lock; nothing waits
+/// for a refresh lock while holding the vault lock.
 package final class VaultLock: @unchecked Sendable {
     enum Kind { case shared, exclusive }
     private let path: String
