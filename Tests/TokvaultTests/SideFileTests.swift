@@ -156,6 +156,36 @@ struct SideFileTests {
         #expect(add.stderr.contains("tokvault: hint: remove the link"), "\(add)")
     }
 
+    /// The gate (every vault-lock acquirer passes it) and the key-slot lock are checked as
+    /// `VAULT.lock` is: a symlink or a file others can open is refused, nothing is changed.
+    @Test(arguments: [".lock-gate", ".lock-slots"])
+    func plantedGateAndSlotLockFilesAreRefused(suffix: String) throws {
+        for planted in ["symlink", "open"] {
+            let s = Setup()
+            let lock = s.real + suffix
+            unlink(lock)
+            if planted == "symlink" {
+                #expect(symlink(s.f.dir.write("elsewhere", ""), lock) == 0)
+            } else {
+                _ = s.f.dir.write("planted", "")
+                #expect(rename(s.f.dir.file("planted"), lock) == 0)
+                chmod(lock, 0o644)
+            }
+            let newKey = s.f.dir.file("new.key")
+            let result =
+                suffix == ".lock-gate"
+                ? s.f.addApp("other", secret: Self.secret)
+                : s.f.cli.run(["keyfile", "create", newKey, "--key-file", s.f.keyFile])
+            #expect(result.status == 1, "\(suffix) \(planted): \(result)")
+            #expect(
+                result.stderr.contains(
+                    planted == "symlink" ? "it is a symbolic link" : "is accessible to other users (mode 644)"),
+                "\(suffix) \(planted): \(result)")
+            #expect(!FileManager.default.fileExists(atPath: newKey), "a key file was written")
+            s.expectWorksAgain()
+        }
+    }
+
     @Test func refreshLockWithGroupOrOtherBitsIsRefused() throws {
         let s = Setup()
         let vault = try Vault.open(path: s.vault)
