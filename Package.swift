@@ -141,7 +141,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            exclude: ["Vectors", "Fixtures", "Support/scripted-browser.py"]
+            exclude: ["Vectors", "Fixtures", "Support/scripted-browser.py", "Support/https-api-server.py"]
         ),
     ]
 )

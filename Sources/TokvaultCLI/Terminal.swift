@@ -8,7 +8,12 @@ enum Terminal {
     nonisolated(unsafe) static var savedAttributes = termios()
     nonisolated(unsafe) static var echoDisabledFD: Int32 = -1
 
+    /// Set when nothing may ask (kubectl's non-interactive exec plugin): no prompt opens the
+    /// terminal, as if there were none.
+    nonisolated(unsafe) static var disabled = false
+
     static func openTTY() -> Int32? {
+        guard !disabled else { return nil }
         let fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)
         return fd >= 0 ? fd : nil
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TokvaultExport
 import TokvaultFlow
 import TokvaultUseCases
 import TokvaultVault
@@ -39,24 +40,95 @@ struct Token: AsyncParsableCommand {
             is refreshed with the stored refresh token, and the rotated refresh token is stored in \
             the same transaction. Many processes at once make a single refresh request. Exit 2 \
             means a new `tokvault login` is needed; exit 3 that the identity provider is unreachable.
+
+            --format json prints tokvault's fields (access_token, token_type, expires_on, \
+            expires_at, scope); az those of `az account get-access-token`; kubectl an \
+            ExecCredential for a kubeconfig exec entry (apiVersion from $KUBERNETES_EXEC_INFO). \
+            With kubectl, a needed sign-in runs on the terminal only when kubectl says the \
+            plugin is interactive; otherwise nothing asks (no passphrase prompt either) and the \
+            exit is 2 or 4.
             """)
 
     @Argument(help: "App name.")
     var name: String
 
     @OptionGroup var tokenOptions: TokenOptions
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "raw (the token alone, the default), json, az (as `az account get-access-token`) or kubectl (an ExecCredential).",
+            valueName: "format"))
+    var format: String?
+
     @OptionGroup var vaultOptions: VaultOptions
 
+    func validate() throws {
+        guard let format else { return }
+        guard TokenFormat(rawValue: format) != nil else {
+            throw ValidationError(
+                "unknown --format \(Display.printable(format)): use \(TokenFormat.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+    }
+
     func run() async throws {
+        let chosen = format.flatMap(TokenFormat.init(rawValue:)) ?? .raw
+        let exec = chosen == .kubectl ? try ExecCredentialInfo.fromEnvironment() : nil
+        // kubectl runs the plugin without a terminal of its own unless it says otherwise: then
+        // nothing may ask, not even for the passphrase (kubectl would hang).
+        if let exec, !exec.interactive { Terminal.disabled = true }
         let vault = try vaultOptions.open()
+        let result: TokenService.Result
+        do {
+            result = try await obtain(from: vault)
+        } catch let error
+            where exec?.interactive == true
+            && Failure.report(error)?.exitCode == Failure.Exit.loginRequired
+        {
+            Diagnostics.note("\(Failure.report(error)?.message ?? "login required"); signing in on the terminal")
+            try signInOnTerminal(vault)
+            result = try await obtain(from: vault)
+        }
+        if chosen == .raw {
+            // Exit 0 promises the token is on stdout: a closed or full stdout must not pass for it.
+            guard Output.writeSecretLine(result.token) else { throw Self.stdoutFailure() }
+            return
+        }
+        let scopeKey = TokenService.scopeKey(tokenOptions.scope, app: result.app)
+        let output = TokenOutput(
+            token: result.token, tokenType: result.record.tokenType, expiresAt: result.record.expiresAt,
+            scope: result.record.grantedScope ?? (scopeKey.isEmpty ? result.app.scope : scopeKey),
+            tenant: result.app.tenant)
+        let rendered = try output.render(chosen, execCredentialVersion: exec?.apiVersion ?? "")
+        guard rendered.withUnsafeBytes({ Output.writeFully(1, $0) }) else { throw Self.stdoutFailure() }
+    }
+
+    private func obtain(from vault: Vault) async throws -> TokenService.Result {
         let material = try vaultOptions.material(for: vault)
-        let result = try await TokenService(vault: vault).accessToken(
+        return try await TokenService(vault: vault).accessToken(
             appName: name, scope: tokenOptions.scope, minValid: tokenOptions.minValidSeconds, force: false,
             material: material)
-        // Exit 0 promises the token is on stdout: a closed or full stdout must not pass for it.
-        guard Output.writeSecretLine(result.token) else {
-            throw CommandError.failure("cannot write the token to standard output: \(String(cString: strerror(errno)))")
+    }
+
+    /// kubectl's interactive case: `tokvault login APP` on the terminal, its output on stderr
+    /// (stdout belongs to the ExecCredential), with this command's vault and unlock flags.
+    private func signInOnTerminal(_ vault: Vault) throws {
+        let login = Process()
+        login.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        login.arguments =
+            ["login", name, "--vault", vault.path] + vaultOptions.keyFile.flatMap { ["--key-file", $0] }
+            + (vaultOptions.passphraseFile.map { ["--passphrase-file", $0] } ?? [])
+        login.standardOutput = FileHandle.standardError
+        try login.run()
+        login.waitUntilExit()
+        guard login.terminationReason == .exit, login.terminationStatus == 0 else {
+            throw ExitCode(login.terminationReason == .exit ? login.terminationStatus : 128 + login.terminationStatus)
         }
+    }
+
+    private static func stdoutFailure() -> CommandError {
+        CommandError.failure("cannot write the token to standard output: \(String(cString: strerror(errno)))")
     }
 }
 
