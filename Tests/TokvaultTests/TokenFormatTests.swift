@@ -89,7 +89,9 @@ struct TokenFormatTests {
     }
 
     /// kubectl itself, with the exec entry the README shows, against a TLS API server stand-in.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl"), "kubectl is not installed"))
+    @Test(
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl"), "kubectl is not installed"),
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "openssl is not installed"))
     func kubectlSendsTheTokenToTheAPIServer() throws {
         let s = try Self.clientApp()
         defer { s.idp.stop() }
