@@ -4,8 +4,14 @@ import TokvaultVault
 /// The controlling terminal, used for prompts. Prompts never read standard input, which
 /// belongs to `--secret-stdin` and pipes; without a terminal there is no prompt at all.
 enum Terminal {
-    /// Saved terminal state, restored by the SIGINT handler if Ctrl-C lands mid-prompt.
-    nonisolated(unsafe) static var savedAttributes = termios()
+    /// Saved terminal state, restored by the SIGINT handler if Ctrl-C lands mid-prompt. On the
+    /// heap, not a global `termios`: Swift 6.x registers such a global with AddressSanitizer as
+    /// 57 bytes (the struct less its tail), and the 60-byte copy into it is reported.
+    nonisolated(unsafe) static let savedAttributes: UnsafeMutablePointer<termios> = {
+        let storage = UnsafeMutablePointer<termios>.allocate(capacity: 1)
+        storage.initialize(to: termios())
+        return storage
+    }()
     nonisolated(unsafe) static var echoDisabledFD: Int32 = -1
 
     /// Set when nothing may ask (kubectl's non-interactive exec plugin): no prompt opens the
@@ -37,7 +43,7 @@ enum Terminal {
         var attributes = termios()
         let hasAttributes = tcgetattr(fd, &attributes) == 0
         if hasAttributes {
-            savedAttributes = attributes
+            savedAttributes.pointee = attributes
             echoDisabledFD = fd
             installInterruptHandler()
             var silent = attributes
@@ -92,7 +98,7 @@ enum Terminal {
     private static func installInterruptHandler() {
         signal(SIGINT) { sig in
             if Terminal.echoDisabledFD >= 0 {
-                tcsetattr(Terminal.echoDisabledFD, TCSAFLUSH, &Terminal.savedAttributes)
+                tcsetattr(Terminal.echoDisabledFD, TCSAFLUSH, Terminal.savedAttributes)
                 _ = Glibc.write(Terminal.echoDisabledFD, "\n", 1)
             }
             _exit(128 + sig)

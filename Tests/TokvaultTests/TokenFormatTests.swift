@@ -182,7 +182,12 @@ struct TokenFormatTests {
             command: "\(shellQuoted(CLI.binary)) token deploy </dev/null; echo \"[exit $?]\"",
             environment: s.cli.environment, cwd: s.f.dir.path)
         #expect(asked.wait(seconds: 20) { $0.contains("Passphrase for") }, "raw did not ask: \(asked.text)")
-        asked.kill()
+        // Answered, so the whole prompt (terminal attributes saved, echo off, restored) runs.
+        asked.type(Fixture.passphrase)
+        #expect(asked.wait(seconds: 20) { $0.contains("[exit ") }, "\(asked.text)")
+        _ = asked.finish(seconds: 10)
+        #expect(asked.text.contains("[exit 0]"), "\(asked.text)")
+        #expect(!asked.text.contains(Fixture.passphrase), "the passphrase was echoed: \(asked.text)")
     }
 
     /// A user app that needs a sign-in: exit 2 with the login hint, nothing on stdout.
