@@ -141,7 +141,9 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            exclude: ["Vectors", "Fixtures", "Support/scripted-browser.py", "Support/https-api-server.py"]
+            exclude: ["Vectors", "Fixtures", "Support/scripted-browser.py", "Support/https-api-server.py",
+                "Support/azure-identity-client.py"
+            ]
         ),
     ]
 )

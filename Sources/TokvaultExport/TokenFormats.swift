@@ -126,3 +126,24 @@ package struct TokenOutput: Sendable {
         return Array(try encoder.encode([text]).dropFirst().dropLast())
     }
 }
+
+extension TokenOutput {
+    /// A managed-identity endpoint's answer as Azure App Service gives it (api-version
+    /// 2019-08-01): `expires_on` is epoch seconds as a string, and `token_type` is what the
+    /// provider said.
+    package static func managedIdentityAnswer(
+        token: SecureBytes, tokenType: String, expiresAt: Int64, resource: String, clientID: String
+    ) throws -> SecureBytes {
+        var out = try object([
+            ("access_token", .secret(token)), ("expires_on", .text(String(expiresAt))), ("resource", .text(resource)),
+            ("token_type", .text(tokenType)), ("client_id", .text(clientID))
+        ])
+        return SecureBytes(consuming: &out)
+    }
+
+    /// An App Service error answer: `{"statusCode": N, "message": "…"}`.
+    package static func managedIdentityError(status: Int, message: String) -> [UInt8] {
+        (try? object([("statusCode", .number(Int64(status))), ("message", .text(message))]))
+            ?? Array("{\"statusCode\": \(status)}\n".utf8)
+    }
+}

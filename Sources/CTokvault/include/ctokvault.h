@@ -4,6 +4,7 @@
 #include <sys/types.h>
 #include "ctokvault_httpdate.h"
 #include "ctokvault_keyring.h"
+#include "ctokvault_spawn.h"
 
 /// Marks the process non-dumpable (no core file, no ptrace attach by other processes of the
 /// same user, /proc/PID/mem unreadable). prctl(2) is variadic, so Swift cannot call it directly.

@@ -15,6 +15,14 @@ struct Exec: AsyncParsableCommand {
             tokvault failed, 126 that the command could not be run, 127 that it was not found.
               tokvault exec adme -- az rest --url …
               tokvault exec adme --prefix ADME_ -- ./deploy.sh
+
+            With --managed-identity, tokvault does not replace itself: it serves APP's tokens on a \
+            managed-identity endpoint (see `tokvault serve`) for exactly as long as the command \
+            runs, and the command gets IDENTITY_ENDPOINT and IDENTITY_HEADER instead of the app's \
+            variables (and no IDENTITY_SERVER_THUMBPRINT, IMDS_ENDPOINT, MSI_ENDPOINT or MSI_SECRET, \
+            which would send an Azure SDK elsewhere). Signals are passed on to the command, and \
+            tokvault exits with its status (128+N when signal N ended it).
+              tokvault exec adme --managed-identity -- python3 deploy.py
             """)
 
     @Argument(help: "App name.")
@@ -30,6 +38,18 @@ struct Exec: AsyncParsableCommand {
             so it cannot read the keys of the caller's session.
             """)
     var keepSessionKeyring = false
+    @Flag(
+        name: .long,
+        help: "Run the command with a managed-identity endpoint for APP instead of APP's variables.")
+    var managedIdentity = false
+
+    @Option(
+        name: .customLong("resource"),
+        help: ArgumentHelp(
+            "With --managed-identity: also serve this resource (repeatable; see `tokvault serve`).",
+            valueName: "resource"))
+    var resources: [String] = []
+
     @OptionGroup var vaultOptions: VaultOptions
 
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
@@ -41,6 +61,17 @@ struct Exec: AsyncParsableCommand {
     func validate() throws {
         if command.isEmpty {
             throw ValidationError("give the command to run after --, e.g. `tokvault exec \(name) -- env`")
+        }
+        if !resources.isEmpty && !managedIdentity {
+            throw ValidationError("--resource is for --managed-identity; to choose the token's scope, use --scope")
+        }
+        if managedIdentity
+            && (selection.withSecrets || !selection.prefix.isEmpty || !selection.renames.isEmpty
+                || !selection.only.isEmpty || tokenOptions.scope != nil || tokenOptions.minValid != nil)
+        {
+            throw ValidationError(
+                "--managed-identity passes no app variables, so --with-secrets, --prefix, --var, --only, --scope and --min-valid do not apply; drop them (or drop --managed-identity)"
+            )
         }
     }
 
@@ -60,6 +91,7 @@ struct Exec: AsyncParsableCommand {
                 "already inside `tokvault exec \(name)`; refusing to nest it",
                 hint: "the variables are already in this environment")
         }
+        if managedIdentity { throw ExitCode(try await runWithEndpoint(chain: chain)) }
         let variables = try await selection.variables(app: name, tokenOptions: tokenOptions, vaultOptions: vaultOptions)
 
         // The vault's unlock secrets stay with tokvault.
@@ -100,6 +132,34 @@ struct Exec: AsyncParsableCommand {
         let reason = String(cString: strerror(errno))
         Diagnostics.error("cannot run \(command[0]): \(reason)")
         throw ExitCode(errno == ENOENT ? 127 : 126)
+    }
+
+    /// `--managed-identity`: the endpoint, the command as a child, its exit status.
+    private func runWithEndpoint(chain: [String]) async throws -> Int32 {
+        let server = try ManagedIdentityServer.start(
+            appName: name, resources: resources, port: 0, vaultOptions: vaultOptions)
+        defer { server.endpoint.close() }
+        var environment = VaultOptions.environmentWithoutUnlockVariables
+        for variable in ManagedIdentityServer.reroutingVariables { environment[variable] = nil }
+        for (variable, value) in server.variables { environment[variable] = value }
+        environment[Self.marker] = (chain + [name]).joined(separator: ",")
+        guard let path = VaultOptions.executable(named: command[0]) else {
+            Diagnostics.error("\(command[0]): command not found")
+            return 127
+        }
+        // Installed before the child exists, so that no signal meant for it ends tokvault first.
+        let child = ChildProcess()
+        try SignalEvents.deliver(ChildProcess.forwardedSignals) { child.forward($0) }
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(
+                path: path, arguments: command, environment: environment, isolateKeyring: !keepSessionKeyring)
+        } catch let failure as ChildProcess.SpawnFailure {
+            Diagnostics.error("cannot run \(command[0]): \(failure.reason)")
+            return failure.exitCode
+        }
+        child.started(pid)
+        return await child.exitStatus()
     }
 
     /// Gives the calling thread (and so the command) a new, empty session keyring. Where the

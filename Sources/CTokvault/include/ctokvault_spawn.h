@@ -1,0 +1,30 @@
+#ifndef CTOKVAULT_SPAWN_H
+#define CTOKVAULT_SPAWN_H
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+/// Why tokvault_spawn could not start the program (in *stage), with the errno in *error.
+enum {
+    TOKVAULT_SPAWN_FORK = 1,
+    TOKVAULT_SPAWN_KEYRING = 2,
+    TOKVAULT_SPAWN_EXEC = 3,
+};
+
+/// Starts `path` as a child process set up the way `exec` sets up the program it replaces
+/// itself with: the caller's umask and core-dump limit, every signal at its default and none
+/// blocked, no descriptor above 2 (everything else is closed on exec), and, when
+/// `isolate_keyring`, a new anonymous session keyring (a kernel without keyrings, ENOSYS or
+/// EPERM, is no error). The child does nothing between fork and execve but system calls, so a
+/// multithreaded parent is safe. Returns the child's pid once execve has succeeded, or -1 with
+/// *stage and *error saying what failed (the child, if any, has been reaped).
+pid_t tokvault_spawn(const char *path, char *const argv[], char *const envp[], mode_t child_umask,
+                     const struct rlimit *core_limit, int isolate_keyring, int *stage, int *error);
+
+#endif
+
+/// Delivers `signals` as bytes (each the signal's number) on the returned pipe's read end
+/// instead of by their default action: the handler only write(2)s. Handlers are process-wide,
+/// so whichever thread receives a signal runs it. Both ends are close-on-exec. -1 with errno set
+/// on failure. Call once per process.
+int tokvault_signal_pipe(const int *signals, int count);
