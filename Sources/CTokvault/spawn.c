@@ -27,8 +27,35 @@ static void fail(int pipe_fd, int stage) {
     _exit(127);
 }
 
+void tokvault_ignored_signals(sigset_t *ignored) {
+    sigemptyset(ignored);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction current;
+        if (sigaction(sig, 0, &current) == 0 && !(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN) {
+            sigaddset(ignored, sig);
+        }
+    }
+}
+
+void tokvault_reset_signals(const sigset_t *keep_ignored) {
+    struct sigaction action = {0};
+    sigemptyset(&action.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        action.sa_handler = keep_ignored && sigismember(keep_ignored, sig) == 1 ? SIG_IGN : SIG_DFL;
+        sigaction(sig, &action, 0);
+    }
+}
+
 pid_t tokvault_spawn(const char *path, char *const argv[], char *const envp[], mode_t child_umask,
-                     const struct rlimit *core_limit, int isolate_keyring, int *stage, int *error) {
+                     const struct rlimit *core_limit, const sigset_t *keep_ignored, int isolate_keyring,
+                     int *stage, int *error) {
+    // Where close_range is missing (before Linux 5.11): every descriptor the limit allows.
+    struct rlimit files;
+    int highest_fd = 1 << 20;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY && files.rlim_cur < (1U << 20)) {
+        highest_fd = (int)files.rlim_cur;
+    }
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) {
         *stage = TOKVAULT_SPAWN_FORK;
@@ -44,15 +71,13 @@ pid_t tokvault_spawn(const char *path, char *const argv[], char *const envp[], m
         close(report[0]);
         umask(child_umask);
         if (core_limit) setrlimit(RLIMIT_CORE, core_limit);
-        struct sigaction dfl = {0};
-        dfl.sa_handler = SIG_DFL;
-        for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, 0);
+        tokvault_reset_signals(keep_ignored);
         if (isolate_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, (const char *)0) < 0 &&
             errno != ENOSYS && errno != EPERM) {
             fail(report[1], TOKVAULT_SPAWN_KEYRING);
         }
         if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-            for (int fd = 3; fd < 65536; fd++) {
+            for (int fd = 3; fd < highest_fd; fd++) {
                 int flags = fcntl(fd, F_GETFD);
                 if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
             }
@@ -78,22 +103,30 @@ pid_t tokvault_spawn(const char *path, char *const argv[], char *const envp[], m
     do {
         n = read(report[0], &failure, sizeof failure);
     } while (n < 0 && errno == EINTR);
+    int read_errno = errno;
     close(report[0]);
+    if (n == 0) return pid;
+    // The child wrote (it failed), or its report cannot be read: either way it does not run.
+    if (n < 0) kill(pid, SIGKILL);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (n == (ssize_t)sizeof failure) {
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
         *stage = failure.stage;
         *error = failure.error;
-        return -1;
+    } else {
+        *stage = TOKVAULT_SPAWN_FORK;
+        *error = n < 0 ? read_errno : EIO;
     }
-    return pid;
+    return -1;
 }
 
 static int signal_pipe_write = -1;
 
-static void signal_to_pipe(int sig) {
+static void signal_to_pipe(int sig, siginfo_t *info, void *context) {
+    (void)context;
     int saved = errno;
-    unsigned char byte = (unsigned char)sig;
+    // si_code <= 0: sent by a process (kill, sigqueue, tgkill); above: by the kernel (a terminal).
+    unsigned char byte = (unsigned char)sig | (info && info->si_code <= 0 ? TOKVAULT_SIGNAL_FROM_PROCESS : 0);
     ssize_t ignored = write(signal_pipe_write, &byte, 1);
     (void)ignored;
     errno = saved;
@@ -108,11 +141,21 @@ int tokvault_signal_pipe(const int *signals, int count) {
     fcntl(fds[0], F_SETFL, flags & ~O_NONBLOCK);
     signal_pipe_write = fds[1];
     struct sigaction action = {0};
-    action.sa_handler = signal_to_pipe;
-    action.sa_flags = SA_RESTART;
+    action.sa_sigaction = signal_to_pipe;
+    action.sa_flags = SA_RESTART | SA_SIGINFO;
     sigemptyset(&action.sa_mask);
     for (int i = 0; i < count; i++) {
-        if (sigaction(signals[i], &action, 0) != 0) return -1;
+        if (sigaction(signals[i], &action, 0) != 0) {
+            int saved = errno;
+            struct sigaction dfl = {0};
+            dfl.sa_handler = SIG_DFL;
+            for (int j = 0; j < i; j++) sigaction(signals[j], &dfl, 0);
+            signal_pipe_write = -1;
+            close(fds[0]);
+            close(fds[1]);
+            errno = saved;
+            return -1;
+        }
     }
     return fds[0];
 }

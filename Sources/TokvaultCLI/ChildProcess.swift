@@ -11,7 +11,10 @@ final class ChildProcess: Sendable {
 
     private struct State {
         var pid: pid_t?
-        var pending: [Int32] = []
+        /// Set, under the lock, before the child is reaped: its pid may then be reused, and no
+        /// signal may be sent to it any more.
+        var reaped = false
+        var pending: [(signal: Int32, fromProcess: Bool)] = []
     }
     private let state = NIOLockedValueBox(State())
 
@@ -31,10 +34,11 @@ final class ChildProcess: Sendable {
             for pointer in envp { free(pointer) }
         }
         var core = Entry.originalCoreLimit
+        var ignored = Entry.originalIgnoredSignals
         var stage: Int32 = 0
         var error: Int32 = 0
         let pid = tokvault_spawn(
-            path, argv, envp, Entry.originalUmask, &core, isolateKeyring ? 1 : 0, &stage, &error)
+            path, argv, envp, Entry.originalUmask, &core, &ignored, isolateKeyring ? 1 : 0, &stage, &error)
         guard pid < 0 else { return pid }
         let reason = String(cString: strerror(error))
         switch Int(stage) {
@@ -51,34 +55,52 @@ final class ChildProcess: Sendable {
     }
 
     func started(_ pid: pid_t) {
-        let pending: [Int32] = state.withLockedValue { state in
+        state.withLockedValue { state in
             state.pid = pid
-            defer { state.pending = [] }
-            return state.pending
+            for pending in state.pending { Self.pass(pending.signal, fromProcess: pending.fromProcess, to: pid) }
+            state.pending = []
         }
-        for sig in pending { kill(pid, sig) }
     }
 
     /// Passes `sig` on; one that arrives before the child exists is passed on once it does.
-    func forward(_ sig: Int32) {
-        let pid: pid_t? = state.withLockedValue {
-            if $0.pid == nil { $0.pending.append(sig) }
-            return $0.pid
+    /// Under the lock, so that it cannot reach a reused pid once the child is reaped.
+    func forward(_ sig: Int32, fromProcess: Bool) {
+        state.withLockedValue { state in
+            guard let pid = state.pid else { return state.pending.append((sig, fromProcess)) }
+            if !state.reaped { Self.pass(sig, fromProcess: fromProcess, to: pid) }
         }
-        if let pid { kill(pid, sig) }
     }
 
-    /// The child's exit status, or 128+N when signal N ended it (as a shell reports it).
+    /// A terminal sends its signals (^C, ^\, a hang-up, a resize) to the whole foreground
+    /// process group: a child in tokvault's group has its own copy already.
+    private static func pass(_ sig: Int32, fromProcess: Bool, to pid: pid_t) {
+        if fromProcess || getpgid(pid) != getpgrp() { kill(pid, sig) }
+    }
+
+    /// The child's exit status, or 128+N when signal N ended it (as a shell reports it); 125
+    /// when it cannot be had.
     func exitStatus() async -> Int32 {
         guard let pid = state.withLockedValue({ $0.pid }) else { return 125 }
-        let status: Int32 = await withCheckedContinuation { continuation in
-            // waitpid blocks: on a thread of its own, not one of the concurrency pool's.
+        let status: Int32? = await withCheckedContinuation { continuation in
+            // waitid blocks: on a thread of its own, not one of the concurrency pool's.
             Thread.detachNewThread {
+                // Wait without reaping (the pid stays the child's), stop forwarding, then reap.
+                var info = siginfo_t()
+                var result: Int32
+                repeat {
+                    result = waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT)
+                } while result < 0 && errno == EINTR
+                guard result == 0 else {
+                    Diagnostics.error("cannot wait for the command: \(String(cString: strerror(errno)))")
+                    return continuation.resume(returning: nil)
+                }
+                self.state.withLockedValue { $0.reaped = true }
                 var status: Int32 = 0
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 continuation.resume(returning: status)
             }
         }
+        guard let status else { return 125 }
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }

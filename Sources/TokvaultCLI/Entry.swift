@@ -12,9 +12,12 @@ public enum Entry {
     /// What the process started with, for `exec` to hand back to its child.
     nonisolated(unsafe) static var originalUmask: mode_t = 0o022
     nonisolated(unsafe) static var originalCoreLimit = rlimit()
+    /// Signals the caller left ignored (nohup, a background job): ignored again in a child.
+    nonisolated(unsafe) static var originalIgnoredSignals = sigset_t()
 
     public static func hardenProcess() {
         originalUmask = umask(0o077)
+        tokvault_ignored_signals(&originalIgnoredSignals)
         // Soft limit only: `exec` restores the caller's limit for its child.
         var core = rlimit()
         getrlimit(Int32(RLIMIT_CORE.rawValue), &core)

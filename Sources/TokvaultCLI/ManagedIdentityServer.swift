@@ -59,8 +59,9 @@ struct ManagedIdentityServer {
 /// Signals delivered as events rather than by their default action, on a thread of their own
 /// that unblocks them (a parent may have started tokvault with them blocked or ignored).
 enum SignalEvents {
-    /// Starts delivering `signals` to `handler`; once per process.
-    static func deliver(_ signals: [Int32], to handler: @escaping @Sendable (Int32) -> Void) throws {
+    /// Starts delivering `signals` to `handler`, with whether a process sent the signal (rather
+    /// than the kernel, for a terminal); once per process.
+    static func deliver(_ signals: [Int32], to handler: @escaping @Sendable (Int32, Bool) -> Void) throws {
         let fd = signals.withUnsafeBufferPointer { tokvault_signal_pipe($0.baseAddress, Int32($0.count)) }
         guard fd >= 0 else {
             throw CommandError.failure("cannot handle signals: \(String(cString: strerror(errno)))")
@@ -73,7 +74,15 @@ enum SignalEvents {
             var byte: UInt8 = 0
             while true {
                 let n = read(fd, &byte, 1)
-                if n == 1 { handler(Int32(byte)) } else if n < 0 && errno == EINTR { continue } else { return }
+                if n == 1 {
+                    handler(
+                        Int32(byte & ~UInt8(TOKVAULT_SIGNAL_FROM_PROCESS)),
+                        byte & UInt8(TOKVAULT_SIGNAL_FROM_PROCESS) != 0)
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
             }
         }
     }

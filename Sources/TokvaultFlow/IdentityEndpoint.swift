@@ -53,20 +53,23 @@ package final class IdentityEndpoint: @unchecked Sendable {
     {
         let header = Sodium.base64URL(Sodium.randomBytes(32))
         let secret = Array(header.utf8)
-        let hostPort = NIOLockedValueBox(0)
+        let limits = HTTPRequestLimits(maxTarget: 8 * 1024, maxHeaderBytes: 16 * 1024, maxBody: 1024)
+        let connections = ConnectionLimit(maximum: limits.maxConnections)
+        let refusal: HTTPRequestGuard.Refusal = { status, message in
+            ("application/json; charset=utf-8", ByteBuffer(bytes: errorBody(Int(status.code), message)))
+        }
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 128)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
+                guard connections.admit(channel) else { return channel.close() }
                 // Built on the channel's own loop: the handlers are not Sendable.
-                channel.eventLoop.makeCompletedFuture {
+                return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                     try pipeline.addHandlers([
-                        IdleStateHandler(readTimeout: .seconds(30)),
-                        IdentityRequestHandler(
-                            secret: secret, port: hostPort.withLockedValue { $0 }, handler: handler,
-                            errorBody: errorBody)
+                        HTTPRequestGuard(limits: limits, refusal: refusal),
+                        IdentityRequestHandler(secret: secret, handler: handler, errorBody: errorBody)
                     ])
                 }
             }
@@ -81,7 +84,6 @@ package final class IdentityEndpoint: @unchecked Sendable {
                 hint: inUse ? "pick another with --port, or --port 0 for a free one" : nil)
         }
         let bound = channel.localAddress?.port ?? port
-        hostPort.withLockedValue { $0 = bound }
         return IdentityEndpoint(port: bound, header: header, channel: channel)
     }
 
@@ -96,29 +98,22 @@ package final class IdentityEndpoint: @unchecked Sendable {
     }
 }
 
-/// One client connection. Requests on it are answered in order (the HTTP pipeline handler holds
-/// a pipelined request until the previous answer is written).
+/// One client connection, behind an `HTTPRequestGuard` (so within the size and time limits; a
+/// body is ignored). Requests on it are answered in order (the HTTP pipeline handler holds a
+/// pipelined request until the previous answer is written).
 final class IdentityRequestHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    static let maxTarget = 8 * 1024
-    static let maxHeaderBytes = 16 * 1024
-    static let maxBody = 1024
-
     let secret: [UInt8]
-    let port: Int
     let handler: IdentityEndpoint.Handler
     let errorBody: IdentityEndpoint.ErrorBody
     private var head: HTTPRequestHead?
-    private var bodyBytes = 0
 
     init(
-        secret: [UInt8], port: Int, handler: @escaping IdentityEndpoint.Handler,
-        errorBody: @escaping IdentityEndpoint.ErrorBody
+        secret: [UInt8], handler: @escaping IdentityEndpoint.Handler, errorBody: @escaping IdentityEndpoint.ErrorBody
     ) {
         self.secret = secret
-        self.port = port
         self.handler = handler
         self.errorBody = errorBody
     }
@@ -127,9 +122,8 @@ final class IdentityRequestHandler: ChannelInboundHandler, @unchecked Sendable {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
-            bodyBytes = 0
-        case .body(let chunk):
-            bodyBytes += chunk.readableBytes
+        case .body:
+            break
         case .end:
             guard let head else { return }
             self.head = nil
@@ -137,25 +131,9 @@ final class IdentityRequestHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
-        let headerBytes = head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
-        if head.uri.utf8.count > Self.maxTarget {
-            return refuse(context, .uriTooLong, "the request target is too long")
-        }
-        if headerBytes > Self.maxHeaderBytes {
-            return refuse(context, .requestHeaderFieldsTooLarge, "the request headers are too large")
-        }
-        if bodyBytes > Self.maxBody {
-            return refuse(context, .payloadTooLarge, "the request body is too large")
-        }
+        // The port the client connected to (the listener's own, never 0 once it accepts).
+        let port = context.channel.localAddress?.port ?? 0
         // A browser page (DNS rebinding) sends its own host name; anything but this address
         // and port is not a local client of this endpoint.
         let hosts = head.headers["Host"]
@@ -211,12 +189,11 @@ final class IdentityRequestHandler: ChannelInboundHandler, @unchecked Sendable {
 
     /// The parameters, form-decoded (`+` is a space). Each may be given once.
     static func parse(query: Substring) throws -> IdentityEndpoint.Request {
+        guard let fields = FormEncoding.parse(query) else {
+            throw Problem(message: "a query parameter is not valid percent-encoded UTF-8")
+        }
         var values: [String: String] = [:]
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else {
-                throw Problem(message: "a query parameter is not valid percent-encoded UTF-8")
-            }
+        for (name, value) in fields {
             guard values[name] == nil else {
                 throw Problem(message: "the parameter \(Display.printable(name)) is given more than once")
             }
@@ -239,10 +216,6 @@ final class IdentityRequestHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         let clientID = values["client_id"].flatMap { $0.isEmpty ? nil : $0 }
         return IdentityEndpoint.Request(resource: resource, clientID: clientID)
-    }
-
-    static func decode(_ text: Substring) -> String? {
-        text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
     private func refuse(

@@ -126,6 +126,12 @@ package final class LoopbackReceiver: @unchecked Sendable {
             RedirectHandler(
                 path: redirectPath, secrets: secrets, appName: appName, box: box, startPage: startPage, notice: notice)
         }
+        let limits = HTTPRequestLimits(
+            maxTarget: 64 * 1024, maxHeaderBytes: 64 * 1024, maxBody: RedirectHandler.maxBody, maxConnections: 32)
+        let connections = ConnectionLimit(maximum: limits.maxConnections)
+        let refusal: HTTPRequestGuard.Refusal = { status, message in
+            ("text/html; charset=utf-8", ByteBuffer(string: RedirectHandler.page(title: "Refused", message: message)))
+        }
         var channels: [Channel] = []
         var boundPort = port
         for (index, address) in addresses.enumerated() {
@@ -133,8 +139,11 @@ package final class LoopbackReceiver: @unchecked Sendable {
                 .serverChannelOption(.backlog, value: 16)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
-                    channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                        channel.pipeline.addHandler(handlerFactory())
+                    guard connections.admit(channel) else { return channel.close() }
+                    return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+                        channel.pipeline.addHandlers([
+                            HTTPRequestGuard(limits: limits, refusal: refusal), handlerFactory()
+                        ])
                     }
                 }
                 .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -269,8 +278,8 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
     let startPage: StartPage
     let notice: LoopbackReceiver.Notice
     private var head: HTTPRequestHead?
+    /// Within `maxBody`: the guard in front refuses a larger one as it arrives.
     private var body = ByteBuffer()
-    private var tooLarge = false
 
     init(
         path: String?, secrets: LoginSecrets, appName: String, box: OutcomeBox, startPage: StartPage,
@@ -289,13 +298,8 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
         case .head(let head):
             self.head = head
             body.clear()
-            tooLarge = false
         case .body(var chunk):
-            if body.readableBytes + chunk.readableBytes > Self.maxBody {
-                tooLarge = true
-            } else {
-                body.writeBuffer(&chunk)
-            }
+            body.writeBuffer(&chunk)
         case .end:
             guard let head else { return }
             respond(context: context, head: head)
@@ -314,12 +318,6 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
             send(
                 context, status: .notFound, title: "Not found",
                 message: "This address only receives the sign-in redirect for tokvault.", keepAlive: head.isKeepAlive)
-            return
-        }
-        if tooLarge {
-            send(
-                context, status: .payloadTooLarge, title: "Too large", message: "The request was too large.",
-                keepAlive: false)
             return
         }
         if box.isDone {
@@ -412,11 +410,7 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
     private func send(
         _ context: ChannelHandlerContext, status: HTTPResponseStatus, title: String, message: String, keepAlive: Bool
     ) {
-        let html = """
-            <!doctype html><html><head><meta charset="utf-8"><title>tokvault: \(Self.escape(title))</title></head>
-            <body style="font-family: sans-serif; margin: 3em"><h1>\(Self.escape(title))</h1><p>\(Self.escape(message))</p></body></html>
-
-            """
+        let html = Self.page(title: title, message: message)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
         headers.add(name: "Content-Length", value: String(html.utf8.count))
@@ -431,6 +425,14 @@ final class RedirectHandler: ChannelInboundHandler, @unchecked Sendable {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    static func page(title: String, message: String) -> String {
+        """
+        <!doctype html><html><head><meta charset="utf-8"><title>tokvault: \(escape(title))</title></head>
+        <body style="font-family: sans-serif; margin: 3em"><h1>\(escape(title))</h1><p>\(escape(message))</p></body></html>
+
+        """
     }
 
     /// 303 to the authorize URL: not cached, no Referer sent on, connection closed.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CTokvault
 import Foundation
 import TokvaultExport
 import TokvaultVault
@@ -117,7 +118,7 @@ struct Exec: AsyncParsableCommand {
         umask(Entry.originalUmask)
         var core = Entry.originalCoreLimit
         setrlimit(Int32(RLIMIT_CORE.rawValue), &core)
-        for sig in 1..<32 where sig != SIGKILL && sig != SIGSTOP { signal(Int32(sig), SIG_DFL) }
+        tokvault_reset_signals(&Entry.originalIgnoredSignals)
         var none = sigset_t()
         sigemptyset(&none)
         sigprocmask(SIG_SETMASK, &none, nil)
@@ -149,7 +150,10 @@ struct Exec: AsyncParsableCommand {
         }
         // Installed before the child exists, so that no signal meant for it ends tokvault first.
         let child = ChildProcess()
-        try SignalEvents.deliver(ChildProcess.forwardedSignals) { child.forward($0) }
+        try SignalEvents.deliver(ChildProcess.forwardedSignals) { child.forward($0, fromProcess: $1) }
+        // A caller that ignores SIGCHLD would have the child reaped before tokvault can read
+        // its status (the child itself gets the caller's setting back).
+        signal(SIGCHLD, SIG_DFL)
         let pid: pid_t
         do {
             pid = try ChildProcess.spawn(

@@ -42,11 +42,12 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let stop = AsyncStream<Int32>.makeStream()
-        try SignalEvents.deliver([SIGINT, SIGTERM, SIGHUP]) { stop.continuation.yield($0) }
         let server = try ManagedIdentityServer.start(
             appName: name, resources: resources, port: port, vaultOptions: vaultOptions)
         defer { server.endpoint.close() }
+        // After the start: a passphrase prompt installs its own SIGINT handling while it reads.
+        let stop = AsyncStream<Int32>.makeStream()
+        try SignalEvents.deliver([SIGINT, SIGTERM, SIGHUP]) { sig, _ in stop.continuation.yield(sig) }
         var lines = ""
         for (variable, value) in server.variables { lines += "\(variable)=\(value); export \(variable);\n" }
         guard Array(lines.utf8).withUnsafeBytes({ Output.writeFully(1, $0) }) else {

@@ -61,6 +61,15 @@ final class TerminalSession: @unchecked Sendable {
         }
     }
 
+    /// Types bytes as they are (0x03 is ^C: the terminal sends SIGINT to its foreground group).
+    func send(_ bytes: [UInt8]) {
+        do {
+            try input.fileHandleForWriting.write(contentsOf: Data(bytes))
+        } catch {
+            Issue.record("could not type into the terminal: \(error)")
+        }
+    }
+
     /// The exit status, or nil if the command had to be killed after `seconds`.
     func finish(seconds: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
