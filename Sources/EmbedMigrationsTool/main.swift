@@ -32,7 +32,7 @@ var seen = Set<String>()
 for path in arguments.dropFirst().sorted() {
     let url = URL(fileURLWithPath: path)
     let identifier = url.deletingPathExtension().lastPathComponent
-    guard identifier.range(of: #"^[0-9]{4}_[a-z0-9_]+$"#, options: .regularExpression) != nil else {
+    guard identifier.range(of: #"^[0-9]{4}_[a-z0-9_]+\z"#, options: .regularExpression) != nil else {
         FileHandle.standardError.write(
             Data("error: migration file name \(url.lastPathComponent) is not NNNN_name.sql\n".utf8))
         exit(65)

@@ -7,20 +7,23 @@ struct VaultOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Vault file (default: $TOKVAULT_VAULT, else $XDG_DATA_HOME/tokvault/vault.db).", valueName: "path"))
+            "Vault file (default: $TOKVAULT_VAULT, else $XDG_DATA_HOME/tokvault/vault.db).", valueName: "path"),
+        completion: .file())
     var vault: String?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Unlock with this key file (repeatable for rotate-key). Overrides $TOKVAULT_KEY_FILE.", valueName: "file"))
+            "Unlock with this key file (repeatable for rotate-key). Overrides $TOKVAULT_KEY_FILE.", valueName: "file"),
+        completion: .file())
     var keyFile: [String] = []
 
     @Option(
         name: .long,
         help: ArgumentHelp(
             "Unlock with the passphrase in this file (first line). Overrides $TOKVAULT_PASSPHRASE_FILE and $TOKVAULT_PASSPHRASE.",
-            valueName: "file"))
+            valueName: "file"),
+        completion: .file())
     var passphraseFile: String?
 
     var path: String { Self.resolvePath(vault) }

@@ -22,7 +22,7 @@ package enum AppSpec {
     // MARK: - Field validation
 
     package static func validateName(_ name: String) throws {
-        guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"#, options: .regularExpression) != nil else {
+        guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\z"#, options: .regularExpression) != nil else {
             throw UseCaseError.usage(
                 "invalid app name \"\(Display.printable(name))\"",
                 hint:
@@ -31,7 +31,7 @@ package enum AppSpec {
     }
 
     package static func validateTenant(_ tenant: String) throws {
-        guard tenant.range(of: #"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$"#, options: .regularExpression) != nil else {
+        guard tenant.range(of: #"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}\z"#, options: .regularExpression) != nil else {
             throw UseCaseError.usage(
                 "invalid tenant \"\(Display.printable(tenant))\"",
                 hint:
@@ -40,7 +40,7 @@ package enum AppSpec {
         }
     }
 
-    static let guidPattern = #"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"#
+    static let guidPattern = #"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\z"#
 
     /// 8-4-4-4-12 hex digits, without a regex (used on the `token` path).
     package static func isGUID(_ text: String) -> Bool {
@@ -119,7 +119,7 @@ package enum AppSpec {
             scheme = "http://"
         }
         while host.hasSuffix("/") { host.removeLast() }
-        guard host.range(of: #"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$"#, options: .regularExpression) != nil else {
+        guard host.range(of: #"^[A-Za-z0-9.-]+(:[0-9]{1,5})?\z"#, options: .regularExpression) != nil else {
             throw UseCaseError.usage(
                 "--authority-host: \"\(Display.printable(text))\" is not a host name",
                 hint: "e.g. login.microsoftonline.us")

@@ -105,6 +105,16 @@ struct CommandRoundTripTests {
         let f = Fixture()
         let cases: [([String], String)] = [
             (["add-app", "bad name", "--tenant", "t", "--client-id", Fixture.clientID, "--public"], "invalid app name"),
+            // A trailing newline: ICU's `$` matches before one, so the checks anchor with `\z`.
+            (["add-app", "x\n", "--tenant", "t", "--client-id", Fixture.clientID, "--public"], "invalid app name"),
+            (["add-app", "x", "--tenant", "t\n", "--client-id", Fixture.clientID, "--public"], "invalid tenant"),
+            (["add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID + "\n", "--public"], "GUID"),
+            (
+                [
+                    "add-app", "x", "--tenant", "t", "--client-id", Fixture.clientID, "--authority-host",
+                    "login.microsoftonline.us\n", "--public"
+                ], "is not a host name"
+            ),
             (["add-app", "x", "--tenant", "t", "--client-id", "not-a-guid", "--public"], "GUID"),
             (["add-app", "x", "--client-id", Fixture.clientID, "--public"], "missing --tenant"),
             (["add-app", "x", "--tenant", "t/../evil", "--client-id", Fixture.clientID, "--public"], "invalid tenant"),

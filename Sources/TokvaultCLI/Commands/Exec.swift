@@ -26,7 +26,7 @@ struct Exec: AsyncParsableCommand {
               tokvault exec adme --managed-identity -- python3 deploy.py
             """)
 
-    @Argument(help: "App name.")
+    @Argument(help: "App name.", completion: AppNameCompletion.kind)
     var name: String
 
     @OptionGroup var selection: ExportSelection

@@ -19,7 +19,7 @@ struct Export: AsyncParsableCommand {
             exported only with --with-secrets. Fields: \(ExportField.allCases.map(\.rawValue).joined(separator: ", ")).
             """)
 
-    @Argument(help: "App name.")
+    @Argument(help: "App name.", completion: AppNameCompletion.kind)
     var name: String
 
     @Option(name: .long, help: ArgumentHelp("dotenv, shell, json, github or docker.", valueName: "format"))

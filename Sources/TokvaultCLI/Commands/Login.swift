@@ -21,7 +21,7 @@ struct Login: AsyncParsableCommand {
             to check its credential.
             """)
 
-    @Argument(help: "App name.")
+    @Argument(help: "App name.", completion: AppNameCompletion.kind)
     var name: String
 
     @Flag(name: .long, help: "Only print the URL; don't open a browser.")

@@ -7,7 +7,7 @@ struct Remove: ParsableCommand {
         commandName: "remove",
         abstract: "Remove an app and all of its tokens from the vault.")
 
-    @Argument(help: "App name.")
+    @Argument(help: "App name.", completion: AppNameCompletion.kind)
     var name: String
 
     @Flag(name: [.long, .customShort("y")], help: "Don't ask for confirmation.")

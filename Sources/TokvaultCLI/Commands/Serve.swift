@@ -22,7 +22,7 @@ struct Serve: AsyncParsableCommand {
             ends. See also `tokvault exec APP --managed-identity -- CMD`.
             """)
 
-    @Argument(help: "App name.")
+    @Argument(help: "App name.", completion: AppNameCompletion.kind)
     var name: String
 
     @Option(name: .long, help: ArgumentHelp("Port on 127.0.0.1 (0, the default: a free one).", valueName: "port"))

@@ -17,7 +17,7 @@ struct SetCommand: ParsableCommand {
               tokvault set deploy --certificate new-cert.pem --private-key-file new-key.pem
             """)
 
-    @Argument(help: "App name.")
+    @Argument(help: "App name.", completion: AppNameCompletion.kind)
     var name: String
 
     @Option(name: .long, help: ArgumentHelp("New name for the app.", valueName: "name"))

@@ -7,7 +7,7 @@ struct Show: ParsableCommand {
         commandName: "show",
         abstract: "Show one app's registration and token state (no unlock needed; never prints a secret).")
 
-    @Argument(help: "App name.")
+    @Argument(help: "App name.", completion: AppNameCompletion.kind)
     var name: String
 
     @Flag(name: .long, help: "Print JSON instead of text.")

@@ -49,7 +49,7 @@ struct Token: AsyncParsableCommand {
             exit is 2 or 4.
             """)
 
-    @Argument(help: "App name.")
+    @Argument(help: "App name.", completion: AppNameCompletion.kind)
     var name: String
 
     @OptionGroup var tokenOptions: TokenOptions
@@ -137,7 +137,7 @@ struct Refresh: AsyncParsableCommand {
         commandName: "refresh",
         abstract: "Refresh APP's tokens now (rotating the refresh token), and print when the new access token expires.")
 
-    @Argument(help: "App name.")
+    @Argument(help: "App name.", completion: AppNameCompletion.kind)
     var name: String
 
     @Option(
@@ -163,7 +163,7 @@ struct Logout: ParsableCommand {
         commandName: "logout",
         abstract: "Delete APP's refresh token, ID token and cached access tokens (the registration stays).")
 
-    @Argument(help: "App name.")
+    @Argument(help: "App name.", completion: AppNameCompletion.kind)
     var name: String
 
     @OptionGroup var vaultOptions: VaultOptions
