@@ -23,6 +23,9 @@ Vault format 2 (docs/vault-format.md §5.2, §5.4) adds:
     generation, vault, app (id), name, provider, then tenant, cloud, authority_host, client_id,
     authorize_endpoint, token_endpoint, device_endpoint, redirect_uri, scope, flow, client_auth,
     issuer, certificate (hex of the DER), assertion_alg, each left out when NULL;
+  * format 3 (§5.4): the binding message says version=3 and ends with api_base and
+    request_headers (one `Name: value` per line, joined by \\n), each left out when NULL; a
+    format 2 reader lists them too, so either set in a format 2 file fails its binding;
   * sealed field, format 2: AAD fields tokvault=sealed-field, version=2, generation, vault,
     table, column, row, app, scope_key (the access token's, '' elsewhere), binding (hex).
 
@@ -133,11 +136,12 @@ def sealed_field_aad_v2(vault, generation, place):
 BINDING_KEY_LABEL = b"tokvault app binding key v2"
 BOUND_COLUMNS = ["tenant", "cloud", "authority_host", "client_id", "authorize_endpoint", "token_endpoint",
                  "device_endpoint", "redirect_uri", "scope", "flow", "client_auth", "issuer", "certificate",
-                 "assertion_alg"]
+                 "assertion_alg", "api_base", "request_headers"]
 
 
-def app_binding_message(vault, generation, app):
-    fields = [("tokvault", "app-binding"), ("version", "2"), ("generation", str(generation)), ("vault", vault),
+def app_binding_message(vault, generation, app, format=2):
+    version = "3" if format >= 3 else "2"
+    fields = [("tokvault", "app-binding"), ("version", version), ("generation", str(generation)), ("vault", vault),
               ("app", app["id"]), ("name", app["name"]), ("provider", app["provider"])]
     for column in BOUND_COLUMNS:
         value = app.get(column)
@@ -147,9 +151,9 @@ def app_binding_message(vault, generation, app):
     return encode_aad(fields)
 
 
-def app_binding(data_key, vault, generation, app):
+def app_binding(data_key, vault, generation, app, format=2):
     mac_key = keyed_blake2b(data_key, BINDING_KEY_LABEL, 32)
-    return keyed_blake2b(mac_key, app_binding_message(vault, generation, app), 32)
+    return keyed_blake2b(mac_key, app_binding_message(vault, generation, app, format), 32)
 
 
 def key_slot_aad(vault, slot_id, kind, generation, detail):
@@ -432,18 +436,30 @@ CERT_APP = {
 }
 
 
+REQUEST_APP = dict(AZURE_APP, api_base="https://contoso.energy.azure.com",
+                   request_headers="data-partition-id: opendes\nAccept: application/json")
+
+
 def binding_vector(name, what, *, app, stored_app=None, key=DATA_KEY, vault=VAULT, generation=GENERATION,
-                   stored_key=DATA_KEY, stored_vault=VAULT, stored_generation=GENERATION, mutate=None):
-    """The binding was computed over `stored_app` (what was sealed) and the reader sees `app`."""
-    stored = app_binding(stored_key, stored_vault, stored_generation, stored_app or app)
+                   stored_key=DATA_KEY, stored_vault=VAULT, stored_generation=GENERATION, mutate=None,
+                   format=2, stored_format=None):
+    """The binding was computed over `stored_app` (what was sealed) and the reader sees `app`,
+    reading a vault of format `format` (the binding was made at `stored_format`, the same unless given)."""
+    stored = app_binding(stored_key, stored_vault, stored_generation, stored_app or app,
+                         format if stored_format is None else stored_format)
     if mutate is not None:
         stored = mutate(stored)
-    computed = app_binding(key, vault, generation, app)
+    computed = app_binding(key, vault, generation, app, format)
     good = name.startswith("good_")
     assert (stored == computed) == good, name
-    fields = [("kind", "app-binding"), ("data_key", key), ("generation", generation), ("vault", vault)]
-    fields += [(column, app[column]) for column in ["id", "name", "provider"] + BOUND_COLUMNS if app.get(column) is not None]
-    fields += [("message", app_binding_message(vault, generation, app)), ("binding", stored)]
+    fields = [("kind", "app-binding")]
+    if format != 2:
+        fields.append(("format", format))
+    fields += [("data_key", key), ("generation", generation), ("vault", vault)]
+    # request_headers holds newlines, so its vector line is the hex of its UTF-8 bytes.
+    fields += [(column, app[column].encode() if column == "request_headers" else app[column])
+               for column in ["id", "name", "provider"] + BOUND_COLUMNS if app.get(column) is not None]
+    fields += [("message", app_binding_message(vault, generation, app, format)), ("binding", stored)]
     if not good:
         fields.append(("reject_at", "verify"))
     emit(name, what, fields)
@@ -486,6 +502,26 @@ def binding_vectors():
                    mutate=lambda b: flip(b, 9))
     binding_vector("fail_binding_other_app_id", "the binding of the same columns under another app id",
                    app=dict(AZURE_APP, id=SESSION_ID), stored_app=AZURE_APP)
+    # Format 3: the API base and request headers of `tokvault curl` join the bound columns.
+    binding_vector("good_binding_v3_azure_app", "format 3: an app without API base or headers (both left out)",
+                   app=AZURE_APP, format=3)
+    binding_vector("good_binding_v3_request_defaults", "format 3: an API base and two headers, one 'Name: value' per line",
+                   app=REQUEST_APP, format=3)
+    binding_vector("fail_binding_v3_api_base_edited", "format 3: the API base pointed elsewhere (the token would follow)",
+                   app=dict(REQUEST_APP, api_base="https://evil.example"), stored_app=REQUEST_APP, format=3)
+    binding_vector("fail_binding_v3_request_headers_edited", "format 3: a header added to the stored ones",
+                   app=dict(REQUEST_APP, request_headers=REQUEST_APP["request_headers"] + "\nX-Forward-To: evil.example"),
+                   stored_app=REQUEST_APP, format=3)
+    no_base = dict(REQUEST_APP)
+    del no_base["api_base"]
+    binding_vector("fail_binding_v3_api_base_nulled", "format 3: the API base set to NULL (any origin would be allowed)",
+                   app=no_base, stored_app=REQUEST_APP, format=3)
+    binding_vector("fail_binding_v2_read_as_v3", "a format 2 binding checked as format 3 (version 2 vs 3 in the message)",
+                   app=AZURE_APP, format=3, stored_format=2)
+    binding_vector("fail_binding_v3_read_as_v2", "a format 3 binding checked as format 2 (a file claiming format 2 again)",
+                   app=AZURE_APP, format=2, stored_format=3)
+    binding_vector("fail_binding_v2_api_base_set", "format 2 (columns added by migration 0005, not yet upgraded): an API base planted",
+                   app=dict(AZURE_APP, api_base="https://evil.example"), stored_app=AZURE_APP, format=2)
 
 
 def sealed_v2_vector(name, what, *, seal_place, open_place=None, open_format=2, plaintext, nonce_label):

@@ -49,7 +49,12 @@ void tokvault_reset_signals(const sigset_t *keep_ignored) {
 
 pid_t tokvault_spawn(const char *path, char *const argv[], char *const envp[], mode_t child_umask,
                      const struct rlimit *core_limit, const sigset_t *keep_ignored, int isolate_keyring,
-                     int *stage, int *error) {
+                     const int *pass_fds, int pass_count, int *stage, int *error) {
+    if (pass_count < 0 || pass_count > TOKVAULT_SPAWN_MAX_PASSED || (pass_count > 0 && !pass_fds)) {
+        *stage = TOKVAULT_SPAWN_FDS;
+        *error = EINVAL;
+        return -1;
+    }
     // Where close_range is missing (before Linux 5.11): every descriptor the limit allows.
     struct rlimit files;
     int highest_fd = 1 << 20;
@@ -76,8 +81,25 @@ pid_t tokvault_spawn(const char *path, char *const argv[], char *const envp[], m
             errno != ENOSYS && errno != EPERM) {
             fail(report[1], TOKVAULT_SPAWN_KEYRING);
         }
-        if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-            for (int fd = 3; fd < highest_fd; fd++) {
+        // Passed descriptors go to 3, 4, …: first every one (and the report pipe, which may sit
+        // there) moves above them, so that placing one cannot close another.
+        int report_fd = report[1];
+        int first_closed = 3 + pass_count;
+        if (pass_count > 0) {
+            int moved[TOKVAULT_SPAWN_MAX_PASSED];
+            report_fd = fcntl(report[1], F_DUPFD_CLOEXEC, first_closed);
+            if (report_fd < 0) fail(report[1], TOKVAULT_SPAWN_FDS);
+            for (int i = 0; i < pass_count; i++) {
+                moved[i] = fcntl(pass_fds[i], F_DUPFD_CLOEXEC, first_closed);
+                if (moved[i] < 0) fail(report_fd, TOKVAULT_SPAWN_FDS);
+            }
+            // dup2's copy is not close-on-exec; the moved ones are.
+            for (int i = 0; i < pass_count; i++) {
+                if (dup2(moved[i], 3 + i) < 0) fail(report_fd, TOKVAULT_SPAWN_FDS);
+            }
+        }
+        if (syscall(SYS_close_range, (unsigned)first_closed, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+            for (int fd = first_closed; fd < highest_fd; fd++) {
                 int flags = fcntl(fd, F_GETFD);
                 if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
             }
@@ -86,7 +108,7 @@ pid_t tokvault_spawn(const char *path, char *const argv[], char *const envp[], m
         sigemptyset(&none);
         pthread_sigmask(SIG_SETMASK, &none, 0);
         execve(path, argv, envp);
-        fail(report[1], TOKVAULT_SPAWN_EXEC);
+        fail(report_fd, TOKVAULT_SPAWN_EXEC);
     }
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &previous, 0);
@@ -158,4 +180,16 @@ int tokvault_signal_pipe(const int *signals, int count) {
         }
     }
     return fds[0];
+}
+
+int tokvault_pipe(int fds[2], int capacity) {
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    if (capacity > 65536 && fcntl(fds[1], F_SETPIPE_SZ, capacity) < 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = saved;
+        return -1;
+    }
+    return 0;
 }

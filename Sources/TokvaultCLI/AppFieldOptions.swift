@@ -57,6 +57,20 @@ struct AppFieldOptions: ParsableArguments {
             valueName: "flow"))
     var flow: String?
 
+    @Option(
+        name: .customLong("header"),
+        help: ArgumentHelp(
+            "A header `tokvault curl` sends with every request of the app, e.g. 'data-partition-id: opendes' (repeatable; replaces a stored one of the same name; stored readable, so no secrets).",
+            valueName: "name: value"))
+    var headers: [String] = []
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Base URL of the app's API: `tokvault curl APP /path` requests it, and sends the token to no other origin.",
+            valueName: "url"))
+    var apiBase: String?
+
     func fields() throws -> AppFields {
         var fields = AppFields()
         fields.tenant = tenant
@@ -74,6 +88,8 @@ struct AppFieldOptions: ParsableArguments {
         fields.tokenEndpoint = tokenEndpoint
         fields.redirectURI = redirectURI
         fields.scope = scope
+        fields.headers = try headers.map(RequestDefaults.parseHeader)
+        fields.apiBase = apiBase
         if let clientAuth {
             switch clientAuth.lowercased() {
             case "post", "client_secret_post": fields.clientAuth = .post

@@ -24,9 +24,11 @@ final class ChildProcess: Sendable {
         let exitCode: Int32
     }
 
-    static func spawn(path: String, arguments: [String], environment: [String: String], isolateKeyring: Bool)
-        throws -> pid_t
-    {
+    /// `passing[i]` becomes the child's descriptor 3 + i.
+    static func spawn(
+        path: String, arguments: [String], environment: [String: String], isolateKeyring: Bool,
+        passing: [Int32] = []
+    ) throws -> pid_t {
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -37,8 +39,11 @@ final class ChildProcess: Sendable {
         var ignored = Entry.originalIgnoredSignals
         var stage: Int32 = 0
         var error: Int32 = 0
-        let pid = tokvault_spawn(
-            path, argv, envp, Entry.originalUmask, &core, &ignored, isolateKeyring ? 1 : 0, &stage, &error)
+        let pid = passing.withUnsafeBufferPointer { fds in
+            tokvault_spawn(
+                path, argv, envp, Entry.originalUmask, &core, &ignored, isolateKeyring ? 1 : 0, fds.baseAddress,
+                Int32(fds.count), &stage, &error)
+        }
         guard pid < 0 else { return pid }
         let reason = String(cString: strerror(error))
         switch Int(stage) {
@@ -52,6 +57,34 @@ final class ChildProcess: Sendable {
         default:
             throw SpawnFailure(reason: reason, exitCode: 125)
         }
+    }
+
+    /// Runs `arguments` (`arguments[0]` names it in messages) as a child with the forwarded
+    /// signals passed on, and returns its exit status; one that cannot start is reported and
+    /// returns env(1)'s 127, 126 or 125. `started` runs once it does (or failed to).
+    static func run(
+        path: String, arguments: [String], environment: [String: String], isolateKeyring: Bool,
+        passing: [Int32] = [], started: () -> Void = {}
+    ) async throws -> Int32 {
+        // Installed before the child exists, so that no signal meant for it ends tokvault first.
+        let child = ChildProcess()
+        try SignalEvents.deliver(forwardedSignals) { child.forward($0, fromProcess: $1) }
+        // A caller that ignores SIGCHLD would have the child reaped before tokvault can read
+        // its status (the child itself gets the caller's setting back).
+        signal(SIGCHLD, SIG_DFL)
+        let pid: pid_t
+        do {
+            pid = try spawn(
+                path: path, arguments: arguments, environment: environment, isolateKeyring: isolateKeyring,
+                passing: passing)
+        } catch let failure as SpawnFailure {
+            started()
+            Diagnostics.error("cannot run \(arguments[0]): \(failure.reason)")
+            return failure.exitCode
+        }
+        started()
+        child.started(pid)
+        return await child.exitStatus()
     }
 
     func started(_ pid: pid_t) {

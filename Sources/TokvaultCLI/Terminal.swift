@@ -122,6 +122,10 @@ enum Diagnostics {
         write("tokvault: warning: \(message)\n")
     }
 
+    static func hint(_ message: String) {
+        write("tokvault: hint: \(message)\n")
+    }
+
     static func note(_ message: String) {
         write("tokvault: \(message)\n")
     }

@@ -14,7 +14,7 @@ public struct Tokvault: AsyncParsableCommand {
         version: "tokvault \(version)",
         subcommands: [
             Init.self, AddApp.self, List.self, Show.self, SetCommand.self, Remove.self,
-            Login.self, Logout.self, Token.self, Refresh.self, Export.self, Exec.self, Serve.self,
+            Login.self, Logout.self, Token.self, Refresh.self, Export.self, Exec.self, Serve.self, Curl.self,
             Unlock.self, Lock.self, Passwd.self, KeyFileCommand.self, RotateKey.self, Backup.self, Restore.self,
             Doctor.self, Log.self
         ]

@@ -198,6 +198,13 @@ package struct AppFields: Sendable {
     package var scope: String?
     package var clientAuth: App.ClientAuth?
     package var flow: App.Flow?
+    /// Default request headers of `tokvault curl` to set (replacing those of the same name).
+    package var headers: [RequestHeader] = []
+    /// Stored headers to remove, by name (`set` only).
+    package var removeHeaders: [String] = []
+    package var apiBase: String?
+    /// Remove the API base (`set --no-api-base`).
+    package var clearAPIBase = false
 
     package init() {}
 
@@ -360,5 +367,12 @@ extension AppSpec {
             }
             app.clientAuth = auth
         }
+        if !fields.headers.isEmpty || !fields.removeHeaders.isEmpty {
+            let merged = try RequestDefaults.merge(
+                RequestDefaults.decode(app.requestHeaders), adding: fields.headers, removing: fields.removeHeaders)
+            app.requestHeaders = RequestDefaults.encode(merged)
+        }
+        if let base = fields.apiBase { app.apiBase = try RequestDefaults.validateAPIBase(base) }
+        if fields.clearAPIBase { app.apiBase = nil }
     }
 }

@@ -22,7 +22,10 @@ package struct CurlSnippet: Sendable {
     /// Inline the secrets' values (shell-quoted) where they are used, instead of "$VARS".
     package var revealSecrets = false
     package var apiURL: String?
+    /// The app's stored headers (`add-app/set --header`) first, then any given to export.
     package var headers: [String] = []
+    /// The app's API base, against which a relative `--url` is resolved.
+    package var apiBase: String?
 
     package init(app: App) {
         appName = app.name
@@ -31,6 +34,8 @@ package struct CurlSnippet: Sendable {
         scope = app.scope
         clientAuth = app.clientAuth
         clientCredentials = app.usesClientCredentialsFlow
+        headers = RequestDefaults.decode(app.requestHeaders).map(\.line)
+        apiBase = app.apiBase
     }
 
     /// Single-quoted for bash: any bytes but NUL.

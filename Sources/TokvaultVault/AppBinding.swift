@@ -1,4 +1,4 @@
-/// The app binding of vault format 2 (docs/vault-format.md §5.4): a keyed MAC over every column
+/// The app binding of vault formats 2 and 3 (docs/vault-format.md §5.4): a keyed MAC over every column
 /// of an app that decides where its secrets, tokens and sign-in go. The columns stay plain (so
 /// `list` and `show` need no key); anyone who edits one in the file without the data key makes
 /// the MAC fail, and every command that would send, open or print something for the app stops.
@@ -10,10 +10,13 @@ package enum AppBinding {
     /// The bound columns, in order, as `AssociatedData` fields. A NULL column is left out (the
     /// field names keep the encoding unambiguous). A later column that steers a secret or a token
     /// joins this list under a new format version.
-    package static func fields(of app: App, vaultID: String, generation: Int64) -> [(String, String)] {
+    /// Format 3 adds `api_base` and `request_headers`; they are listed for format 2 too, so that
+    /// either set in a format 2 vault (whose schema has the columns once migration 0005 ran, before
+    /// the upgrade) makes its format 2 binding fail instead of going unauthenticated.
+    package static func fields(of app: App, vaultID: String, generation: Int64, format: Int) -> [(String, String)] {
         var fields: [(String, String)] = [
             ("tokvault", "app-binding"),
-            ("version", "2"),
+            ("version", format >= 3 ? "3" : "2"),
             ("generation", String(generation)),
             ("vault", vaultID),
             ("app", app.id),
@@ -35,12 +38,15 @@ package enum AppBinding {
         add("issuer", app.issuer)
         add("certificate", app.certificate.map { Sodium.hex([UInt8]($0)) })
         add("assertion_alg", app.assertionAlg?.rawValue)
+        add("api_base", app.apiBase)
+        add("request_headers", app.requestHeaders)
         return fields
     }
 
     /// The MAC of `app`'s bound columns under `key`.
     package static func mac(of app: App, key: DataKey) -> [UInt8] {
-        let message = AssociatedData.encode(fields(of: app, vaultID: key.vaultID, generation: key.generation))
+        let message = AssociatedData.encode(
+            fields(of: app, vaultID: key.vaultID, generation: key.generation, format: key.formatVersion))
         return Sodium.keyedHash(key: key.bindingKey, message: message, length: length).withUnsafeBytes { [UInt8]($0) }
     }
 

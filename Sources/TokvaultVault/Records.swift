@@ -72,6 +72,11 @@ package struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Ident
     package var assertionAlg: AssertionAlgorithm? = nil
     /// Format 2: the MAC of the columns above that steer secrets and sign-ins (`AppBinding`).
     package var binding: Data? = nil
+    /// Format 3: the base URL `tokvault curl` resolves relative paths against (and the only
+    /// origin it sends the token to unless told otherwise).
+    package var apiBase: String? = nil
+    /// Format 3: headers `tokvault curl` sends with every request, one `Name: value` per line.
+    package var requestHeaders: String? = nil
 
     package init(
         id: String, name: String, provider: Provider, tenant: String?, cloud: String?, authorityHost: String?,
@@ -120,6 +125,8 @@ package struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Ident
         case privateKey = "private_key"
         case assertionAlg = "assertion_alg"
         case binding
+        case apiBase = "api_base"
+        case requestHeaders = "request_headers"
     }
 
     package var flowKind: Flow { Flow(rawValue: flow) ?? .authorizationCode }
@@ -260,6 +267,11 @@ extension App {
         }
         // Migration 0004.
         if row.hasColumn("binding") { binding = row["binding"] }
+        // Migration 0005.
+        if row.hasColumn("api_base") {
+            apiBase = row["api_base"]
+            requestHeaders = row["request_headers"]
+        }
     }
 }
 

@@ -169,6 +169,8 @@ extension Vault {
         if a.flow != b.flow { out.append("flow") }
         if a.certificate != b.certificate { out.append("certificate") }
         if a.assertionAlg != b.assertionAlg { out.append("assertion_alg") }
+        if a.apiBase != b.apiBase { out.append("api_base") }
+        if a.requestHeaders != b.requestHeaders { out.append("request_headers") }
         if changes.newClientSecret != nil { out.append("client_secret") }
         if changes.newPrivateKey != nil { out.append("private_key") }
         if changes.makePublic { out.append("client_secret(removed)") }

@@ -15,7 +15,7 @@ extension Vault {
             throw VaultError.damaged(
                 "app \"\(Display.printable(app.name))\" failed authentication: the file was modified (a column that decides "
                     + "where its secrets or sign-in go — name, endpoints, client id, redirect URI, scope, flow, client "
-                    + "authentication, issuer or certificate — is not the one that was sealed)",
+                    + "authentication, issuer, certificate, API base or request headers — is not the one that was sealed)",
                 hint: "restore the vault from a backup (\(.restoreBackup)); nothing was sent anywhere")
         }
     }

@@ -2,13 +2,14 @@ import Foundation
 import GRDB
 
 extension Vault {
-    /// Upgrades a format 1 vault to format 2 (docs/vault-format.md §6, "upgrade"): binds every
-    /// app and re-seals every sealed field under the format 2 AAD, in one transaction under the
-    /// exclusive vault lock, so a kill leaves the old or the new form. Every sealed field must
-    /// open under the format 1 AAD first: a file that claims format 1 but holds format 2
-    /// ciphertexts is refused (exit 5), never upgraded. What it bound is told to
-    /// `upgradeNotice`: the columns were not authenticated before, so the user sees what is
-    /// trusted from now on.
+    /// Upgrades a format 1 or 2 vault to the current format (docs/vault-format.md §6, "upgrade"):
+    /// binds every app and re-seals every sealed field under the new binding, in one transaction
+    /// under the exclusive vault lock, so a kill leaves the old or the new form. Every sealed
+    /// field must open under the old format's AAD first, and from format 2 every app's binding
+    /// must hold under the old format: a file that claims an older format than it holds, or
+    /// whose columns were edited, is refused (exit 5), never upgraded (an edit would be bound as
+    /// if the user had made it). From format 1 what it bound is told to `upgradeNotice`: the
+    /// columns were not authenticated before, so the user sees what is trusted from now on.
     func upgradeFormat(from key: DataKey, material: UnlockMaterial) throws -> DataKey {
         try lock.acquire(.exclusive)
         defer { lock.release() }
@@ -32,7 +33,9 @@ extension Vault {
                         hint: "run the command again")
                 }
                 let cells = try Self.sealedCells(db)
-                let rebound = try Self.rebind(db, from: old, to: new, verify: { _ in })
+                let rebound = try Self.rebind(
+                    db, from: old, to: new,
+                    verify: { app in if old.formatVersion >= 2 { try self.verifyBinding(app, key: old) } })
                 for cell in cells {
                     let plaintext = try SealedField.open(cell.sealed, key: old, place: cell.place, what: cell.what)
                     var moved = cell
@@ -53,7 +56,11 @@ extension Vault {
             }
         }
         format = new.formatVersion
-        if let notice = Self.upgradeNotice {
+        if let notice = Self.upgradeNotice, old.formatVersion >= 2 {
+            notice(
+                "upgraded vault \(path) to format \(new.formatVersion): \(resealed) sealed field(s) re-sealed; "
+                    + "apps can now keep an API base and request headers (`\(.changeApp("NAME", .any))`)")
+        } else if let notice = Self.upgradeNotice {
             notice(
                 "upgraded vault \(path) to format \(new.formatVersion): \(resealed) sealed field(s) re-sealed; "
                     + "these endpoints are now bound to the data key (check them with `\(.showApp("NAME"))`):")

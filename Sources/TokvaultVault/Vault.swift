@@ -8,7 +8,7 @@ import GRDBSQLite
 package final class Vault: @unchecked Sendable {
     /// The format this build writes (docs/vault-format.md). Format 1 vaults are upgraded by the
     /// first unlock (`upgradeFormat`).
-    package static let formatVersion = 2
+    package static let formatVersion = 3
     /// `PRAGMA application_id` of every vault ("tkvt").
     package static let applicationID: Int32 = 0x746B_7674
 
@@ -101,6 +101,7 @@ package final class Vault: @unchecked Sendable {
 
     /// The migration that adds `app.binding` (format 2).
     static let bindingMigration = "0004_add_app_binding"
+    static let requestDefaultsMigration = "0005_add_app_request_defaults"
 
     /// Identifiers of the migrations this build knows, oldest first.
     package static var knownMigrations: [String] { embeddedMigrations.map(\.identifier) }
@@ -164,8 +165,11 @@ package final class Vault: @unchecked Sendable {
                 "vault \(path) was written by a newer tokvault (schema \(unknown.sorted().last ?? "format \(formatVersion)"))",
                 hint: "upgrade tokvault; this version knows migrations up to \(known.last ?? "none")")
         }
-        // Format 2 needs the binding column of migration 0004; a vault claiming it without is not one we wrote.
-        if formatVersion < 1 || (formatVersion >= 2 && !applied.contains(Self.bindingMigration)) {
+        // Format 2 needs the binding column of migration 0004, format 3 the columns of 0005; a
+        // vault claiming a format without them is not one we wrote.
+        if formatVersion < 1 || (formatVersion >= 2 && !applied.contains(Self.bindingMigration))
+            || (formatVersion >= 3 && !applied.contains(Self.requestDefaultsMigration))
+        {
             throw VaultError.damaged(
                 "vault \(path) is damaged: format \(formatVersion) does not match its schema",
                 hint: "restore it from a backup with `\(.restoreBackup)`")

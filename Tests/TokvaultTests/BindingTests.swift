@@ -7,7 +7,7 @@ import TokvaultFakeIdP
 @testable import TokvaultUseCases
 @testable import TokvaultVault
 
-/// Format 2's app binding: anyone who can write the vault file but has no key must not be able
+/// The app binding (formats 2 and 3): anyone who can write the vault file but has no key must not be able
 /// to redirect a secret, a token or a sign-in by editing the plain columns of an app.
 @Suite("app binding")
 struct BindingTests {
@@ -50,12 +50,14 @@ struct BindingTests {
                 ["login", app, "--device"],
                 ["export", app, "--only", "client_id"], ["export", app, "--with-secrets", "--only", "refresh_token"],
                 ["export", app, "--format", "curl"],
+                // tokvault's own options come before APP: what follows it is curl's.
+                ["curl"] + key + [app, "https://127.0.0.1:9/records"],
                 ["exec", app] + key + ["--", "/bin/true"],
                 ["show", app, "--verify"], ["doctor", "--verify"],
                 ["set", app, "--rename", "renamed-by-set"]
             ]
             for command in commands {
-                let result = cli.run(command.contains("--") ? command : command + key)
+                let result = cli.run(command.contains("--") || command[0] == "curl" ? command : command + key)
                 // exec reports its own failures as 125 (env(1)); everything else exits 5.
                 #expect(result.status == (command[0] == "exec" ? 125 : 5), "\(note): \(command): \(result)")
                 #expect(
@@ -86,7 +88,9 @@ struct BindingTests {
         ("flow", "client_credentials"),
         ("client_auth", "client_secret_basic"),
         ("issuer", "https://evil.example"),
-        ("assertion_alg", "RS256")
+        ("assertion_alg", "RS256"),
+        ("api_base", "https://evil.example"),
+        ("request_headers", "X-Forward-To: evil.example")
     ]
 
     @Test(arguments: BindingTests.steeringEdits.map(\.column))

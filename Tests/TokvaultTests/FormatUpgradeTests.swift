@@ -4,9 +4,10 @@ import Testing
 
 @testable import TokvaultVault
 
-/// A vault written by the last format 1 release (Fixtures/format1-vault.sql: every kind of
-/// sealed field, made by that binary) upgrades to format 2 on its first unlock with every
-/// secret intact, and a file that claims format 1 but holds format 2 ciphertexts is refused.
+/// Vaults written by the last format 1 and format 2 releases (Fixtures/format1-vault.sql,
+/// format2-vault.sql, made by those binaries) upgrade to format 3 on their first unlock with
+/// every secret intact; a file that claims an older format than it holds, or whose columns
+/// were edited before the upgrade, is refused and never bound.
 @Suite("format upgrade")
 struct FormatUpgradeTests {
     @Test func theFirstUnlockUpgradesWithEverySecretIntact() throws {
@@ -25,16 +26,16 @@ struct FormatUpgradeTests {
         #expect(token.stdout == old.expected.adme.access_token + "\n")
         #expect(
             token.stderr.contains("tokvault: upgraded vault ")
-                && token.stderr.contains(" to format 2: 8 sealed field(s) re-sealed"), "\(token)")
+                && token.stderr.contains(" to format 3: 8 sealed field(s) re-sealed"), "\(token)")
         #expect(
             token.stderr.contains("adme: client 11111111-2222-3333-4444-555555555555, token http://127.0.0.1:"),
             "\(token)")
         #expect(
             token.stderr.contains("oidc:") && token.stderr.contains("deploy:") && token.stderr.contains("pub:"),
             "\(token)")
-        #expect(try old.formatVersion() == 2)
+        #expect(try old.formatVersion() == 3)
 
-        // Every secret opens under format 2 to the same bytes; every app is bound.
+        // Every secret opens under format 3 to the same bytes; every app is bound.
         #expect(try old.plaintexts() == before)
         let bindings = try DatabaseQueue(path: old.cli.vaultPath).read {
             try Data?.fetchAll($0, sql: "SELECT binding FROM app")
@@ -56,9 +57,9 @@ struct FormatUpgradeTests {
         let doctor = old.cli.run(["doctor", "--verify", "--key-file", old.keyFile])
         #expect(
             doctor.status == 0 && doctor.stdout.contains("8 sealed field(s) open")
-                && doctor.stdout.contains("format 2"), "\(doctor)")
+                && doctor.stdout.contains("format 3"), "\(doctor)")
         let log = old.cli.run(["log"])
-        #expect(log.stdout.contains("upgrade") && log.stdout.contains("format 1 -> 2"), "\(log)")
+        #expect(log.stdout.contains("upgrade") && log.stdout.contains("format 1 -> 3"), "\(log)")
     }
 
     @Test func setAndLoginOnAnOldVaultUpgradeFirst() throws {
@@ -66,7 +67,7 @@ struct FormatUpgradeTests {
         let set = old.cli.run(["set", "pub", "--scope", "openid offline_access", "--key-file", old.keyFile])
         #expect(set.status == 0, "\(set)")
         #expect(set.stderr.contains("upgraded vault"), "\(set)")
-        #expect(try old.formatVersion() == 2)
+        #expect(try old.formatVersion() == 3)
         #expect(old.cli.run(["show", "pub", "--verify", "--key-file", old.keyFile]).status == 0)
     }
 
@@ -75,7 +76,7 @@ struct FormatUpgradeTests {
     @Test func aDowngradedFileIsRefused() throws {
         let old = try Format1Vault()
         #expect(old.cli.run(["doctor", "--verify", "--key-file", old.keyFile]).status == 0)
-        #expect(try old.formatVersion() == 2)
+        #expect(try old.formatVersion() == 3)
         try editVault(old.cli.vaultPath) { db in
             try db.execute(sql: "UPDATE vault SET format_version = 1")
             try db.execute(
@@ -117,7 +118,7 @@ struct FormatUpgradeTests {
         let verify = old.cli.run(["backup", "--verify", backupPath, "--key-file", old.keyFile])
         #expect(verify.status == 0 && !verify.stderr.contains("upgraded"), "\(verify)")
         #expect(old.cli.run(["token", "adme", "--key-file", old.keyFile]).status == 0)
-        #expect(try old.formatVersion() == 2)
+        #expect(try old.formatVersion() == 3)
         let restore = old.cli.run(["restore", backupPath, "--yes", "--key-file", old.keyFile])
         #expect(restore.status == 0, "\(restore)")
         #expect(try old.formatVersion() == 1)
@@ -125,5 +126,75 @@ struct FormatUpgradeTests {
         #expect(
             token.stdout == old.expected.adme.access_token + "\n" && token.stderr.contains("upgraded vault"), "\(token)"
         )
+    }
+
+    // MARK: - From format 2
+
+    @Test func aFormat2VaultUpgradesWithEverySecretIntact() throws {
+        let old = try format2Vault()
+        #expect(try old.formatVersion() == 2)
+        let before = try old.plaintexts()
+        #expect(before.count == 8, "two apps: client secret, refresh, ID and access token each")
+        let bindings = try old.bindings()
+
+        // Opening adds the new columns (NULL); the format stays 2 until an unlock.
+        #expect(old.cli.run(["list"]).status == 0)
+        #expect(try old.formatVersion() == 2)
+
+        let token = old.cli.run(["token", "alpha", "--key-file", old.keyFile])
+        #expect(token.status == 0 && token.stdout == "alpha-access\n", "\(token)")
+        #expect(token.stderr.contains(" to format 3: 8 sealed field(s) re-sealed"), "\(token)")
+        #expect(try old.formatVersion() == 3)
+        #expect(try old.plaintexts() == before)
+        let after = try old.bindings()
+        #expect(after.count == 3 && after.allSatisfy { $0.value.count == 32 && bindings[$0.key] != $0.value })
+        for name in ["alpha", "beta", "pub"] {
+            let show = old.cli.run(["show", name, "--verify", "--key-file", old.keyFile])
+            #expect(show.status == 0, "\(name): \(show)")
+        }
+        let secret = old.cli.run([
+            "export", "beta", "--with-secrets", "--only", "client_secret", "--only", "refresh_token", "--json",
+            "--key-file", old.keyFile
+        ])
+        #expect(
+            secret.stdout.contains("beta-client-secret") && secret.stdout.contains("beta-refresh"), "\(secret)")
+        #expect(old.cli.run(["log"]).stdout.contains("format 2 -> 3"))
+    }
+
+    /// An app's column edited in a format 2 file: the upgrade checks every app's format 2 binding
+    /// before it binds anything, so the edit is refused instead of being bound under format 3; and
+    /// an API base or header planted in a format 2 file (the columns exist once it was opened) is
+    /// not authenticated by format 2, so it fails the format 2 binding.
+    @Test(arguments: [
+        "authorize_endpoint = 'https://evil.example/authorize'",
+        "api_base = 'https://evil.example'",
+        "request_headers = 'Authorization: Basic ZXZpbA=='"
+    ])
+    func anEditInAFormat2FileIsNotBoundByTheUpgrade(_ edit: String) throws {
+        let old = try format2Vault()
+        #expect(old.cli.run(["list"]).status == 0)
+        try editVault(old.cli.vaultPath) { db in try db.execute(sql: "UPDATE app SET \(edit) WHERE name = 'pub'") }
+        let before = try Hostile.snapshot(old.cli.vaultPath)
+        for args in [["token", "alpha"], ["show", "pub", "--verify"], ["doctor", "--verify"]] {
+            let result = old.cli.run(args + ["--key-file", old.keyFile])
+            #expect(result.status == 5, "\(args): \(result)")
+            #expect(result.stderr.contains("app \"pub\" failed authentication: the file was modified"), "\(result)")
+            #expect(!result.stderr.contains("evil.example") && !result.stdout.contains("alpha-access"), "\(result)")
+        }
+        #expect(try Hostile.snapshot(old.cli.vaultPath) == before, "nothing was written")
+        #expect(try old.formatVersion() == 2)
+    }
+
+    /// A format 3 file that claims format 2 again: its bindings are format 3 MACs, which the
+    /// format 2 check refuses, so it is not upgraded (and re-bound) a second time.
+    @Test func aFormat3FileClaimingFormat2IsRefused() throws {
+        let old = try format2Vault()
+        #expect(old.cli.run(["doctor", "--verify", "--key-file", old.keyFile]).status == 0)
+        #expect(try old.formatVersion() == 3)
+        try editVault(old.cli.vaultPath) { db in try db.execute(sql: "UPDATE vault SET format_version = 2") }
+        let result = old.cli.run(["token", "alpha", "--key-file", old.keyFile])
+        #expect(result.status == 5 && result.stderr.contains("failed authentication"), "\(result)")
+        #expect(!result.stdout.contains("alpha-access"))
+        #expect(try old.formatVersion() == 2)
     }
 }

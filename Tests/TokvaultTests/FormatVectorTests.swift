@@ -13,7 +13,7 @@ import Testing
 
     static let kinds = ["sealed-field", "passphrase-slot", "keyfile-slot", "app-binding"]
     /// How many vectors scripts/gen-vectors.py writes.
-    static let expectedCount = 97
+    static let expectedCount = 105
 
     @Test func formatVectors() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path)
@@ -93,9 +93,10 @@ import Testing
     // MARK: - App bindings (format 2)
 
     private func checkAppBinding(_ v: FormatVector) throws {
+        let format = Int(try v.optional("format") ?? "2") ?? 0
         let key = DataKey(
             bytes: SecureBytes(bytes: try v.hex("data_key")), generation: try v.int64("generation"),
-            vaultID: try v.text("vault"), formatVersion: 2)
+            vaultID: try v.text("vault"), formatVersion: format)
         var app = App(
             id: try v.text("id"), name: try v.text("name"),
             provider: try #require(App.Provider(rawValue: try v.text("provider")), "\(v.name): provider"),
@@ -110,9 +111,13 @@ import Testing
             app.certificate = Data(try FormatVector.hexBytes(certificate, name: v.name, key: "certificate"))
         }
         app.assertionAlg = try v.optional("assertion_alg").map { try #require(App.AssertionAlgorithm(rawValue: $0)) }
+        app.apiBase = try v.optional("api_base")
+        app.requestHeaders = try v.optional("request_headers").map {
+            String(decoding: try FormatVector.hexBytes($0, name: v.name, key: "request_headers"), as: UTF8.self)
+        }
         app.binding = Data(try v.hex("binding"))
         let message = AssociatedData.encode(
-            AppBinding.fields(of: app, vaultID: key.vaultID, generation: key.generation))
+            AppBinding.fields(of: app, vaultID: key.vaultID, generation: key.generation, format: key.formatVersion))
         #expect(Sodium.hex(message) == Sodium.hex(try v.hex("message")), "\(v.name): binding message differs")
         if v.isGood {
             #expect(AppBinding.mac(of: app, key: key) == [UInt8](app.binding!), "\(v.name): MAC differs")

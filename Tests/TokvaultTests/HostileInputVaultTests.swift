@@ -8,7 +8,9 @@ import Testing
 struct HostileInputVaultTests {
     @Test func formatVersionFromTheFutureIsRefusedWithoutWriting() throws {
         let f = Fixture()
-        try editVault(f.cli.vaultPath) { try $0.execute(sql: "UPDATE vault SET format_version = 3") }
+        try editVault(f.cli.vaultPath) {
+            try $0.execute(sql: "UPDATE vault SET format_version = \(Vault.formatVersion + 1)")
+        }
         let before = try Hostile.snapshot(f.cli.vaultPath)
         for args in [
             ["list"], ["show", "x"], ["add-app", "a", "--tenant", "t", "--client-id", Fixture.clientID, "--public"]

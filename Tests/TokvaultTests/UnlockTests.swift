@@ -340,10 +340,21 @@ struct UnlockTests {
             .tokvault(["lock"])
         ])
         #expect(steps[0].status == 0 && steps[0].stdout.contains("Unlocked "), "\(steps[0])")
-        #expect(steps[0].stderr.contains(" to format 2: 8 sealed field(s) re-sealed"), "\(steps[0])")
-        #expect(try old.formatVersion() == 2)
+        #expect(steps[0].stderr.contains(" to format 3: 8 sealed field(s) re-sealed"), "\(steps[0])")
+        #expect(try old.formatVersion() == 3)
         #expect(steps[1].status == 0 && steps[1].stdout == old.expected.adme.access_token + "\n", "\(steps[1])")
         #expect(steps[2].stdout.hasPrefix("Locked "), "\(steps[2])")
+
+        // The same from format 2.
+        let second = try format2Vault()
+        let again = KeyringSession(second.cli).run([
+            .tokvault(["unlock", "--key-file", second.keyFile, "--for", "60"]),
+            .tokvault(["token", "beta"]),
+            .tokvault(["lock"])
+        ])
+        #expect(again[0].stderr.contains(" to format 3: 8 sealed field(s) re-sealed"), "\(again[0])")
+        #expect(try second.formatVersion() == 3)
+        #expect(again[1].status == 0 && again[1].stdout == "beta-access\n", "\(again[1])")
     }
 
     /// The key lives in the kernel only: not in any file, output or environment of the session.

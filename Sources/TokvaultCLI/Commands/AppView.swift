@@ -1,5 +1,6 @@
 import Foundation
 import TokvaultFlow
+import TokvaultUseCases
 import TokvaultVault
 
 /// The public view of an app, as `list --json` and `show --json` print it. No secret.
@@ -68,6 +69,9 @@ struct AppView: Encodable {
     var hasRefreshToken: Bool
     var lastRefresh: String?
     var accessTokens: [TokenView]
+    var apiBase: String?
+    /// `Name: value` each; empty when none is stored.
+    var requestHeaders: [String]
     var createdAt: String
     var updatedAt: String
 
@@ -89,6 +93,8 @@ struct AppView: Encodable {
         case hasRefreshToken = "has_refresh_token"
         case lastRefresh = "last_refresh"
         case accessTokens = "access_tokens"
+        case apiBase = "api_base"
+        case requestHeaders = "request_headers"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
@@ -132,6 +138,8 @@ struct AppView: Encodable {
                 scope: $0.scopeKey.isEmpty ? app.scope : $0.scopeKey, tokenType: $0.tokenType,
                 expiresAt: Output.isoTime($0.expiresAt), expiresOn: $0.expiresAt, expired: $0.expiresAt <= now)
         }
+        apiBase = app.apiBase
+        requestHeaders = RequestDefaults.decode(app.requestHeaders).map(\.line)
         createdAt = Output.isoTime(app.createdAt)
         updatedAt = Output.isoTime(app.updatedAt)
     }

@@ -148,22 +148,8 @@ struct Exec: AsyncParsableCommand {
             Diagnostics.error("\(command[0]): command not found")
             return 127
         }
-        // Installed before the child exists, so that no signal meant for it ends tokvault first.
-        let child = ChildProcess()
-        try SignalEvents.deliver(ChildProcess.forwardedSignals) { child.forward($0, fromProcess: $1) }
-        // A caller that ignores SIGCHLD would have the child reaped before tokvault can read
-        // its status (the child itself gets the caller's setting back).
-        signal(SIGCHLD, SIG_DFL)
-        let pid: pid_t
-        do {
-            pid = try ChildProcess.spawn(
-                path: path, arguments: command, environment: environment, isolateKeyring: !keepSessionKeyring)
-        } catch let failure as ChildProcess.SpawnFailure {
-            Diagnostics.error("cannot run \(command[0]): \(failure.reason)")
-            return failure.exitCode
-        }
-        child.started(pid)
-        return await child.exitStatus()
+        return try await ChildProcess.run(
+            path: path, arguments: command, environment: environment, isolateKeyring: !keepSessionKeyring)
     }
 
     /// Gives the calling thread (and so the command) a new, empty session keyring. Where the

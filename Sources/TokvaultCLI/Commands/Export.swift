@@ -46,7 +46,11 @@ struct Export: AsyncParsableCommand {
     )
     var reveal = false
 
-    @Option(name: .long, help: ArgumentHelp("curl format: also call this API URL with the token.", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "curl format: also call this API URL with the token (a path: below the app's --api-base), with the app's stored headers.",
+            valueName: "url"))
     var url: String?
 
     @Option(
@@ -132,8 +136,12 @@ extension Export {
         let material = try vaultOptions.material(for: vault)
         var snippet = try ExportVariables(vault: vault, material: material).curlSnippet(
             for: read, withSecrets: selection.withSecrets || reveal)
-        snippet.apiURL = url
-        snippet.headers = header
+        // A path is resolved against the app's API base; an absolute URL is used as given (the
+        // script is the user's to read before running it).
+        snippet.apiURL = try url.map {
+            try RequestDefaults.resolve($0, apiBase: snippet.apiBase, anyOrigin: true, appName: read.name)
+        }
+        snippet.headers += header
         if selection.withSecrets || reveal {
             snippet.defineSecrets = !reveal
             snippet.revealSecrets = reveal

@@ -15,6 +15,7 @@ struct SetCommand: ParsableCommand {
               tokvault set adme --scope "$CLIENT_ID/.default offline_access"
               tokvault set adme --refresh-token-stdin < refresh-token.txt
               tokvault set deploy --certificate new-cert.pem --private-key-file new-key.pem
+              tokvault set adme --api-base https://contoso.energy.azure.com --header 'data-partition-id: opendes'
             """)
 
     @Argument(help: "App name.", completion: AppNameCompletion.kind)
@@ -42,6 +43,14 @@ struct SetCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Import a refresh token from this file.", valueName: "file"))
     var refreshTokenFile: String?
 
+    @Option(
+        name: .customLong("remove-header"),
+        help: ArgumentHelp("Remove a stored request header by name (repeatable).", valueName: "name"))
+    var removeHeaders: [String] = []
+
+    @Flag(name: .long, help: "Remove the app's API base (tokvault curl then takes absolute https URLs only).")
+    var noApiBase = false
+
     @OptionGroup var vaultOptions: VaultOptions
 
     func validate() throws {
@@ -65,6 +74,9 @@ struct SetCommand: ParsableCommand {
         if certificateOptions.privateKeyStdin && (secret.secretStdin || refreshTokenStdin) {
             throw ValidationError("standard input can carry one secret")
         }
+        if noApiBase && fieldOptions.apiBase != nil {
+            throw ValidationError("give --api-base URL or --no-api-base, not both")
+        }
     }
 
     func run() throws {
@@ -76,7 +88,10 @@ struct SetCommand: ParsableCommand {
             updated.name = rename
         }
         do {
-            try AppSpec.apply(fieldOptions.fields(), to: &updated)
+            var fields = try fieldOptions.fields()
+            fields.removeHeaders = removeHeaders
+            fields.clearAPIBase = noApiBase
+            try AppSpec.apply(fields, to: &updated)
         } catch let error where Failure.report(error)?.exitCode == Failure.Exit.usage {
             // Refused against the stored columns (a flow that forbids the scope, say): if those
             // were edited in the file, that is the error to report, not the user's options.

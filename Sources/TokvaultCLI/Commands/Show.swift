@@ -78,6 +78,8 @@ struct Show: ParsableCommand {
             rows.append(
                 ("access token", "\(token.scope): expires \(token.expiresAt) (\(Output.relative(token.expiresOn)))"))
         }
+        if let base = view.apiBase { rows.append(("api base", base)) }
+        for header in view.requestHeaders { rows.append(("header", header)) }
         rows += [("created", view.createdAt), ("updated", view.updatedAt)]
         if let verified { rows.append(("verified", "\(verified) sealed field(s) open with this key")) }
         if let unlocked = try VaultOptions.sessionKey(of: vault) {
