@@ -8,6 +8,11 @@ struct Curl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "curl",
         abstract: "Run curl with APP's access token (and its stored headers), the token on no command line.",
+        // tokvault's options before APP: everything after URL is curl's.
+        usage: """
+            tokvault curl [--any-origin] [--scope <scopes>] [--min-valid <seconds>] [--vault <path>] \
+            [--key-file <file> ...] [--passphrase-file <file>] <name> <url> [<curl-arguments> ...]
+            """,
         discussion: """
             The Authorization header and the app's stored headers (`set --header`) reach curl \
             through a file descriptor (-H @/dev/fd/3), never its arguments or environment. URL \
