@@ -1,6 +1,6 @@
-import Foundation
 // swift-tools-version:6.1
 import PackageDescription
+import Foundation
 
 /// The package's own directory, for paths handed to the linker.
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
@@ -11,7 +11,7 @@ let package = Package(
         .executable(name: "tokvault", targets: ["tokvault"]),
         .executable(name: "tokvault-fake-idp", targets: ["tokvault-fake-idp"]),
         // For the fuzzers in Fuzz/, which import the modules @testable (their API is `package`).
-        .library(name: "TokvaultKit", targets: ["TokvaultVault", "TokvaultFlow", "TokvaultExport", "TokvaultUseCases"])
+        .library(name: "TokvaultKit", targets: ["TokvaultVault", "TokvaultFlow", "TokvaultExport", "TokvaultUseCases"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,7 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         // DER parsing of private keys (CertificateCredential); also in the graph through X509.
-        .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0")
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),
     ],
     targets: [
         // libsodium from Debian's libsodium-dev, found through pkg-config.
@@ -52,7 +52,7 @@ let package = Package(
                 "CSodium",
                 "CTokvault",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift")
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             plugins: ["EmbedMigrations"]
         ),
@@ -72,7 +72,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1")
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
         // What the commands do, below the command line: app definitions (AppSpec), sign-in,
@@ -96,7 +96,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
-                .product(name: "X509", package: "swift-certificates")
+                .product(name: "X509", package: "swift-certificates"),
             ]
         ),
         .executableTarget(
@@ -113,7 +113,7 @@ let package = Package(
                 "TokvaultUseCases",
                 "CTokvault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio")
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -127,29 +127,25 @@ let package = Package(
                 // libraries (TSan's dispatch_* interceptors, and __tsan_acquire/__tsan_release
                 // that the Swift runtime looks up at start), so that every Dispatch and Swift
                 // concurrency hand-off is reported as a data race (docs/sanitizers.md).
-                .unsafeFlags(
-                    ["-Xlinker", "--version-script=\(packageRoot)/Sources/tokvault/exported-symbols.map"],
-                    .when(platforms: [.linux], configuration: .release))
+                .unsafeFlags(["-Xlinker", "--version-script=\(packageRoot)/Sources/tokvault/exported-symbols.map"],
+                             .when(platforms: [.linux], configuration: .release)),
             ]
         ),
         .testTarget(
             name: "TokvaultTests",
             dependencies: [
-                "TokvaultVault", "TokvaultFlow", "TokvaultExport", "TokvaultUseCases", "TokvaultCLI", "TokvaultFakeIdP",
-                "CSodium", "tokvault", "tokvault-fake-idp",
+                "TokvaultVault", "TokvaultFlow", "TokvaultExport", "TokvaultUseCases", "TokvaultCLI", "TokvaultFakeIdP", "CSodium", "tokvault", "tokvault-fake-idp",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio")
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            exclude: [
-                "Vectors", "Fixtures", "Support/scripted-browser.py", "Support/https-api-server.py",
-                "Support/api-echo-server.py",
+            exclude: ["Vectors", "Fixtures", "Support/scripted-browser.py", "Support/https-api-server.py", "Support/api-echo-server.py",
                 "Support/azure-identity-client.py"
             ]
-        )
+        ),
     ]
 )

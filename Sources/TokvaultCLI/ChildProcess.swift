@@ -66,6 +66,9 @@ final class ChildProcess: Sendable {
         path: String, arguments: [String], environment: [String: String], isolateKeyring: Bool,
         passing: [Int32] = [], started: () -> Void = {}
     ) async throws -> Int32 {
+        // `started` runs whatever happens (the caller closes its end of a pipe there).
+        var startedRan = false
+        defer { if !startedRan { started() } }
         // Installed before the child exists, so that no signal meant for it ends tokvault first.
         let child = ChildProcess()
         try SignalEvents.deliver(forwardedSignals) { child.forward($0, fromProcess: $1) }
@@ -78,10 +81,12 @@ final class ChildProcess: Sendable {
                 path: path, arguments: arguments, environment: environment, isolateKeyring: isolateKeyring,
                 passing: passing)
         } catch let failure as SpawnFailure {
+            startedRan = true
             started()
             Diagnostics.error("cannot run \(arguments[0]): \(failure.reason)")
             return failure.exitCode
         }
+        startedRan = true
         started()
         child.started(pid)
         return await child.exitStatus()

@@ -39,6 +39,7 @@ package enum RequestDefaults {
                 "--header \(name) has no value",
                 hint: "remove a stored header with `tokvault set APP --remove-header \(name)`")
         }
+        guard value.utf8.count <= 8192 else { throw UseCaseError.usage("--header \(name): the value is over 8 KiB") }
         guard value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
             throw UseCaseError.usage(
                 "--header \(name): the value must be printable ASCII (no control characters, line breaks or non-ASCII)")
@@ -142,7 +143,7 @@ package enum RequestDefaults {
             return apiBase + (target.hasPrefix("/") ? "" : "/") + target
         }
         _ = try EndpointRules.validateEndpoint(target, option: "tokvault curl")
-        if let apiBase, !anyOrigin, origin(of: target) != origin(of: apiBase) {
+        if let apiBase, !anyOrigin, origin(of: target) == nil || origin(of: target) != origin(of: apiBase) {
             throw UseCaseError.usage(
                 "\(Display.printable(target)) is not at the API base \(apiBase) of app \"\(appName)\"; "
                     + "the app's token is not sent to another origin",

@@ -19,7 +19,7 @@ package enum ResponseHint {
             else { return nil }
             return String(line[line.index(after: colon)...])
         }
-        let joined = challenges.joined(separator: ", ").lowercased()
+        let joined = challenges.joined(separator: ", ").lowercased().replacingOccurrences(of: " ", with: "")
         if joined.contains("insufficient_claims") {
             return
                 "the API asks for a token with more claims (insufficient_claims: a Conditional Access or MFA step-up); "

@@ -10,6 +10,14 @@ extension Vault {
     /// app calls it first; commands that send nothing secret (a public client's sign-in) call it
     /// before they print, open or send anything. A format 1 vault has no binding yet.
     package func verifyBinding(_ app: App, key: DataKey) throws {
+        // Before format 3 the columns of migration 0005 are NULL in every vault tokvault wrote
+        // (format 2's binding also covers them; format 1 has none, and its upgrade would bind them).
+        if key.formatVersion < 3 && (app.apiBase != nil || app.requestHeaders != nil) {
+            throw VaultError.damaged(
+                "app \"\(Display.printable(app.name))\" failed authentication: the file was modified (an API base or "
+                    + "request headers in a vault of format \(key.formatVersion), which has none)",
+                hint: "restore the vault from a backup (\(.restoreBackup)); nothing was sent anywhere")
+        }
         guard key.formatVersion >= 2 else { return }
         guard AppBinding.holds(for: app, key: key) else {
             throw VaultError.damaged(

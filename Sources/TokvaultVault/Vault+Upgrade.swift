@@ -35,7 +35,7 @@ extension Vault {
                 let cells = try Self.sealedCells(db)
                 let rebound = try Self.rebind(
                     db, from: old, to: new,
-                    verify: { app in if old.formatVersion >= 2 { try self.verifyBinding(app, key: old) } })
+                    verify: { app in try self.verifyBinding(app, key: old) })
                 for cell in cells {
                     let plaintext = try SealedField.open(cell.sealed, key: old, place: cell.place, what: cell.what)
                     var moved = cell

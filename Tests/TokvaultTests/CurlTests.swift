@@ -157,10 +157,20 @@ struct CurlTests {
         let other = try API(s.f.dir, name: "other")
         let refusals: [([String], String)] = [
             (["deploy", other.base + "/x"], "is not at the API base \(api.base)/api of app \"deploy\""),
-            (["deploy", "/x", other.base + "/y"], "among the curl options is not at \(api.base)"),
-            (["deploy", "/x", "--url=\(other.base)/y"], "among the curl options"),
+            // Every word curl does not take as an option or its value is another URL to it.
+            (["deploy", "/x", other.base + "/y"], "among the curl options is a URL to curl"),
+            (["deploy", "/x", "-s", "127.0.0.1:\(other.port)/bare"], "among the curl options is a URL to curl"),
+            (["deploy", "/x", "--url", other.base + "/y"], "does not pass --url on"),
             (["deploy", "/x", "--next", other.base + "/y"], "does not pass --next on"),
-            (["deploy", "/x", "-K", s.f.dir.write("curl.conf", "url = \(other.base)/z\n")], "does not pass -K on"),
+            (["deploy", "/x", "-s:", other.base + "/y"], "does not pass -: (-s:) on"),
+            (["deploy", "/x", "--nex", other.base + "/y"], "does not pass --nex on"),
+            (["deploy", "/x", "-K", s.f.dir.write("curl.conf", "url = \(other.base)/z\n")], "does not pass -K (-K) on"),
+            (["deploy", "/x", "-sKcurl.conf"], "does not pass -K (-sKcurl.conf) on"),
+            (["deploy", "/x", "--conf", "curl.conf"], "does not pass --conf on"),
+            (["deploy", "/x", "--proto", "=http,https"], "does not pass --proto on"),
+            (["deploy", "/x", "--location-trusted"], "does not pass --location-trusted on"),
+            (["deploy", "/x", "--", "-x"], "does not pass -- on"),
+            (["deploy", "/x", "--no-such-option"], "curl has no option --no-such-option"),
             (["deploy", "http://example.com/x"], "\"http://example.com/x\" is not https"),
             (["deploy", "ftp://127.0.0.1/x"], "is not https")
         ]
@@ -170,6 +180,13 @@ struct CurlTests {
             #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
         }
         #expect(api.requests.isEmpty && other.requests.isEmpty, "a refused request reached a server")
+
+        // Options with values, clustered flags and `-o -` are curl's as usual.
+        let options = s.cli.run(
+            ["curl"] + s.key + ["deploy", "/opts", "-sS", "-o", "-", "-w", "\n%{http_code}", "-H", "X-Trace: 1"])
+        #expect(options.status == 0 && options.stdout.hasSuffix("\n200"), "\(options)")
+        #expect(api.requests.last?.header("X-Trace") == ["1"])
+        #expect(api.requests.count == 1 && other.requests.isEmpty)
 
         // --any-origin: the user says the token is meant for that server.
         let allowed = s.cli.run(["curl"] + s.key + ["--any-origin", "deploy", other.base + "/x", "-s"])

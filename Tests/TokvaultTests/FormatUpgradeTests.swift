@@ -128,6 +128,23 @@ struct FormatUpgradeTests {
         )
     }
 
+    /// Format 1 has no binding, and its upgrade binds whatever the columns say: an API base or
+    /// header planted once migration 0005 added the columns is refused instead.
+    @Test func aRequestDefaultPlantedInAFormat1FileIsRefused() throws {
+        let old = try Format1Vault()
+        #expect(old.cli.run(["list"]).status == 0)
+        try editVault(old.cli.vaultPath) { db in
+            try db.execute(sql: "UPDATE app SET api_base = 'https://evil.example' WHERE name = 'adme'")
+        }
+        let before = try Hostile.snapshot(old.cli.vaultPath)
+        let result = old.cli.run(["token", "adme", "--key-file", old.keyFile])
+        #expect(result.status == 5, "\(result)")
+        #expect(result.stderr.contains("an API base or request headers in a vault of format 1"), "\(result)")
+        #expect(!result.stdout.contains(old.expected.adme.access_token))
+        #expect(try Hostile.snapshot(old.cli.vaultPath) == before, "nothing was written")
+        #expect(try old.formatVersion() == 1)
+    }
+
     // MARK: - From format 2
 
     @Test func aFormat2VaultUpgradesWithEverySecretIntact() throws {
