@@ -163,10 +163,20 @@ struct CurlTests {
             (["deploy", "/x", "--url", other.base + "/y"], "does not pass --url on"),
             (["deploy", "/x", "--next", other.base + "/y"], "does not pass --next on"),
             (["deploy", "/x", "-s:", other.base + "/y"], "does not pass -: (-s:) on"),
-            (["deploy", "/x", "--nex", other.base + "/y"], "does not pass --nex on"),
+            (["deploy", "/x", "--nex", other.base + "/y"], "curl has no option --nex"),
+            // -x takes a value, though its help line shows none in <>: `-d URL` is not its value.
+            (
+                ["deploy", "/x", "-x", "-d", other.base + "/y", "--noproxy", "*"],
+                "among the curl options is a URL to curl"
+            ),
+            (["deploy", "/x", "-x", "http://127.0.0.1:\(other.port)"], "does not pass -x (-x) on"),
+            (["deploy", "/x", "--keepalive", other.base + "/y"], "curl has no option --keepalive"),
+            (["deploy", "/x", "--connect-to", "::127.0.0.1:\(other.port)"], "does not pass --connect-to on"),
+            (["deploy", "/x", "--resolve", "a.example:80:127.0.0.1"], "does not pass --resolve on"),
+            (["deploy", "/x", "--noproxy", ""], "does not pass --noproxy on"),
             (["deploy", "/x", "-K", s.f.dir.write("curl.conf", "url = \(other.base)/z\n")], "does not pass -K (-K) on"),
             (["deploy", "/x", "-sKcurl.conf"], "does not pass -K (-sKcurl.conf) on"),
-            (["deploy", "/x", "--conf", "curl.conf"], "does not pass --conf on"),
+            (["deploy", "/x", "--conf", "curl.conf"], "curl has no option --conf"),
             (["deploy", "/x", "--proto", "=http,https"], "does not pass --proto on"),
             (["deploy", "/x", "--location-trusted"], "does not pass --location-trusted on"),
             (["deploy", "/x", "--", "-x"], "does not pass -- on"),

@@ -52,12 +52,16 @@ struct Curl: AsyncParsableCommand {
             Diagnostics.error("curl: command not found", hint: "install curl (apt-get install curl)")
             throw ExitCode(127)
         }
-        try checkArguments(curl: curl)
+        let options = try checkArguments(curl: curl)
         let material = try vaultOptions.material(for: vault)
         let result = try await TokenService(vault: vault).accessToken(
             appName: name, scope: tokenOptions.scope, minValid: tokenOptions.minValidSeconds, force: false,
             material: material)
         let (target, headers) = try request(for: result.app)
+        // A path below an http loopback API base: the proxy options are refused too.
+        if target.lowercased().hasPrefix("http://"), let options {
+            try options.check(curlArguments, anyOrigin: anyOrigin, loopback: true)
+        }
         guard result.record.tokenType.lowercased() == "bearer" else {
             throw CommandError.failure(
                 "the token of app \"\(name)\" is of type \(Display.printable(result.record.tokenType)), not Bearer; "
@@ -101,11 +105,11 @@ struct Curl: AsyncParsableCommand {
 
     /// curl's options as the installed curl reads them (a word that is no option or value is
     /// another URL), and an absolute URL's scheme.
-    private func checkArguments(curl: String) throws {
+    private func checkArguments(curl: String) throws -> CurlArguments? {
         if url.range(of: "^[A-Za-z][A-Za-z0-9+.-]*://", options: .regularExpression) != nil {
             _ = try RequestDefaults.resolve(url, apiBase: nil, anyOrigin: true, appName: name)
         }
-        guard !curlArguments.isEmpty else { return }
+        guard !curlArguments.isEmpty else { return nil }
         let help = Process()
         help.executableURL = URL(fileURLWithPath: curl)
         help.arguments = ["-q", "--help", "all"]
@@ -120,7 +124,8 @@ struct Curl: AsyncParsableCommand {
         guard !options.takesValue.isEmpty else {
             throw CommandError.failure("cannot read curl's options from `\(curl) --help all`")
         }
-        try options.check(curlArguments, anyOrigin: anyOrigin)
+        try options.check(curlArguments, anyOrigin: anyOrigin, loopback: url.lowercased().hasPrefix("http://"))
+        return options
     }
 
     /// The URL and headers for `app`, or a usage error for a URL the token must not go to.
