@@ -406,8 +406,11 @@ package final class Vault: @unchecked Sendable {
             for token in try AccessToken.fetchAll(db, sql: "SELECT * FROM access_token ORDER BY scope_key") {
                 tokens[token.appID, default: []].append(token)
             }
-            let apps = try App.fetchCursor(db, sql: "SELECT * FROM app ORDER BY name")
-            while let app = try apps.next() {
+            let statement = try db.makeStatement(sql: "SELECT * FROM app ORDER BY name")
+            let columns = AppColumns(statement.columnNames)
+            let rows = try Row.fetchCursor(statement)
+            while let row = try rows.next() {
+                let app = try columns.map { App(row: row, columns: $0) } ?? App(row: row)
                 try body(app, sessions[app.id], tokens[app.id] ?? [])
             }
         }

@@ -27,8 +27,9 @@ struct List: ParsableCommand {
             return
         }
         var rows: [[String]] = []
+        let now = Int64(Date().timeIntervalSince1970)
         try vault.forEachAppState { app, session, tokens in
-            let v = AppView(app, session: session, tokens: tokens)
+            let v = AppView(app, session: session, tokens: tokens, now: now, timestamps: false)
             rows.append([
                 v.name,
                 v.provider == "azure"
