@@ -272,7 +272,7 @@ struct AppColumns {
 }
 
 extension App {
-    /// The same decoding as `init(row:)`, with the column positions found once.
+    /// Decodes with the column positions found once (a statement's rows share them).
     init(row: Row, columns c: AppColumns) {
         id = row[c.id]
         name = row[c.name]
@@ -301,37 +301,10 @@ extension App {
     }
 
     package init(row: Row) throws {
-        id = row["id"]
-        name = row["name"]
-        provider = Provider(rawValue: row["provider"] ?? "") ?? .oauth
-        tenant = row["tenant"]
-        cloud = row["cloud"]
-        authorityHost = row["authority_host"]
-        clientID = row["client_id"]
-        authorizeEndpoint = row["authorize_endpoint"]
-        tokenEndpoint = row["token_endpoint"]
-        deviceEndpoint = row["device_endpoint"]
-        redirectURI = row["redirect_uri"]
-        scope = row["scope"]
-        flow = row["flow"]
-        clientAuth = ClientAuth(rawValue: row["client_auth"] ?? "") ?? .post
-        clientSecret = row["client_secret"]
-        createdAt = row["created_at"]
-        updatedAt = row["updated_at"]
-        issuer = row.hasColumn("issuer") ? row["issuer"] : nil
-        // Columns of migration 0003; absent in an older vault opened read-only (a backup).
-        if row.hasColumn("certificate") {
-            certificate = row["certificate"]
-            privateKey = row["private_key"]
-            assertionAlg = (row["assertion_alg"] as String?).flatMap(AssertionAlgorithm.init(rawValue:))
+        guard let columns = AppColumns(Array(row.columnNames)) else {
+            throw VaultError.damaged("the app table lacks a column every tokvault vault has")
         }
-        // Migration 0004.
-        if row.hasColumn("binding") { binding = row["binding"] }
-        // Migration 0005.
-        if row.hasColumn("api_base") {
-            apiBase = row["api_base"]
-            requestHeaders = row["request_headers"]
-        }
+        self.init(row: row, columns: columns)
     }
 }
 

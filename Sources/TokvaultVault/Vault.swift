@@ -407,10 +407,12 @@ package final class Vault: @unchecked Sendable {
                 tokens[token.appID, default: []].append(token)
             }
             let statement = try db.makeStatement(sql: "SELECT * FROM app ORDER BY name")
-            let columns = AppColumns(statement.columnNames)
+            guard let columns = AppColumns(statement.columnNames) else {
+                throw VaultError.damaged("the app table of \(path) lacks a column every tokvault vault has")
+            }
             let rows = try Row.fetchCursor(statement)
             while let row = try rows.next() {
-                let app = try columns.map { App(row: row, columns: $0) } ?? App(row: row)
+                let app = App(row: row, columns: columns)
                 try body(app, sessions[app.id], tokens[app.id] ?? [])
             }
         }
