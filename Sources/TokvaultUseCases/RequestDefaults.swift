@@ -116,6 +116,11 @@ package enum RequestDefaults {
         return base
     }
 
+    /// Whether `text` starts with a URL scheme and `://`.
+    package static func isAbsolute(_ text: String) -> Bool {
+        text.range(of: "^[A-Za-z][A-Za-z0-9+.-]*://", options: .regularExpression) != nil
+    }
+
     /// `scheme://host[:port]`, lowercased, the port left out when it is the scheme's default.
     package static func origin(of text: String) -> String? {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
@@ -130,8 +135,7 @@ package enum RequestDefaults {
     /// The URL `tokvault curl APP TARGET` requests: TARGET itself when absolute (https, or http to
     /// loopback; to the API base's origin unless `anyOrigin`), else TARGET appended to the API base.
     package static func resolve(_ target: String, apiBase: String?, anyOrigin: Bool, appName: String) throws -> String {
-        let absolute = target.range(of: "^[A-Za-z][A-Za-z0-9+.-]*://", options: .regularExpression) != nil
-        guard absolute else {
+        guard isAbsolute(target) else {
             guard let apiBase else {
                 throw UseCaseError.usage(
                     "\"\(Display.printable(target))\" is not an absolute URL, and app \"\(appName)\" has no API base",

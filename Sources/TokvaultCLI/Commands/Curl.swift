@@ -58,8 +58,9 @@ struct Curl: AsyncParsableCommand {
             appName: name, scope: tokenOptions.scope, minValid: tokenOptions.minValidSeconds, force: false,
             material: material)
         let (target, headers) = try request(for: result.app)
+        let loopback = target.lowercased().hasPrefix("http://")
         // A path below an http loopback API base: the proxy options are refused too.
-        if target.lowercased().hasPrefix("http://"), let options {
+        if loopback, let options {
             try options.check(curlArguments, anyOrigin: anyOrigin, loopback: true)
         }
         guard result.record.tokenType.lowercased() == "bearer" else {
@@ -89,7 +90,6 @@ struct Curl: AsyncParsableCommand {
         guard tokvault_pipe(&dumpFDs, 0) == 0 else {
             throw CommandError.failure("cannot make a pipe: \(String(cString: strerror(errno)))")
         }
-        let loopback = target.lowercased().hasPrefix("http://")
         var arguments = ["curl", "-q", "--proto", loopback ? "=http" : "=https", "--proto-redir", "=https"]
         if loopback { arguments += ["--noproxy", "*"] }
         arguments += ["-H", "@/dev/fd/3", "-D", "/dev/fd/4", "--url", target] + curlArguments
@@ -106,7 +106,7 @@ struct Curl: AsyncParsableCommand {
     /// curl's options as the installed curl reads them (a word that is no option or value is
     /// another URL), and an absolute URL's scheme.
     private func checkArguments(curl: String) throws -> CurlArguments? {
-        if url.range(of: "^[A-Za-z][A-Za-z0-9+.-]*://", options: .regularExpression) != nil {
+        if RequestDefaults.isAbsolute(url) {
             _ = try RequestDefaults.resolve(url, apiBase: nil, anyOrigin: true, appName: name)
         }
         guard !curlArguments.isEmpty else { return nil }
