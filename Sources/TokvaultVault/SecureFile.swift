@@ -35,8 +35,7 @@ package enum SecureFile {
 
     /// A fully written, fsynced 0600 temporary file in the same directory as `path`.
     static func writeTemporary(beside path: String, contents: SecureBytes) throws -> String {
-        let temporary =
-            directory(of: path) + "/.\(VaultFile.fileName(of: path)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+        let temporary = VaultFile.temporaryName(beside: path)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
             throw VaultError.failure(
@@ -55,7 +54,7 @@ package enum SecureFile {
 
     /// Writes `path` whole or not at all, replacing an existing file: a complete, fsynced
     /// 0600 temporary file in the same directory is renamed over it. (A kill in between leaves
-    /// a `.NAME.tokvault-tmp-*` file, removed by the next write after a minute.)
+    /// a `.NAME.tokvault-tmp-PID-*` file, removed by the next write once its process is gone.)
     package static func replace(_ path: String, contents: SecureBytes) throws {
         VaultFile.sweepStaleTemporaries(beside: path)
         let temporary: String
@@ -64,9 +63,7 @@ package enum SecureFile {
             // Unnamed while it is written: a kill leaves nothing; named only for the rename.
             defer { close(fd) }
             try writeAll(fd, contents, path: path)
-            temporary =
-                directory(of: path)
-                + "/.\(VaultFile.fileName(of: path)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+            temporary = VaultFile.temporaryName(beside: path)
             guard tokvault_link_tmpfile(fd, temporary) == 0 else {
                 throw VaultError.failure("cannot write \(path): \(String(cString: strerror(errno)))")
             }

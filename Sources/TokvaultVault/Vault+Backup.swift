@@ -22,10 +22,9 @@ extension Vault {
         }
         let dir = VaultFile.directory(of: destination)
         // A backup killed mid-copy leaves its temporary (0600, as encrypted as the vault); the
-        // next backup to the same name removes those more than a minute old.
+        // next backup to the same name removes those whose process is gone (any after a minute).
         VaultFile.sweepStaleTemporaries(beside: destination)
-        let temporary =
-            dir + "/.\(VaultFile.fileName(of: destination)).tokvault-tmp-\(Sodium.hex(Sodium.randomBytes(6)))"
+        let temporary = VaultFile.temporaryName(beside: destination)
         try VaultFile.createEmpty(temporary)
         defer { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
         try Self.mapDatabaseErrors(path: destination) {

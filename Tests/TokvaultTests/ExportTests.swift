@@ -272,7 +272,7 @@ struct CurlSnippetTests {
 
 @Suite("export --output under kill -9")
 struct ExportKillTests {
-    @Test func killedExportLeavesTheOldFileOrTheNewOneAndNoTemporaryFile() throws {
+    @Test func killedExportLeavesTheOldFileOrTheNewOneAndTheNextWriteLeavesNoTemporary() throws {
         let s = try LoginSetup()
         defer { s.idp.stop() }
         #expect(s.login().status == 0)
@@ -303,11 +303,44 @@ struct ExportKillTests {
             // Always a whole file: the same variables (the token is cached, so the same bytes).
             #expect(try String(contentsOfFile: out, encoding: .utf8) == complete)
             #expect((try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int) == 0o600)
-            let temporaries = try FileManager.default.contentsOfDirectory(atPath: s.f.dir.path).filter {
-                $0.contains("tokvault-tmp")
-            }
-            #expect(temporaries.isEmpty, "left behind: \(temporaries)")
+            // A kill between naming the temporary and the rename leaves it; the next write removes
+            // it (its process is gone), so at most the last run's and a run killed mid-sweep's remain.
+            #expect(try temporaries(in: s.f.dir.path).count <= 2)
         }
         print("kill -9 during export --output: 60 runs, \(killed) killed before finishing")
+        #expect(
+            s.cli.run(["export", "adme", "--env", "--with-secrets", "--output", out, "--key-file", s.f.keyFile]).status
+                == 0)
+        #expect(try temporaries(in: s.f.dir.path).isEmpty)
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == complete)
+    }
+
+    private func temporaries(in dir: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains("tokvault-tmp") }
+    }
+
+    @Test func theNextWriteRemovesATemporaryWhoseProcessIsGoneAndKeepsALiveOnes() throws {
+        let s = try LoginSetup()
+        defer { s.idp.stop() }
+        #expect(s.login().status == 0)
+        let out = s.f.dir.file("adme.env")
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let live = Process()
+        live.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        live.arguments = ["30"]
+        try live.run()
+        defer { live.terminate() }
+        let deadName = ".adme.env.tokvault-tmp-\(gone.processIdentifier)-0123456789ab"
+        let liveName = ".adme.env.tokvault-tmp-\(live.processIdentifier)-0123456789ab"
+        let otherName = ".other.env.tokvault-tmp-\(gone.processIdentifier)-0123456789ab"
+        for name in [deadName, liveName, otherName] {
+            #expect(FileManager.default.createFile(atPath: s.f.dir.file(name), contents: Data("x".utf8)))
+        }
+        #expect(
+            s.cli.run(["export", "adme", "--env", "--output", out, "--key-file", s.f.keyFile]).status == 0)
+        #expect(try temporaries(in: s.f.dir.path).sorted() == [liveName, otherName].sorted())
     }
 }
