@@ -21,6 +21,13 @@ struct ExportSelection: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Only these fields (repeatable).", valueName: "field"))
     var only: [String] = []
 
+    @Flag(
+        name: .long,
+        help:
+            "Only what azure-identity's WorkloadIdentityCredential reads: AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE and, outside the public cloud, AZURE_AUTHORITY_HOST (apps with --federated-token-file)."
+    )
+    var workloadIdentity = false
+
     /// Whether the variables include a secret (the access token, client secret or refresh
     /// token): known before the vault is opened, so a destination can be refused first.
     func carriesSecrets() throws -> Bool {
@@ -32,6 +39,12 @@ struct ExportSelection: ParsableArguments {
         naming.prefix = prefix
         naming.withSecrets = withSecrets
         for spec in renames { try naming.addRename(spec) }
+        if workloadIdentity {
+            guard only.isEmpty, !withSecrets else {
+                throw CommandError.usage("--workload-identity selects its own fields: drop --only and --with-secrets")
+            }
+            naming.only = ExportField.workloadIdentity
+        }
         if !only.isEmpty {
             naming.only = try only.map { field in
                 guard let f = ExportField(rawValue: field) else {

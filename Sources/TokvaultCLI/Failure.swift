@@ -127,6 +127,7 @@ enum Failure {
         case .redirectURI: "--redirect-uri URI"
         case .redirectPort: "--redirect-uri http://localhost:PORT"
         case .refreshToken: "--refresh-token-stdin"
+        case .federated: "--federated-token-file FILE"
         }
     }
 
@@ -138,6 +139,7 @@ enum Failure {
         case .manual: " --manual"
         case .otherPort: " --port N"
         case .selectAccount(let loginHint): " --prompt select_account --login-hint \(loginHint)"
+        case .claims(let word): " --claims \(word)"
         }
     }
 

@@ -15,6 +15,11 @@ package enum ExportField: String, CaseIterable, Sendable {
     case
         clientSecret = "client_secret"
     case refreshToken = "refresh_token"
+    /// A file-federated app's token file and a non-public cloud's authority host: what
+    /// azure-identity's WorkloadIdentityCredential reads. Only when asked for (`--only`,
+    /// `--workload-identity`), so the default set stays as it was.
+    case federatedTokenFile = "federated_token_file"
+    case authorityHost = "authority_host"
 
     package var defaultName: String {
         switch self {
@@ -28,8 +33,16 @@ package enum ExportField: String, CaseIterable, Sendable {
         case .tokenEndpoint: return "TOKEN_ENDPOINT"
         case .clientSecret: return "AZURE_CLIENT_SECRET"
         case .refreshToken: return "REFRESH_TOKEN"
+        case .federatedTokenFile: return "AZURE_FEDERATED_TOKEN_FILE"
+        case .authorityHost: return "AZURE_AUTHORITY_HOST"
         }
     }
+
+    /// In the default selection (the opt-in fields are not).
+    package var isDefault: Bool { self != .federatedTokenFile && self != .authorityHost }
+
+    /// What azure-identity's WorkloadIdentityCredential (and DefaultAzureCredential) reads.
+    package static let workloadIdentity: [ExportField] = [.clientID, .tenant, .federatedTokenFile, .authorityHost]
 
     /// Secrets leave the vault only with --with-secrets.
     package var isSecret: Bool { self == .clientSecret || self == .refreshToken }
@@ -45,7 +58,7 @@ package struct ExportNaming: Sendable {
     package init() {}
 
     package func selected() throws -> [(field: ExportField, name: String)] {
-        var fields = only ?? ExportField.allCases.filter { !$0.isSecret || withSecrets }
+        var fields = only ?? ExportField.allCases.filter { $0.isDefault && (!$0.isSecret || withSecrets) }
         if !withSecrets, let secret = fields.first(where: \.isSecret) {
             throw ExportError.usage("\(secret.rawValue) is a secret: add --with-secrets to export it")
         }

@@ -15,6 +15,8 @@ package struct AuthorizeRequest: Sendable {
     package var prompt: String?
     package var loginHint: String?
     package var domainHint: String?
+    /// A claims request (JSON, `ClaimsRequest`): a step-up challenge and client capabilities.
+    package var claims: String?
 
     package init(app: App, redirectURI: String, secrets: LoginSecrets) {
         self.app = app
@@ -41,6 +43,7 @@ package struct AuthorizeRequest: Sendable {
         if let prompt { fields.append(("prompt", prompt)) }
         if let loginHint { fields.append(("login_hint", loginHint)) }
         if let domainHint { fields.append(("domain_hint", domainHint)) }
+        if let claims { fields.append(("claims", claims)) }
         let query = fields.map { "\($0.0)=\(FormEncoding.encode($0.1))" }.joined(separator: "&")
         return app.authorizeEndpoint + (app.authorizeEndpoint.contains("?") ? "&" : "?") + query
     }

@@ -52,7 +52,9 @@ package struct DeviceFlow: Sendable {
 
     /// Asks for a device code. Azure's endpoint takes only the client id and scope; other
     /// servers get the client's authentication as on the token endpoint (RFC 8628 §3.1).
-    package func start(app: App, credential: TokenClient.Credential) async throws -> DeviceAuthorization {
+    package func start(app: App, credential: TokenClient.Credential, claims: String? = nil) async throws
+        -> DeviceAuthorization
+    {
         guard let endpoint = app.deviceEndpoint else {
             throw FlowError.usage(
                 "app \"\(app.name)\" has no device authorization endpoint",
@@ -73,6 +75,7 @@ package struct DeviceFlow: Sendable {
                     now: Int64(Date().timeIntervalSince1970))
             }
             form.add("scope", app.scope)
+            if let claims { form.add("claims", claims) }
             return (form.encoded(), basic)
         }
         return try Self.parse(data, endpoint: endpoint)

@@ -54,6 +54,8 @@ package struct TokenClient: Sendable {
         case none
         case secret(SecureBytes)
         case privateKey(SecureBytes)
+        /// A federated app's assertion, fetched for this grant (`FederatedAssertion`).
+        case federated(FederatedAssertion)
 
         package init(secret: SecureBytes?) {
             self = secret.map { .secret($0) } ?? .none
@@ -68,7 +70,7 @@ package struct TokenClient: Sendable {
     }
 
     package static func requestBody(
-        app: App, grant: Grant, credential: Credential,
+        app: App, grant: Grant, credential: Credential, claims: String? = nil,
         now: Int64 = Int64(Date().timeIntervalSince1970)
     ) throws -> (body: FormBody, basicAuth: SecureBytes?) {
         var form = FormBody()
@@ -89,6 +91,8 @@ package struct TokenClient: Sendable {
         case .deviceCode(let code):
             form.add("device_code", secret: code)
         }
+        // A claims request (a step-up challenge, client capabilities): JSON text (ClaimsRequest).
+        if let claims { form.add("claims", claims) }
         let basic = try addClientAuthentication(
             to: &form, app: app, credential: credential, audience: app.tokenEndpoint, now: now)
         return (form, basic)
@@ -125,11 +129,21 @@ package struct TokenClient: Sendable {
             form.add("client_id", app.clientID)
             form.add("client_assertion_type", ClientAssertion.type)
             form.add("client_assertion", secret: try assertion.signed(with: privateKey, now: now))
+        case .federatedAssertion:
+            guard case .federated(let assertion) = credential else { throw missingSecret(app) }
+            form.add("client_id", app.clientID)
+            form.add("client_assertion_type", ClientAssertion.type)
+            form.add("client_assertion", secret: assertion.token)
         }
         return nil
     }
 
     package static func missingSecret(_ app: App) -> FlowError {
+        if app.usesFederatedCredential {
+            return FlowError.failure(
+                "app \"\(app.name)\" authenticates with a federated credential, but no assertion was obtained",
+                hint: "check it with `\(.showApp(app.name))`")
+        }
         if app.usesCertificate {
             return FlowError.failure(
                 "app \"\(app.name)\" authenticates with a certificate but its private key is missing",
@@ -150,13 +164,13 @@ package struct TokenClient: Sendable {
 
     /// Sends one grant. OAuth errors named in `passing` are thrown as `OAuthRefusal` instead of
     /// a `FlowError` (the device flow's `authorization_pending` and `slow_down`).
-    package func redeem(_ grant: Grant, app: App, credential: Credential, passing: Set<String> = []) async throws
-        -> TokenResponse
-    {
+    package func redeem(
+        _ grant: Grant, app: App, credential: Credential, claims: String? = nil, passing: Set<String> = []
+    ) async throws -> TokenResponse {
         let endpoint = try EndpointRules.validateEndpoint(app.tokenEndpoint, option: "token endpoint")
         let data = try await post(to: endpoint, app: app, grant: grant, passing: passing) {
             // Built per attempt: a client assertion's jti must not be sent twice.
-            let (form, basic) = try Self.requestBody(app: app, grant: grant, credential: credential)
+            let (form, basic) = try Self.requestBody(app: app, grant: grant, credential: credential, claims: claims)
             return (form.encoded(), basic)
         }
         return try TokenResponseParser.parseSuccess(data, now: Int64(Date().timeIntervalSince1970), endpoint: endpoint)

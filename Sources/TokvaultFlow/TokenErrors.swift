@@ -4,7 +4,7 @@ import TokvaultVault
 
 /// Turns a token endpoint's non-200 answer into one message, a hint and an exit code.
 /// The branch is on the OAuth `error` value; the AADSTS number only picks a better hint.
-enum TokenErrors {
+package enum TokenErrors {
     static func error(
         status: Int, data: Data, headers: HTTPHeaders, app: App, grant: TokenClient.Grant, endpoint: String
     ) -> FlowError {
@@ -79,6 +79,21 @@ enum TokenErrors {
 
     static func map(_ body: OAuthErrorBody, status: Int, app: App, grant: TokenClient.Grant, host: String) -> FlowError
     {
+        // A claims challenge is kept only when it is a JSON object (it is quoted into a hint).
+        let claims = body.claims.flatMap { try? ClaimsRequest.parse($0, option: "claims") }
+        var error = mapped(body, claims: claims, status: status, app: app, grant: grant, host: host)
+        error.refusal = ProviderRefusal(error: body.error, code: body.aadstsCode, claims: claims)
+        return error
+    }
+
+    /// Codes of "no federated identity credential matches the assertion" (issuer, subject or audience).
+    package static let federatedRecordCodes: Set<String> = [
+        "AADSTS70021", "AADSTS700211", "AADSTS700212", "AADSTS700213", "AADSTS7002137", "AADSTS7002138"
+    ]
+
+    static func mapped(
+        _ body: OAuthErrorBody, claims: String?, status: Int, app: App, grant: TokenClient.Grant, host: String
+    ) -> FlowError {
         let code = body.aadstsCode
         var message = "the identity provider refused the request: \(Display.printable(body.error))"
         if let summary = body.summary {
@@ -95,6 +110,30 @@ enum TokenErrors {
         let isDevice: Bool = { if case .deviceCode = grant { return true } else { return false } }()
         let isClientCredentials: Bool = { if case .clientCredentials = grant { return true } else { return false } }()
         if isClientCredentials { login = "check the app's credential with `\(.showApp(app.name))`" }
+
+        if code == "AADSTS53003" {
+            return FlowError(
+                .failed, "access blocked by Conditional Access for app \"\(app.name)\": " + message + idText,
+                hint:
+                    "a Conditional Access policy refuses this sign-in (device, location or app); signing in again does not help: ask the tenant's administrator which policy applies"
+            )
+        }
+        if app.usesFederatedCredential, let code, federatedRecordCodes.contains(code) {
+            return FlowError(.failed, message + idText, hint: federatedRecordHint(app: app, assertion: nil))
+        }
+        // A step-up challenge (MFA, an authentication context): a sign-in that satisfies the
+        // claims fixes it; the refresh token itself is still good.
+        if let claims, !isClientCredentials,
+            ["invalid_grant", "interaction_required", "login_required"].contains(body.error)
+        {
+            let hint: Guidance
+            if let word = ClaimsRequest.shellWord(claims) {
+                hint = "the provider asks for a step-up sign-in (multi-factor authentication or a Conditional Access authentication context): run `\(.signIn(app.name, .claims(word)))`"
+            } else {
+                hint = "the provider asks for a step-up sign-in with a claims challenge tokvault does not print: " + login
+            }
+            return FlowError(.loginRequired, "sign-in required for app \"\(app.name)\": " + message + idText, hint: hint)
+        }
 
         switch body.error {
         case "invalid_grant":
@@ -193,6 +232,17 @@ enum TokenErrors {
     /// on the AADSTS code and on whether the app proves itself with a certificate or a secret.
     static func invalidClientHint(code: String?, app: App, isDevice: Bool) -> Guidance {
         if code == "AADSTS7000218" && isDevice { return publicFlowsHint }
+        if app.usesFederatedCredential {
+            switch code {
+            case "AADSTS700024":
+                let source =
+                    app.federatedTokenFile.map { "the platform should have replaced \(Display.printable($0)) before it expired (is the pod's token projection mounted?)" }
+                    ?? "GitHub issues a fresh one for each grant: check this machine's clock"
+                return "the federated token has expired or is not valid yet: \(source)"
+            default:
+                return "the provider refused the federated assertion: check the app registration's federated credentials (Certificates & secrets → Federated credentials) and the client id \(app.clientID) (`\(.showApp(app.name))`)"
+            }
+        }
         if app.usesCertificate {
             switch code {
             case "AADSTS700024":
@@ -222,6 +272,13 @@ enum TokenErrors {
             return
                 "the client secret (or client id) is wrong: store the current secret with `\(.changeApp(app.name, .secret))`"
         }
+    }
+
+    /// No federated identity credential of the app registration matches the assertion.
+    package static func federatedRecordHint(app: App, assertion: FederatedAssertion.Claims?) -> Guidance {
+        let presented = assertion.map { "the assertion presented \($0.summary) (unverified); " } ?? ""
+        return
+            "no federated credential of the app registration \(app.clientID) matches: \(presented)compare its issuer, subject and audience with the registration's (Certificates & secrets → Federated credentials)"
     }
 
     static let publicFlowsHint: Guidance =

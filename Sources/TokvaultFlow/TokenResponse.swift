@@ -36,9 +36,11 @@ package struct OAuthErrorBody: Decodable, Sendable, Equatable {
     package var traceID: String?
     package var correlationID: String?
     package var suberror: String?
+    /// Entra's claims challenge (JSON text) of an `interaction_required`-kind refusal.
+    package var claims: String?
 
     enum CodingKeys: String, CodingKey {
-        case error, suberror
+        case error, suberror, claims
         case errorDescription = "error_description"
         case errorCodes = "error_codes"
         case traceID = "trace_id"
@@ -71,9 +73,11 @@ enum TokenResponseParser {
         var refreshToken: String?
         var idToken: String?
         var scope: String?
+        var refreshExpiresIn: LenientInt?
 
         enum CodingKeys: String, CodingKey {
             case scope
+            case refreshExpiresIn = "refresh_expires_in"
             case accessToken = "access_token"
             case tokenType = "token_type"
             case expiresIn = "expires_in"
@@ -102,6 +106,13 @@ enum TokenResponseParser {
             }
             value = n
         }
+    }
+
+    /// An optional number that never fails the answer: a value that is not one reads as absent
+    /// (`refresh_expires_in` is informational; the tokens must not be lost over it).
+    struct LenientInt: Decodable {
+        var value: Int64?
+        init(from decoder: Decoder) throws { value = (try? FlexibleInt(from: decoder))?.value }
     }
 
     /// Parses a 200 answer; `now` is when the response arrived (expiry is counted from then).
@@ -137,7 +148,10 @@ enum TokenResponseParser {
         let set = TokenSet(
             accessToken: SecureBytes(consuming: &accessBytes), tokenType: "Bearer", expiresAt: now + expiresIn,
             grantedScope: body.scope, refreshToken: secure(body.refreshToken),
-            idToken: problem == nil ? secure(body.idToken) : nil, account: claims?.account)
+            idToken: problem == nil ? secure(body.idToken) : nil, account: claims?.account,
+            // Keycloak and others: 0 means "does not expire" (offline tokens).
+            refreshExpiresAt: body.refreshToken == nil
+                ? nil : body.refreshExpiresIn?.value.flatMap { $0 > 0 ? now + min($0, 10 * 366 * 86400) : nil })
         return TokenResponse(tokenSet: set, expiresIn: expiresIn, idTokenClaims: claims, idTokenProblem: problem)
     }
 }

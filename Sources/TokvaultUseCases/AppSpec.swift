@@ -205,6 +205,13 @@ package struct AppFields: Sendable {
     package var apiBase: String?
     /// Remove the API base (`set --no-api-base`).
     package var clearAPIBase = false
+    /// Authenticate with a federated credential from this source (`--federated-token-file`,
+    /// `--federated-token-source`); the file path as given (made absolute, not resolved).
+    package var federatedSource: App.FederatedSource?
+    package var federatedTokenFile: String?
+    package var federatedAudience: String?
+    /// Client capabilities to declare (`--client-capability`); [] removes them.
+    package var clientCapabilities: [String]?
 
     package init() {}
 
@@ -374,5 +381,106 @@ extension AppSpec {
         }
         if let base = fields.apiBase { app.apiBase = try RequestDefaults.validateAPIBase(base) }
         if fields.clearAPIBase { app.apiBase = nil }
+        try applyFederated(fields, to: &app)
+        if let capabilities = fields.clientCapabilities {
+            app.clientCapabilities = try validateCapabilities(capabilities)
+        }
+    }
+
+    /// The federated credential fields. The secret or certificate the app had is dropped by
+    /// `Vault.updateApp` when the app becomes federated.
+    static func applyFederated(_ fields: AppFields, to app: inout App) throws {
+        // Read from the source column: `--client-auth` may already have changed client_auth.
+        let previousSource = app.federatedSource
+        let wasFederated = previousSource != nil
+        if let source = fields.federatedSource {
+            guard app.usesClientCredentialsFlow else {
+                throw UseCaseError.usage(
+                    "federated credentials are for the client credentials flow; app \"\(app.name)\" signs users in",
+                    hint: "add --flow client-credentials")
+            }
+            guard fields.clientAuth == nil else {
+                throw UseCaseError.usage("--client-auth is for client secrets; a federated app sends its platform's token")
+            }
+            app.clientAuth = .federatedAssertion
+            app.federatedSource = source
+            switch source {
+            case .file:
+                guard let file = fields.federatedTokenFile else {
+                    throw UseCaseError.usage("give the token file with --federated-token-file FILE")
+                }
+                app.federatedTokenFile = try validateTokenFilePath(file)
+                guard fields.federatedAudience == nil else {
+                    throw UseCaseError.usage(
+                        "--federated-audience applies to --federated-token-source github-actions; a token file's audience is set where it is issued (the pod's projection)"
+                    )
+                }
+                app.federatedAudience = nil
+            case .githubActions:
+                app.federatedTokenFile = nil
+                app.federatedAudience =
+                    try fields.federatedAudience.map(validateAudience)
+                    ?? (previousSource == .githubActions ? app.federatedAudience : nil)
+            }
+        } else if let audience = fields.federatedAudience {
+            guard app.federatedSource == .githubActions else {
+                throw UseCaseError.usage(
+                    "--federated-audience applies to apps with --federated-token-source github-actions")
+            }
+            app.federatedAudience = try validateAudience(audience)
+        } else if fields.federatedTokenFile != nil {
+            throw UseCaseError.usage("--federated-token-file goes with the client credentials flow (and no secret)")
+        }
+        if app.usesFederatedCredential && !app.usesClientCredentialsFlow {
+            throw UseCaseError.usage(
+                "app \"\(app.name)\" authenticates with a federated credential, which only the client credentials flow uses",
+                hint: "give it a client secret (--secret-prompt) or make it a public client (--public) first")
+        }
+        if wasFederated, fields.clientAuth != nil, fields.federatedSource == nil {
+            throw UseCaseError.usage(
+                "app \"\(app.name)\" authenticates with a federated credential; --client-auth applies to client secrets",
+                hint: "switch to a secret with --secret-prompt (then --client-auth applies)")
+        }
+    }
+
+    /// An absolute path, stored as given (not resolved: Kubernetes rotates the token by
+    /// swapping the `..data` symlink the path goes through). A relative one is made absolute
+    /// against the working directory.
+    package static func validateTokenFilePath(_ path: String) throws -> String {
+        guard !path.isEmpty, path.utf8.count <= 4096,
+            path.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
+        else {
+            throw UseCaseError.usage(
+                "invalid --federated-token-file \"\(Display.printable(path))\"",
+                hint: "give the path of the token file, e.g. \"$AZURE_FEDERATED_TOKEN_FILE\"")
+        }
+        if path.hasPrefix("/") { return path }
+        let cwd = FileManager.default.currentDirectoryPath
+        return (cwd.hasSuffix("/") ? cwd : cwd + "/") + path
+    }
+
+    /// An audience for GitHub's OIDC endpoint: printable ASCII without spaces.
+    static func validateAudience(_ audience: String) throws -> String {
+        guard !audience.isEmpty, audience.utf8.count <= 512, audience.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+        else {
+            throw UseCaseError.usage(
+                "invalid --federated-audience \"\(Display.printable(audience))\"",
+                hint: "the app registration's federated credential names it, e.g. api://AzureADTokenExchange")
+        }
+        return audience
+    }
+
+    /// Client capability names (`cp1`), space-separated in the column; nil for none.
+    static func validateCapabilities(_ names: [String]) throws -> String? {
+        var seen: [String] = []
+        for name in names {
+            guard name.range(of: #"^[A-Za-z0-9_-]{1,32}\z"#, options: .regularExpression) != nil else {
+                throw UseCaseError.usage(
+                    "invalid --client-capability \"\(Display.printable(name))\"",
+                    hint: "Entra ID knows cp1 (continuous access evaluation)")
+            }
+            if !seen.contains(name) { seen.append(name) }
+        }
+        return seen.isEmpty ? nil : seen.joined(separator: " ")
     }
 }

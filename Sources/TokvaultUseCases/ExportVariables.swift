@@ -54,6 +54,15 @@ package struct ExportVariables: Sendable {
             case .tenant: if let t = app.tenant { variables.append(.init(name: variable, text: t)) }
             case .clientID: variables.append(.init(name: variable, text: app.clientID))
             case .tokenEndpoint: variables.append(.init(name: variable, text: app.tokenEndpoint))
+            case .federatedTokenFile:
+                guard let file = app.federatedTokenFile else {
+                    throw UseCaseError.usage(
+                        "app \"\(appName)\" has no federated token file to export",
+                        hint: "it is for apps added with --federated-token-file (`\(.showApp(appName))`)")
+                }
+                variables.append(.init(name: variable, text: file))
+            case .authorityHost:
+                if let host = Self.authorityHost(of: app) { variables.append(.init(name: variable, text: host)) }
             case .accessToken:
                 if let token { variables.append(.init(name: variable, value: token.token, isSecret: true)) }
             case .expiresOn:
@@ -84,6 +93,15 @@ package struct ExportVariables: Sendable {
             }
         }
         return variables
+    }
+
+    /// AZURE_AUTHORITY_HOST for an Azure app outside the public cloud (azure-identity's
+    /// default is the public cloud's), nil otherwise.
+    static func authorityHost(of app: App) -> String? {
+        guard app.provider == .azure else { return nil }
+        if let host = app.authorityHost { return "https://" + host }
+        guard let cloud = app.cloud.flatMap(AppSpec.Cloud.init(rawValue:)), cloud != .public else { return nil }
+        return "https://" + cloud.host
     }
 
     /// The curl script's app and, with `withSecrets`, its client secret and refresh token. The

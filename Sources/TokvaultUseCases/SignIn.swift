@@ -16,15 +16,30 @@ package struct SignIn: Sendable {
     let key: DataKey
     /// With --login-hint: the account the ID token must name.
     let loginHint: String?
+    /// What the sign-in sends as `claims`: --claims (a step-up challenge) with the app's client
+    /// capabilities merged in; nil when there is neither.
+    package let claims: String?
+    /// --claims as given (the client credentials grant merges the capabilities itself).
+    let challenge: String?
 
     /// Unlocks before anything else: the passphrase prompt (in `material`) and the KDF must not
     /// eat into an authorization code's lifetime. `read` is the app as read before the prompt (an
     /// unknown name is an error before anything is asked); it is read again after the unlock
     /// (which may have upgraded the vault).
-    package init(vault: Vault, app read: App, material: UnlockMaterial, loginHint: String?) throws {
+    package init(vault: Vault, app read: App, material: UnlockMaterial, loginHint: String?, claims: String? = nil)
+        throws
+    {
         let key = try vault.unlock(material)
         let app = try vault.reread(read)
-        self.credential = try vault.credential(of: app, key: key)
+        if app.usesFederatedCredential {
+            // Its assertion is fetched by the grant itself (`signInAsClient`).
+            try vault.verifyBinding(app, key: key)
+            self.credential = .none
+        } else {
+            self.credential = try vault.credential(of: app, key: key)
+        }
+        self.challenge = claims
+        self.claims = ClaimsRequest.merged(claims, capabilities: app.capabilityList)
         self.vault = vault
         self.app = app
         self.material = material
@@ -39,7 +54,7 @@ package struct SignIn: Sendable {
     {
         let tokens = try await TokenClient().redeem(
             .authorizationCode(code: code, verifier: verifier, redirectURI: redirectURI), app: app,
-            credential: credential)
+            credential: credential, claims: claims)
         return try finish(tokens, nonce: nonce)
     }
 
@@ -52,7 +67,7 @@ package struct SignIn: Sendable {
         var flowApp = app
         flowApp.deviceEndpoint = try await deviceEndpoint()
         let flow = DeviceFlow()
-        let authorization = try await flow.start(app: flowApp, credential: credential)
+        let authorization = try await flow.start(app: flowApp, credential: credential, claims: claims)
         show(authorization)
         let tokens = try await flow.poll(authorization, app: flowApp, credential: credential, onSlowDown: onSlowDown)
         return try finish(tokens, nonce: nil)
@@ -62,7 +77,7 @@ package struct SignIn: Sendable {
     /// or certificate against the provider.
     package func signInAsClient() async throws -> TokenService.Result {
         try await TokenService(vault: vault).accessToken(
-            appName: app.name, scope: nil, minValid: 0, force: true, material: material)
+            appName: app.name, scope: nil, minValid: 0, force: true, material: material, claims: challenge)
     }
 
     /// The device authorization endpoint. An Azure app's is derived from its token endpoint,

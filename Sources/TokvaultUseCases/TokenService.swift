@@ -10,6 +10,8 @@ package struct TokenService: Sendable {
     /// How long a process waits for another one's refresh before giving up: at least as long
     /// as that refresh can legitimately take (`refreshLockWait`).
     package var lockTimeout: Double
+    /// Where a GitHub Actions federated app finds its OIDC request URL and token.
+    package var environment: [String: String] = ProcessInfo.processInfo.environment
 
     /// Where warnings go (the CLI prints them on stderr as `tokvault: warning: …`).
     nonisolated(unsafe) package static var warningNotice: ((Guidance) -> Void)?
@@ -42,10 +44,13 @@ package struct TokenService: Sendable {
         package var app: App
     }
 
-    /// A token valid for at least `minValid` seconds (or a fresh one when `force`).
-    package func accessToken(appName: String, scope: String?, minValid: Int64, force: Bool, material: UnlockMaterial)
-        async throws -> Result
-    {
+    /// A token valid for at least `minValid` seconds (or a fresh one when `force`). With
+    /// `claims` (a step-up challenge, JSON) the cache is bypassed and the claims are sent.
+    package func accessToken(
+        appName: String, scope: String?, minValid: Int64, force: Bool, material: UnlockMaterial,
+        claims: String? = nil
+    ) async throws -> Result {
+        let force = force || claims != nil
         // A format 1 vault is upgraded before anything is read or locked (rows read before are not bound).
         try vault.upgradeIfNeeded(material)
         let (app, _, tokens) = try vault.appState(named: appName)
@@ -59,7 +64,8 @@ package struct TokenService: Sendable {
         }
         return try await vault.withSingleFlight(for: app, timeoutSeconds: lockTimeout) {
             try await refreshOrReuse(
-                app, seen: seen, scopeKey: scopeKey, minValid: minValid, force: force, material: material)
+                app, seen: seen, scopeKey: scopeKey, minValid: minValid, force: force, material: material,
+                claims: claims)
         }
     }
 
@@ -67,7 +73,7 @@ package struct TokenService: Sendable {
     /// or one new token (a refresh, or a client credentials grant).
     func refreshOrReuse(
         _ app: App, seen: AccessToken?, scopeKey: String, minValid: Int64, force: Bool,
-        material: UnlockMaterial
+        material: UnlockMaterial, claims: String? = nil
     ) async throws -> Result {
         let appName = app.name
         // Another process may have refreshed while this one waited: reuse its result.
@@ -76,7 +82,9 @@ package struct TokenService: Sendable {
         // A token stored while this process waited (its sealed bytes changed: every store uses a
         // fresh nonce) is the single flight's result: use it even when the server's lifetime is
         // shorter than --min-valid, since refreshing again would not give a longer one.
-        if let cached = try cachedToken(app: current, scopeKey: scopeKey, minValid: 1, material: material) {
+        if claims == nil,
+            let cached = try cachedToken(app: current, scopeKey: scopeKey, minValid: 1, material: material)
+        {
             let fresh = cached.record.token != seen?.token
             let longEnough =
                 !force && Self.secondsLeft(cached.record, now: Int64(Date().timeIntervalSince1970)) >= minValid
@@ -85,7 +93,7 @@ package struct TokenService: Sendable {
             }
         }
         if current.usesClientCredentialsFlow {
-            return try await acquireAsClient(current, scopeKey: scopeKey, material: material)
+            return try await acquireAsClient(current, scopeKey: scopeKey, material: material, claims: claims)
         }
         guard session?.refreshToken != nil else {
             throw UseCaseError(
@@ -104,8 +112,16 @@ package struct TokenService: Sendable {
             }
             let credential = try vault.credential(of: locked, key: key)
             let requestScope = scopeKey.isEmpty ? locked.scope : scopeKey
-            let response = try await client.redeem(
-                .refreshToken(refreshToken, scope: requestScope), app: locked, credential: credential)
+            let response: TokenResponse
+            do {
+                response = try await client.redeem(
+                    .refreshToken(refreshToken, scope: requestScope), app: locked, credential: credential,
+                    claims: ClaimsRequest.merged(claims, capabilities: locked.capabilityList))
+            } catch let error as FlowError where error.kind == .loginRequired && error.refusal != nil {
+                // Kept for `show` and `doctor`: the refresh token the server no longer takes.
+                try? vault.recordRefreshRefusal(locked, summary: error.refusal?.summary ?? "refused")
+                throw error
+            }
             // The server may have rotated the refresh token: its answer is stored even when the ID
             // token in it fails its checks (only that one is dropped, the previous one is kept),
             // since the old refresh token may no longer work. `login` refuses such an answer.
@@ -124,9 +140,21 @@ package struct TokenService: Sendable {
 
     /// The client credentials grant (the caller holds the app's refresh lock): a new access
     /// token for the app itself. There is no refresh token to lose, only the cache to update.
-    func acquireAsClient(_ readBeforeLock: App, scopeKey: String, material: UnlockMaterial) async throws -> Result {
+    func acquireAsClient(_ readBeforeLock: App, scopeKey: String, material: UnlockMaterial, claims: String? = nil)
+        async throws -> Result
+    {
         try await vault.withUnlocked(material, rereading: readBeforeLock) { app, key in
-            let credential = try vault.credential(of: app, key: key)
+            let credential: TokenClient.Credential
+            var presented: FederatedAssertion.Claims?
+            if app.usesFederatedCredential {
+                // Proven before the file is read or GitHub is asked: the source is a bound column.
+                try vault.verifyBinding(app, key: key)
+                let assertion = try await Self.federatedAssertion(for: app, environment: environment, client: client)
+                presented = assertion.claims
+                credential = .federated(assertion)
+            } else {
+                credential = try vault.credential(of: app, key: key)
+            }
             if case .none = credential {
                 throw UseCaseError.failure(
                     "app \"\(app.name)\" uses the client credentials flow but has no client secret or certificate",
@@ -135,7 +163,20 @@ package struct TokenService: Sendable {
                 )
             }
             let scope = scopeKey.isEmpty ? app.scope : scopeKey
-            let response = try await client.redeem(.clientCredentials(scope: scope), app: app, credential: credential)
+            let response: TokenResponse
+            do {
+                response = try await client.redeem(
+                    .clientCredentials(scope: scope), app: app, credential: credential,
+                    claims: ClaimsRequest.merged(claims, capabilities: app.capabilityList))
+            } catch let error as FlowError
+                where app.usesFederatedCredential && error.refusal?.code.map(TokenErrors.federatedRecordCodes.contains)
+                    == true
+            {
+                // The provider's text names what it saw; the hint quotes the assertion's own claims.
+                throw FlowError(
+                    error.kind, error.message, hint: TokenErrors.federatedRecordHint(app: app, assertion: presented),
+                    refusal: error.refusal)
+            }
             var tokens = response.tokenSet
             // Nothing but the access token belongs to a client credentials grant.
             tokens.refreshToken = nil
@@ -223,6 +264,32 @@ package struct TokenService: Sendable {
     }
 }
 
+extension TokenService {
+    /// A federated app's assertion for one grant, from its file or from GitHub Actions.
+    package static func federatedAssertion(for app: App, environment: [String: String], client: TokenClient)
+        async throws -> FederatedAssertion
+    {
+        switch app.federatedSource {
+        case .file?:
+            guard let path = app.federatedTokenFile else { throw TokenClient.missingSecret(app) }
+            return try FederatedAssertion.read(file: path)
+        case .githubActions?:
+            let audience = app.federatedAudience ?? FederatedAssertion.defaultAudience(cloud: app.cloud)
+            return try await FederatedAssertion.fromGitHubActions(
+                environment: environment, audience: audience, options: client.options)
+        case nil:
+            throw TokenClient.missingSecret(app)
+        }
+    }
+}
+
+extension App {
+    /// The client capabilities, one per word of the column (`cp1`).
+    package var capabilityList: [String] {
+        (clientCapabilities ?? "").split(separator: " ").map(String.init)
+    }
+}
+
 extension Vault {
     /// What `app` authenticates with at the token endpoint, opened with `key`.
     package func credential(of app: App, key: DataKey) throws -> TokenClient.Credential {
@@ -236,6 +303,10 @@ extension Vault {
         case .post, .basic:
             guard let secret = try clientSecret(of: app, key: key) else { throw TokenClient.missingSecret(app) }
             return .secret(secret)
+        case .federatedAssertion:
+            // Fetched per grant (`TokenService.federatedAssertion`), never read from the vault.
+            try verifyBinding(app, key: key)
+            throw TokenClient.missingSecret(app)
         }
     }
 }

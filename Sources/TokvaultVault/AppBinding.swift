@@ -13,6 +13,8 @@ package enum AppBinding {
     /// Format 3 adds `api_base` and `request_headers`; they are listed for format 2 too, so that
     /// either set in a format 2 vault (whose schema has the columns once migration 0005 ran, before
     /// the upgrade) makes its format 2 binding fail instead of going unauthenticated.
+    /// Migration 0006's federated-credential and client-capability columns follow them within
+    /// format 3: a NULL column is not in the message, so they needed no new version.
     package static func fields(of app: App, vaultID: String, generation: Int64, format: Int) -> [(String, String)] {
         var fields: [(String, String)] = [
             ("tokvault", "app-binding"),
@@ -40,6 +42,12 @@ package enum AppBinding {
         add("assertion_alg", app.assertionAlg?.rawValue)
         add("api_base", app.apiBase)
         add("request_headers", app.requestHeaders)
+        // Migration 0006's columns, bound when set (NULL in every app written before them, so
+        // those apps' bindings are unchanged); set below format 3, `verifyBinding` refuses them.
+        add("federated_source", app.federatedSource?.rawValue)
+        add("federated_token_file", app.federatedTokenFile)
+        add("federated_audience", app.federatedAudience)
+        add("client_capabilities", app.clientCapabilities)
         return fields
     }
 

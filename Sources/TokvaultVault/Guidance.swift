@@ -103,12 +103,14 @@ package enum Action: Sendable, Equatable {
     case option(Option)
 
     package enum AppSetting: Sendable, Equatable {
-        case any, secret, certificate, scope, publicClient, redirectURI, redirectPort, refreshToken
+        case any, secret, certificate, scope, publicClient, redirectURI, redirectPort, refreshToken, federated
     }
 
     package enum SignInVariant: Sendable, Equatable {
         case plain, device, consent, manual, otherPort
         case selectAccount(loginHint: String)
+        /// With a claims challenge, already one shell word (`ClaimsRequest.shellWord`).
+        case claims(String)
     }
 
     package enum Option: Sendable, Equatable {

@@ -7,11 +7,14 @@ package struct LayerError<Kind: FailureKind>: Error, Equatable, CustomStringConv
     package let kind: Kind
     package let message: String
     package let hint: Guidance?
+    /// The identity provider's refusal this error reports, when it is one (its public fields).
+    package var refusal: ProviderRefusal?
 
-    package init(_ kind: Kind, _ message: String, hint: Guidance? = nil) {
+    package init(_ kind: Kind, _ message: String, hint: Guidance? = nil, refusal: ProviderRefusal? = nil) {
         self.kind = kind
         self.message = message
         self.hint = hint
+        self.refusal = refusal
     }
 
     package var description: String { message }
@@ -29,4 +32,24 @@ package struct LayerError<Kind: FailureKind>: Error, Equatable, CustomStringConv
 package protocol FailureKind: Sendable, Equatable {
     static var failed: Self { get }
     static var badInput: Self { get }
+}
+
+/// What an identity provider's error answer said (RFC 6749 §5.2 plus Entra's fields): public
+/// values, recorded with a refused refresh token and used for step-up hints.
+package struct ProviderRefusal: Sendable, Equatable {
+    /// The OAuth `error` value.
+    package var error: String
+    /// Entra's `AADSTS…` code, when there is one.
+    package var code: String?
+    /// A claims challenge (`claims`), JSON text, when the answer carried one.
+    package var claims: String?
+
+    package init(error: String, code: String? = nil, claims: String? = nil) {
+        self.error = error
+        self.code = code
+        self.claims = claims
+    }
+
+    /// `invalid_grant AADSTS700082`, for the vault's record of the refusal.
+    package var summary: String { code.map { "\(error) \($0)" } ?? error }
 }

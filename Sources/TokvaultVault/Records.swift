@@ -31,7 +31,18 @@ package struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Ident
         case basic = "client_secret_basic"
         /// A client assertion JWT signed with the private key of a registered certificate.
         case privateKeyJWT = "private_key_jwt"
+        /// A client assertion the app's platform issued (workload identity federation): no
+        /// secret is stored, the assertion is fetched for every grant (`federatedSource`).
+        case federatedAssertion = "federated_assertion"
         case none = "none"
+    }
+
+    /// Where a federated app's client assertion comes from.
+    package enum FederatedSource: String, Codable, Sendable, CaseIterable {
+        /// A file read afresh for every grant (a Kubernetes projected service account token).
+        case file = "file"
+        /// GitHub Actions' OIDC token endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`).
+        case githubActions = "github-actions"
     }
 
     /// How the app gets tokens: a user's sign-in (then refresh tokens), or as itself.
@@ -77,6 +88,14 @@ package struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Ident
     package var apiBase: String? = nil
     /// Format 3: headers `tokvault curl` sends with every request, one `Name: value` per line.
     package var requestHeaders: String? = nil
+    /// Federated apps: where the client assertion comes from, the file it is read from (an
+    /// absolute path, not resolved: Kubernetes swaps a `..data` symlink to rotate it), and
+    /// the audience asked of GitHub's OIDC endpoint (nil: the cloud's default).
+    package var federatedSource: FederatedSource? = nil
+    package var federatedTokenFile: String? = nil
+    package var federatedAudience: String? = nil
+    /// Client capabilities declared on every request (`cp1`: continuous access evaluation).
+    package var clientCapabilities: String? = nil
 
     package init(
         id: String, name: String, provider: Provider, tenant: String?, cloud: String?, authorityHost: String?,
@@ -127,22 +146,34 @@ package struct App: Codable, FetchableRecord, PersistableRecord, Sendable, Ident
         case binding
         case apiBase = "api_base"
         case requestHeaders = "request_headers"
+        case federatedSource = "federated_source"
+        case federatedTokenFile = "federated_token_file"
+        case federatedAudience = "federated_audience"
+        case clientCapabilities = "client_capabilities"
     }
 
     package var flowKind: Flow { Flow(rawValue: flow) ?? .authorizationCode }
     package var usesClientCredentialsFlow: Bool { flowKind == .clientCredentials }
     package var usesCertificate: Bool { clientAuth == .privateKeyJWT }
+    package var usesFederatedCredential: Bool { clientAuth == .federatedAssertion }
     package var hasPrivateKey: Bool { privateKey != nil }
     /// Has what its client authentication needs (a secret, or a certificate's key).
     package var hasCredential: Bool {
         switch clientAuth {
         case .none: return true
         case .privateKeyJWT: return privateKey != nil && certificate != nil
+        case .federatedAssertion: return federatedSource != nil
         case .post, .basic: return clientSecret != nil
         }
     }
 
     package var isPublicClient: Bool { clientAuth == .none }
+
+    /// Holds a column or value no vault below format 3 was ever written with.
+    package var hasFormat3Columns: Bool {
+        apiBase != nil || requestHeaders != nil || federatedSource != nil || federatedTokenFile != nil
+            || federatedAudience != nil || clientCapabilities != nil || clientAuth == .federatedAssertion
+    }
 
     /// The same app with the same columns, but for what a rotation or upgrade re-seals (the
     /// sealed columns and the binding) and the timestamps.
@@ -188,6 +219,26 @@ package struct Session: Codable, FetchableRecord, PersistableRecord, Sendable, I
     package var grantedScope: String?
     package var obtainedAt: Int64
     package var refreshedAt: Int64?
+    /// When the stored refresh token arrived (nil: before this was recorded).
+    package var refreshIssuedAt: Int64? = nil
+    /// When the provider said it expires (`refresh_expires_in`), where it says so.
+    package var refreshExpiresAt: Int64? = nil
+    /// The last refresh the server refused, and its error code (public: never a token).
+    package var refreshRefusedAt: Int64? = nil
+    package var refreshRefusal: String? = nil
+
+    package init(
+        id: String, appID: String, refreshToken: Data?, idToken: Data?, account: String?, grantedScope: String?,
+        obtainedAt: Int64, refreshedAt: Int64?
+    ) {
+        (self.id, self.appID, self.refreshToken, self.idToken) = (id, appID, refreshToken, idToken)
+        (self.account, self.grantedScope, self.obtainedAt, self.refreshedAt) =
+            (account, grantedScope, obtainedAt, refreshedAt)
+    }
+
+    /// When the refresh token was last used or, if never, issued: what an inactivity limit
+    /// (Entra ID: 90 days) counts from.
+    package var refreshLastActive: Int64 { max(refreshedAt ?? 0, refreshIssuedAt ?? 0, obtainedAt) }
 
     enum CodingKeys: String, CodingKey {
         case id, account
@@ -197,6 +248,10 @@ package struct Session: Codable, FetchableRecord, PersistableRecord, Sendable, I
         case grantedScope = "granted_scope"
         case obtainedAt = "obtained_at"
         case refreshedAt = "refreshed_at"
+        case refreshIssuedAt = "refresh_issued_at"
+        case refreshExpiresAt = "refresh_expires_at"
+        case refreshRefusedAt = "refresh_refused_at"
+        case refreshRefusal = "refresh_refusal"
     }
 }
 
@@ -248,6 +303,7 @@ struct AppColumns {
     // Columns of later migrations; absent in an older vault opened read-only (a backup).
     let issuer: Int?, certificate: Int?, privateKey: Int?, assertionAlg: Int?, binding: Int?
     let apiBase: Int?, requestHeaders: Int?
+    let federatedSource: Int?, federatedTokenFile: Int?, federatedAudience: Int?, clientCapabilities: Int?
 
     init?(_ names: [String]) {
         var index: [String: Int] = [:]
@@ -268,6 +324,8 @@ struct AppColumns {
         (issuer, certificate, privateKey) = (index["issuer"], index["certificate"], index["private_key"])
         (assertionAlg, binding) = (index["assertion_alg"], index["binding"])
         (apiBase, requestHeaders) = (index["api_base"], index["request_headers"])
+        (federatedSource, federatedTokenFile) = (index["federated_source"], index["federated_token_file"])
+        (federatedAudience, clientCapabilities) = (index["federated_audience"], index["client_capabilities"])
     }
 }
 
@@ -298,6 +356,12 @@ extension App {
         binding = c.binding.flatMap { row[$0] }
         apiBase = c.apiBase.flatMap { row[$0] }
         requestHeaders = c.requestHeaders.flatMap { row[$0] }
+        federatedSource = c.federatedSource.flatMap {
+            (row[$0] as String?).flatMap(FederatedSource.init(rawValue:))
+        }
+        federatedTokenFile = c.federatedTokenFile.flatMap { row[$0] }
+        federatedAudience = c.federatedAudience.flatMap { row[$0] }
+        clientCapabilities = c.clientCapabilities.flatMap { row[$0] }
     }
 
     package init(row: Row) throws {
@@ -318,6 +382,14 @@ extension Session {
         grantedScope = row["granted_scope"]
         obtainedAt = row["obtained_at"]
         refreshedAt = row["refreshed_at"]
+        // Columns of 0006; absent in an older vault opened read-only (a backup).
+        let names = Set(row.columnNames)
+        if names.contains("refresh_issued_at") {
+            refreshIssuedAt = row["refresh_issued_at"]
+            refreshExpiresAt = row["refresh_expires_at"]
+            refreshRefusedAt = row["refresh_refused_at"]
+            refreshRefusal = row["refresh_refusal"]
+        }
     }
 }
 

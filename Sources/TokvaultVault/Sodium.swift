@@ -26,6 +26,13 @@ package enum Sodium {
         return String(decoding: out.prefix(bytes.count * 2).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Zeroes an array holding secret bytes (before it is dropped).
+    package static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { buffer in
+            if let base = buffer.baseAddress, buffer.count > 0 { sodium_memzero(base, buffer.count) }
+        }
+    }
+
     /// Base64url without padding (RFC 4648 §5), as used by key files, PKCE and `state`.
     package static func base64URL(_ bytes: UnsafeRawBufferPointer) -> String {
         initialize()

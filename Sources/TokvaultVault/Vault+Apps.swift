@@ -83,19 +83,26 @@ extension Vault {
             if changes.makePublic {
                 app.clientAuth = .none
                 Self.dropCertificate(&app)
+                Self.dropFederated(&app)
                 (keepSecret, keepKey) = (false, false)
             } else if let secret = changes.newClientSecret {
-                if app.clientAuth == .none || app.clientAuth == .privateKeyJWT {
+                if [.none, .privateKeyJWT, .federatedAssertion].contains(app.clientAuth) {
                     app.clientAuth = app.provider == .azure ? .post : .basic
                 }
                 Self.dropCertificate(&app)
+                Self.dropFederated(&app)
                 newSecret = secret
                 (keepSecret, keepKey) = (false, false)
             } else if let privateKey = changes.newPrivateKey {
                 precondition(
                     app.certificate != nil && app.assertionAlg != nil, "a certificate key needs its certificate")
                 app.clientAuth = .privateKeyJWT
+                Self.dropFederated(&app)
                 newKey = privateKey
+                (keepSecret, keepKey) = (false, false)
+            } else if app.usesFederatedCredential {
+                // A federated credential replaces the secret or certificate: none is kept.
+                Self.dropCertificate(&app)
                 (keepSecret, keepKey) = (false, false)
             }
             let keptSecret =
@@ -171,11 +178,29 @@ extension Vault {
         if a.assertionAlg != b.assertionAlg { out.append("assertion_alg") }
         if a.apiBase != b.apiBase { out.append("api_base") }
         if a.requestHeaders != b.requestHeaders { out.append("request_headers") }
+        if a.federatedSource != b.federatedSource { out.append("federated_source") }
+        if a.federatedTokenFile != b.federatedTokenFile { out.append("federated_token_file") }
+        if a.federatedAudience != b.federatedAudience { out.append("federated_audience") }
+        if a.clientCapabilities != b.clientCapabilities { out.append("client_capabilities") }
+        if a.clientSecret != nil && b.clientSecret == nil && changes.newClientSecret == nil && !changes.makePublic {
+            out.append("client_secret(removed)")
+        }
+        if a.privateKey != nil && b.privateKey == nil && changes.newPrivateKey == nil && changes.newClientSecret == nil
+            && !changes.makePublic
+        {
+            out.append("private_key(removed)")
+        }
         if changes.newClientSecret != nil { out.append("client_secret") }
         if changes.newPrivateKey != nil { out.append("private_key") }
         if changes.makePublic { out.append("client_secret(removed)") }
         if changes.refreshToken != nil { out.append("refresh_token") }
         return out
+    }
+
+    static func dropFederated(_ app: inout App) {
+        app.federatedSource = nil
+        app.federatedTokenFile = nil
+        app.federatedAudience = nil
     }
 
     static func dropCertificate(_ app: inout App) {
@@ -201,6 +226,9 @@ extension Vault {
         session.grantedScope = nil
         session.obtainedAt = now
         session.refreshedAt = nil
+        // Imported: when it was issued, and whether it expires, is not known.
+        (session.refreshIssuedAt, session.refreshExpiresAt) = (nil, nil)
+        (session.refreshRefusedAt, session.refreshRefusal) = (nil, nil)
         try session.save(db)
     }
 

@@ -12,10 +12,12 @@ extension Vault {
     package func verifyBinding(_ app: App, key: DataKey) throws {
         // Before format 3 the columns of migration 0005 are NULL in every vault tokvault wrote
         // (format 2's binding also covers them; format 1 has none, and its upgrade would bind them).
-        if key.formatVersion < 3 && (app.apiBase != nil || app.requestHeaders != nil) {
+        // The same holds for the columns of 0006 and the client authentication they came with.
+        if key.formatVersion < 3 && app.hasFormat3Columns {
             throw VaultError.damaged(
-                "app \"\(Display.printable(app.name))\" failed authentication: the file was modified (an API base or "
-                    + "request headers in a vault of format \(key.formatVersion), which has none)",
+                "app \"\(Display.printable(app.name))\" failed authentication: the file was modified (an API base, "
+                    + "request headers, a federated credential or client capabilities in a vault of format "
+                    + "\(key.formatVersion), which has none)",
                 hint: "restore the vault from a backup (\(.restoreBackup)); nothing was sent anywhere")
         }
         guard key.formatVersion >= 2 else { return }
@@ -23,7 +25,8 @@ extension Vault {
             throw VaultError.damaged(
                 "app \"\(Display.printable(app.name))\" failed authentication: the file was modified (a column that decides "
                     + "where its secrets or sign-in go — name, endpoints, client id, redirect URI, scope, flow, client "
-                    + "authentication, issuer, certificate, API base or request headers — is not the one that was sealed)",
+                    + "authentication, issuer, certificate, API base, request headers, federated credential or client "
+                    + "capabilities — is not the one that was sealed)",
                 hint: "restore the vault from a backup (\(.restoreBackup)); nothing was sent anywhere")
         }
     }

@@ -10,11 +10,15 @@ package struct TokenSet: Sendable {
     package var refreshToken: SecureBytes?
     package var idToken: SecureBytes?
     package var account: String?
+    /// When the refresh token expires, where the provider says (`refresh_expires_in`).
+    package var refreshExpiresAt: Int64?
 
     package init(
         accessToken: SecureBytes, tokenType: String, expiresAt: Int64, grantedScope: String? = nil,
-        refreshToken: SecureBytes? = nil, idToken: SecureBytes? = nil, account: String? = nil
+        refreshToken: SecureBytes? = nil, idToken: SecureBytes? = nil, account: String? = nil,
+        refreshExpiresAt: Int64? = nil
     ) {
+        self.refreshExpiresAt = refreshExpiresAt
         self.accessToken = accessToken
         self.tokenType = tokenType
         self.expiresAt = expiresAt
@@ -109,7 +113,11 @@ extension Vault {
                         SealedField.seal(
                             refresh, key: key,
                             place: app.place(table: "session", column: "refresh_token", row: session.id)))
+                    session.refreshIssuedAt = now
+                    session.refreshExpiresAt = tokens.refreshExpiresAt
                 }
+                // The refresh token (or the sign-in that replaced it) was accepted.
+                (session.refreshRefusedAt, session.refreshRefusal) = (nil, nil)
                 if let id = tokens.idToken {
                     session.idToken = Data(
                         SealedField.seal(
@@ -126,6 +134,16 @@ extension Vault {
                     + (tokens.refreshToken != nil ? " refresh_token=rotated" : "")
                     + (cacheable ? "" : " access_token=not-cached(scope changed)"))
             return StoredTokens(app: app, accessToken: access, accessTokenSaved: cacheable)
+        }
+    }
+
+    /// Records that the provider refused the app's refresh token (`summary`: its public error
+    /// code, e.g. `invalid_grant AADSTS700082`), for `show` and `doctor`. Nothing is sealed.
+    package func recordRefreshRefusal(_ app: App, summary: String) throws {
+        try sealingWrite(key: nil) { db in
+            try db.execute(
+                sql: "UPDATE session SET refresh_refused_at = ?, refresh_refusal = ? WHERE app_id = ?",
+                arguments: [Clock.now(), summary, app.id])
         }
     }
 

@@ -169,6 +169,23 @@ enum VaultSchema {
             ("table", "key_slot", "a11206866815810b79ffd5f0a8078e56"),
             ("table", "session", "1f30ed36169e3c571e787428297a6aae"),
             ("table", "vault", "ae066997159de69001acd449bd0ccac1")
+        ],
+        [
+            ("index", "key_slot_keyfile", "168363da46b3f39e362fccadc622a8e9"),
+            ("index", "key_slot_single_passphrase", "630d2e1682d073bb07e7de2114567e6f"),
+            ("index", "sqlite_autoindex_access_token_1", "-"),
+            ("index", "sqlite_autoindex_access_token_2", "-"),
+            ("index", "sqlite_autoindex_app_1", "-"),
+            ("index", "sqlite_autoindex_app_2", "-"),
+            ("index", "sqlite_autoindex_key_slot_1", "-"),
+            ("index", "sqlite_autoindex_session_1", "-"),
+            ("index", "sqlite_autoindex_session_2", "-"),
+            ("table", "access_token", "7d6212480c9456a8191bc9d515ebd4cc"),
+            ("table", "app", "d021a93008e430ef7007ee3d1a39cb96"),
+            ("table", "event", "f152d6b3f2d2ade7e77f6b19add8cdd0"),
+            ("table", "key_slot", "a11206866815810b79ffd5f0a8078e56"),
+            ("table", "session", "cbaae7bd273e0983979d5cef86a71988"),
+            ("table", "vault", "ae066997159de69001acd449bd0ccac1")
         ]
     ]
 }

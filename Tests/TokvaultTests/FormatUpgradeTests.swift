@@ -104,7 +104,8 @@ struct FormatUpgradeTests {
         let backup = old.cli.run(["backup", "--verify", old.cli.vaultPath, "--key-file", old.keyFile])
         // The schema check sees the column without its migration first.
         #expect(
-            backup.status == 5 && backup.stderr.contains("has table \"app\" changed: the file was modified"),
+            backup.status == 5 && backup.stderr.contains("has table \"app\"")
+                && backup.stderr.contains("changed: the file was modified"),
             "\(backup)")
     }
 
@@ -130,16 +131,26 @@ struct FormatUpgradeTests {
 
     /// Format 1 has no binding, and its upgrade binds whatever the columns say: an API base or
     /// header planted once migration 0005 added the columns is refused instead.
-    @Test func aRequestDefaultPlantedInAFormat1FileIsRefused() throws {
+    @Test(arguments: [
+        "api_base = 'https://evil.example'",
+        "client_capabilities = 'cp1'",
+        // A federated credential planted in place of the secret: the upgrade would bind the file.
+        "client_auth = 'federated_assertion', client_secret = NULL, federated_source = 'file', federated_token_file = '/tmp/evil-token'",
+        "client_auth = 'federated_assertion', client_secret = NULL, federated_source = 'github-actions'"
+    ])
+    func aRequestDefaultPlantedInAFormat1FileIsRefused(_ assignment: String) throws {
         let old = try Format1Vault()
         #expect(old.cli.run(["list"]).status == 0)
         try editVault(old.cli.vaultPath) { db in
-            try db.execute(sql: "UPDATE app SET api_base = 'https://evil.example' WHERE name = 'adme'")
+            try db.execute(sql: "UPDATE app SET \(assignment) WHERE name = 'adme'")
         }
         let before = try Hostile.snapshot(old.cli.vaultPath)
         let result = old.cli.run(["token", "adme", "--key-file", old.keyFile])
         #expect(result.status == 5, "\(result)")
-        #expect(result.stderr.contains("an API base or request headers in a vault of format 1"), "\(result)")
+        #expect(
+            result.stderr.contains(
+                "an API base, request headers, a federated credential or client capabilities in a vault of format 1"),
+            "\(result)")
         #expect(!result.stdout.contains(old.expected.adme.access_token))
         #expect(try Hostile.snapshot(old.cli.vaultPath) == before, "nothing was written")
         #expect(try old.formatVersion() == 1)

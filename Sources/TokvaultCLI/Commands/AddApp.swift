@@ -17,6 +17,10 @@ struct AddApp: AsyncParsableCommand {
               tokvault add-app deploy --tenant T --client-id C --flow client-credentials --secret-stdin
               tokvault add-app deploy --tenant T --client-id C --flow client-credentials \\
                   --certificate cert.pem --private-key-file key.pem
+              tokvault add-app aks --tenant T --client-id C --flow client-credentials \\
+                  --federated-token-file "$AZURE_FEDERATED_TOKEN_FILE"
+              tokvault add-app ci --tenant T --client-id C --flow client-credentials \\
+                  --federated-token-source github-actions
             """)
 
     @Argument(help: "Name of the app in this vault (letters, digits, '.', '_', '-').")
@@ -32,6 +36,7 @@ struct AddApp: AsyncParsableCommand {
     var issuer: String?
     @OptionGroup var secret: SecretOptions
     @OptionGroup var certificateOptions: CertificateOptions
+    @OptionGroup var federatedOptions: FederatedOptions
 
     @Flag(name: .long, help: "A public client (no client secret), e.g. a 'Mobile and desktop' registration.")
     var `public` = false
@@ -55,6 +60,13 @@ struct AddApp: AsyncParsableCommand {
         if certificateOptions.assertionAlg != nil && !certificateOptions.isGiven {
             throw ValidationError("--assertion-alg goes with --certificate FILE")
         }
+        if federatedOptions.givesCredential && (secret.isGiven || `public` || certificateOptions.isGiven) {
+            throw ValidationError(
+                "a federated credential replaces the client secret: drop --secret-stdin/--secret-file/--certificate/--public")
+        }
+        if federatedOptions.federatedAudience != nil && federatedOptions.federatedTokenSource != "github-actions" {
+            throw ValidationError("--federated-audience goes with --federated-token-source github-actions")
+        }
         if secret.secretStdin && certificateOptions.privateKeyStdin {
             throw ValidationError("standard input can carry one secret")
         }
@@ -62,6 +74,9 @@ struct AddApp: AsyncParsableCommand {
 
     func run() async throws {
         var fields = try fieldOptions.fields()
+        federatedOptions.apply(to: &fields)
+        // A federated credential is the client credentials flow's: implied when no flow is given.
+        if federatedOptions.givesCredential && fields.flow == nil { fields.flow = .clientCredentials }
         var discovered: DiscoveryDocument?
         if let issuer {
             guard fields.tenant == nil, fields.cloud == nil, fields.authorityHost == nil,
@@ -98,6 +113,14 @@ struct AddApp: AsyncParsableCommand {
             if let warning = CertificateOptions.expiryWarning(loaded.info, appName: name) {
                 Diagnostics.warning(warning)
             }
+        } else if app.usesFederatedCredential {
+            if app.federatedSource == .file, let path = app.federatedTokenFile {
+                // Checked now for the user's sake; every grant reads it again.
+                do { _ = try FederatedAssertion.read(file: path) } catch let error as FlowError {
+                    Diagnostics.warning(
+                        "\(error.message); the app is added, and each grant reads the file again")
+                }
+            }
         } else if !`public` {
             guard let read = try secret.read(prompt: "Client secret for \(name): ") else {
                 throw CommandError.usage(
@@ -112,7 +135,9 @@ struct AddApp: AsyncParsableCommand {
         }
         let credential =
             certificate.map { "certificate \($0.info.sha1Hex), key sealed, \($0.algorithm.rawValue) assertions" }
-            ?? (`public` ? "public client" : "client secret sealed")
+            ?? (app.usesFederatedCredential
+                ? AppView.federatedDescription(app) + ", no secret stored"
+                : (`public` ? "public client" : "client secret sealed"))
         print("Added app \(name): client id \(app.clientID), token endpoint \(app.tokenEndpoint) (\(credential))")
         if app.usesClientCredentialsFlow {
             print("Flow: client credentials, scope \(app.scope). Get a token with `tokvault token \(name)`.")

@@ -45,6 +45,39 @@ struct AppView: Encodable {
         }
     }
 
+    /// A federated credential: where the token comes from (never the token).
+    struct FederatedView: Encodable {
+        var source: String
+        var tokenFile: String?
+        var audience: String?
+
+        enum CodingKeys: String, CodingKey {
+            case source, audience
+            case tokenFile = "token_file"
+        }
+    }
+
+    /// What is known about the stored refresh token's age (public times, no token).
+    struct RefreshTokenView: Encodable {
+        var issuedAt: String?
+        var lastUsedAt: String?
+        var inactiveDays: Int
+        var expiresAt: String?
+        var expiresOn: Int64?
+        var refusedAt: String?
+        var refusal: String?
+
+        enum CodingKeys: String, CodingKey {
+            case refusal
+            case issuedAt = "issued_at"
+            case lastUsedAt = "last_used_at"
+            case inactiveDays = "inactive_days"
+            case expiresAt = "expires_at"
+            case expiresOn = "expires_on"
+            case refusedAt = "refused_at"
+        }
+    }
+
     var name: String
     var id: String
     var provider: String
@@ -62,12 +95,15 @@ struct AppView: Encodable {
     var clientAuth: String
     var publicClient: Bool
     var hasClientSecret: Bool
+    var federated: FederatedView?
+    var clientCapabilities: [String]
     var certificate: CertificateView?
     /// Set when the stored certificate cannot be read (an edited file).
     var certificateError: String?
     var signedInAs: String?
     var hasRefreshToken: Bool
     var lastRefresh: String?
+    var refreshToken: RefreshTokenView?
     var accessTokens: [TokenView]
     var apiBase: String?
     /// `Name: value` each; empty when none is stored.
@@ -87,6 +123,9 @@ struct AppView: Encodable {
         case clientAuth = "client_auth"
         case publicClient = "public_client"
         case hasClientSecret = "has_client_secret"
+        case federated
+        case clientCapabilities = "client_capabilities"
+        case refreshToken = "refresh_token"
         case certificate
         case certificateError = "certificate_error"
         case signedInAs = "signed_in_as"
@@ -123,6 +162,10 @@ struct AppView: Encodable {
         clientAuth = app.clientAuth.rawValue
         publicClient = app.isPublicClient
         hasClientSecret = app.hasClientSecret
+        federated = app.federatedSource.map {
+            FederatedView(source: $0.rawValue, tokenFile: app.federatedTokenFile, audience: app.federatedAudience)
+        }
+        clientCapabilities = app.capabilityList
         if let der = app.certificate {
             do {
                 let info = try CertificateInfo(der: [UInt8](der))
@@ -139,6 +182,13 @@ struct AppView: Encodable {
         signedInAs = session?.account
         hasRefreshToken = session?.refreshToken != nil
         lastRefresh = (session?.refreshedAt).map(isoTime)
+        if let session, session.refreshToken != nil {
+            refreshToken = RefreshTokenView(
+                issuedAt: session.refreshIssuedAt.map(isoTime), lastUsedAt: session.refreshedAt.map(isoTime),
+                inactiveDays: Self.days(since: session.refreshLastActive, now: now),
+                expiresAt: session.refreshExpiresAt.map(isoTime), expiresOn: session.refreshExpiresAt,
+                refusedAt: session.refreshRefusedAt.map(isoTime), refusal: session.refreshRefusal)
+        }
         accessTokens = tokens.map {
             TokenView(
                 scope: $0.scopeKey.isEmpty ? app.scope : $0.scopeKey, tokenType: $0.tokenType,
@@ -148,6 +198,23 @@ struct AppView: Encodable {
         requestHeaders = RequestDefaults.decode(app.requestHeaders).map(\.line)
         createdAt = isoTime(app.createdAt)
         updatedAt = isoTime(app.updatedAt)
+    }
+
+    /// Whole days from `time` to `now` (times read from the file: saturating, never negative).
+    static func days(since time: Int64, now: Int64) -> Int {
+        let (elapsed, overflow) = now.subtractingReportingOverflow(time)
+        return overflow || elapsed < 0 ? 0 : Int(elapsed / 86_400)
+    }
+
+    /// "token file /var/run/…" or "GitHub Actions OIDC (audience …)".
+    static func federatedDescription(_ app: App) -> String {
+        switch app.federatedSource {
+        case .file?: return "federated credential: token file \(Display.printable(app.federatedTokenFile ?? "?"))"
+        case .githubActions?:
+            let audience = app.federatedAudience ?? FederatedAssertion.defaultAudience(cloud: app.cloud)
+            return "federated credential: GitHub Actions OIDC token, audience \(Display.printable(audience))"
+        case nil: return "federated credential"
+        }
     }
 
     /// "adme@contoso.com, access token in 42m" style summary for tables.
@@ -163,6 +230,10 @@ struct AppView: Encodable {
 
     var secretSummary: String {
         if publicClient { return "public" }
+        if let federated {
+            return federated.source == "file"
+                ? "federated (token file, no secret stored)" : "federated (GitHub Actions OIDC, no secret stored)"
+        }
         if let certificate {
             return certificate.hasPrivateKey ? "certificate (key sealed)" : "certificate (key missing)"
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TokvaultFlow
 import TokvaultVault
 
 struct Doctor: ParsableCommand {
@@ -93,6 +94,7 @@ struct Doctor: ParsableCommand {
             }
             row("key slot", text)
         }
+        let now = Int64(Date().timeIntervalSince1970)
         var appLines: [String] = []
         try vault.forEachAppState { app, session, tokens in
             let view = AppView(app, session: session, tokens: tokens)
@@ -122,6 +124,25 @@ struct Doctor: ParsableCommand {
             if let problem = view.certificateError {
                 text += " [\(problem)]"
                 problems += 1
+            }
+            if let refresh = view.refreshToken {
+                let age = RefreshTokenAge.findings(refresh, app: app, now: now)
+                for finding in age {
+                    text += " [\(finding.text)]"
+                    if finding.isProblem { problems += 1 } else { warnings += 1 }
+                }
+            }
+            if app.federatedSource == .file, let path = app.federatedTokenFile {
+                do {
+                    let assertion = try FederatedAssertion.read(file: path)
+                    if let exp = assertion.claims.exp, exp <= now {
+                        text += " [warning: the federated token in \(path) expired \(Output.relative(exp)); the platform should replace it]"
+                        warnings += 1
+                    }
+                } catch let error as FlowError {
+                    text += " [warning: \(error.message)]"
+                    warnings += 1
+                }
             }
             appLines.append(text)
         }

@@ -64,6 +64,13 @@ struct Login: AsyncParsableCommand {
     )
     var domainHint: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A claims challenge to satisfy (JSON, or base64 as a WWW-Authenticate header gives it), e.g. the one a refused refresh printed.",
+            valueName: "json"))
+    var claims: String?
+
     @OptionGroup var vaultOptions: VaultOptions
 
     func validate() throws {
@@ -73,6 +80,7 @@ struct Login: AsyncParsableCommand {
             throw ValidationError("--prompt must be login, consent, select_account, none or create")
         }
         if manual && port != nil { throw ValidationError("--manual does not listen, so --port has no effect") }
+        if let claims { try ClaimsOption.check(claims) }
         if device && (manual || port != nil || formPost || noBrowser || domainHint != nil || prompt != nil) {
             throw ValidationError(
                 "--device has no browser redirect: drop --manual, --port, --form-post, --no-browser, --prompt and --domain-hint"
@@ -84,7 +92,9 @@ struct Login: AsyncParsableCommand {
         let vault = try vaultOptions.open()
         let read = try vault.app(named: name)
         let material = try vaultOptions.material(for: vault)
-        let signIn = try SignIn(vault: vault, app: read, material: material, loginHint: loginHint)
+        let signIn = try SignIn(
+            vault: vault, app: read, material: material, loginHint: loginHint,
+            claims: try claims.map { try ClaimsRequest.parse($0) })
         let app = signIn.app
         if app.usesClientCredentialsFlow {
             guard !device else {
@@ -129,6 +139,7 @@ struct Login: AsyncParsableCommand {
         request.prompt = prompt
         request.loginHint = loginHint
         request.domainHint = domainHint
+        request.claims = signIn.claims
         let url = request.url
 
         installInterruptHandler()

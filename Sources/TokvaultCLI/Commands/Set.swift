@@ -15,6 +15,8 @@ struct SetCommand: ParsableCommand {
               tokvault set adme --scope "$CLIENT_ID/.default offline_access"
               tokvault set adme --refresh-token-stdin < refresh-token.txt
               tokvault set deploy --certificate new-cert.pem --private-key-file new-key.pem
+              tokvault set deploy --federated-token-file /var/run/secrets/azure/tokens/azure-identity-token
+              tokvault set deploy --secret-prompt        # back from a federated credential to a secret
               tokvault set adme --api-base https://contoso.energy.azure.com --header 'data-partition-id: opendes'
             """)
 
@@ -27,6 +29,10 @@ struct SetCommand: ParsableCommand {
     @OptionGroup var fieldOptions: AppFieldOptions
     @OptionGroup var secret: SecretOptions
     @OptionGroup var certificateOptions: CertificateOptions
+    @OptionGroup var federatedOptions: FederatedOptions
+
+    @Flag(name: .long, help: "Declare no client capabilities any more.")
+    var noClientCapabilities = false
 
     @Flag(name: .long, help: "Ask for a new client secret on the terminal (no echo).")
     var secretPrompt = false
@@ -74,6 +80,13 @@ struct SetCommand: ParsableCommand {
         if certificateOptions.privateKeyStdin && (secret.secretStdin || refreshTokenStdin) {
             throw ValidationError("standard input can carry one secret")
         }
+        if federatedOptions.givesCredential && (secretSources > 0 || `public` || certificateOptions.isGiven) {
+            throw ValidationError(
+                "give one credential: a federated token source, a client secret, a certificate or --public")
+        }
+        if noClientCapabilities && !federatedOptions.clientCapabilities.isEmpty {
+            throw ValidationError("give --client-capability NAME or --no-client-capabilities, not both")
+        }
         if noApiBase && fieldOptions.apiBase != nil {
             throw ValidationError("give --api-base URL or --no-api-base, not both")
         }
@@ -91,6 +104,8 @@ struct SetCommand: ParsableCommand {
             var fields = try fieldOptions.fields()
             fields.removeHeaders = removeHeaders
             fields.clearAPIBase = noApiBase
+            federatedOptions.apply(to: &fields)
+            if noClientCapabilities { fields.clientCapabilities = [] }
             try AppSpec.apply(fields, to: &updated)
         } catch let error where Failure.report(error)?.exitCode == Failure.Exit.usage {
             // Refused against the stored columns (a flow that forbids the scope, say): if those
@@ -139,7 +154,8 @@ struct SetCommand: ParsableCommand {
             throw CommandError.usage(
                 "nothing to change for app \"\(name)\"", hint: "see `tokvault set --help` for what can be changed")
         }
-        if !original.isPublicClient && !original.usesCertificate && original.clientSecret == nil
+        if !original.isPublicClient && !original.usesCertificate && !updated.usesFederatedCredential
+            && original.clientSecret == nil
             && changes.newClientSecret == nil
             && changes.newPrivateKey == nil && !`public`
         {

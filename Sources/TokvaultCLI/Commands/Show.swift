@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TokvaultFlow
 import TokvaultVault
 
 struct Show: ParsableCommand {
@@ -51,10 +52,21 @@ struct Show: ParsableCommand {
             ("flow", view.flow),
             ("client auth", view.clientAuth),
             (
-                view.certificate == nil && view.certificateError == nil ? "client secret" : "credential",
+                view.certificate == nil && view.certificateError == nil && view.federated == nil
+                    ? "client secret" : "credential",
                 view.secretSummary
             )
         ]
+        if let federated = view.federated {
+            if let file = federated.tokenFile { rows.append(("  token file", file)) }
+            if federated.source == "github-actions" {
+                rows.append(
+                    ("  audience", federated.audience ?? FederatedAssertion.defaultAudience(cloud: view.cloud) + " (default)"))
+            }
+        }
+        if !view.clientCapabilities.isEmpty {
+            rows.append(("capabilities", view.clientCapabilities.joined(separator: " ")))
+        }
         if let certificate = view.certificate {
             let state = certificate.daysLeft < 0 ? "EXPIRED" : "\(certificate.daysLeft) days left"
             rows += [
@@ -74,6 +86,16 @@ struct Show: ParsableCommand {
             ("refresh token", view.hasRefreshToken ? "present" : "none"),
             ("last refresh", view.lastRefresh ?? "-")
         ]
+        if let refresh = view.refreshToken {
+            rows.append(("  issued", refresh.issuedAt ?? "unknown (stored before tokvault recorded it, or imported)"))
+            rows.append(("  inactive", "\(refresh.inactiveDays) day(s) since last used"))
+            if let expires = refresh.expiresAt, let epoch = refresh.expiresOn {
+                rows.append(("  expires", "\(expires) (\(Output.relative(epoch)))"))
+            }
+            if let refused = refresh.refusedAt {
+                rows.append(("  REFUSED", "\(refused): \(refresh.refusal ?? "refused") (sign in again)"))
+            }
+        }
         for token in view.accessTokens {
             rows.append(
                 ("access token", "\(token.scope): expires \(token.expiresAt) (\(Output.relative(token.expiresOn)))"))

@@ -61,9 +61,17 @@ struct Token: AsyncParsableCommand {
             valueName: "format"))
     var format: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Send this claims challenge (JSON, or base64 as a WWW-Authenticate header gives it) with a fresh token request; the cache is not used.",
+            valueName: "json"))
+    var claims: String?
+
     @OptionGroup var vaultOptions: VaultOptions
 
     func validate() throws {
+        if let claims { try ClaimsOption.check(claims) }
         guard let format else { return }
         guard TokenFormat(rawValue: format) != nil else {
             throw ValidationError(
@@ -108,7 +116,7 @@ struct Token: AsyncParsableCommand {
         let material = try vaultOptions.material(for: vault)
         return try await TokenService(vault: vault).accessToken(
             appName: name, scope: tokenOptions.scope, minValid: tokenOptions.minValidSeconds, force: false,
-            material: material)
+            material: material, claims: try claims.map { try ClaimsRequest.parse($0) })
     }
 
     /// kubectl's interactive case: `tokvault login APP` on the terminal, its output on stderr
