@@ -42,7 +42,8 @@ struct FederatedOptions: ParsableArguments {
             case "github-actions":
                 if federatedTokenFile != nil {
                     throw ValidationError(
-                        "--federated-token-source github-actions gets the token from GitHub; drop --federated-token-file")
+                        "--federated-token-source github-actions gets the token from GitHub; drop --federated-token-file"
+                    )
                 }
             case "file":
                 if federatedTokenFile == nil {

@@ -15,7 +15,9 @@ package enum ClaimsRequest {
         guard !text.isEmpty, text.utf8.count <= maxBytes else {
             throw FlowError.usage(
                 "\(option) is \(text.isEmpty ? "empty" : "longer than \(maxBytes / 1024) KiB")",
-                hint: "give the claims challenge as JSON, e.g. '{\"access_token\":{\"acrs\":{\"essential\":true,\"value\":\"c1\"}}}'")
+                hint:
+                    "give the claims challenge as JSON, e.g. '{\"access_token\":{\"acrs\":{\"essential\":true,\"value\":\"c1\"}}}'"
+            )
         }
         if isJSONObject(text) { return text }
         // base64 or base64url, with or without padding.

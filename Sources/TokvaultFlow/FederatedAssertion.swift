@@ -23,7 +23,8 @@ package struct FederatedAssertion: Sendable {
         /// `issuer 'I', subject 'S', audience 'A'`, made printable.
         package var summary: String {
             func quoted(_ value: String?) -> String { value.map { "'\(Display.printable($0))'" } ?? "(none)" }
-            let audience = aud.map { $0.values.map { "'\(Display.printable($0))'" }.joined(separator: ", ") } ?? "(none)"
+            let audience =
+                aud.map { $0.values.map { "'\(Display.printable($0))'" }.joined(separator: ", ") } ?? "(none)"
             return "issuer \(quoted(iss)), subject \(quoted(sub)), audience \(audience)"
         }
     }
@@ -58,7 +59,12 @@ package struct FederatedAssertion: Sendable {
             guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else { return nil }
             return data
         }
-        guard parts.count == 3, !parts[2].isEmpty, json(parts[0]) != nil, let payload = json(parts[1]),
+        func isBase64URL(_ byte: UInt8) -> Bool {
+            (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte)
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+        }
+        guard parts.count == 3, !parts[2].isEmpty, parts[2].allSatisfy(isBase64URL), json(parts[0]) != nil,
+            let payload = json(parts[1]),
             let claims = try? JSONDecoder().decode(Claims.self, from: payload)
         else {
             throw FlowError.failure(
@@ -78,7 +84,9 @@ package struct FederatedAssertion: Sendable {
         guard fd >= 0 else {
             throw FlowError.failure(
                 "cannot read the federated token file \(Display.printable(path)): \(String(cString: strerror(errno)))",
-                hint: "on AKS it is mounted at $AZURE_FEDERATED_TOKEN_FILE; change it with `tokvault set APP --federated-token-file FILE`")
+                hint:
+                    "on AKS it is mounted at $AZURE_FEDERATED_TOKEN_FILE; change it with `tokvault set APP --federated-token-file FILE`"
+            )
         }
         defer { close(fd) }
         var st = stat()
@@ -94,14 +102,16 @@ package struct FederatedAssertion: Sendable {
             guard n >= 0 else {
                 Sodium.wipe(&bytes)
                 throw FlowError.failure(
-                    "cannot read the federated token file \(Display.printable(path)): \(String(cString: strerror(errno)))")
+                    "cannot read the federated token file \(Display.printable(path)): \(String(cString: strerror(errno)))"
+                )
             }
             if n == 0 { break }
             bytes += chunk[0..<n]
             guard bytes.count <= maxBytes else {
                 Sodium.wipe(&bytes)
                 throw FlowError.failure(
-                    "the federated token file \(Display.printable(path)) is larger than \(maxBytes / 1024) KiB: it does not hold a token")
+                    "the federated token file \(Display.printable(path)) is larger than \(maxBytes / 1024) KiB: it does not hold a token"
+                )
             }
         }
         defer { Sodium.wipe(&bytes) }

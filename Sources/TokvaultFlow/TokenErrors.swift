@@ -128,11 +128,14 @@ package enum TokenErrors {
         {
             let hint: Guidance
             if let word = ClaimsRequest.shellWord(claims) {
-                hint = "the provider asks for a step-up sign-in (multi-factor authentication or a Conditional Access authentication context): run `\(.signIn(app.name, .claims(word)))`"
+                hint =
+                    "the provider asks for a step-up sign-in (multi-factor authentication or a Conditional Access authentication context): run `\(.signIn(app.name, .claims(word)))`"
             } else {
-                hint = "the provider asks for a step-up sign-in with a claims challenge tokvault does not print: " + login
+                hint =
+                    "the provider asks for a step-up sign-in with a claims challenge tokvault does not print: " + login
             }
-            return FlowError(.loginRequired, "sign-in required for app \"\(app.name)\": " + message + idText, hint: hint)
+            return FlowError(
+                .loginRequired, "sign-in required for app \"\(app.name)\": " + message + idText, hint: hint)
         }
 
         switch body.error {
@@ -236,11 +239,14 @@ package enum TokenErrors {
             switch code {
             case "AADSTS700024":
                 let source =
-                    app.federatedTokenFile.map { "the platform should have replaced \(Display.printable($0)) before it expired (is the pod's token projection mounted?)" }
+                    app.federatedTokenFile.map {
+                        "the platform should have replaced \(Display.printable($0)) before it expired (is the pod's token projection mounted?)"
+                    }
                     ?? "GitHub issues a fresh one for each grant: check this machine's clock"
                 return "the federated token has expired or is not valid yet: \(source)"
             default:
-                return "the provider refused the federated assertion: check the app registration's federated credentials (Certificates & secrets → Federated credentials) and the client id \(app.clientID) (`\(.showApp(app.name))`)"
+                return
+                    "the provider refused the federated assertion: check the app registration's federated credentials (Certificates & secrets → Federated credentials) and the client id \(app.clientID) (`\(.showApp(app.name))`)"
             }
         }
         if app.usesCertificate {

@@ -400,7 +400,8 @@ extension AppSpec {
                     hint: "add --flow client-credentials")
             }
             guard fields.clientAuth == nil else {
-                throw UseCaseError.usage("--client-auth is for client secrets; a federated app sends its platform's token")
+                throw UseCaseError.usage(
+                    "--client-auth is for client secrets; a federated app sends its platform's token")
             }
             app.clientAuth = .federatedAssertion
             app.federatedSource = source

@@ -169,7 +169,8 @@ package struct TokenService: Sendable {
                     .clientCredentials(scope: scope), app: app, credential: credential,
                     claims: ClaimsRequest.merged(claims, capabilities: app.capabilityList))
             } catch let error as FlowError
-                where app.usesFederatedCredential && error.refusal?.code.map(TokenErrors.federatedRecordCodes.contains)
+                where app.usesFederatedCredential
+                && error.refusal?.code.map(TokenErrors.federatedRecordCodes.contains)
                     == true
             {
                 // The provider's text names what it saw; the hint quotes the assertion's own claims.

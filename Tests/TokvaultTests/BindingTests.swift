@@ -90,7 +90,9 @@ struct BindingTests {
         ("issuer", "https://evil.example"),
         ("assertion_alg", "RS256"),
         ("api_base", "https://evil.example"),
-        ("request_headers", "X-Forward-To: evil.example")
+        ("request_headers", "X-Forward-To: evil.example"),
+        ("client_capabilities", "cp1"),
+        ("federated_audience", "api://evil.example")
     ]
 
     @Test(arguments: BindingTests.steeringEdits.map(\.column))
@@ -99,6 +101,16 @@ struct BindingTests {
         let value = Self.steeringEdits.first { $0.column == column }!.value
         try s.edit("UPDATE app SET \(column) = ? WHERE name = 'adme'", [value])
         s.refusedEverywhere(column == "name" ? value : "adme", "app.\(column) edited")
+    }
+
+    /// A federated credential planted in place of the secret (the columns' CHECKs hold): every
+    /// command refuses before the planted file is read or anything is sent.
+    @Test func aPlantedFederatedCredentialIsRefused() throws {
+        let s = try Setup()
+        try s.edit(
+            "UPDATE app SET client_auth = 'federated_assertion', federated_source = 'file', federated_token_file = '/nonexistent/evil' WHERE name = 'adme'"
+        )
+        s.refusedEverywhere("adme", "federated credential planted")
     }
 
     @Test func aPlantedCertificateIsRefused() throws {

@@ -62,7 +62,8 @@ struct AddApp: AsyncParsableCommand {
         }
         if federatedOptions.givesCredential && (secret.isGiven || `public` || certificateOptions.isGiven) {
             throw ValidationError(
-                "a federated credential replaces the client secret: drop --secret-stdin/--secret-file/--certificate/--public")
+                "a federated credential replaces the client secret: drop --secret-stdin/--secret-file/--certificate/--public"
+            )
         }
         if federatedOptions.federatedAudience != nil && federatedOptions.federatedTokenSource != "github-actions" {
             throw ValidationError("--federated-audience goes with --federated-token-source github-actions")

@@ -136,7 +136,8 @@ struct Doctor: ParsableCommand {
                 do {
                     let assertion = try FederatedAssertion.read(file: path)
                     if let exp = assertion.claims.exp, exp <= now {
-                        text += " [warning: the federated token in \(path) expired \(Output.relative(exp)); the platform should replace it]"
+                        text +=
+                            " [warning: the federated token in \(path) expired \(Output.relative(exp)); the platform should replace it]"
                         warnings += 1
                     }
                 } catch let error as FlowError {

@@ -61,7 +61,10 @@ struct Show: ParsableCommand {
             if let file = federated.tokenFile { rows.append(("  token file", file)) }
             if federated.source == "github-actions" {
                 rows.append(
-                    ("  audience", federated.audience ?? FederatedAssertion.defaultAudience(cloud: view.cloud) + " (default)"))
+                    (
+                        "  audience",
+                        federated.audience ?? FederatedAssertion.defaultAudience(cloud: view.cloud) + " (default)"
+                    ))
             }
         }
         if !view.clientCapabilities.isEmpty {
