@@ -1,10 +1,12 @@
-// grant_type=authorization_code at the token endpoint: PKCE, redirect URI and single use.
+// grant_type=authorization_code at the token endpoint: PKCE, redirect URI, single use and
+// Conditional Access (ConditionalAccess.swift).
 
 import Foundation
 
 extension FakeIdPCore {
     func redeemCode(
-        _ p: [String: String], client: FakeClient, error: (Int, String, Int, String) -> FakeResponse
+        _ p: [String: String], client: FakeClient, error: (Int, String, Int, String) -> FakeResponse,
+        detailedError: (Int, String, Int, String, [(String, JSON)]) -> FakeResponse
     ) -> FakeResponse {
         guard let code = p["code"], !code.isEmpty else {
             return error(
@@ -49,6 +51,13 @@ extension FakeIdPCore {
             return error(
                 400, "invalid_grant", 501481,
                 "The Code_Verifier does not match the code_challenge supplied in the authorization request.")
+        }
+        // The claims may come with the authorize request (the sign-in satisfied them) or with the
+        // redemption; a refused code is not spent.
+        if let refusal = conditionalAccessRefusal(
+            scope: record.scope, claims: [record.claims, p["claims"]], detailedError: detailedError)
+        {
+            return refusal
         }
 
         let family = nextFamily

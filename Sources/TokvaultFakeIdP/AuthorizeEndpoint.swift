@@ -38,6 +38,7 @@ extension FakeIdPCore {
         record.loginHint = p["login_hint"]
         record.nonce = p["nonce"]
         record.codeChallengeMethod = p["code_challenge_method"]
+        record.claims = p["claims"]
 
         guard tenantIsValid(tenant) else {
             return page(
@@ -121,7 +122,7 @@ extension FakeIdPCore {
         let code = "fake-ac-" + base64URL(randomBytes(48))
         codes[code] = CodeRecord(
             clientID: clientID, redirectURI: redirectURI, challenge: challenge, scope: scope, nonce: p["nonce"],
-            issuedAt: now())
+            claims: p["claims"], issuedAt: now())
         stats.codesIssued += 1
         record.outcome = "code"
         append(&stats.authorizeLog, record, cap: 10_000)

@@ -88,6 +88,14 @@ struct AssertionRejection: Error {
             reason: "malformed")
     }
 
+    static func unsupportedAlgorithm(_ alg: String) -> AssertionRejection {
+        AssertionRejection(
+            status: 400, error: "invalid_request", code: 5_002_730,
+            text:
+                "Invalid JWT token. Unsupported key for the signing algorithm. The client assertion 'alg' '\(alg)' is not PS256 or RS256.",
+            reason: "alg")
+    }
+
     /// No Azure code is documented for a reused `jti`; 7000274 sits with the other 70002xx
     /// client-credential codes and is the fake's own.
     static func replayed(jti: String, clientID: String) -> AssertionRejection {
@@ -138,16 +146,10 @@ enum ClientAssertionVerifier {
             return (strings, .failure(.malformed("The client assertion signature is not base64url-encoded.")))
         }
         let alg = strings["alg"] ?? ""
-        guard alg == "PS256" || alg == "RS256" else {
-            return (
-                strings,
-                .failure(
-                    AssertionRejection(
-                        status: 400, error: "invalid_request", code: 5_002_730,
-                        text:
-                            "Invalid JWT token. Unsupported key for the signing algorithm. The client assertion 'alg' '\(alg)' is not PS256 or RS256.",
-                        reason: "alg"))
-            )
+        // ES256 passes here for federated assertions (the fake's workload key); `verify` refuses
+        // it for certificates, which carry RSA keys.
+        guard alg == "PS256" || alg == "RS256" || alg == "ES256" else {
+            return (strings, .failure(.unsupportedAlgorithm(alg)))
         }
         if let typ = header["typ"] {
             guard (typ as? String)?.uppercased() == "JWT" else {
@@ -169,6 +171,9 @@ enum ClientAssertionVerifier {
         _ assertion: DecodedAssertion, clientID: String, audience: String, certificates: [RegisteredCertificate],
         now: Double
     ) -> Result<String, AssertionRejection> {
+        guard assertion.alg == "PS256" || assertion.alg == "RS256" else {
+            return .failure(.unsupportedAlgorithm(assertion.alg))
+        }
         let header = assertion.headerStrings
         let certificate: RegisteredCertificate?
         let presented: String
@@ -270,7 +275,7 @@ enum ClientAssertionVerifier {
         return .success(jti)
     }
 
-    private static func number(_ value: Any?) -> Double? { (value as? NSNumber)?.doubleValue }
+    static func number(_ value: Any?) -> Double? { (value as? NSNumber)?.doubleValue }
 
     private static func hexThumbprint(_ base64url: String) -> String {
         guard let bytes = base64URLDecode(Substring(base64url)) else { return base64url }
@@ -278,7 +283,7 @@ enum ClientAssertionVerifier {
     }
 
     /// "2024-10-02T22:05:03.0000000Z", as Azure writes times in AADSTS700024.
-    private static func isoTime(_ seconds: Double) -> String {
+    static func isoTime(_ seconds: Double) -> String {
         azureTimestamp(seconds).replacingOccurrences(of: " ", with: "T").replacingOccurrences(
             of: "Z", with: ".0000000Z")
     }

@@ -33,24 +33,77 @@ package struct FakeClient: Sendable, Equatable {
     /// Azure's "Allow public client flows": a confidential client may then poll the device code
     /// grant without credentials (other grants still require them).
     package var allowPublicClientFlows: Bool
+    /// Federated identity credentials (workload identity federation). A client with any is
+    /// confidential and may authenticate the client credentials grant with a token of an external
+    /// issuer as its client assertion; the fake accepts only tokens signed by its own workload key
+    /// (`FakeIdentityProvider.mintFederatedToken`, the GitHub Actions stand-in).
+    package var federatedCredentials: [FakeFederatedCredential]
 
     package init(
         clientID: String, clientSecret: String? = nil, redirectURIs: [String] = ["http://localhost"],
-        certificatePEMs: [String] = [], allowPublicClientFlows: Bool = false
+        certificatePEMs: [String] = [], allowPublicClientFlows: Bool = false,
+        federatedCredentials: [FakeFederatedCredential] = []
     ) {
         self.clientID = clientID
         self.clientSecret = clientSecret
         self.redirectURIs = redirectURIs
         self.certificatePEMs = certificatePEMs
         self.allowPublicClientFlows = allowPublicClientFlows
+        self.federatedCredentials = federatedCredentials
     }
 
-    /// Neither a secret nor a certificate: the client must not authenticate at all.
-    package var isPublic: Bool { clientSecret == nil && certificatePEMs.isEmpty }
+    /// Neither a secret, a certificate nor a federated credential: the client must not
+    /// authenticate at all.
+    package var isPublic: Bool { clientSecret == nil && certificatePEMs.isEmpty && federatedCredentials.isEmpty }
 
     /// The client registered when none is given: public, redirect `http://localhost` (any port).
     package static let defaultPublic = FakeClient(
         clientID: "11111111-2222-3333-4444-555555555555", clientSecret: nil, redirectURIs: ["http://localhost"])
+}
+
+/// A federated identity credential of an app registration: Entra trusts a token of `issuer` about
+/// `subject` whose audience is one of `audiences`. All three compare case-sensitively, as Entra
+/// does since 2025 (so a trailing slash on the issuer is a mismatch).
+package struct FakeFederatedCredential: Sendable, Equatable {
+    package var issuer: String
+    package var subject: String
+    /// Entra's default (and recommended) audience is "api://AzureADTokenExchange".
+    package var audiences: [String]
+
+    package init(issuer: String, subject: String, audiences: [String] = ["api://AzureADTokenExchange"]) {
+        self.issuer = issuer
+        self.subject = subject
+        self.audiences = audiences
+    }
+}
+
+/// The GitHub Actions OIDC token service a job reaches through `ACTIONS_ID_TOKEN_REQUEST_URL` and
+/// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, served by the fake at `GET /github-actions/idtoken`.
+package struct FakeGitHubActions: Sendable, Equatable {
+    /// The bearer token the job must present (`ACTIONS_ID_TOKEN_REQUEST_TOKEN`). A secret: it is
+    /// neither logged nor recorded in the statistics.
+    package var requestToken: String
+    /// `iss` of the minted tokens.
+    package var issuer: String
+    /// `sub` of the minted tokens; its "repo:OWNER/..." prefix also gives the default audience.
+    package var subject: String
+
+    package init(
+        requestToken: String, issuer: String = "https://token.actions.githubusercontent.com",
+        subject: String = "repo:contoso/deploy:ref:refs/heads/main"
+    ) {
+        self.requestToken = requestToken
+        self.issuer = issuer
+        self.subject = subject
+    }
+
+    /// GitHub's audience when the request names none: the URL of the repository owner
+    /// ("https://github.com/contoso" for "repo:contoso/deploy:...").
+    package var defaultAudience: String {
+        var owner = subject.hasPrefix("repo:") ? subject.dropFirst(5) : Substring(subject)
+        if let slash = owner.firstIndex(of: "/") { owner = owner[..<slash] }
+        return "https://github.com/\(owner)"
+    }
 }
 
 package struct FakeIdPConfiguration: Sendable {
@@ -80,6 +133,20 @@ package struct FakeIdPConfiguration: Sendable {
     package var deviceApproval: FakeDeviceApproval = .manual
     /// The first N polls of every device code answer slow_down whatever their timing.
     package var deviceSlowDownPolls: Int = 0
+    /// The GitHub Actions OIDC stand-in; nil = `/github-actions/idtoken` answers 404.
+    package var githubActions: FakeGitHubActions?
+    /// A claims challenge (JSON text such as `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`),
+    /// as Conditional Access with authentication context or continuous access evaluation sends: a
+    /// refresh_token or authorization_code grant whose `claims` (or, for a code, its authorize
+    /// request's `claims`) does not contain it is refused with AADSTS50076 and the challenge in the
+    /// error's `claims` member. Changeable at run time: `FakeIdentityProvider.setClaimsChallenge`.
+    package var claimsChallenge: String?
+    /// Every refresh_token and authorization_code grant is refused with AADSTS53003 (blocked by
+    /// Conditional Access). Changeable at run time: `FakeIdentityProvider.setConditionalAccessBlock`.
+    package var conditionalAccessBlock = false
+    /// Answers carrying a refresh token also carry `refresh_expires_in` (Keycloak does; Azure does
+    /// not). Changeable at run time: `FakeIdentityProvider.setSendRefreshExpiresIn`.
+    package var sendRefreshExpiresIn = false
 
     package init(
         tenant: String = "00000000-0000-0000-0000-0000000000aa",
@@ -94,8 +161,16 @@ package struct FakeIdPConfiguration: Sendable {
         deviceCodeLifetime: Int = 900,
         deviceCodeInterval: Int = 5,
         deviceApproval: FakeDeviceApproval = .manual,
-        deviceSlowDownPolls: Int = 0
+        deviceSlowDownPolls: Int = 0,
+        githubActions: FakeGitHubActions? = nil,
+        claimsChallenge: String? = nil,
+        conditionalAccessBlock: Bool = false,
+        sendRefreshExpiresIn: Bool = false
     ) {
+        self.githubActions = githubActions
+        self.claimsChallenge = claimsChallenge
+        self.conditionalAccessBlock = conditionalAccessBlock
+        self.sendRefreshExpiresIn = sendRefreshExpiresIn
         self.deviceCodeLifetime = deviceCodeLifetime
         self.deviceCodeInterval = deviceCodeInterval
         self.deviceApproval = deviceApproval
@@ -183,6 +258,8 @@ package struct FakeTokenRequestRecord: Sendable, Equatable {
     package var aadsts: Int?
     /// The injected fault applied to this request, if any ("slow", "reset", "429", ...).
     package var fault: String?
+    /// The `claims` parameter as sent (a JSON text; not a secret), if any.
+    package var claims: String?
 }
 
 /// One authorize request as the fake saw it.
@@ -196,6 +273,8 @@ package struct FakeAuthorizeRecord: Sendable, Equatable {
     package var loginHint: String?
     package var nonce: String?
     package var codeChallengeMethod: String?
+    /// The `claims` parameter as sent (a JSON text), if any.
+    package var claims: String?
     /// "code", "error:<error>", or "page:<AADSTS>" for the error pages that do not redirect.
     package var outcome: String
 }
@@ -238,7 +317,9 @@ package struct FakeIdPStats: Sendable, Equatable {
     /// Client assertions that authenticated their client.
     package var assertionsAccepted = 0
     /// Refused client assertions by reason: "malformed", "assertion_type", "alg", "unknown_key",
-    /// "expired_key", "signature", "audience", "issuer", "time", "jti", "replay".
+    /// "expired_key", "signature", "audience", "issuer", "time", "jti", "replay"; for federated
+    /// assertions "federated_alg", "federated_unknown_key", "federated_signature",
+    /// "federated_time", "federated_no_match", "federated_grant".
     package var assertionsRejected: [String: Int] = [:]
     /// The string members of the JOSE header of the last client assertion that could be decoded
     /// (e.g. "alg": "PS256", "typ": "JWT", "x5t#S256": "..."), accepted or not.
@@ -249,6 +330,16 @@ package struct FakeIdPStats: Sendable, Equatable {
     package var devicePolls = 0
     /// Polls answered slow_down.
     package var deviceSlowDowns = 0
+    /// Client credentials grants authenticated by a federated credential (tokens issued).
+    package var federatedGrants = 0
+    /// `sub` of the last federated assertion that authenticated its client.
+    package var lastFederatedSubject: String?
+    /// Requests to the GitHub Actions stand-in answered with a token.
+    package var githubTokenRequests = 0
+    /// The audience of the last token the GitHub Actions stand-in minted (the default one included).
+    package var lastGitHubAudience: String?
+    /// Refresh token and authorization code grants refused with AADSTS50076 for a claims challenge.
+    package var claimsChallengesSent = 0
 
     package var totalTokenRequests: Int { tokenRequests.values.reduce(0, +) }
 

@@ -1,5 +1,5 @@
-// /_fake/...: the control API for scripts (faults, denial, clock, stats, device approval), the
-// callback recorder and the protected resource.
+// /_fake/...: the control API for scripts (faults, denial, clock, stats, device approval,
+// Conditional Access settings, federated tokens), the callback recorder and the protected resource.
 
 import Foundation
 
@@ -60,6 +60,18 @@ extension FakeIdPCore {
             let past = now() - 1
             for key in accessTokens.keys { accessTokens[key]!.expiresAt = min(accessTokens[key]!.expiresAt, past) }
             return .json(200, ok)
+        case ("POST", "settings"):
+            return changeSettings(p)
+        case ("POST", "federated-token"):
+            guard let issuer = p["issuer"], !issuer.isEmpty, let subject = p["subject"], !subject.isEmpty else {
+                return .text(400, "issuer= and subject= required\n")
+            }
+            guard let lifetime = Int(p["lifetime"] ?? "600") else { return .text(400, "lifetime must be a number\n") }
+            let issuedAt = Int(now())
+            let token = workloadIssuer.mint(
+                issuer: issuer, subject: subject, audience: p["audience"] ?? "api://AzureADTokenExchange",
+                issuedAt: issuedAt, notBefore: issuedAt, expires: issuedAt + lifetime)
+            return .json(200, .object([("token", .string(token))]))
         case ("POST", "reset-stats"):
             stats = FakeIdPStats()
             stats.pendingFaults = faults.count
@@ -102,6 +114,31 @@ extension FakeIdPCore {
         default:
             return notFound(request.path)
         }
+    }
+
+    /// POST /_fake/settings: each parameter present replaces its setting; the answer lists them all.
+    private func changeSettings(_ p: [String: String]) -> FakeResponse {
+        func flag(_ name: String) -> Bool?? {
+            guard let value = p[name] else { return .some(nil) }
+            switch value {
+            case "true", "1": return true
+            case "false", "0": return false
+            default: return nil
+            }
+        }
+        guard let block = flag("conditional_access_block"), let expiresIn = flag("send_refresh_expires_in") else {
+            return .text(400, "conditional_access_block and send_refresh_expires_in take true or false\n")
+        }
+        if let challenge = p["claims_challenge"] { claimsChallenge = challenge.isEmpty ? nil : challenge }
+        if let block { conditionalAccessBlock = block }
+        if let expiresIn { sendRefreshExpiresIn = expiresIn }
+        return .json(
+            200,
+            .object([
+                ("claims_challenge", claimsChallenge.map { .string($0) } ?? .null),
+                ("conditional_access_block", .bool(conditionalAccessBlock)),
+                ("send_refresh_expires_in", .bool(sendRefreshExpiresIn))
+            ]))
     }
 
     /// The verification page a browser gets at verification_uri: the pending codes, each with
@@ -155,7 +192,8 @@ extension FakeIdPCore {
                             ("grant_type", opt(r.grantType)), ("client_id", opt(r.clientID)),
                             ("client_auth", .string(r.clientAuth.rawValue)), ("scope_sent", .bool(r.scopeSent)),
                             ("scope", opt(r.scope)), ("status", .int(r.status)), ("error", opt(r.error)),
-                            ("aadsts", r.aadsts.map { .int($0) } ?? .null), ("fault", opt(r.fault))
+                            ("aadsts", r.aadsts.map { .int($0) } ?? .null), ("fault", opt(r.fault)),
+                            ("claims", opt(r.claims))
                         ])
                     })
             ),
@@ -168,7 +206,7 @@ extension FakeIdPCore {
                             ("response_mode", opt(r.responseMode)), ("scope", opt(r.scope)), ("prompt", opt(r.prompt)),
                             ("login_hint", opt(r.loginHint)), ("has_nonce", .bool(r.nonce != nil)),
                             ("has_state", .bool(r.state != nil)), ("code_challenge_method", opt(r.codeChallengeMethod)),
-                            ("outcome", .string(r.outcome))
+                            ("claims", opt(r.claims)), ("outcome", .string(r.outcome))
                         ])
                     })
             ),
@@ -205,7 +243,12 @@ extension FakeIdPCore {
             ("device_authorizations", .int(stats.deviceAuthorizations)),
             ("device_polls", .int(stats.devicePolls)),
             ("device_slow_downs", .int(stats.deviceSlowDowns)),
-            ("pending_device_user_codes", .array(pending))
+            ("pending_device_user_codes", .array(pending)),
+            ("federated_grants", .int(stats.federatedGrants)),
+            ("last_federated_subject", stats.lastFederatedSubject.map { .string($0) } ?? .null),
+            ("github_token_requests", .int(stats.githubTokenRequests)),
+            ("last_github_audience", stats.lastGitHubAudience.map { .string($0) } ?? .null),
+            ("claims_challenges_sent", .int(stats.claimsChallengesSent))
         ]
     }
 }

@@ -20,9 +20,11 @@ extension FakeIdPCore {
 
     /// The JSON error body of the Microsoft identity platform (error, AADSTS-prefixed description with
     /// trace/correlation/timestamp lines, error_codes, timestamp, trace_id, correlation_id, error_uri).
+    /// `members` are appended after error_uri (Azure's `suberror` and `claims` of an
+    /// interaction-required answer).
     func azureError(
         _ status: Int, _ error: String, _ code: Int, _ text: String, _ request: FakeRequest,
-        extraHeaders: [(String, String)] = []
+        extraHeaders: [(String, String)] = [], members: [(String, JSON)] = []
     ) -> FakeResponse {
         let trace = randomGUID()
         let correlation =
@@ -31,7 +33,7 @@ extension FakeIdPCore {
         let timestamp = azureTimestamp(now())
         let description =
             "AADSTS\(code): \(text)\r\nTrace ID: \(trace)\r\nCorrelation ID: \(correlation)\r\nTimestamp: \(timestamp)"
-        let body = JSON.object([
+        let body: [(String, JSON)] = [
             ("error", .string(error)),
             ("error_description", .string(description)),
             ("error_codes", .array([.int(code)])),
@@ -39,9 +41,9 @@ extension FakeIdPCore {
             ("trace_id", .string(trace)),
             ("correlation_id", .string(correlation)),
             ("error_uri", .string("https://login.microsoftonline.com/error?code=\(code)"))
-        ])
+        ]
         return .json(
-            status, body,
+            status, .object(body + members),
             extra: [("x-ms-request-id", trace), ("client-request-id", correlation)] + extraHeaders)
     }
 }

@@ -28,6 +28,12 @@ final class FakeIdPCore: @unchecked Sendable {
     var usedAssertionIDs: [String: Set<String>] = [:]
     /// Parsed once from `FakeClient.certificatePEMs`, by client id. Immutable.
     let certificates: [String: [RegisteredCertificate]]
+    /// The signing key of every federated token the fake mints and accepts. Immutable.
+    let workloadIssuer = WorkloadTokenIssuer()
+    /// The settings tests may change on a running fake; they start as the configuration's.
+    var claimsChallenge: String?
+    var conditionalAccessBlock: Bool
+    var sendRefreshExpiresIn: Bool
 
     struct CodeRecord {
         var clientID: String
@@ -35,6 +41,8 @@ final class FakeIdPCore: @unchecked Sendable {
         var challenge: String
         var scope: String
         var nonce: String?
+        /// The authorize request's `claims` parameter, if any.
+        var claims: String?
         var issuedAt: Double
         var used = false
         var family: Int?
@@ -72,6 +80,9 @@ final class FakeIdPCore: @unchecked Sendable {
             }
         }
         self.certificates = certificates
+        self.claimsChallenge = config.claimsChallenge
+        self.conditionalAccessBlock = config.conditionalAccessBlock
+        self.sendRefreshExpiresIn = config.sendRefreshExpiresIn
     }
 
     func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -134,6 +145,21 @@ final class FakeIdPCore: @unchecked Sendable {
         return FakeAccessTokenInfo(
             clientID: record.clientID, userOID: record.userOID, scope: record.scope, expiresAt: record.expiresAt,
             revoked: revoked, isValid: !revoked && record.expiresAt > now())
+    }
+
+    // MARK: - Run-time settings and workload tokens from Swift
+
+    func setClaimsChallenge(_ challenge: String?) { locked { claimsChallenge = challenge } }
+    func setConditionalAccessBlock(_ block: Bool) { locked { conditionalAccessBlock = block } }
+    func setSendRefreshExpiresIn(_ send: Bool) { locked { sendRefreshExpiresIn = send } }
+
+    func mintFederatedToken(issuer: String, subject: String, audience: String, lifetime: Int, notBefore: Int?)
+        -> String
+    {
+        let issuedAt = Int(locked { now() })
+        return workloadIssuer.mint(
+            issuer: issuer, subject: subject, audience: audience, issuedAt: issuedAt,
+            notBefore: notBefore ?? issuedAt, expires: issuedAt + lifetime)
     }
 
     // MARK: - Device authorizations from Swift

@@ -99,6 +99,7 @@ extension FakeIdPCore {
     private func route(_ request: FakeRequest, delayedFault: String?) -> FakeAction {
         let path = request.path
         if path.hasPrefix("/_fake/") { return .respond(control(request, String(path.dropFirst(7)))) }
+        if path == "/github-actions/idtoken" { return .respond(githubActionsToken(request)) }
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
         if segments.count == 4, segments[1] == "oauth2", segments[2] == "v2.0" {
             if segments[3] == "authorize" { return .respond(authorize(request, tenant: segments[0])) }

@@ -1,7 +1,8 @@
 // A protocol-faithful fake of the Microsoft identity platform v2 endpoints (authorization code +
 // PKCE, refresh with rotation and reuse detection, client credentials, the device authorization
-// grant, client secrets and certificate client assertions, Azure-shaped errors, fault
-// injection), served over plain HTTP on 127.0.0.1 with SwiftNIO.
+// grant, client secrets, certificate client assertions and federated credentials, claims
+// challenges and Conditional Access refusals, Azure-shaped errors, fault injection), served
+// over plain HTTP on 127.0.0.1 with SwiftNIO, with a stand-in for GitHub Actions' OIDC tokens.
 //
 // Endpoints ({tenant} = the configured tid, "organizations" or "common"):
 //   GET|POST /{tenant}/oauth2/v2.0/authorize
@@ -21,6 +22,13 @@
 //   GET  /_fake/resource   a protected resource: 200 with a valid Bearer access token, else 401
 //   GET  /_fake/device     pending device user codes (JSON; HTML for a browser: the verification page)
 //   POST /_fake/device/approve, POST /_fake/device/decline   [user_code=...] (none: every pending code)
+//   POST /_fake/settings   [claims_challenge=JSON (empty: none)] [conditional_access_block=true|false]
+//                          [send_refresh_expires_in=true|false]; answers the settings now in force
+//   POST /_fake/federated-token   issuer=, subject=, [audience=api://AzureADTokenExchange], [lifetime=600]
+//                                 a token signed by the workload key ({"token": JWT})
+// The GitHub Actions OIDC stand-in (configuration.githubActions):
+//   GET  /github-actions/idtoken?api-version=2.0[&audience=AUD]   Authorization: bearer REQUEST_TOKEN
+//                                 {"count": N, "value": JWT}
 
 import Foundation
 import NIOCore
@@ -149,6 +157,36 @@ package final class FakeIdentityProvider: Sendable {
 
     /// "http://127.0.0.1:PORT/{tid}/oauth2/v2.0/devicecode".
     package var deviceCodeEndpoint: String { "\(authority)/oauth2/v2.0/devicecode" }
+
+    // MARK: - Workload identity federation
+
+    /// A token of an external OIDC issuer, signed by the fake's workload key, for a client
+    /// assertion matched against `FakeClient.federatedCredentials` (the file a Kubernetes pod or a
+    /// CI job would read). A compact JWS, header {alg: "ES256", typ: "JWT", kid}, payload
+    /// {iss, sub, aud, iat, nbf, exp, jti}; `iat` is the fake's clock (see `advanceClock`),
+    /// `exp` = iat + `lifetime` seconds, `nbf` = `notBefore` (seconds since 1970) or iat.
+    package func mintFederatedToken(
+        issuer: String, subject: String, audience: String, lifetime: Int = 600, notBefore: Int? = nil
+    ) -> String {
+        core.mintFederatedToken(
+            issuer: issuer, subject: subject, audience: audience, lifetime: lifetime, notBefore: notBefore)
+    }
+
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` for the GitHub Actions stand-in:
+    /// "http://127.0.0.1:PORT/github-actions/idtoken?api-version=2.0" (a client appends
+    /// "&audience=..."). Answers 404 unless `configuration.githubActions` is set.
+    package var githubActionsRequestURL: String { "\(baseURL)/github-actions/idtoken?api-version=2.0" }
+
+    // MARK: - Conditional Access and claims challenges (run time)
+
+    /// Replaces `configuration.claimsChallenge` for the next requests (nil: no challenge).
+    package func setClaimsChallenge(_ challenge: String?) { core.setClaimsChallenge(challenge) }
+
+    /// Replaces `configuration.conditionalAccessBlock` for the next requests.
+    package func setConditionalAccessBlock(_ block: Bool) { core.setConditionalAccessBlock(block) }
+
+    /// Replaces `configuration.sendRefreshExpiresIn` for the next requests.
+    package func setSendRefreshExpiresIn(_ send: Bool) { core.setSendRefreshExpiresIn(send) }
 }
 
 // MARK: - Connection bookkeeping

@@ -1,10 +1,12 @@
-// grant_type=refresh_token at the token endpoint: rotation, and reuse detection that revokes the family.
+// grant_type=refresh_token at the token endpoint: rotation, reuse detection that revokes the
+// family, and Conditional Access (ConditionalAccess.swift).
 
 import Foundation
 
 extension FakeIdPCore {
     func redeemRefreshToken(
-        _ p: [String: String], client: FakeClient, error: (Int, String, Int, String) -> FakeResponse
+        _ p: [String: String], client: FakeClient, error: (Int, String, Int, String) -> FakeResponse,
+        detailedError: (Int, String, Int, String, [(String, JSON)]) -> FakeResponse
     ) -> FakeResponse {
         guard let token = p["refresh_token"], !token.isEmpty else {
             return error(
@@ -44,6 +46,11 @@ extension FakeIdPCore {
                 400, "invalid_grant", 700082,
                 "The refresh token has expired due to inactivity. The token was issued on \(azureTimestamp(record.expiresAt - Double(config.refreshTokenLifetime))) and was inactive for \(config.refreshTokenLifetime / 86400) days."
             )
+        }
+        // Conditional Access refuses without spending the token: the client keeps it and retries
+        // with the claims once the user has satisfied the challenge.
+        if let refusal = conditionalAccessRefusal(scope: scope, claims: [p["claims"]], detailedError: detailedError) {
+            return refusal
         }
         record.used = true
         refreshTokens[token] = record

@@ -41,6 +41,16 @@ func randomBytes(_ count: Int) -> [UInt8] {
 
 func randomGUID() -> String { UUID().uuidString.lowercased() }
 
+/// Compares two secrets in time that depends on their lengths only.
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8)
+    let y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    var diff: UInt8 = 0
+    for i in 0..<x.count { diff |= x[i] ^ y[i] }
+    return diff == 0
+}
+
 private let unreservedBytes: Set<UInt8> = Set(
     Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
 private let hexDigits = Array("0123456789ABCDEF".utf8)

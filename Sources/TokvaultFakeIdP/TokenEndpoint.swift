@@ -1,5 +1,6 @@
 // POST /{tenant}/oauth2/v2.0/token: injected faults, form parsing, client authentication (secret
-// in the body or in Basic, or a certificate assertion) and the dispatch to the grants.
+// in the body or in Basic, a certificate assertion, or a federated assertion for the client
+// credentials grant) and the dispatch to the grants.
 
 import Foundation
 
@@ -27,7 +28,8 @@ extension FakeIdPCore {
             }
         var record = FakeTokenRequestRecord(
             grantType: p["grant_type"], clientID: p["client_id"] ?? basic?.id, clientAuth: clientAuth,
-            scopeSent: p["scope"] != nil, scope: p["scope"], status: 0, error: nil, aadsts: nil, fault: delayedFault)
+            scopeSent: p["scope"] != nil, scope: p["scope"], status: 0, error: nil, aadsts: nil, fault: delayedFault,
+            claims: p["claims"])
 
         if delayedFault == nil {
             stats.tokenRequests[p["grant_type"] ?? "", default: 0] += 1
@@ -69,13 +71,18 @@ extension FakeIdPCore {
         }
 
         var outcome: (error: String, code: Int)?
-        func error(_ status: Int, _ error: String, _ code: Int, _ text: String) -> FakeResponse {
+        func detailedError(_ status: Int, _ error: String, _ code: Int, _ text: String, _ members: [(String, JSON)])
+            -> FakeResponse
+        {
             outcome = (error, code)
-            return azureError(status, error, code, text, request)
+            return azureError(status, error, code, text, request, members: members)
+        }
+        func error(_ status: Int, _ error: String, _ code: Int, _ text: String) -> FakeResponse {
+            detailedError(status, error, code, text, [])
         }
         let response = tokenResponse(
             request, tenant: tenant, p, isForm: isForm, parseError: parseError, basic: basic,
-            hasBasicHeader: hasBasicHeader, error: error)
+            hasBasicHeader: hasBasicHeader, error: error, detailedError: detailedError)
         record.status = response.status
         record.error = outcome?.error
         record.aadsts = outcome?.code
@@ -97,7 +104,8 @@ extension FakeIdPCore {
     private func tokenResponse(
         _ request: FakeRequest, tenant: String, _ p: [String: String], isForm: Bool, parseError: FormDecodeError?,
         basic: (id: String, secret: String)?, hasBasicHeader: Bool,
-        error: (Int, String, Int, String) -> FakeResponse
+        error: (Int, String, Int, String) -> FakeResponse,
+        detailedError: (Int, String, Int, String, [(String, JSON)]) -> FakeResponse
     ) -> FakeResponse {
         guard request.method == "POST" else {
             return error(
@@ -201,7 +209,25 @@ extension FakeIdPCore {
                 "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
         }
         var authenticated = false
-        if let assertion {
+        /// The subject of the federated assertion that authenticated the client, if one did.
+        var federatedSubject: String?
+        if let assertion, !client.federatedCredentials.isEmpty,
+            !FederatedAssertionVerifier.isCertificateAssertion(assertion, clientID: client.clientID)
+        {
+            guard grantType == "client_credentials" else {
+                return reject(FederatedAssertionVerifier.wrongGrant(grantType))
+            }
+            switch FederatedAssertionVerifier.verify(
+                assertion, clientID: client.clientID, credentials: client.federatedCredentials,
+                issuer: workloadIssuer, now: now())
+            {
+            case .failure(let rejection):
+                return reject(rejection)
+            case .success(let subject):
+                federatedSubject = subject
+                authenticated = true
+            }
+        } else if let assertion {
             let audience = baseURLLocked + request.path
             switch ClientAssertionVerifier.verify(
                 assertion, clientID: client.clientID, audience: audience,
@@ -241,11 +267,16 @@ extension FakeIdPCore {
 
         switch grantType {
         case "authorization_code":
-            return redeemCode(p, client: client, error: error)
+            return redeemCode(p, client: client, error: error, detailedError: detailedError)
         case "refresh_token":
-            return redeemRefreshToken(p, client: client, error: error)
+            return redeemRefreshToken(p, client: client, error: error, detailedError: detailedError)
         case "client_credentials":
-            return clientCredentials(p, client: client, error: error)
+            let response = clientCredentials(p, client: client, error: error)
+            if let federatedSubject, response.status == 200 {
+                stats.federatedGrants += 1
+                stats.lastFederatedSubject = federatedSubject
+            }
+            return response
         case deviceCodeGrantType:
             return pollDeviceCode(p, client: client, error: error)
         default:
@@ -253,14 +284,5 @@ extension FakeIdPCore {
                 400, "unsupported_grant_type", 70003,
                 "The app requested an unsupported grant type '\(grantType)'.")
         }
-    }
-
-    private func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var diff: UInt8 = 0
-        for i in 0..<x.count { diff |= x[i] ^ y[i] }
-        return diff == 0
     }
 }

@@ -31,6 +31,7 @@ extension FakeIdPCore {
                 clientID: client.clientID, scope: scope, family: family,
                 expiresAt: issuedAt + Double(config.refreshTokenLifetime))
             members.append(("refresh_token", .string(refreshToken)))
+            if sendRefreshExpiresIn { members.append(("refresh_expires_in", .int(config.refreshTokenLifetime))) }
         }
         if scope.split(separator: " ").contains(where: { $0.lowercased() == "openid" }) {
             members.append(("id_token", .string(idToken(client: client, issuedAt: issuedAt, nonce: nonce))))
