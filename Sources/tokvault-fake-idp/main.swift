@@ -7,18 +7,28 @@ import TokvaultFakeIdP
 let usage = """
     usage: tokvault-fake-idp [--port N] [--tenant TID]
                              [--client-id ID [--client-secret-file FILE] [--client-certificate FILE]...
+                              [--federated-credential ISSUER,SUBJECT[,AUDIENCE]...]...
                               [--allow-public-client-flows]]... [--public-client ID]...
                              [--redirect-uri URI]... [--access-token-lifetime S] [--code-lifetime S]
                              [--refresh-token-lifetime S] [--user USERNAME] [--always-refresh-token]
                              [--device-interval S] [--device-code-lifetime S]
-                             [--device-approval manual|after:N|decline:N|never] [--log]
+                             [--device-approval manual|after:N|decline:N|never]
+                             [--github-actions-token-file FILE [--github-actions-issuer URL]
+                              [--github-actions-subject SUB]] [--claims-challenge JSON]
+                             [--conditional-access-block] [--refresh-expires-in] [--log]
 
       --port N                    port on 127.0.0.1 (default 0: ephemeral)
       --tenant TID                tenant id (default 00000000-0000-0000-0000-0000000000aa)
       --client-id ID              a confidential client, configured by the options that follow it:
       --client-secret-file FILE     its secret, read from FILE (one trailing newline stripped)
       --client-certificate FILE     a PEM certificate whose key may sign client assertions (repeatable);
-                                    a client needs a secret file, a certificate, or both
+                                    a client needs a secret file, a certificate, a federated
+                                    credential, or several
+      --federated-credential ISSUER,SUBJECT[,AUDIENCE]...
+                                    trusts tokens of ISSUER about SUBJECT for AUDIENCE (default
+                                    api://AzureADTokenExchange) signed by the fake's workload key
+                                    (GET /github-actions/idtoken, POST /_fake/federated-token) as
+                                    client assertions of the client credentials grant (repeatable)
       --allow-public-client-flows   may poll the device code grant without credentials
       --public-client ID          a public client (no secret)
       --redirect-uri URI          registered for every client (repeatable; default http://localhost:8080;
@@ -33,11 +43,22 @@ let usage = """
       --device-approval POLICY    how device sign-ins get decided: manual (default: POST
                                   /_fake/device/approve or /decline), after:N (approved after N
                                   pending polls), decline:N (declined after N), never (they expire)
+      --github-actions-token-file FILE
+                                  serve GET /github-actions/idtoken (GitHub Actions OIDC tokens) to
+                                  requests whose bearer token is FILE's content (one trailing
+                                  newline stripped)
+      --github-actions-issuer URL iss of those tokens (default https://token.actions.githubusercontent.com)
+      --github-actions-subject S  sub of those tokens (default repo:contoso/deploy:ref:refs/heads/main)
+      --claims-challenge JSON     refresh_token and authorization_code grants must send claims
+                                  containing JSON, else AADSTS50076 with the challenge
+      --conditional-access-block  refresh_token and authorization_code grants get AADSTS53003
+      --refresh-expires-in        answers with a refresh token carry refresh_expires_in
       --log                       log "METHOD /path STATUS" per request to stderr
 
     With no client option, one public client is registered: \(FakeClient.defaultPublic.clientID).
     Control endpoints: POST /_fake/fault, POST /_fake/deny, GET /_fake/stats, GET /_fake/device,
-    POST /_fake/device/approve|decline [user_code=...] (see the library docs).
+    POST /_fake/device/approve|decline [user_code=...], POST /_fake/settings,
+    POST /_fake/federated-token issuer=... subject=... [audience=...] (see the library docs).
 
     """
 
@@ -54,6 +75,7 @@ func parseArguments(_ arguments: [String]) -> FakeIdPConfiguration {
     /// Index in `clients` of the confidential client the per-client options apply to.
     var openClient: Int?
     var logRequests = false
+    var githubActions: FakeGitHubActions?
 
     var index = 0
     func nextValue(_ option: String) -> String {
@@ -69,9 +91,9 @@ func parseArguments(_ arguments: [String]) -> FakeIdPConfiguration {
     func closeClient() {
         guard let open = openClient else { return }
         let client = clients[open]
-        if client.clientSecret == nil && client.certificatePEMs.isEmpty {
+        if client.isPublic {
             fail(
-                "--client-id \(client.clientID) needs --client-secret-file or --client-certificate (or use --public-client)"
+                "--client-id \(client.clientID) needs --client-secret-file, --client-certificate or --federated-credential (or use --public-client)"
             )
         }
         openClient = nil
@@ -125,6 +147,44 @@ func parseArguments(_ arguments: [String]) -> FakeIdPConfiguration {
                 fail("the certificate file \(path) holds no PEM certificate")
             }
             clients[open].certificatePEMs.append(pem)
+        case "--federated-credential":
+            let text = value()
+            let open = currentClient(option)
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count >= 2, parts.allSatisfy({ !$0.isEmpty }) else {
+                fail("--federated-credential: expected ISSUER,SUBJECT[,AUDIENCE]..., not \(text)")
+            }
+            let audiences = parts.count > 2 ? Array(parts[2...]) : ["api://AzureADTokenExchange"]
+            clients[open].federatedCredentials.append(
+                FakeFederatedCredential(issuer: parts[0], subject: parts[1], audiences: audiences))
+        case "--github-actions-token-file":
+            let path = value()
+            guard let data = FileManager.default.contents(atPath: path),
+                var token = String(data: data, encoding: .utf8)
+            else { fail("cannot read the request token file \(path)") }
+            if token.hasSuffix("\r\n") { token.removeLast(2) } else if token.hasSuffix("\n") { token.removeLast() }
+            guard !token.isEmpty else { fail("the request token file \(path) is empty") }
+            githubActions = FakeGitHubActions(
+                requestToken: token, issuer: githubActions?.issuer ?? "https://token.actions.githubusercontent.com",
+                subject: githubActions?.subject ?? "repo:contoso/deploy:ref:refs/heads/main")
+        case "--github-actions-issuer":
+            let issuer = value()
+            guard githubActions != nil else { fail("--github-actions-issuer must follow --github-actions-token-file") }
+            githubActions?.issuer = issuer
+        case "--github-actions-subject":
+            let subject = value()
+            guard githubActions != nil else { fail("--github-actions-subject must follow --github-actions-token-file") }
+            githubActions?.subject = subject
+        case "--claims-challenge":
+            let challenge = value()
+            guard (try? JSONSerialization.jsonObject(with: Data(challenge.utf8))) is [String: Any] else {
+                fail("--claims-challenge: not a JSON object: \(challenge)")
+            }
+            configuration.claimsChallenge = challenge
+        case "--conditional-access-block":
+            configuration.conditionalAccessBlock = true
+        case "--refresh-expires-in":
+            configuration.sendRefreshExpiresIn = true
         case "--allow-public-client-flows":
             clients[currentClient(option)].allowPublicClientFlows = true
         case "--public-client":
@@ -175,6 +235,7 @@ func parseArguments(_ arguments: [String]) -> FakeIdPConfiguration {
         client.redirectURIs = redirectURIs
         return client
     }
+    configuration.githubActions = githubActions
     if logRequests {
         configuration.requestLogger = { line in FileHandle.standardError.write(Data("\(line)\n".utf8)) }
     }
