@@ -57,6 +57,41 @@ import TokvaultFakeIdP
         #expect(rest.isEmpty, "stdout must carry exactly one line")
     }
 
+    @Test func standaloneExecutableFederatedCredentialAndGitHubActions() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fake-idp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tokenFile = dir.appendingPathComponent("request-token").path
+        try Data("gh-request\n".utf8).write(to: URL(fileURLWithPath: tokenFile))
+
+        let (process, _, base) = try launchStandalone([
+            "--client-id", "fed-app", "--federated-credential",
+            "https://token.actions.githubusercontent.com,repo:contoso/deploy:ref:refs/heads/main",
+            "--github-actions-token-file", tokenFile, "--claims-challenge",
+            #"{"access_token":{"acrs":{"value":"c1"}}}"#,
+            "--refresh-expires-in", "--tenant", tid
+        ])
+        defer { if process.isRunning { process.terminate() } }
+
+        let idToken = http(
+            "GET", "\(base)/github-actions/idtoken?api-version=2.0&audience=api%3A%2F%2FAzureADTokenExchange",
+            headers: ["Authorization: bearer gh-request"])
+        let value = try #require(idToken.json["value"] as? String, "\(idToken)")
+        let token = http(
+            "POST", "\(base)/\(tid)/oauth2/v2.0/token",
+            form: [
+                ("grant_type", "client_credentials"), ("client_id", "fed-app"), ("scope", "api://x/.default"),
+                ("client_assertion_type", jwtBearer), ("client_assertion", value)
+            ])
+        #expect(token.status == 200, "\(token)")
+        let settings = http("POST", "\(base)/_fake/settings").json
+        #expect(settings["claims_challenge"] as? String == #"{"access_token":{"acrs":{"value":"c1"}}}"#)
+        #expect(settings["send_refresh_expires_in"] as? Bool == true)
+        #expect(settings["conditional_access_block"] as? Bool == false)
+        let stats = http("GET", "\(base)/_fake/stats").json
+        #expect(stats["federated_grants"] as? Int == 1 && stats["github_token_requests"] as? Int == 1)
+    }
+
     @Test func standaloneExecutableRejectsBadArguments() {
         let missing = runToEnd(Self.binary, ["--client-id", "x"])
         #expect(missing.status == 2)
