@@ -136,7 +136,9 @@ def sealed_field_aad_v2(vault, generation, place):
 BINDING_KEY_LABEL = b"tokvault app binding key v2"
 BOUND_COLUMNS = ["tenant", "cloud", "authority_host", "client_id", "authorize_endpoint", "token_endpoint",
                  "device_endpoint", "redirect_uri", "scope", "flow", "client_auth", "issuer", "certificate",
-                 "assertion_alg", "api_base", "request_headers"]
+                 "assertion_alg", "api_base", "request_headers",
+                 # Migration 0006, within format 3: left out when NULL, as every column is.
+                 "federated_source", "federated_token_file", "federated_audience", "client_capabilities"]
 
 
 def app_binding_message(vault, generation, app, format=2):
@@ -436,6 +438,15 @@ CERT_APP = {
 }
 
 
+FEDERATED_APP = dict(CERT_APP, client_auth="federated_assertion", federated_source="file",
+                     federated_token_file="/var/run/secrets/azure/tokens/azure-identity-token")
+del FEDERATED_APP["certificate"]
+del FEDERATED_APP["assertion_alg"]
+GITHUB_APP = dict(FEDERATED_APP, federated_source="github-actions", federated_audience="api://AzureADTokenExchangeUSGov",
+                  client_capabilities="cp1")
+del GITHUB_APP["federated_token_file"]
+
+
 REQUEST_APP = dict(AZURE_APP, api_base="https://contoso.energy.azure.com",
                    request_headers="data-partition-id: opendes\nAccept: application/json")
 
@@ -520,6 +531,20 @@ def binding_vectors():
                    app=AZURE_APP, format=3, stored_format=2)
     binding_vector("fail_binding_v3_read_as_v2", "a format 3 binding checked as format 2 (a file claiming format 2 again)",
                    app=AZURE_APP, format=2, stored_format=3)
+    # Migration 0006's columns join the format 3 message when set (NULL: the message is unchanged).
+    binding_vector("good_binding_v3_federated_file", "format 3: a federated app reading a projected token file",
+                   app=FEDERATED_APP, format=3)
+    binding_vector("good_binding_v3_federated_github", "format 3: a GitHub Actions federated app with its audience and cp1",
+                   app=GITHUB_APP, format=3)
+    binding_vector("fail_binding_v3_federated_token_file_edited", "format 3: the token file pointed elsewhere",
+                   app=dict(FEDERATED_APP, federated_token_file="/tmp/planted-token"), stored_app=FEDERATED_APP, format=3)
+    binding_vector("fail_binding_v3_federated_audience_edited", "format 3: the GitHub audience changed",
+                   app=dict(GITHUB_APP, federated_audience="api://evil.example"), stored_app=GITHUB_APP, format=3)
+    binding_vector("fail_binding_v3_federated_credential_planted", "format 3: a secret app made federated in the file",
+                   app=dict(AZURE_APP, client_auth="federated_assertion", federated_source="file",
+                            federated_token_file="/tmp/planted-token"), stored_app=AZURE_APP, format=3)
+    binding_vector("fail_binding_v3_client_capabilities_set", "format 3: client capabilities planted",
+                   app=dict(AZURE_APP, client_capabilities="cp1"), stored_app=AZURE_APP, format=3)
     binding_vector("fail_binding_v2_api_base_set", "format 2 (columns added by migration 0005, not yet upgraded): an API base planted",
                    app=dict(AZURE_APP, api_base="https://evil.example"), stored_app=AZURE_APP, format=2)
 

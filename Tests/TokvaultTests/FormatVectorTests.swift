@@ -13,7 +13,7 @@ import Testing
 
     static let kinds = ["sealed-field", "passphrase-slot", "keyfile-slot", "app-binding"]
     /// How many vectors scripts/gen-vectors.py writes.
-    static let expectedCount = 105
+    static let expectedCount = 111
 
     @Test func formatVectors() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path)
@@ -115,6 +115,12 @@ import Testing
         app.requestHeaders = try v.optional("request_headers").map {
             String(decoding: try FormatVector.hexBytes($0, name: v.name, key: "request_headers"), as: UTF8.self)
         }
+        app.federatedSource = try v.optional("federated_source").map {
+            try #require(App.FederatedSource(rawValue: $0), "\(v.name): federated_source")
+        }
+        app.federatedTokenFile = try v.optional("federated_token_file")
+        app.federatedAudience = try v.optional("federated_audience")
+        app.clientCapabilities = try v.optional("client_capabilities")
         app.binding = Data(try v.hex("binding"))
         let message = AssociatedData.encode(
             AppBinding.fields(of: app, vaultID: key.vaultID, generation: key.generation, format: key.formatVersion))
