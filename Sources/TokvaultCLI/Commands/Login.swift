@@ -287,23 +287,33 @@ enum PasteReader {
     }
 }
 
-/// A visible countdown on a terminal: a line every 30 s while the sign-in is pending.
+/// A visible countdown on a terminal (never when stderr is not one): the time left to complete
+/// the sign-in at once, then every 30 s, and every 10 s in the last half minute.
 enum Countdown {
     static func start(seconds: Int, outcome: Rendezvous<AuthorizationResponse>) {
-        guard isatty(STDERR_FILENO) == 1 else { return }
+        start(seconds: seconds, isDone: { outcome.isResolved })
+    }
+
+    static func start(seconds: Int, isDone: @escaping @Sendable () -> Bool) {
+        guard isatty(STDERR_FILENO) == 1, seconds > 0 else { return }
+        Diagnostics.write("  (\(text(seconds)) left to complete the sign-in)\n")
         let thread = Thread {
             var left = seconds
-            while left > 0 && !outcome.isResolved {
+            while left > 0 && !isDone() {
                 sleep(1)
                 left -= 1
-                if left % 30 == 0 && left > 0 && !outcome.isResolved {
-                    Diagnostics.write(
-                        "  … still waiting for the sign-in (\(left / 60):\(String(format: "%02d", left % 60)) left)\n")
+                if shows(left) && !isDone() {
+                    Diagnostics.write("  … still waiting for the sign-in (\(text(left)) left)\n")
                 }
             }
         }
         thread.start()
     }
+
+    /// Whether a line is due with `left` seconds to go.
+    static func shows(_ left: Int) -> Bool { left > 0 && (left % 30 == 0 || (left <= 30 && left % 10 == 0)) }
+
+    static func text(_ seconds: Int) -> String { "\(seconds / 60):\(String(format: "%02d", seconds % 60))" }
 }
 
 /// Opens a URL in the user's browser; false when none could be started.

@@ -8,6 +8,8 @@ import TokvaultVault
 extension Login {
     func loginWithDeviceCode(_ signIn: SignIn) async throws {
         installInterruptHandler()
+        let finished = DoneFlag()
+        defer { finished.set() }
         let tokens = try await signIn.signInWithDeviceCode(
             show: { authorization in
                 let minutes = max(1, authorization.expiresIn / 60)
@@ -20,6 +22,7 @@ extension Login {
                 text +=
                     "The code expires in \(minutes) minute\(minutes == 1 ? "" : "s"). Waiting for the sign-in… (Ctrl-C to cancel)\n"
                 Diagnostics.write(text)
+                Countdown.start(seconds: Int(authorization.expiresIn), isDone: finished.isSet)
             },
             onSlowDown: { interval in
                 Diagnostics.note("the identity provider asked to poll more slowly: every \(interval) s now")
@@ -32,13 +35,21 @@ extension Login {
     func loginAsClient(_ signIn: SignIn) async throws {
         let app = signIn.app
         let result = try await signIn.signInAsClient()
-        print(
-            "Got a token for \(name) as the app itself (client credentials, \(app.usesCertificate ? "certificate" : "client secret"))"
-        )
+        let credential =
+            app.usesFederatedCredential ? "federated credential" : app.usesCertificate ? "certificate" : "client secret"
+        print("Got a token for \(name) as the app itself (client credentials, \(credential))")
         print("  scope:         \(Output.safe(result.record.grantedScope ?? app.scope))")
         print(
             "  access token:  valid until \(Output.isoTime(result.record.expiresAt)) (\(Output.relative(result.record.expiresAt)))"
         )
         print("  `tokvault token \(name)` gets a new one whenever the cached one is too old; no login is needed again.")
     }
+}
+
+/// Set once, read from the countdown's thread.
+final class DoneFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    func set() { lock.withLock { done = true } }
+    @Sendable func isSet() -> Bool { lock.withLock { done } }
 }
