@@ -99,7 +99,8 @@ package struct ExportVariables: Sendable {
     /// default is the public cloud's), nil otherwise.
     static func authorityHost(of app: App) -> String? {
         guard app.provider == .azure else { return nil }
-        if let host = app.authorityHost { return "https://" + host }
+        // A loopback test provider's host is stored with its http:// scheme (AppSpec).
+        if let host = app.authorityHost { return host.contains("://") ? host : "https://" + host }
         guard let cloud = app.cloud.flatMap(AppSpec.Cloud.init(rawValue:)), cloud != .public else { return nil }
         return "https://" + cloud.host
     }

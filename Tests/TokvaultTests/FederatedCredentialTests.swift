@@ -196,6 +196,38 @@ struct FederatedCredentialTests {
         }
     }
 
+    /// What `exec --workload-identity` hands a child is what azure-identity's
+    /// WorkloadIdentityCredential needs: it constructs only when all of it is there.
+    @Test func azureIdentityFindsItsWorkloadIdentityConfiguration() throws {
+        let f = Fixture()
+        let file = f.dir.write("token", "x.y.z")
+        let add = f.cli.run([
+            "add-app", "gov", "--tenant", "00000000-0000-0000-0000-0000000000aa", "--client-id", ProviderSetup.clientID,
+            "--cloud", "usgov", "--federated-token-file", file, "--key-file", f.keyFile
+        ])
+        #expect(add.status == 0, "\(add)")
+        let env = f.cli.run(["export", "gov", "--shell", "--workload-identity", "--key-file", f.keyFile])
+        #expect(env.stdout.contains("export AZURE_AUTHORITY_HOST='https://login.microsoftonline.us'"), "\(env)")
+        guard let python = azureIdentityPython else {
+            #expect(ProcessInfo.processInfo.environment["CI"] == nil, "azure-identity is required in CI")
+            return
+        }
+        let probe = """
+            import os
+            from azure.identity import WorkloadIdentityCredential
+            WorkloadIdentityCredential()
+            print("configured", os.environ["AZURE_FEDERATED_TOKEN_FILE"], os.environ["AZURE_AUTHORITY_HOST"])
+            """
+        let run = f.cli.run(["exec", "gov", "--workload-identity", "--key-file", f.keyFile, "--", python, "-c", probe])
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout == "configured \(file) https://login.microsoftonline.us\n", "\(run)")
+        // Without the flag the child has no token file, and azure-identity says what is missing.
+        let without = f.cli.run([
+            "exec", "gov", "--only", "client_id", "--key-file", f.keyFile, "--", python, "-c", probe
+        ])
+        #expect(without.status != 0 && without.stderr.contains("token_file_path"), "\(without)")
+    }
+
     @Test func setSwitchesBetweenASecretAndAFederatedCredential() throws {
         let s = try ProviderSetup(
             client: FakeClient(
