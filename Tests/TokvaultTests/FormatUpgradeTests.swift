@@ -213,6 +213,52 @@ struct FormatUpgradeTests {
         #expect(try old.formatVersion() == 2)
     }
 
+    /// A format 3 vault written before migration 0006 (Fixtures/format3-vault.sql, by the
+    /// previous binary) gains its columns on first open and stays format 3: its new columns are
+    /// NULL, so every binding is byte-identical and nothing is re-sealed; every secret opens.
+    @Test func aFormat3VaultGainsMigration0006WithEveryBindingUnchanged() throws {
+        let old = try FixtureVault("format3")
+        #expect(try old.formatVersion() == 3)
+        let before = try old.plaintexts()
+        #expect(before.count == 4, "alpha's secret and refresh token, deploy's secret and access token")
+        let bindings = try old.bindings()
+        let sealed = try DatabaseQueue(path: old.cli.vaultPath).read {
+            try Data.fetchAll($0, sql: "SELECT coalesce(client_secret, x'') FROM app ORDER BY id")
+        }
+        #expect(old.cli.run(["list"]).status == 0)
+        let migrations = try DatabaseQueue(path: old.cli.vaultPath).read {
+            try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
+        }
+        #expect(migrations.last == "0006_add_federated_credentials_and_refresh_age", "\(migrations)")
+        let token = old.cli.run(["token", "deploy", "--key-file", old.keyFile])
+        #expect(
+            token.status == 0 && token.stdout == "fake-at-SPWmIWM1c9zEb5EP1J7umJ91wrsbdiElLVF0-29ab-0\n", "\(token)")
+        #expect(!token.stderr.contains("upgraded"), "\(token)")
+        #expect(try old.formatVersion() == 3)
+        #expect(try old.bindings() == bindings, "no binding was recomputed")
+        #expect(
+            try DatabaseQueue(path: old.cli.vaultPath).read {
+                try Data.fetchAll($0, sql: "SELECT coalesce(client_secret, x'') FROM app ORDER BY id")
+            } == sealed, "nothing was re-sealed")
+        #expect(try old.plaintexts() == before)
+        let secrets = old.cli.run([
+            "export", "alpha", "--with-secrets", "--only", "client_secret", "--only", "refresh_token", "--json",
+            "--key-file", old.keyFile
+        ])
+        #expect(
+            secrets.stdout.contains("alpha-client-secret") && secrets.stdout.contains("alpha-refresh"), "\(secrets)")
+        let show = old.cli.run(["show", "alpha", "--verify", "--key-file", old.keyFile])
+        #expect(show.status == 0 && show.stdout.contains("data-partition-id: opendes"), "\(show)")
+        #expect(show.stdout.contains("unknown (stored before tokvault recorded it, or imported)"), "\(show)")
+        #expect(old.cli.run(["doctor", "--verify", "--key-file", old.keyFile]).status == 0)
+        // The new columns are bound now that they exist: one planted in the migrated file is refused.
+        try editVault(old.cli.vaultPath) { db in
+            try db.execute(sql: "UPDATE app SET client_capabilities = 'cp1' WHERE name = 'alpha'")
+        }
+        let planted = old.cli.run(["export", "alpha", "--with-secrets", "--json", "--key-file", old.keyFile])
+        #expect(planted.status == 5 && !planted.stdout.contains("alpha-client-secret"), "\(planted)")
+    }
+
     /// A format 3 file that claims format 2 again: its bindings are format 3 MACs, which the
     /// format 2 check refuses, so it is not upgraded (and re-bound) a second time.
     @Test func aFormat3FileClaimingFormat2IsRefused() throws {
