@@ -3,6 +3,7 @@ import NIOHTTP1
 import Testing
 
 @testable import TokvaultFlow
+@testable import TokvaultUseCases
 @testable import TokvaultVault
 
 /// The claims parameter (step-up challenges, client capabilities) and the shape check of a
@@ -74,6 +75,24 @@ struct ClaimsAndFederatedAssertionTests {
         #expect(refused.refusal?.claims == nil)
         #expect(refused.shownHint?.contains("--claims") == false, "\(refused.shownHint ?? "")")
         #expect(refused.shownHint?.contains("rm -rf") == false)
+    }
+
+    /// An API's 401 challenge: its claims are offered as `login --claims` only when they are
+    /// base64 of a JSON object (the header is the API's, not the provider's).
+    @Test func anAPIsClaimsChallengeIsQuotedOnlyWhenItIsOne() {
+        func hint(_ claims: String) -> String? {
+            ResponseHint.after(
+                headerDump: Array(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer error=\"insufficient_claims\", claims=\"\(claims)\"\r\n\r\n"
+                        .utf8), appName: "adme")
+        }
+        let good = Data(Self.challenge.utf8).base64EncodedString()
+        #expect(hint(good)?.contains("tokvault login adme --claims '\(good)'") == true)
+        for hostile in ["'; touch /tmp/x; '", "e30$(id)", "bm90IGpzb24=", ""] {
+            let text = hint(hostile)
+            #expect(
+                text?.contains("`tokvault login adme`") == true && text?.contains("--claims") == false, "\(hostile)")
+        }
     }
 
     @Test func aConditionalAccessBlockIsNotALoginRequired() throws {

@@ -140,7 +140,11 @@ struct CurlTests {
         #expect(expired.stderr.contains("tokvault refresh deploy"), "\(expired)")
         let failed = s.cli.run(["curl"] + s.key + ["deploy", "/claims", "-s", "--fail"])
         #expect(failed.status == 22, "\(failed)")
-        #expect(failed.stderr.contains("insufficient_claims") && failed.stderr.contains("tokvault login deploy"))
+        #expect(failed.stderr.contains("insufficient_claims"), "\(failed)")
+        #expect(
+            failed.stderr.contains(
+                "tokvault login deploy --claims 'eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19'"
+            ), "the API's claims challenge, ready to run: \(failed)")
         let fine = s.cli.run(["curl"] + s.key + ["deploy", "/ok", "-s"])
         #expect(fine.status == 0 && !fine.stderr.contains("hint"), "\(fine)")
         for result in [expired, failed, fine] { #expect(!(result.stdout + result.stderr).contains(token)) }
