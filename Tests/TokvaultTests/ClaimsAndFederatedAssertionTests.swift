@@ -143,6 +143,22 @@ struct ClaimsAndFederatedAssertionTests {
         }
     }
 
+    /// `refresh_expires_in` is informational: a value that is not a usable number never costs
+    /// the answer's tokens.
+    static let refreshExpiries: [(String, Int64?)] = [
+        (#""refresh_expires_in":7776000"#, 1000 + 7_776_000), (#""refresh_expires_in":"60""#, 1060),
+        (#""refresh_expires_in":0"#, nil), (#""refresh_expires_in":-5"#, nil), (#""refresh_expires_in":"soon""#, nil),
+        (#""refresh_expires_in":{"a":1}"#, nil), (#""refresh_expires_in":1e300"#, 1000 + 10 * 366 * 86_400)
+    ]
+
+    @Test(arguments: ClaimsAndFederatedAssertionTests.refreshExpiries)
+    func refreshExpiryIsReadLeniently(_ field: String, _ expected: Int64?) throws {
+        let body = #"{"access_token":"at","token_type":"Bearer","expires_in":3600,"refresh_token":"rt","#
+        let parsed = try TokenResponseParser.parseSuccess(Data((body + field + "}").utf8), now: 1000, endpoint: "e")
+        #expect(parsed.tokenSet.refreshExpiresAt == expected, "\(field)")
+        #expect(parsed.tokenSet.refreshToken != nil)
+    }
+
     @Test func theAudienceFollowsTheCloud() {
         #expect(FederatedAssertion.defaultAudience(cloud: nil) == "api://AzureADTokenExchange")
         #expect(FederatedAssertion.defaultAudience(cloud: "public") == "api://AzureADTokenExchange")
