@@ -81,6 +81,11 @@ struct FederatedCredentialTests {
         let refresh = s.cli.run(["refresh", "deploy"] + s.key)
         #expect(refresh.status == 0, "\(refresh)")
         #expect(s.idp.stats.federatedGrants == 2 && s.idp.stats.lastFederatedSubject == Self.rotated)
+        let login = s.cli.run(["login", "deploy"] + s.key)
+        #expect(
+            login.status == 0 && login.stdout.contains("as the app itself (client credentials, federated credential)"),
+            "\(login)")
+        #expect(s.idp.stats.federatedGrants == 3)
 
         let show = s.cli.run(["show", "deploy"])
         #expect(
