@@ -383,8 +383,7 @@ extension Session {
         obtainedAt = row["obtained_at"]
         refreshedAt = row["refreshed_at"]
         // Columns of 0006; absent in an older vault opened read-only (a backup).
-        let names = Set(row.columnNames)
-        if names.contains("refresh_issued_at") {
+        if row.hasColumn("refresh_issued_at") {
             refreshIssuedAt = row["refresh_issued_at"]
             refreshExpiresAt = row["refresh_expires_at"]
             refreshRefusedAt = row["refresh_refused_at"]
