@@ -1,6 +1,4 @@
-import AsyncHTTPClient
 import Foundation
-import NIOCore
 import TokvaultVault
 
 /// OpenID Connect discovery (OpenID Connect Discovery 1.0 §4; RFC 8414 for the issuer rule).
@@ -60,35 +58,22 @@ package struct DiscoveryDocument: Decodable, Sendable, Equatable {
     package static func fetch(issuer: String) async throws -> DiscoveryDocument {
         _ = try EndpointRules.validateEndpoint(issuer, option: "--issuer")
         let url = Self.url(for: issuer)
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(10), read: .seconds(30)),
-            proxy: try ProxySettings.forURL(url)?.configuration)
-        configuration.httpVersion = .http1Only
-        configuration.connectionPool.retryConnectionEstablishment = false
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let answer: (status: UInt, body: Data)
         do {
-            var request = HTTPClientRequest(url: url)
-            request.headers.add(name: "Accept", value: "application/json")
-            request.headers.add(name: "User-Agent", value: "tokvault")
-            let deadline = NIODeadline.now() + .seconds(40)
-            let response = try await client.execute(request, deadline: deadline)
-            let body = try await TokenClient.collect(response.body, upTo: 1 << 20, deadline: deadline)
-            try await client.shutdown()
-            guard response.status == .ok else {
-                throw FlowError.failure(
-                    "\(url) answered HTTP \(response.status.code)",
-                    hint: "check the issuer URL; OpenID Connect servers publish their metadata there")
-            }
-            return try parse(Data(body.readableBytesView), expectedIssuer: issuer)
+            answer = try await HTTPSession.get(
+                url, connectTimeout: .seconds(10), readTimeout: .seconds(30), limit: 1 << 20)
         } catch let error as FlowError {
-            try? await client.shutdown()
             throw error
         } catch {
-            try? await client.shutdown()
             throw FlowError(
                 .unreachable, "cannot fetch \(url): \(TokenClient.describe(error))",
                 hint: "check the issuer URL, the network and HTTPS_PROXY/NO_PROXY")
         }
+        guard answer.status == 200 else {
+            throw FlowError.failure(
+                "\(url) answered HTTP \(answer.status)",
+                hint: "check the issuer URL; OpenID Connect servers publish their metadata there")
+        }
+        return try parse(answer.body, expectedIssuer: issuer)
     }
 }

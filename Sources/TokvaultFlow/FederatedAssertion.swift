@@ -1,6 +1,4 @@
-import AsyncHTTPClient
 import Foundation
-import NIOCore
 import TokvaultVault
 
 /// A client assertion issued by the app's platform (workload identity federation): a
@@ -148,47 +146,32 @@ package struct FederatedAssertion: Sendable {
         }.joined(separator: "&")
         guard let target = url.string else { throw FlowError.usage("\(gitHubURLVariable) is not a URL") }
         let host = url.host ?? "?"
-
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: options.connectTimeout, read: options.readTimeout),
-            proxy: try ProxySettings.forURL(target)?.configuration)
-        configuration.httpVersion = .http1Only
-        configuration.connectionPool.retryConnectionEstablishment = false
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let answer: (status: UInt, body: Data)
         do {
-            var request = HTTPClientRequest(url: target)
-            request.headers.add(name: "Authorization", value: "bearer " + requestToken)
-            request.headers.add(name: "Accept", value: "application/json")
-            request.headers.add(name: "User-Agent", value: "tokvault")
-            let deadline = NIODeadline.now() + options.connectTimeout + options.readTimeout + TokenClient.deadlineSlack
-            let response = try await client.execute(request, deadline: deadline)
-            let body = try await TokenClient.collect(response.body, upTo: maxBytes, deadline: deadline)
-            try await client.shutdown()
-            guard response.status == .ok else {
-                throw FlowError.failure(
-                    "GitHub's OIDC token endpoint \(host) answered HTTP \(response.status.code)",
-                    hint: response.status.code == 401 || response.status.code == 403
-                        ? "the job's \(gitHubTokenVariable) was refused: the workflow needs `permissions: id-token: write`"
-                        : "try again; GitHub Actions may be having a problem")
-            }
-            struct Answer: Decodable { var value: String? }
-            guard var value = (try? JSONDecoder().decode(Answer.self, from: Data(body.readableBytesView)))?.value
-            else {
-                throw FlowError.failure("GitHub's OIDC token endpoint \(host) answered without a token (no \"value\")")
-            }
-            var bytes = Array(value.utf8)
-            value = ""
-            defer { Sodium.wipe(&bytes) }
-            return try checked(bytes, source: "the token from GitHub's OIDC endpoint \(host)")
+            answer = try await HTTPSession.get(
+                target, headers: [("Authorization", "bearer " + requestToken)],
+                connectTimeout: options.connectTimeout, readTimeout: options.readTimeout, limit: maxBytes)
         } catch let error as FlowError {
-            try? await client.shutdown()
             throw error
         } catch {
-            try? await client.shutdown()
             throw FlowError(
                 .unreachable, "cannot get a GitHub Actions OIDC token from \(host): \(TokenClient.describe(error))",
                 hint: "check the network and HTTPS_PROXY/NO_PROXY")
         }
+        guard answer.status == 200 else {
+            throw FlowError.failure(
+                "GitHub's OIDC token endpoint \(host) answered HTTP \(answer.status)",
+                hint: answer.status == 401 || answer.status == 403
+                    ? "the job's \(gitHubTokenVariable) was refused: the workflow needs `permissions: id-token: write`"
+                    : "try again; GitHub Actions may be having a problem")
+        }
+        struct Answer: Decodable { var value: String? }
+        guard var value = (try? JSONDecoder().decode(Answer.self, from: answer.body))?.value else {
+            throw FlowError.failure("GitHub's OIDC token endpoint \(host) answered without a token (no \"value\")")
+        }
+        var bytes = Array(value.utf8)
+        value = ""
+        defer { Sodium.wipe(&bytes) }
+        return try checked(bytes, source: "the token from GitHub's OIDC endpoint \(host)")
     }
 }

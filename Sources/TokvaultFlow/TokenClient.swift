@@ -181,24 +181,10 @@ package struct TokenClient: Sendable {
         to endpoint: String, app: App, grant: Grant, passing: Set<String>,
         makeBody: () throws -> (SecureBytes, SecureBytes?)
     ) async throws -> Data {
-
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: options.connectTimeout, read: options.readTimeout),
-            proxy: try ProxySettings.forURL(endpoint)?.configuration)
-        configuration.httpVersion = .http1Only
-        // Connection attempts are retried here, a few times with backoff, not inside the pool
-        // (which would keep reconnecting for the whole connect timeout on a refused port).
-        configuration.connectionPool.retryConnectionEstablishment = false
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        do {
-            let response = try await send(
-                makeBody: makeBody, to: endpoint, with: client, app: app, grant: grant, passing: passing)
-            try await client.shutdown()
-            return response
-        } catch {
-            try? await client.shutdown()
-            throw error
+        try await HTTPSession.run(
+            for: endpoint, connectTimeout: options.connectTimeout, readTimeout: options.readTimeout
+        ) { client in
+            try await send(makeBody: makeBody, to: endpoint, with: client, app: app, grant: grant, passing: passing)
         }
     }
 
