@@ -168,10 +168,25 @@ package struct TokenClient: Sendable {
         _ grant: Grant, app: App, credential: Credential, claims: String? = nil, passing: Set<String> = []
     ) async throws -> TokenResponse {
         let endpoint = try EndpointRules.validateEndpoint(app.tokenEndpoint, option: "token endpoint")
-        let data = try await post(to: endpoint, app: app, grant: grant, passing: passing) {
-            // Built per attempt: a client assertion's jti must not be sent twice.
-            let (form, basic) = try Self.requestBody(app: app, grant: grant, credential: credential, claims: claims)
-            return (form.encoded(), basic)
+        let data: Data
+        do {
+            data = try await post(to: endpoint, app: app, grant: grant, passing: passing) {
+                // Built per attempt: a client assertion's jti must not be sent twice.
+                let (form, basic) = try Self.requestBody(
+                    app: app, grant: grant, credential: credential, claims: claims)
+                return (form.encoded(), basic)
+            }
+        } catch let error as FlowError {
+            // No federated credential matched: the hint quotes what the assertion sent claims.
+            if case .federated(let assertion) = credential,
+                let code = error.refusal?.code, TokenErrors.federatedRecordCodes.contains(code)
+            {
+                throw FlowError(
+                    error.kind, error.message,
+                    hint: TokenErrors.federatedRecordHint(app: app, presented: assertion.claims),
+                    refusal: error.refusal)
+            }
+            throw error
         }
         return try TokenResponseParser.parseSuccess(data, now: Int64(Date().timeIntervalSince1970), endpoint: endpoint)
     }

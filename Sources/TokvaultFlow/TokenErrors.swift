@@ -4,7 +4,7 @@ import TokvaultVault
 
 /// Turns a token endpoint's non-200 answer into one message, a hint and an exit code.
 /// The branch is on the OAuth `error` value; the AADSTS number only picks a better hint.
-package enum TokenErrors {
+enum TokenErrors {
     static func error(
         status: Int, data: Data, headers: HTTPHeaders, app: App, grant: TokenClient.Grant, endpoint: String
     ) -> FlowError {
@@ -87,7 +87,7 @@ package enum TokenErrors {
     }
 
     /// Codes of "no federated identity credential matches the assertion" (issuer, subject or audience).
-    package static let federatedRecordCodes: Set<String> = [
+    static let federatedRecordCodes: Set<String> = [
         "AADSTS70021", "AADSTS700211", "AADSTS700212", "AADSTS700213", "AADSTS7002137", "AADSTS7002138"
     ]
 
@@ -117,9 +117,6 @@ package enum TokenErrors {
                 hint:
                     "a Conditional Access policy refuses this sign-in (device, location or app); signing in again does not help: ask the tenant's administrator which policy applies"
             )
-        }
-        if app.usesFederatedCredential, let code, federatedRecordCodes.contains(code) {
-            return FlowError(.failed, message + idText, hint: federatedRecordHint(app: app, assertion: nil))
         }
         // A step-up challenge (MFA, an authentication context): a sign-in that satisfies the
         // claims fixes it; the refresh token itself is still good.
@@ -280,11 +277,10 @@ package enum TokenErrors {
         }
     }
 
-    /// No federated identity credential of the app registration matches the assertion.
-    package static func federatedRecordHint(app: App, assertion: FederatedAssertion.Claims?) -> Guidance {
-        let presented = assertion.map { "the assertion presented \($0.summary) (unverified); " } ?? ""
-        return
-            "no federated credential of the app registration \(app.clientID) matches: \(presented)compare its issuer, subject and audience with the registration's (Certificates & secrets → Federated credentials)"
+    /// No federated identity credential of the app registration matches `presented`, the
+    /// assertion sent (`TokenClient.redeem`, which has it).
+    static func federatedRecordHint(app: App, presented: FederatedAssertion.Claims) -> Guidance {
+        "no federated credential of the app registration \(app.clientID) matches: the assertion presented \(presented.summary) (unverified); compare its issuer, subject and audience with the registration's (Certificates & secrets → Federated credentials)"
     }
 
     static let publicFlowsHint: Guidance =

@@ -145,13 +145,11 @@ package struct TokenService: Sendable {
     {
         try await vault.withUnlocked(material, rereading: readBeforeLock) { app, key in
             let credential: TokenClient.Credential
-            var presented: FederatedAssertion.Claims?
             if app.usesFederatedCredential {
                 // Proven before the file is read or GitHub is asked: the source is a bound column.
                 try vault.verifyBinding(app, key: key)
-                let assertion = try await Self.federatedAssertion(for: app, environment: environment, client: client)
-                presented = assertion.claims
-                credential = .federated(assertion)
+                credential = .federated(
+                    try await Self.federatedAssertion(for: app, environment: environment, client: client))
             } else {
                 credential = try vault.credential(of: app, key: key)
             }
@@ -163,21 +161,9 @@ package struct TokenService: Sendable {
                 )
             }
             let scope = scopeKey.isEmpty ? app.scope : scopeKey
-            let response: TokenResponse
-            do {
-                response = try await client.redeem(
-                    .clientCredentials(scope: scope), app: app, credential: credential,
-                    claims: ClaimsRequest.merged(claims, capabilities: app.capabilityList))
-            } catch let error as FlowError
-                where app.usesFederatedCredential
-                && error.refusal?.code.map(TokenErrors.federatedRecordCodes.contains)
-                    == true
-            {
-                // The provider's text names what it saw; the hint quotes the assertion's own claims.
-                throw FlowError(
-                    error.kind, error.message, hint: TokenErrors.federatedRecordHint(app: app, assertion: presented),
-                    refusal: error.refusal)
-            }
+            let response = try await client.redeem(
+                .clientCredentials(scope: scope), app: app, credential: credential,
+                claims: ClaimsRequest.merged(claims, capabilities: app.capabilityList))
             var tokens = response.tokenSet
             // Nothing but the access token belongs to a client credentials grant.
             tokens.refreshToken = nil
