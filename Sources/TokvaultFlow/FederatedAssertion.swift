@@ -50,18 +50,16 @@ package struct FederatedAssertion: Sendable {
                 "\(source) is empty", hint: "it should hold the token the platform issues (a JWT)")
         }
         let parts = text.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        func decoded(_ part: ArraySlice<UInt8>) -> SecureBytes? {
+            Sodium.decodeBase64URL(String(decoding: part, as: UTF8.self), into: part.count)
+        }
         func json(_ part: ArraySlice<UInt8>) -> Data? {
-            guard let decoded = Sodium.decodeBase64URL(String(decoding: part, as: UTF8.self), into: part.count)
+            guard let data = decoded(part)?.withUnsafeBytes({ Data($0) }),
+                (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
             else { return nil }
-            let data = decoded.withUnsafeBytes { Data($0) }
-            guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else { return nil }
             return data
         }
-        func isBase64URL(_ byte: UInt8) -> Bool {
-            (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte)
-                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
-        }
-        guard parts.count == 3, !parts[2].isEmpty, parts[2].allSatisfy(isBase64URL), json(parts[0]) != nil,
+        guard parts.count == 3, !parts[2].isEmpty, decoded(parts[2]) != nil, json(parts[0]) != nil,
             let payload = json(parts[1]),
             let claims = try? JSONDecoder().decode(Claims.self, from: payload)
         else {
