@@ -140,15 +140,23 @@ package enum AppSpec {
     package static func azureEndpoints(host authority: String, tenant: String) -> (
         authorize: String, token: String, device: String
     ) {
-        let origin = authority.hasPrefix("http://") ? authority : "https://\(authority)"
-        let base = "\(origin)/\(tenant)/oauth2/v2.0/"
+        let base = "\(origin(ofAuthority: authority))/\(tenant)/oauth2/v2.0/"
         return (base + "authorize", base + "token", base + "devicecode")
+    }
+
+    /// `https://HOST`, or the authority as stored when it is a loopback `http://HOST:PORT`.
+    static func origin(ofAuthority authority: String) -> String {
+        authority.hasPrefix("http://") ? authority : "https://\(authority)"
+    }
+
+    /// The authority host an Azure app's stored cloud or authority host stands for.
+    static func authority(of app: App) -> String {
+        app.authorityHost ?? Cloud(rawValue: app.cloud ?? "public")?.host ?? Cloud.public.host
     }
 
     /// The endpoints an Azure app's stored tenant/cloud/authority host stand for.
     static func derivedEndpoints(of app: App) -> (authorize: String, token: String, device: String) {
-        let host = app.authorityHost ?? Cloud(rawValue: app.cloud ?? "public")?.host ?? Cloud.public.host
-        return azureEndpoints(host: host, tenant: app.tenant ?? "organizations")
+        azureEndpoints(host: authority(of: app), tenant: app.tenant ?? "organizations")
     }
 
     package static func defaultScope(provider: App.Provider, clientID: String, flow: App.Flow = .authorizationCode)

@@ -98,11 +98,9 @@ package struct ExportVariables: Sendable {
     /// AZURE_AUTHORITY_HOST for an Azure app outside the public cloud (azure-identity's
     /// default is the public cloud's), nil otherwise.
     static func authorityHost(of app: App) -> String? {
-        guard app.provider == .azure else { return nil }
-        // A loopback test provider's host is stored with its http:// scheme (AppSpec).
-        if let host = app.authorityHost { return host.contains("://") ? host : "https://" + host }
-        guard let cloud = app.cloud.flatMap(AppSpec.Cloud.init(rawValue:)), cloud != .public else { return nil }
-        return "https://" + cloud.host
+        let authority = AppSpec.authority(of: app)
+        guard app.provider == .azure, authority != AppSpec.Cloud.public.host else { return nil }
+        return AppSpec.origin(ofAuthority: authority)
     }
 
     /// The curl script's app and, with `withSecrets`, its client secret and refresh token. The
