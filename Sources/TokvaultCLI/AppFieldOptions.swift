@@ -71,6 +71,13 @@ struct AppFieldOptions: ParsableArguments {
             valueName: "url"))
     var apiBase: String?
 
+    @Option(
+        name: .customLong("client-capability"),
+        help: ArgumentHelp(
+            "A client capability to declare on every request, e.g. cp1 (continuous access evaluation; repeatable).",
+            valueName: "name"))
+    var clientCapabilities: [String] = []
+
     func fields() throws -> AppFields {
         var fields = AppFields()
         fields.tenant = tenant
@@ -90,6 +97,7 @@ struct AppFieldOptions: ParsableArguments {
         fields.scope = scope
         fields.headers = try headers.map(RequestDefaults.parseHeader)
         fields.apiBase = apiBase
+        if !clientCapabilities.isEmpty { fields.clientCapabilities = clientCapabilities }
         if let clientAuth {
             switch clientAuth.lowercased() {
             case "post", "client_secret_post": fields.clientAuth = .post

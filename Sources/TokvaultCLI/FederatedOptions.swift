@@ -26,14 +26,7 @@ struct FederatedOptions: ParsableArguments {
             valueName: "audience"))
     var federatedAudience: String?
 
-    @Option(
-        name: .customLong("client-capability"),
-        help: ArgumentHelp(
-            "A client capability to declare on every request, e.g. cp1 (continuous access evaluation; repeatable).",
-            valueName: "name"))
-    var clientCapabilities: [String] = []
-
-    /// A new credential source is given (not just an audience or capabilities).
+    /// A new credential source is given (not just an audience).
     var givesCredential: Bool { federatedTokenFile != nil || federatedTokenSource != nil }
 
     func validate() throws {
@@ -64,6 +57,5 @@ struct FederatedOptions: ParsableArguments {
         }
         fields.federatedTokenFile = federatedTokenFile
         fields.federatedAudience = federatedAudience
-        if !clientCapabilities.isEmpty { fields.clientCapabilities = clientCapabilities }
     }
 }

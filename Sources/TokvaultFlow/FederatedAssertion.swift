@@ -30,6 +30,11 @@ package struct FederatedAssertion: Sendable {
     /// Largest assertion read (a projected token is about 1 KiB; GitHub's about 1.5 KiB).
     static let maxBytes = 64 * 1024
 
+    /// The audience a GitHub Actions app asks for: its own, or its cloud's default.
+    package static func audience(for app: App) -> String {
+        app.federatedAudience ?? defaultAudience(cloud: app.cloud)
+    }
+
     /// The audience GitHub is asked for by default: Entra's token exchange audience per cloud.
     package static func defaultAudience(cloud: String?) -> String {
         switch cloud {

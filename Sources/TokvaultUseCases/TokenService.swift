@@ -261,9 +261,8 @@ extension TokenService {
             guard let path = app.federatedTokenFile else { throw TokenClient.missingSecret(app) }
             return try FederatedAssertion.read(file: path)
         case .githubActions?:
-            let audience = app.federatedAudience ?? FederatedAssertion.defaultAudience(cloud: app.cloud)
             return try await FederatedAssertion.fromGitHubActions(
-                environment: environment, audience: audience, options: client.options)
+                environment: environment, audience: FederatedAssertion.audience(for: app), options: client.options)
         case nil:
             throw TokenClient.missingSecret(app)
         }

@@ -264,5 +264,10 @@ struct FederatedCredentialTests {
                 "--secret-stdin"
             ] + s.key)
         #expect(both.status == 64 && both.stderr.contains("replaces the client secret"), "\(both)")
+        let audience = s.cli.run(["set", "deploy", "--federated-audience", "api://a"] + s.key)
+        #expect(
+            audience.status == 64
+                && audience.stderr.contains("applies to apps with --federated-token-source github-actions"),
+            "\(audience)")
     }
 }

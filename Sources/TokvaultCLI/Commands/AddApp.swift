@@ -65,9 +65,6 @@ struct AddApp: AsyncParsableCommand {
                 "a federated credential replaces the client secret: drop --secret-stdin/--secret-file/--certificate/--public"
             )
         }
-        if federatedOptions.federatedAudience != nil && federatedOptions.federatedTokenSource != "github-actions" {
-            throw ValidationError("--federated-audience goes with --federated-token-source github-actions")
-        }
         if secret.secretStdin && certificateOptions.privateKeyStdin {
             throw ValidationError("standard input can carry one secret")
         }

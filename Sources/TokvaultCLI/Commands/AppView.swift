@@ -211,8 +211,8 @@ struct AppView: Encodable {
         switch app.federatedSource {
         case .file?: return "federated credential: token file \(Display.printable(app.federatedTokenFile ?? "?"))"
         case .githubActions?:
-            let audience = app.federatedAudience ?? FederatedAssertion.defaultAudience(cloud: app.cloud)
-            return "federated credential: GitHub Actions OIDC token, audience \(Display.printable(audience))"
+            return
+                "federated credential: GitHub Actions OIDC token, audience \(Display.printable(FederatedAssertion.audience(for: app)))"
         case nil: return "federated credential"
         }
     }

@@ -84,7 +84,7 @@ struct SetCommand: ParsableCommand {
             throw ValidationError(
                 "give one credential: a federated token source, a client secret, a certificate or --public")
         }
-        if noClientCapabilities && !federatedOptions.clientCapabilities.isEmpty {
+        if noClientCapabilities && !fieldOptions.clientCapabilities.isEmpty {
             throw ValidationError("give --client-capability NAME or --no-client-capabilities, not both")
         }
         if noApiBase && fieldOptions.apiBase != nil {

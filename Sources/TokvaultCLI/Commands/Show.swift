@@ -63,7 +63,7 @@ struct Show: ParsableCommand {
                 rows.append(
                     (
                         "  audience",
-                        federated.audience ?? FederatedAssertion.defaultAudience(cloud: view.cloud) + " (default)"
+                        FederatedAssertion.audience(for: app) + (federated.audience == nil ? " (default)" : "")
                     ))
             }
         }
