@@ -10,8 +10,9 @@ package struct TokenService: Sendable {
     /// How long a process waits for another one's refresh before giving up: at least as long
     /// as that refresh can legitimately take (`refreshLockWait`).
     package var lockTimeout: Double
-    /// Where a GitHub Actions federated app finds its OIDC request URL and token.
-    package var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// Where a GitHub Actions federated app finds its OIDC request URL and token; nil: this
+    /// process's environment, read only by such a grant (not on every `token` call).
+    package var environment: [String: String]?
 
     /// Where warnings go (the CLI prints them on stderr as `tokvault: warning: …`).
     nonisolated(unsafe) package static var warningNotice: ((Guidance) -> Void)?
@@ -149,7 +150,8 @@ package struct TokenService: Sendable {
                 // Proven before the file is read or GitHub is asked: the source is a bound column.
                 try vault.verifyBinding(app, key: key)
                 credential = .federated(
-                    try await Self.federatedAssertion(for: app, environment: environment, client: client))
+                    try await Self.federatedAssertion(
+                        for: app, environment: environment ?? ProcessInfo.processInfo.environment, client: client))
             } else {
                 credential = try vault.credential(of: app, key: key)
             }
