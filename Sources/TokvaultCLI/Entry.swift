@@ -37,12 +37,27 @@ public enum Entry {
     /// Runs one command line; returns the exit code.
     public static func run(_ arguments: [String]) async -> Int32 {
         hardenProcess()
+        if PreDispatch.isVersion(arguments) {
+            // The literal, not `configuration`: building that builds every subcommand's.
+            print(Tokvault.versionLine)
+            return 0
+        }
+        if let token = PreDispatch.token(arguments) { return await execute(token) }
+        return await runParsed(arguments)
+    }
+
+    /// The command line through ArgumentParser, without the pre-dispatch.
+    static func runParsed(_ arguments: [String]) async -> Int32 {
         let command: ParsableCommand
         do {
             command = try Tokvault.parseAsRoot(arguments)
         } catch {
             return report(parseError: error)
         }
+        return await execute(command)
+    }
+
+    static func execute(_ command: ParsableCommand) async -> Int32 {
         do {
             if var command = command as? AsyncParsableCommand {
                 try await command.run()

@@ -3,6 +3,7 @@ import TokvaultVault
 
 public struct Tokvault: AsyncParsableCommand {
     public static let version = "0.1.0"
+    static let versionLine = "tokvault \(version)"
 
     public static let configuration = CommandConfiguration(
         commandName: "tokvault",
@@ -11,7 +12,7 @@ public struct Tokvault: AsyncParsableCommand {
             Exit codes: 0 ok, 1 failure, 2 login required, 3 identity provider unreachable, \
             4 wrong passphrase/key or no way to unlock, 5 vault damaged or tampered, 64 usage error.
             """,
-        version: "tokvault \(version)",
+        version: versionLine,
         subcommands: [
             Init.self, AddApp.self, List.self, Show.self, SetCommand.self, Remove.self,
             Login.self, Logout.self, Token.self, Refresh.self, Export.self, Exec.self, Serve.self, Curl.self,

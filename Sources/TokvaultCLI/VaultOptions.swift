@@ -72,26 +72,7 @@ struct VaultOptions: ParsableArguments {
     func material(for vault: Vault, everything: Bool = false, keyring: KeyringUse = .accepted) throws
         -> UnlockMaterial
     {
-        var material = UnlockMaterial()
-        // 1. Command-line flags.
-        for path in keyFile { material.keyFiles.append((path, try KeyFile.loadPrivate(path: path))) }
-        if let passphraseFile { material.passphrase = try Self.readPassphraseFile(passphraseFile) }
-        if !material.isEmpty && !everything { return material }
-        // 2. Environment.
-        if let path = VaultFile.environment("TOKVAULT_KEY_FILE"), !path.isEmpty,
-            material.keyFiles.isEmpty || everything,
-            !material.keyFiles.contains(where: { $0.path == path })
-        {
-            material.keyFiles.append((path, try KeyFile.loadPrivate(path: path)))
-            if !everything { return material }
-        }
-        if material.passphrase == nil {
-            if let path = VaultFile.environment("TOKVAULT_PASSPHRASE_FILE"), !path.isEmpty {
-                material.passphrase = try Self.readPassphraseFile(path)
-            } else if let text = VaultFile.environment("TOKVAULT_PASSPHRASE"), !text.isEmpty {
-                material.passphrase = Self.passphrase(fromEnvironment: text)
-            }
-        }
+        var material = try flagsAndEnvironment(everything: everything)
         if !material.isEmpty && !everything { return material }
         // 3. The session key, once it has proved to be this vault's.
         if !everything && keyring == .accepted, let found = try Self.sessionKey(of: vault) {
@@ -123,6 +104,39 @@ struct VaultOptions: ParsableArguments {
             )
         }
         return material
+    }
+
+    /// Steps 1 and 2 of `material(for:)`: what the flags, else the environment, give. Without
+    /// `everything`, the first source that gives anything is all there is.
+    private func flagsAndEnvironment(everything: Bool) throws -> UnlockMaterial {
+        var material = UnlockMaterial()
+        // 1. Command-line flags.
+        for path in keyFile { material.keyFiles.append((path, try KeyFile.loadPrivate(path: path))) }
+        if let passphraseFile { material.passphrase = try Self.readPassphraseFile(passphraseFile) }
+        if !material.isEmpty && !everything { return material }
+        // 2. Environment.
+        if let path = VaultFile.environment("TOKVAULT_KEY_FILE"), !path.isEmpty,
+            material.keyFiles.isEmpty || everything,
+            !material.keyFiles.contains(where: { $0.path == path })
+        {
+            material.keyFiles.append((path, try KeyFile.loadPrivate(path: path)))
+            if !everything { return material }
+        }
+        if material.passphrase == nil {
+            if let path = VaultFile.environment("TOKVAULT_PASSPHRASE_FILE"), !path.isEmpty {
+                material.passphrase = try Self.readPassphraseFile(path)
+            } else if let text = VaultFile.environment("TOKVAULT_PASSPHRASE"), !text.isEmpty {
+                material.passphrase = Self.passphrase(fromEnvironment: text)
+            }
+        }
+        return material
+    }
+
+    /// The material `material(for:)` returns when the flags or the environment name it, read
+    /// without the vault; nil when it would go on to the keyring or a prompt.
+    func materialWithoutVault() throws -> UnlockMaterial? {
+        let material = try flagsAndEnvironment(everything: false)
+        return material.isEmpty ? nil : material
     }
 
     /// The vault's key from the keyring, if `unlock` left one there that proves itself; keys

@@ -70,6 +70,21 @@ package struct TokenService: Sendable {
         }
     }
 
+    /// The cache hit without opening the vault the usual way (`Vault.readCachedToken`): a
+    /// token of `appName` for `scope` valid for `minValid` more seconds, or nil, having
+    /// reported and written nothing, for the caller to call `accessToken`.
+    package static func cachedWithoutOpening(
+        vaultPath: String, appName: String, scope: String?, minValid: Int64, material: UnlockMaterial
+    ) -> Result? {
+        let now = Clock.now()
+        let read = Vault.readCachedToken(path: vaultPath, appName: appName, material: material) { app, tokens in
+            let scopeKey = Self.scopeKey(scope, app: app)
+            return tokens.first { $0.scopeKey == scopeKey && Self.isValid($0, minValid: minValid, now: now) }
+        }
+        guard let read else { return nil }
+        return Result(token: read.token, record: read.record, refreshed: false, app: read.app)
+    }
+
     /// Under the app's refresh lock: the token another process stored while this one waited,
     /// or one new token (a refresh, or a client credentials grant).
     func refreshOrReuse(

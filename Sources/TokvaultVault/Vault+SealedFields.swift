@@ -9,7 +9,9 @@ extension Vault {
     /// are the ones that were sealed (`AppBinding`). Every accessor that opens a secret of an
     /// app calls it first; commands that send nothing secret (a public client's sign-in) call it
     /// before they print, open or send anything. A format 1 vault has no binding yet.
-    package func verifyBinding(_ app: App, key: DataKey) throws {
+    package func verifyBinding(_ app: App, key: DataKey) throws { try Self.verifyBinding(app, key: key) }
+
+    static func verifyBinding(_ app: App, key: DataKey) throws {
         // Before format 3 the columns of migration 0005 are NULL in every vault tokvault wrote
         // (format 2's binding also covers them; format 1 has none, and its upgrade would bind them).
         // The same holds for the columns of 0006 and the client authentication they came with.

@@ -27,6 +27,11 @@ extension Vault {
         guard let row else { throw VaultError.damaged("vault \(path) has no vault record") }
         // Another process may have upgraded the vault since it was opened.
         format = row.formatVersion
+        return try Self.unlockSlot(row: row, slots: slots, material: material, path: path)
+    }
+
+    /// The data key from the vault row and key slots as read (one read, by the caller).
+    static func unlockSlot(row: VaultRow, slots: [KeySlot], material: UnlockMaterial, path: String) throws -> DataKey {
         var failure: VaultError?
         if let key = material.sessionKey {
             // Proved against the vault when it was found; a rotation since then makes it stale.

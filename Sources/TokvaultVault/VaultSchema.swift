@@ -49,20 +49,32 @@ enum VaultSchema {
     /// What `sqlite_master` holds, extras left out.
     static func objects(_ db: Database) throws -> Set<Object> {
         var out: Set<Object> = []
-        for row in try Row.fetchAll(db, sql: "SELECT type, name, sql FROM sqlite_master") {
-            let type: String = row[0] ?? ""
-            let name: String = row[1] ?? ""
-            if isAllowedExtra(type: type, name: name) { continue }
-            out.insert(Object(type: type, name: name, sql: digest(row[2])))
+        for row in try Row.fetchAll(db, sql: objectsQuery) {
+            if let object = object(type: row[0], name: row[1], sql: row[2]) { out.insert(object) }
         }
         return out
+    }
+
+    static let objectsQuery = "SELECT type, name, sql FROM sqlite_master"
+
+    /// One row of `objectsQuery` as compared; nil for the extras.
+    static func object(type: String?, name: String?, sql: String?) -> Object? {
+        let type = type ?? ""
+        let name = name ?? ""
+        if isAllowedExtra(type: type, name: name) { return nil }
+        return Object(type: type, name: name, sql: digest(sql))
+    }
+
+    /// What the first `applied` migrations make.
+    static func wanted(applied: Int) -> Set<Object> {
+        Set(expected[applied - 1].map { Object(type: $0.0, name: $0.1, sql: $0.2) })
     }
 
     /// Refuses a schema that is not exactly what the first `applied` migrations make.
     static func check(_ db: Database, applied: Int, path: String) throws {
         guard applied >= 1, applied <= expected.count else { return }
         let actual = try objects(db)
-        let wanted = Set(expected[applied - 1].map { Object(type: $0.0, name: $0.1, sql: $0.2) })
+        let wanted = wanted(applied: applied)
         if actual == wanted { return }
         let planted = actual.filter { object in !wanted.contains { $0.type == object.type && $0.name == object.name } }
         let changed = actual.subtracting(planted).subtracting(wanted)

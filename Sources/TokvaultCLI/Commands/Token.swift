@@ -86,10 +86,22 @@ struct Token: AsyncParsableCommand {
         // kubectl runs the plugin without a terminal of its own unless it says otherwise: then
         // nothing may ask, not even for the passphrase (kubectl would hang).
         if let exec, !exec.interactive { Terminal.disabled = true }
+        // The unlock material the flags and environment name, read once: a key file may be a
+        // pipe. With it, the cache hit is tried without opening the vault the usual way; any
+        // other outcome goes on below, which reports it.
+        let given = claims == nil ? (try? vaultOptions.materialWithoutVault()) ?? nil : nil
+        // Not with a passphrase: a failed attempt would cost a second key derivation.
+        if let given, given.passphrase == nil,
+            let hit = TokenService.cachedWithoutOpening(
+                vaultPath: vaultOptions.path, appName: name, scope: tokenOptions.scope,
+                minValid: tokenOptions.minValidSeconds, material: given)
+        {
+            return try write(hit, format: chosen, exec: exec)
+        }
         let vault = try vaultOptions.open()
         let result: TokenService.Result
         do {
-            result = try await obtain(from: vault)
+            result = try await obtain(from: vault, material: given)
         } catch let error
             where exec?.interactive == true
             && Failure.report(error)?.exitCode == Failure.Exit.loginRequired
@@ -98,6 +110,10 @@ struct Token: AsyncParsableCommand {
             try signInOnTerminal(vault)
             result = try await obtain(from: vault)
         }
+        try write(result, format: chosen, exec: exec)
+    }
+
+    private func write(_ result: TokenService.Result, format chosen: TokenFormat, exec: ExecCredentialInfo?) throws {
         if chosen == .raw {
             // Exit 0 promises the token is on stdout: a closed or full stdout must not pass for it.
             guard Output.writeSecretLine(result.token) else { throw Self.stdoutFailure() }
@@ -112,8 +128,8 @@ struct Token: AsyncParsableCommand {
         guard rendered.withUnsafeBytes({ Output.writeFully(1, $0) }) else { throw Self.stdoutFailure() }
     }
 
-    private func obtain(from vault: Vault) async throws -> TokenService.Result {
-        let material = try vaultOptions.material(for: vault)
+    private func obtain(from vault: Vault, material given: UnlockMaterial? = nil) async throws -> TokenService.Result {
+        let material = try given ?? vaultOptions.material(for: vault)
         return try await TokenService(vault: vault).accessToken(
             appName: name, scope: tokenOptions.scope, minValid: tokenOptions.minValidSeconds, force: false,
             material: material, claims: try claims.map { try ClaimsRequest.parse($0) })
