@@ -28,10 +28,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),
     ],
     targets: [
-        // libsodium from Debian's libsodium-dev, found through pkg-config.
+        // libsodium from Debian's libsodium-dev, in the default header and library paths.
+        // Not through pkg-config: the -L/usr/lib/<triple> it gives would come ahead of the
+        // release build's static-libraries/ and make `-lsodium` the shared library again.
         .systemLibrary(
             name: "CSodium",
-            pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
         // prctl(2), sqlite3_db_config(3) and friends, which Swift cannot call directly
@@ -119,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "tokvault",
             dependencies: ["TokvaultCLI"],
-            exclude: ["exported-symbols.map"],
+            exclude: ["exported-symbols.map", "static-libraries"],
             linkerSettings: [
                 // Start-up time: see the comment in the map file. Release only: a debug build
                 // may be sanitized (scripts/sanitize), and exporting nothing but main also
@@ -129,6 +130,16 @@ let package = Package(
                 // concurrency hand-off is reported as a data race (docs/sanitizers.md).
                 .unsafeFlags(["-Xlinker", "--version-script=\(packageRoot)/Sources/tokvault/exported-symbols.map"],
                              .when(platforms: [.linux], configuration: .release)),
+                // A self-contained binary: `-lsodium` and `-lsqlite3` (GRDB's module map names
+                // the latter) find the linker scripts in static-libraries/ first, which name
+                // Debian's libsodium.a and libsqlite3.a, so neither shared library is needed at
+                // run time. lld, for packed relative relocations (-z pack-relative-relocs): the
+                // dynamic loader applies ~130,000 of them at every start, and RELR makes their
+                // table 26 KB instead of 3 MB to page in (docs/performance.md).
+                .unsafeFlags([
+                    "-L\(packageRoot)/Sources/tokvault/static-libraries",
+                    "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                ], .when(platforms: [.linux], configuration: .release)),
             ]
         ),
         .testTarget(

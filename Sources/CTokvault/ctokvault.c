@@ -27,6 +27,12 @@ int tokvault_sqlite_harden(struct sqlite3 *db) {
     return defensive == 1 && trusted == 0 ? 0 : -1;
 }
 
+int tokvault_sqlite_no_checkpoint_on_close(struct sqlite3 *db) {
+    int set = -1;
+    if (sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, &set) != SQLITE_OK) return -1;
+    return set == 1 ? 0 : -1;
+}
+
 int tokvault_sqlite_hardened(struct sqlite3 *db) {
     int defensive = -1, trusted = -1;
     if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive) != SQLITE_OK) return -1;

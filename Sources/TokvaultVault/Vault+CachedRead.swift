@@ -50,8 +50,11 @@ private struct PlainConnection {
         }
         db = handle
         // As `Vault.configuration`: defensive, untrusted schema, b-tree cells checked, no mmap,
-        // and the -wal/-shm files kept when this (maybe last) connection closes.
-        guard tokvault_sqlite_harden(db) == 0, sqlite3_busy_timeout(db, 30_000) == SQLITE_OK,
+        // and the -wal/-shm files kept when this (maybe last) connection closes. And, as it
+        // only reads, no checkpoint at close: copying the WAL into the file (and three
+        // fdatasyncs) would be most of a cache hit's I/O, each time.
+        guard tokvault_sqlite_harden(db) == 0, tokvault_sqlite_no_checkpoint_on_close(db) == 0,
+            sqlite3_busy_timeout(db, 30_000) == SQLITE_OK,
             sqlite3_exec(db, "PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0", nil, nil, nil) == SQLITE_OK
         else {
             sqlite3_close(handle)

@@ -27,4 +27,8 @@ int tokvault_sqlite_harden(struct sqlite3 *db);
 /// not trusted; -1 when SQLite refuses the query.
 int tokvault_sqlite_hardened(struct sqlite3 *db);
 
+/// Turns on SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE: closing the last connection leaves the WAL for
+/// the next writer to checkpoint instead of copying it into the database. 0 when it took effect.
+int tokvault_sqlite_no_checkpoint_on_close(struct sqlite3 *db);
+
 #endif
